@@ -1,0 +1,304 @@
+"""Campaigns, their recipients and every call attempt, and the raw inbox of vendor callbacks."""
+
+import re
+from datetime import time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from vendors.adapters.base import DEFAULT_RETRYABLE_OUTCOMES, OUTCOMES, PRODUCTS
+from vendors.models import VendorAccount
+
+VARIABLE_PATTERN = re.compile(r"【([^】]+)】")
+
+PRODUCT_LABELS = {
+    "notify": _("Notification"),
+    "verify": _("Verification code"),
+    "marketing": _("Marketing"),
+    "voice_sms": _("Voice SMS"),
+}
+PRODUCT_CHOICES = [(p, PRODUCT_LABELS[p]) for p in PRODUCTS]
+
+OUTCOME_LABELS = {
+    "answered": _("Answered"),
+    "no_answer": _("No answer"),
+    "busy": _("Busy"),
+    "rejected": _("Rejected by callee"),
+    "powered_off": _("Powered off"),
+    "suspended": _("Suspended"),
+    "unreachable": _("Unreachable"),
+    "invalid_number": _("Invalid number"),
+    "barred": _("Barred"),
+    "network_busy": _("Network busy"),
+    "blacklisted": _("Blacklisted"),
+    "content_rejected": _("Content rejected"),
+    "insufficient_balance": _("Insufficient balance"),
+    "rate_limited": _("Rate limited"),
+    "vendor_error": _("Vendor error"),
+    "timeout": _("Timeout"),
+    "unknown": _("Unknown"),
+}
+OUTCOME_CHOICES = [(o, OUTCOME_LABELS[o]) for o in OUTCOMES]
+
+
+class IllegalTransition(Exception):
+    """A state change the state machine does not allow."""
+
+
+class VoiceTemplate(models.Model):
+    """Message text with 【变量】 placeholders; vendors that review templates hold an id and a verdict."""
+
+    class Review(models.TextChoices):
+        DRAFT = "draft", _("Not submitted")
+        PENDING = "pending", _("Pending review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    account = models.ForeignKey(VendorAccount, on_delete=models.PROTECT, related_name="templates", verbose_name=_("vendor account"))
+    name = models.CharField(_("name"), max_length=100)
+    content = models.TextField(_("content"), help_text=_("Use 【name】 for each variable, e.g. 您的验证码是【code】。"))
+    vendor_template_id = models.CharField(_("vendor template id"), max_length=64, blank=True, db_index=True)
+    review_state = models.CharField(_("review"), max_length=10, choices=Review.choices, default=Review.DRAFT)
+    review_message = models.TextField(_("review message"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("voice template")
+        verbose_name_plural = _("voice templates")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def variable_names(self) -> list[str]:
+        return VARIABLE_PATTERN.findall(self.content)
+
+    def render(self, variables: list[str]) -> str:
+        values = iter(variables)
+        return VARIABLE_PATTERN.sub(lambda _m: next(values, ""), self.content)
+
+
+class Campaign(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    TRANSITIONS = {
+        "draft": {"scheduled", "running", "cancelled"},
+        "scheduled": {"running", "paused", "cancelled", "draft"},
+        "running": {"paused", "completed", "cancelled"},
+        "paused": {"running", "scheduled", "cancelled"},
+        "completed": set(),
+        "cancelled": set(),
+    }
+
+    name = models.CharField(_("name"), max_length=200)
+    account = models.ForeignKey(VendorAccount, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("vendor account"))
+    fallback_account = models.ForeignKey(
+        VendorAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="fallback_campaigns",
+        verbose_name=_("fallback account"), help_text=_("Takes the remaining calls when the primary account is down or out of balance."),
+    )
+    product = models.CharField(_("product"), max_length=20, choices=PRODUCT_CHOICES, default="notify")
+    template = models.ForeignKey(VoiceTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns", verbose_name=_("template"))
+    content = models.TextField(_("content"), blank=True, help_text=_("Used when no template is chosen; 【name】 marks a variable."))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT, db_index=True)
+    scheduled_at = models.DateTimeField(_("start at"), null=True, blank=True)
+    quiet_hours_start = models.TimeField(_("calls allowed from"), default=time(8, 0))
+    quiet_hours_end = models.TimeField(_("calls allowed until"), default=time(21, 0))
+    rate_limit_per_second = models.PositiveIntegerField(_("rate limit (calls/s)"), default=10, validators=[MinValueValidator(1)])
+    max_attempts = models.PositiveSmallIntegerField(_("max attempts"), default=2, validators=[MinValueValidator(1), MaxValueValidator(10)])
+    retry_delay_minutes = models.PositiveIntegerField(_("retry delay (minutes)"), default=30)
+    retry_outcomes = models.JSONField(_("retry on"), default=list, blank=True, help_text=_("Outcomes that get another attempt; empty means the default set."))
+    report_window_minutes = models.PositiveIntegerField(_("report window (minutes)"), default=24 * 60)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def message_text(self) -> str:
+        return self.template.content if self.template_id else self.content
+
+    @property
+    def variable_names(self) -> list[str]:
+        return VARIABLE_PATTERN.findall(self.message_text)
+
+    @property
+    def retryable_outcomes(self) -> tuple[str, ...]:
+        return tuple(self.retry_outcomes) or DEFAULT_RETRYABLE_OUTCOMES
+
+    def clean(self):
+        if not self.template_id and not self.content.strip():
+            raise ValidationError(_("Choose a template or write the content."))
+        if self.template_id and self.template.account_id != self.account_id:
+            raise ValidationError(_("The template belongs to another vendor account."))
+        bad = set(self.retry_outcomes) - set(OUTCOMES)
+        if bad:
+            raise ValidationError(_("Unknown outcomes in retry list: %(names)s") % {"names": ", ".join(sorted(bad))})
+
+    def can_become(self, new_state: str) -> bool:
+        return new_state in self.TRANSITIONS[self.state]
+
+
+class Recipient(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("campaign"))
+    mobile = models.CharField(_("number"), max_length=20)  # E.164
+    variables = models.JSONField(_("variables"), default=list, blank=True)
+    line = models.PositiveIntegerField(_("source line"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
+        indexes = [models.Index(fields=["campaign", "mobile"], name="recipient_campaign_mobile")]
+
+    def __str__(self):
+        return self.mobile
+
+
+class CallRecord(models.Model):
+    """One attempt to call one recipient. A recipient's next attempt is a new row."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SUBMITTING = "submitting", _("Submitting")
+        SUBMITTED = "submitted", _("Submitted")
+        ANSWERED = "answered", _("Answered")
+        FAILED = "failed", _("Failed")
+        SUBMIT_FAILED = "submit_failed", _("Submit failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    # The only place the call life is defined; every write goes through these rules.
+    TRANSITIONS = {
+        "queued": {"submitting", "cancelled"},
+        "submitting": {"submitted", "submit_failed", "queued", "answered", "failed"},
+        "submitted": {"answered", "failed", "expired"},
+        "answered": set(),
+        "failed": set(),
+        "submit_failed": set(),
+        "cancelled": set(),
+        "expired": {"answered", "failed"},  # a late receipt may still tell the truth
+    }
+    FINAL_STATES = ("answered", "failed", "submit_failed", "cancelled")
+    OPEN_STATES = ("queued", "submitting", "submitted")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="calls", verbose_name=_("campaign"))
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="calls", verbose_name=_("recipient"))
+    account = models.ForeignKey(VendorAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="calls", verbose_name=_("vendor account"))
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    mobile = models.CharField(_("number"), max_length=20)
+    custom_id = models.CharField(_("our call id"), max_length=40, unique=True)
+    vendor_message_id = models.CharField(_("vendor message id"), max_length=100, blank=True)
+    batch_id = models.CharField(_("vendor batch id"), max_length=100, blank=True)
+    state = models.CharField(_("state"), max_length=15, choices=State.choices, default=State.QUEUED)
+    outcome = models.CharField(_("outcome"), max_length=25, choices=OUTCOME_CHOICES, blank=True)
+    raw_code = models.CharField(_("vendor code"), max_length=100, blank=True)
+    raw_message = models.TextField(_("vendor message"), blank=True)
+    talk_seconds = models.PositiveIntegerField(_("talk time (s)"), null=True, blank=True)
+    billed_seconds = models.PositiveIntegerField(_("billed time (s)"), null=True, blank=True)
+    billed_units = models.PositiveIntegerField(_("billed units"), null=True, blank=True)
+    key_pressed = models.CharField(_("key pressed"), max_length=20, blank=True)
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("call record")
+        verbose_name_plural = _("call records")
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["recipient", "attempt"], name="call_one_row_per_attempt")]
+        indexes = [
+            # Claiming due work: only queued rows are indexed, so the index stays small.
+            models.Index(fields=["campaign", "not_before", "id"], name="call_queued", condition=models.Q(state="queued")),
+            models.Index(fields=["account", "vendor_message_id"], name="call_vendor_msg"),
+            models.Index(fields=["campaign", "state", "outcome"], name="call_campaign_stats"),
+            models.Index(fields=["state", "submitted_at"], name="call_state_submitted"),
+            models.Index(fields=["mobile"], name="call_mobile"),
+        ]
+
+    def __str__(self):
+        return f"{self.mobile} #{self.attempt}"
+
+    @classmethod
+    def check_transition(cls, old: str, new: str) -> None:
+        if new not in cls.TRANSITIONS[old]:
+            raise IllegalTransition(f"call state {old} → {new} is not allowed")
+
+    def move_to(self, new_state: str, **fields) -> bool:
+        """Conditionally move this row; returns False (and changes nothing) if another writer won."""
+        self.check_transition(self.state, new_state)
+        changed = CallRecord.objects.filter(pk=self.pk, state=self.state).update(state=new_state, **fields)
+        if changed:
+            self.state = new_state
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+
+class CallbackEvent(models.Model):
+    """Every vendor push, stored raw before it is parsed, so nothing is ever lost."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        APPLIED = "applied", _("Applied")
+        UNMATCHED = "unmatched", _("Kept for reconciliation")
+        FAILED = "failed", _("Failed to apply")
+        REFUSED = "refused", _("Refused")
+
+    vendor = models.CharField(_("vendor"), max_length=20)
+    account = models.ForeignKey(VendorAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="callback_events", verbose_name=_("vendor account"))
+    source = models.CharField(_("source"), max_length=10, default="push", choices=[("push", _("Push")), ("pull", _("Pull"))])
+    received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
+    remote_addr = models.GenericIPAddressField(_("from"), null=True, blank=True)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    query = models.JSONField(_("query"), default=dict, blank=True)
+    body = models.BinaryField(_("body"), blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.RECEIVED, db_index=True)
+    error = models.TextField(_("error"), blank=True)
+    reports_count = models.PositiveIntegerField(_("reports"), default=0)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("callback event")
+        verbose_name_plural = _("callback events")
+        ordering = ["-received_at"]
+
+    def __str__(self):
+        return f"{self.vendor} {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DoNotCallEntry(models.Model):
+    mobile = models.CharField(_("number"), max_length=20, unique=True, help_text=_("E.164, e.g. +8613800138000"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("do-not-call entry")
+        verbose_name_plural = _("do-not-call list")
+        ordering = ["mobile"]
+
+    def __str__(self):
+        return self.mobile

@@ -1,0 +1,294 @@
+"""The contract every vendor adapter follows (DESIGN.md, "Vendor adapters").
+
+An adapter turns our neutral dataclasses into one vendor's HTTP requests and the vendor's answers
+back into them. The pipeline is fixed: build the request → ``request()`` (pooled session, timeouts,
+errors classified) → parse. Vendor status codes map to outcomes through plain dicts with an
+``unknown`` fallback (``map_outcome``); the raw code and message always travel beside the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+logger = logging.getLogger("vendors")
+
+OUTCOMES = (
+    "answered",
+    "no_answer",
+    "busy",
+    "rejected",
+    "powered_off",
+    "suspended",
+    "unreachable",
+    "invalid_number",
+    "barred",
+    "network_busy",
+    "blacklisted",
+    "content_rejected",
+    "insufficient_balance",
+    "rate_limited",
+    "vendor_error",
+    "timeout",
+    "unknown",
+)
+DEFAULT_RETRYABLE_OUTCOMES = ("no_answer", "busy", "unreachable", "network_busy")
+PRODUCTS = ("notify", "verify", "marketing", "voice_sms")
+
+
+# --------------------------------------------------------------------------- errors
+class VendorError(Exception):
+    """The vendor refused the request (bad credentials, no balance, bad parameter): not retried."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"[{code}] {message}")
+        self.code = str(code)
+        self.message = message
+
+
+class VendorUnavailable(Exception):
+    """The vendor could not be reached or failed (connection, timeout, HTTP 5xx): retried later."""
+
+
+class NotSupported(Exception):
+    """The vendor's API has no such operation."""
+
+
+# --------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class OutboundCall:
+    custom_id: str
+    mobile: str  # E.164, e.g. "+8613800138000"; adapters convert to the vendor's form
+    content: str
+    variables: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    custom_id: str
+    mobile: str
+    accepted: bool
+    vendor_message_id: str | None = None
+    batch_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    vendor_message_id: str | None
+    batch_id: str | None
+    custom_id: str | None
+    mobile: str | None
+    outcome: str
+    answered: bool
+    talk_seconds: int | None
+    billed_seconds: int | None
+    key_pressed: str | None
+    raw_code: str
+    raw_message: str
+    reported_at: datetime | None
+    billed_units: int | None = None  # vendor billing units (fungo: 12-second units), if known
+
+
+@dataclass(frozen=True)
+class Balance:
+    amount: Decimal
+    unit: str  # "CNY", "calls" or "points"
+    raw: str
+
+
+@dataclass(frozen=True)
+class TemplateReview:
+    template_id: str
+    approved: bool
+    message: str
+    raw_code: str
+
+
+@dataclass(frozen=True)
+class InboundReply:
+    mobile: str
+    content: str
+    received_at: datetime | None
+    vendor_message_id: str | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class KeywordCheck:
+    ok: bool
+    keywords: list[str]
+    raw: str
+
+
+@dataclass
+class ParsedCallback:
+    reports: list[DeliveryReport] = field(default_factory=list)
+    template_reviews: list[TemplateReview] = field(default_factory=list)
+    replies: list[InboundReply] = field(default_factory=list)
+    ack_body: str = "success"
+    ack_status: int = 200
+
+
+# --------------------------------------------------------------------------- HTTP
+def _build_session() -> requests.Session:
+    """One pooled session for every vendor call. No transport retries: a dial is never repeated."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "VoiceOps/1.0"
+    return session
+
+
+SESSION = _build_session()
+
+
+def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def local_mobile(e164: str) -> str:
+    """"+8613800138000" → "13800138000": what Chinese vendors expect on the wire."""
+    return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
+
+
+def e164_mobile(vendor_number: str | None) -> str | None:
+    """A vendor's "13800138000" back to "+8613800138000" (landlines keep their area code)."""
+    if not vendor_number:
+        return None
+    number = vendor_number.strip()
+    if number.startswith("+"):
+        return number
+    if number.startswith("0086"):
+        number = number[4:]
+    elif number.startswith("86") and len(number) == 13:
+        number = number[2:]
+    return "+86" + number.lstrip("0") if number.startswith("0") else "+86" + number
+
+
+class BaseAdapter:
+    """Base of every vendor adapter; subclasses override what their vendor offers.
+
+    Class attributes describe the vendor: ``code`` (registry key), ``label``, ``batch_size``
+    (numbers per submit request), ``products`` it can send, ``report_delivery`` ("push", "pull"
+    or both) and ``outcome_map`` (vendor status → outcome).
+    """
+
+    code = ""
+    label = ""
+    batch_size = 1
+    products: tuple[str, ...] = ("notify",)
+    report_delivery: tuple[str, ...] = ()
+    outcome_map: Mapping[str, str] = {}
+    max_content_length: int | None = None
+
+    def __init__(self, account):
+        self.account = account
+
+    # ---- helpers shared by every adapter
+    @property
+    def options(self) -> dict:
+        return self.account.options or {}
+
+    def url(self, path: str) -> str:
+        return self.account.base_url.rstrip("/") + path
+
+    def map_outcome(self, raw_code) -> str:
+        """Vendor status → normalized outcome; anything not in the table is ``unknown``."""
+        return self.outcome_map.get(str(raw_code).strip(), "unknown")
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Send one HTTP request through the pooled session, classifying failures.
+
+        Connection errors, timeouts and HTTP 5xx raise VendorUnavailable; other statuses are
+        returned for the adapter to parse. Only the method and path are logged, never parameters
+        (they carry credentials).
+        """
+        timeout = (settings.VENDOR_CONNECT_TIMEOUT, settings.VENDOR_READ_TIMEOUT)
+        try:
+            response = SESSION.request(method, self.url(path), timeout=timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise VendorUnavailable(f"{self.code}: {path} timed out") from exc
+        except requests.RequestException as exc:
+            raise VendorUnavailable(f"{self.code}: {path} unreachable ({type(exc).__name__})") from exc
+        logger.debug("%s %s %s -> %s", self.code, method, path, response.status_code)
+        if response.status_code >= 500:
+            raise VendorUnavailable(f"{self.code}: {path} answered HTTP {response.status_code}")
+        return response
+
+    def check_product(self, product: str) -> None:
+        if product not in self.products:
+            raise NotSupported(f"{self.label} cannot send product {product!r}")
+
+    # ---- the contract
+    def send(
+        self, calls: Sequence[OutboundCall], *, product: str = "notify", send_at: datetime | None = None
+    ) -> list[SubmitResult]:
+        """Submit calls, split into the vendor's batch size; one SubmitResult per call, in order."""
+        self.check_product(product)
+        results: list[SubmitResult] = []
+        for batch in chunked(list(calls), self.batch_size):
+            results.extend(self.send_batch(batch, product=product, send_at=send_at))
+        return results
+
+    def send_batch(
+        self, calls: Sequence[OutboundCall], *, product: str, send_at: datetime | None
+    ) -> list[SubmitResult]:
+        raise NotSupported(f"{self.label}: send")
+
+    def balance(self) -> Balance:
+        raise NotSupported(f"{self.label}: balance")
+
+    def add_template(self, content: str) -> str:
+        raise NotSupported(f"{self.label}: add_template")
+
+    def delete_template(self, template_id: str) -> None:
+        raise NotSupported(f"{self.label}: delete_template")
+
+    def fetch_reports(self, limit: int | None = None) -> list[DeliveryReport]:
+        raise NotSupported(f"{self.label}: fetch_reports")
+
+    def fetch_replies(self) -> list[InboundReply]:
+        raise NotSupported(f"{self.label}: fetch_replies")
+
+    def check_keywords(self, content: str) -> KeywordCheck:
+        raise NotSupported(f"{self.label}: check_keywords")
+
+    def parse_callback(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> ParsedCallback:
+        raise NotSupported(f"{self.label}: parse_callback")
+
+    # ---- introspection for the capability table and the admin
+    CAPABILITIES = (
+        "send_batch",
+        "balance",
+        "add_template",
+        "delete_template",
+        "fetch_reports",
+        "fetch_replies",
+        "check_keywords",
+        "parse_callback",
+    )
+
+    @classmethod
+    def supports(cls, operation: str) -> bool:
+        return getattr(cls, operation) is not getattr(BaseAdapter, operation)
+
+
+def reject_all(calls: Iterable[OutboundCall], code: str, message: str) -> list[SubmitResult]:
+    """Every call of a batch refused with the same vendor answer."""
+    return [
+        SubmitResult(c.custom_id, c.mobile, False, error_code=str(code), error_message=message)
+        for c in calls
+    ]

@@ -1,0 +1,116 @@
+"""Vendor accounts and their balance history."""
+
+import hmac
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, URLValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from voiceops.crypto import mask
+
+from .adapters import VENDOR_CHOICES
+from .fields import EncryptedTextField
+
+
+def new_callback_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class VendorAccount(models.Model):
+    """One set of credentials at one vendor. The secret is encrypted at rest (AES-GCM)."""
+
+    vendor = models.CharField(_("vendor"), max_length=20, choices=VENDOR_CHOICES)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    base_url = models.CharField(
+        _("base URL"),
+        max_length=200,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text=_("Scheme, host and port only, e.g. https://api.example.com:8080; the path is added by VoiceOps."),
+    )
+    api_id = models.CharField(
+        _("account id"), max_length=100, blank=True,
+        help_text=_("ihuyi APIID, Emay appId, VMS57/sms10692 account, fungo CpName."),
+    )
+    api_secret = EncryptedTextField(
+        _("secret"), blank=True,
+        help_text=_("APIKEY, secretKey or password. Stored encrypted; never shown again after saving."),
+    )
+    user_id = models.CharField(_("user id"), max_length=100, blank=True, help_text=_("VMS57 and sms10692 userid."))
+    options = models.JSONField(_("options"), default=dict, blank=True, help_text=_("Vendor extras, see the adapter's documentation."))
+    callback_token = models.CharField(_("callback token"), max_length=64, default=new_callback_token, unique=True, editable=False)
+    previous_callback_token = models.CharField(max_length=64, blank=True, editable=False)
+    previous_token_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    pull_reports = models.BooleanField(_("pull reports"), default=False, help_text=_("Fetch receipts periodically instead of (or besides) receiving pushes."))
+    low_balance_threshold = models.DecimalField(_("low balance threshold"), max_digits=14, decimal_places=4, default=Decimal("0"))
+    price_per_unit = models.DecimalField(
+        _("price per billed unit (CNY)"), max_digits=10, decimal_places=4, null=True, blank=True,
+        help_text=_("Used for spend figures; leave empty if unknown."),
+    )
+    rate_limit_per_second = models.PositiveIntegerField(_("rate limit (calls/s)"), default=10, validators=[MinValueValidator(1)])
+    # Health, kept by the dispatcher: the circuit opens after consecutive failures.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    circuit_open_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True, editable=False)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True, editable=False)
+    low_balance_alerted = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("vendor account")
+        verbose_name_plural = _("vendor accounts")
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_vendor_display()})"
+
+    @property
+    def masked_secret(self) -> str:
+        return mask(self.api_secret or "")
+
+    def token_matches(self, token: str) -> bool:
+        """Constant-time check of a callback token, accepting the previous one while it lasts."""
+        ok = hmac.compare_digest(self.callback_token.encode(), token.encode())
+        if self.previous_callback_token and self.previous_token_valid_until:
+            still_valid = self.previous_token_valid_until > timezone.now()
+            ok |= still_valid and hmac.compare_digest(self.previous_callback_token.encode(), token.encode())
+        return ok
+
+    def rotate_callback_token(self, grace: timedelta = timedelta(days=7)) -> None:
+        self.previous_callback_token = self.callback_token
+        self.previous_token_valid_until = timezone.now() + grace
+        self.callback_token = new_callback_token()
+        self.save(update_fields=["callback_token", "previous_callback_token", "previous_token_valid_until", "updated_at"])
+
+    @property
+    def circuit_is_open(self) -> bool:
+        return bool(self.circuit_open_until and self.circuit_open_until > timezone.now())
+
+    def latest_balance(self):
+        return self.balance_snapshots.order_by("-taken_at").first()
+
+
+class BalanceSnapshot(models.Model):
+    """A balance reading. Amounts are Decimal in the vendor's unit (CNY, calls or points)."""
+
+    account = models.ForeignKey(VendorAccount, on_delete=models.CASCADE, related_name="balance_snapshots", verbose_name=_("vendor account"))
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=4)
+    unit = models.CharField(_("unit"), max_length=10)
+    raw = models.TextField(_("raw answer"), blank=True)
+    below_threshold = models.BooleanField(_("below threshold"), default=False)
+    taken_at = models.DateTimeField(_("taken at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("balance snapshot")
+        verbose_name_plural = _("balance snapshots")
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["account", "-taken_at"], name="balance_account_time")]
+
+    def __str__(self):
+        return f"{self.account.name}: {self.amount} {self.unit}"
