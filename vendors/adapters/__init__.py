@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from .base import (  # noqa: F401  (re-exported: the public contract)
     Balance,
     BaseAdapter,
+    CallbackRejected,
     DeliveryReport,
     InboundReply,
     KeywordCheck,

@@ -61,6 +61,13 @@ class NotSupported(Exception):
     """The vendor's API has no such operation."""
 
 
+class CallbackRejected(Exception):
+    """A pushed body that cannot be authenticated or read (wrong appId, wrong key, not the format).
+
+    The callback view answers it with HTTP 400/403 and applies nothing; the raw body stays stored.
+    """
+
+
 # --------------------------------------------------------------------------- data
 @dataclass(frozen=True)
 class OutboundCall:
