@@ -124,6 +124,7 @@ class Campaign(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
+    dispatch_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("campaign")
@@ -156,6 +157,12 @@ class Campaign(models.Model):
 
     def can_become(self, new_state: str) -> bool:
         return new_state in self.TRANSITIONS[self.state]
+
+    def in_calling_hours(self, moment=None) -> bool:
+        """Whether calls may be made at ``moment`` (Asia/Shanghai wall time)."""
+        local = timezone.localtime(moment or timezone.now()).time()
+        start, end = self.quiet_hours_start, self.quiet_hours_end
+        return start <= local < end if start <= end else (local >= start or local < end)
 
 
 class Recipient(models.Model):
@@ -302,3 +309,44 @@ class DoNotCallEntry(models.Model):
 
     def __str__(self):
         return self.mobile
+
+
+class RecipientImport(models.Model):
+    """One uploaded recipient file and its progress; rejected rows are kept for download."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="imports", verbose_name=_("campaign"))
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    size_bytes = models.PositiveBigIntegerField(_("size"), default=0)
+    processed_bytes = models.PositiveBigIntegerField(_("processed"), default=0)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    accepted = models.PositiveIntegerField(_("accepted"), default=0)
+    invalid = models.PositiveIntegerField(_("invalid"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    blocked = models.PositiveIntegerField(_("blocked"), default=0)
+    rejected_rows = models.JSONField(_("rejected rows"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+")
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recipient import")
+        verbose_name_plural = _("recipient imports")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return int(self.processed_bytes * 100 / self.size_bytes) if self.size_bytes else 0

@@ -20,6 +20,17 @@ def new_callback_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class VendorAccountQuerySet(models.QuerySet):
+    def with_latest_balance(self):
+        """Annotate ``latest_amount``, ``latest_unit`` and ``latest_at`` in the same query."""
+        latest = BalanceSnapshot.objects.filter(account=models.OuterRef("pk")).order_by("-taken_at")
+        return self.annotate(
+            latest_amount=models.Subquery(latest.values("amount")[:1]),
+            latest_unit=models.Subquery(latest.values("unit")[:1]),
+            latest_at=models.Subquery(latest.values("taken_at")[:1]),
+        )
+
+
 class VendorAccount(models.Model):
     """One set of credentials at one vendor. The secret is encrypted at rest (AES-GCM)."""
 
@@ -61,6 +72,8 @@ class VendorAccount(models.Model):
     low_balance_alerted = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VendorAccountQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("vendor account")
@@ -114,3 +127,40 @@ class BalanceSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.account.name}: {self.amount} {self.unit}"
+
+
+class SimulatedCall(models.Model):
+    """A call the simulator vendor accepted, with the receipt it will hand out when due.
+
+    The simulator keeps its own "vendor side" here so receipts survive restarts and travel
+    through the same pull path as a real vendor's.
+    """
+
+    account = models.ForeignKey(VendorAccount, on_delete=models.CASCADE, related_name="+")
+    vendor_message_id = models.CharField(max_length=40, unique=True)
+    custom_id = models.CharField(max_length=40)
+    mobile = models.CharField(max_length=20)
+    report = models.JSONField()
+    report_due_at = models.DateTimeField()
+    fetched = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["account", "report_due_at"], name="simulated_due", condition=models.Q(fetched=False)
+            )
+        ]
+
+    def __str__(self):
+        return self.vendor_message_id
+
+
+class RateBucket(models.Model):
+    """A token bucket shared by every worker (``vendors.ratelimit``); tokens in thousandths."""
+
+    key = models.CharField(max_length=60, unique=True)
+    milli_tokens = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.key

@@ -17,6 +17,7 @@ from decimal import Decimal
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 
 logger = logging.getLogger("vendors")
 
@@ -54,7 +55,15 @@ class VendorError(Exception):
 
 
 class VendorUnavailable(Exception):
-    """The vendor could not be reached or failed (connection, timeout, HTTP 5xx): retried later."""
+    """The vendor could not be reached or failed (connection, timeout, HTTP 5xx): retried later.
+
+    ``maybe_delivered`` is True when the request may have reached the vendor (read timeout, a
+    connection dropped before the answer): such calls are never re-sent blindly but reconciled.
+    """
+
+    def __init__(self, message: str, *, maybe_delivered: bool = False):
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 class NotSupported(Exception):
@@ -159,6 +168,15 @@ def _build_session() -> requests.Session:
 SESSION = _build_session()
 
 
+def _never_connected(exc: BaseException) -> bool:
+    """True when the connection was refused or never opened, so the vendor cannot have the request."""
+    while exc is not None:
+        if isinstance(exc, (ConnectionRefusedError, urllib3_exceptions.NewConnectionError, urllib3_exceptions.NameResolutionError)):
+            return True
+        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None)
+    return False
+
+
 def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -224,10 +242,15 @@ class BaseAdapter:
         timeout = (settings.VENDOR_CONNECT_TIMEOUT, settings.VENDOR_READ_TIMEOUT)
         try:
             response = SESSION.request(method, self.url(path), timeout=timeout, **kwargs)
+        except requests.ConnectTimeout as exc:
+            raise VendorUnavailable(f"{self.code}: {path} connect timed out") from exc
         except requests.Timeout as exc:
-            raise VendorUnavailable(f"{self.code}: {path} timed out") from exc
+            raise VendorUnavailable(f"{self.code}: {path} timed out", maybe_delivered=True) from exc
+        except requests.ConnectionError as exc:
+            sent = not _never_connected(exc)
+            raise VendorUnavailable(f"{self.code}: {path} unreachable ({type(exc).__name__})", maybe_delivered=sent) from exc
         except requests.RequestException as exc:
-            raise VendorUnavailable(f"{self.code}: {path} unreachable ({type(exc).__name__})") from exc
+            raise VendorUnavailable(f"{self.code}: {path} failed ({type(exc).__name__})", maybe_delivered=True) from exc
         logger.debug("%s %s %s -> %s", self.code, method, path, response.status_code)
         if response.status_code >= 500:
             raise VendorUnavailable(f"{self.code}: {path} answered HTTP {response.status_code}")

@@ -1,0 +1,246 @@
+"""Dispatch: claim due calls, send them under the rate limits, record what the vendor said.
+
+Rules kept here (DESIGN.md, "A call's life"):
+- rows are claimed queued → submitting by a conditional UPDATE of rows locked with
+  ``SKIP LOCKED``, so two workers never take the same row;
+- the vendor is called outside any transaction, and a sent row is never re-sent blindly: when
+  the vendor may have received a request we could not read the answer of (read timeout, dropped
+  connection), its rows stay ``submitting`` for reconciliation;
+- one dispatcher per campaign at a time, by a lease claimed with a conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from vendors import ratelimit
+from vendors import services as vendor_services
+from vendors.adapters import OutboundCall, SubmitResult, VendorError, VendorUnavailable, get_adapter
+from vendors.models import VendorAccount
+
+from .models import CallRecord, Campaign, VoiceTemplate
+from .services import complete_if_done
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=90)
+SINGLE_CALL_THREADS = 16
+UNAVAILABLE_BACKOFF = timedelta(seconds=30)
+ACCOUNT_ERROR_BACKOFF = timedelta(minutes=5)
+
+
+@dataclass
+class DispatchSummary:
+    submitted: int = 0
+    rejected: int = 0
+    requeued: int = 0
+    uncertain: int = 0
+
+
+def due_campaign_ids() -> list[int]:
+    """Running campaigns with at least one call due now."""
+    now = timezone.now()
+    due = CallRecord.objects.filter(campaign=OuterRef("pk"), state=CallRecord.State.QUEUED).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    )
+    return list(Campaign.objects.filter(state=Campaign.State.RUNNING).filter(Exists(due)).values_list("id", flat=True))
+
+
+def choose_account(campaign: Campaign) -> VendorAccount | None:
+    """The primary account, or the fallback while the primary's circuit is open or it is inactive."""
+    for account in (campaign.account, campaign.fallback_account):
+        if account is not None and account.is_active and not account.circuit_is_open:
+            return account
+    return None
+
+
+def claim(campaign: Campaign, account: VendorAccount, limit: int) -> list[CallRecord]:
+    """queued → submitting for up to ``limit`` due rows; returns only the rows this call won."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = (
+            CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .order_by("id")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        CallRecord.objects.filter(id__in=ids, state=CallRecord.State.QUEUED).update(
+            state=CallRecord.State.SUBMITTING, account=account, submitted_at=now
+        )
+    return list(
+        CallRecord.objects.filter(id__in=ids, state=CallRecord.State.SUBMITTING, submitted_at=now)
+        .select_related("recipient")
+        .only("id", "mobile", "custom_id", "attempt", "recipient__variables")
+    )
+
+
+def outbound(campaign: Campaign, calls: list[CallRecord]) -> list[OutboundCall]:
+    text = campaign.message_text
+    template = VoiceTemplate(content=text)
+    return [OutboundCall(c.custom_id, c.mobile, template.render(c.recipient.variables), list(c.recipient.variables)) for c in calls]
+
+
+def send(adapter, campaign: Campaign, calls: list[OutboundCall]) -> list[SubmitResult]:
+    """Send through the adapter; one-number-a-request vendors are sent concurrently."""
+    if adapter.batch_size > 1 or len(calls) == 1:
+        return adapter.send(calls, product=campaign.product)
+    with ThreadPoolExecutor(max_workers=min(SINGLE_CALL_THREADS, len(calls))) as pool:
+        futures = [pool.submit(adapter.send, [c], product=campaign.product) for c in calls]
+        results, first_error = [], None
+        for call, future in zip(calls, futures, strict=True):
+            try:
+                results.extend(future.result())
+            except (VendorError, VendorUnavailable) as exc:
+                first_error = first_error or exc
+                results.append(_failure_result(call, exc))
+        return results
+
+
+def _failure_result(call: OutboundCall, exc: Exception) -> SubmitResult:
+    """A per-call failure in a concurrent batch, carried as a result so the others still count."""
+    if isinstance(exc, VendorUnavailable):
+        code = "maybe_delivered" if exc.maybe_delivered else "unavailable"
+    else:
+        code = f"account:{exc.code}"
+    return SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=str(exc)[:500])
+
+
+def record_results(calls: list[CallRecord], results: list[SubmitResult], summary: DispatchSummary) -> None:
+    by_custom = {r.custom_id: r for r in results}
+    accepted, rejected, requeue, uncertain = [], [], [], []
+    for call in calls:
+        result = by_custom.get(call.custom_id)
+        if result is None:
+            uncertain.append((call.id, "no result from adapter"))
+        elif result.accepted:
+            accepted.append((call.id, result.vendor_message_id or "", result.batch_id or ""))
+        elif result.error_code == "maybe_delivered":
+            uncertain.append((call.id, result.error_message or ""))
+        elif result.error_code == "unavailable" or (result.error_code or "").startswith("account:"):
+            requeue.append((call.id, result.error_message or ""))
+        else:
+            rejected.append((call.id, result.error_code or "", result.error_message or ""))
+    now = timezone.now()
+    bulk_update_submitting(
+        [(cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid}) for cid, vmid, bid in accepted]
+    )
+    bulk_update_submitting(
+        [(cid, {"state": "submit_failed", "outcome": "vendor_error", "raw_code": code[:100], "raw_message": msg, "reported_at": now})
+         for cid, code, msg in rejected]
+    )
+    for cid, msg in requeue:
+        CallRecord.objects.filter(id=cid, state="submitting").update(
+            state="queued", not_before=now + UNAVAILABLE_BACKOFF, raw_message=msg[:500], submitted_at=None
+        )
+    for cid, msg in uncertain:
+        CallRecord.objects.filter(id=cid, state="submitting").update(raw_message=f"awaiting reconciliation: {msg}"[:500])
+    summary.submitted += len(accepted)
+    summary.rejected += len(rejected)
+    summary.requeued += len(requeue)
+    summary.uncertain += len(uncertain)
+
+
+def bulk_update_submitting(rows: list[tuple[int, dict]]) -> None:
+    """Apply per-row values to rows still in ``submitting`` (a receipt may already have finished one)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        for cid, values in rows:
+            CallRecord.objects.filter(id=cid, state="submitting").update(**values)
+        return
+    columns = list(rows[0][1])
+    table = CallRecord._meta.db_table
+    types = {"reported_at": "timestamptz"}
+    arrays = [[cid for cid, _v in rows]] + [[values[c] for _cid, values in rows] for c in columns]
+    unnest = ", ".join(["%s::bigint[]"] + [f"%s::{types.get(c, 'text')}[]" for c in columns])
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} t SET {assignments} FROM unnest({unnest}) AS v(id, {', '.join(columns)})"
+            " WHERE t.id = v.id AND t.state = 'submitting'",
+            arrays,
+        )
+
+
+def send_claimed(campaign: Campaign, account: VendorAccount, calls: list[CallRecord], summary: DispatchSummary) -> None:
+    adapter = get_adapter(account)
+    try:
+        results = send(adapter, campaign, outbound(campaign, calls))
+    except VendorUnavailable as exc:
+        results = [_failure_result(OutboundCall(c.custom_id, c.mobile, ""), exc) for c in calls]
+        vendor_services.record_failure(account, str(exc))
+    except VendorError as exc:
+        results = [_failure_result(OutboundCall(c.custom_id, c.mobile, ""), exc) for c in calls]
+        vendor_services.record_failure(account, str(exc))
+    else:
+        if any(r.accepted for r in results):
+            vendor_services.record_success(account)
+    record_results(calls, results, summary)
+
+
+def dispatch_campaign(campaign_id: int, budget_seconds: float = 50.0) -> DispatchSummary:
+    """Send a campaign's due calls for up to ``budget_seconds``, holding the campaign's lease."""
+    summary = DispatchSummary()
+    now = timezone.now()
+    if not Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING).filter(
+        Q(dispatch_lease_until__isnull=True) | Q(dispatch_lease_until__lt=now)
+    ).update(dispatch_lease_until=now + LEASE):
+        return summary
+    deadline = time.monotonic() + budget_seconds
+    try:
+        while time.monotonic() < deadline:
+            campaign = Campaign.objects.select_related("account", "fallback_account", "template").get(pk=campaign_id)
+            if campaign.state != Campaign.State.RUNNING or not campaign.in_calling_hours():
+                break
+            account = choose_account(campaign)
+            if account is None:
+                break
+            adapter_batch = max(get_adapter(account).batch_size, SINGLE_CALL_THREADS)
+            rate = min(campaign.rate_limit_per_second, account.rate_limit_per_second)
+            granted, wait = ratelimit.take(f"account:{account.pk}", min(adapter_batch, rate), account.rate_limit_per_second)
+            if granted and campaign.rate_limit_per_second < account.rate_limit_per_second:
+                granted, wait = ratelimit.take(f"campaign:{campaign.pk}", granted, campaign.rate_limit_per_second)
+            if not granted:
+                time.sleep(min(wait, 1.0))
+                continue
+            calls = claim(campaign, account, granted)
+            if not calls:
+                break
+            send_claimed(campaign, account, calls, summary)
+            Campaign.objects.filter(pk=campaign_id).update(dispatch_lease_until=timezone.now() + LEASE)
+    finally:
+        Campaign.objects.filter(pk=campaign_id).update(dispatch_lease_until=None)
+    complete_if_done(campaign_id)
+    return summary
+
+
+def reconcile_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Rows left in ``submitting`` (worker killed, answer lost) are never re-sent blindly.
+
+    A receipt matched by custom id finishes them through the normal receipt path. Those still
+    without one after the campaign's report window are marked submit_failed/timeout with a note
+    for an operator, who can decide to retry them.
+    """
+    now = timezone.now()
+    flagged = 0
+    stuck = CallRecord.objects.filter(state=CallRecord.State.SUBMITTING, submitted_at__lt=now - older_than).select_related("campaign")
+    for call in stuck.iterator():
+        if call.submitted_at > now - timedelta(minutes=call.campaign.report_window_minutes):
+            continue
+        flagged += CallRecord.objects.filter(id=call.id, state=CallRecord.State.SUBMITTING).update(
+            state=CallRecord.State.SUBMIT_FAILED, outcome="timeout", reported_at=now,
+            raw_message="no answer from the vendor at submit and no receipt since; not re-sent — check with the vendor, then retry if needed",
+        )
+    return flagged

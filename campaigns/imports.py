@@ -1,0 +1,153 @@
+"""Recipient import: rows in, validated recipients out, every rejected row reported with its reason.
+
+One transaction per import, with the campaign row locked: an import either lands whole or leaves
+nothing, and two imports into one campaign cannot both add the same number. Accepted rows are
+streamed to PostgreSQL with COPY (batched inserts elsewhere); memory holds only the set of numbers
+already in the campaign. Progress goes to the cache, so it is visible while the transaction is open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from vendors.adapters import adapter_class
+
+from .models import Campaign, DoNotCallEntry, Recipient
+from .phones import InvalidNumber, normalize
+
+MAX_REJECTED_KEPT = 100_000
+PROGRESS_EVERY = 20_000
+SQLITE_BATCH = 2_000
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    accepted: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    blocked: int = 0
+    rejected: list[list] = field(default_factory=list)  # [line, number as given, reason]
+
+    def reject(self, line: int, mobile: str, reason: str, counter: str) -> None:
+        setattr(self, counter, getattr(self, counter) + 1)
+        if len(self.rejected) < MAX_REJECTED_KEPT:
+            self.rejected.append([line, mobile[:40], reason])
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows, "accepted": self.accepted, "invalid": self.invalid,
+            "duplicates": self.duplicates, "blocked": self.blocked,
+        }
+
+
+def progress_key(import_id: int) -> str:
+    return f"voiceops.import.{import_id}.progress"
+
+
+class _RecipientSink:
+    """Writes accepted recipients: COPY on PostgreSQL, batched bulk inserts elsewhere."""
+
+    def __init__(self, campaign_id: int):
+        self.campaign_id = campaign_id
+        self.batch: list[Recipient] = []
+        self._copy_cm = None
+        self._copy = None
+        if connection.vendor == "postgresql":
+            cursor = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
+            self._copy_cm = cursor.copy(
+                f"COPY {Recipient._meta.db_table} (campaign_id, mobile, variables, line) FROM STDIN"
+            )
+            self._copy = self._copy_cm.__enter__()
+
+    def add(self, mobile: str, variables: list[str], line: int) -> None:
+        if self._copy is not None:
+            self._copy.write_row((self.campaign_id, mobile, json.dumps(variables, ensure_ascii=False), line))
+            return
+        self.batch.append(Recipient(campaign_id=self.campaign_id, mobile=mobile, variables=variables, line=line))
+        if len(self.batch) >= SQLITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        Recipient.objects.bulk_create(self.batch)
+        self.batch = []
+
+    def close(self, ok: bool) -> None:
+        if self._copy_cm is not None:
+            self._copy_cm.__exit__(None if ok else Exception, None, None)
+        elif ok:
+            self.flush()
+
+
+def _content_limit(campaign: Campaign) -> int | None:
+    return adapter_class(campaign.account.vendor).max_content_length
+
+
+def import_rows(
+    campaign: Campaign,
+    rows: Iterable[tuple[int, str, list[str]]],
+    *,
+    on_progress: Callable[[ImportResult], None] | None = None,
+) -> ImportResult:
+    """Validate and store ``(line, mobile text, variables)`` rows for a campaign, all or nothing."""
+    result = ImportResult()
+    expected = len(campaign.variable_names)
+    limit = _content_limit(campaign)
+    fixed_length = len(campaign.message_text.replace("【", "").replace("】", "")) - sum(len(v) for v in campaign.variable_names)
+    with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        seen = set(Recipient.objects.filter(campaign=campaign).values_list("mobile", flat=True).iterator(chunk_size=20_000))
+        blocked = set(DoNotCallEntry.objects.values_list("mobile", flat=True).iterator(chunk_size=20_000))
+        sink = _RecipientSink(campaign.pk)
+        ok = False
+        try:
+            for line, text, variables in rows:
+                result.rows += 1
+                try:
+                    mobile = normalize(text)
+                except InvalidNumber as exc:
+                    result.reject(line, text or "", str(exc), "invalid")
+                    continue
+                variables = [v.strip() for v in variables[:expected]]
+                if len(variables) < expected or not all(variables):
+                    reason = _("needs %(n)d variable(s): %(names)s") % {"n": expected, "names": "、".join(campaign.variable_names)}
+                    result.reject(line, text, reason, "invalid")
+                    continue
+                if limit and fixed_length + sum(len(v) for v in variables) > limit:
+                    result.reject(line, text, _("message longer than the vendor's %(limit)d characters") % {"limit": limit}, "invalid")
+                    continue
+                if mobile in seen:
+                    result.reject(line, text, _("duplicate number"), "duplicates")
+                    continue
+                if mobile in blocked:
+                    result.reject(line, text, _("on the do-not-call list"), "blocked")
+                    continue
+                seen.add(mobile)
+                sink.add(mobile, variables, line)
+                result.accepted += 1
+                if on_progress and result.rows % PROGRESS_EVERY == 0:
+                    on_progress(result)
+            ok = True
+        finally:
+            sink.close(ok)
+        if campaign.state != Campaign.State.DRAFT:
+            from .services import queue_first_attempts
+
+            queue_first_attempts(campaign)
+    return result
+
+
+def import_records(campaign: Campaign, records: Iterable[dict]) -> ImportResult:
+    """JSON recipients (``{"mobile": …, "variables": […]}``), numbered from line 1."""
+    rows = ((i, str(r.get("mobile") or ""), [str(v) for v in r.get("variables") or []]) for i, r in enumerate(records, 1))
+    return import_rows(campaign, rows)
+
+
+def set_progress(import_id: int, processed_bytes: int, result: ImportResult) -> None:
+    cache.set(progress_key(import_id), {"processed_bytes": processed_bytes, **result.as_dict()}, 3600)

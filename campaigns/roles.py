@@ -1,0 +1,47 @@
+"""The three staff roles and exactly what each may do (least privilege).
+
+Used by the data migration that creates the groups and by the tests that check them.
+"""
+
+# app_label → model → actions
+ROLE_PERMISSIONS = {
+    "Operators": {
+        "vendors": {"vendoraccount": "add change delete view", "balancesnapshot": "view"},
+        "campaigns": {
+            "campaign": "add change delete view",
+            "recipient": "add change delete view",
+            "voicetemplate": "add change delete view",
+            "callrecord": "change view",
+            "callbackevent": "change view",
+            "donotcallentry": "add change delete view",
+            "recipientimport": "add change view",
+        },
+        "django_celery_beat": {
+            "periodictask": "add change delete view",
+            "intervalschedule": "add change delete view",
+            "crontabschedule": "add change delete view",
+        },
+    },
+    "Marketing": {
+        "campaigns": {
+            "campaign": "add change view",
+            "recipient": "add change delete view",
+            "voicetemplate": "add change view",
+            "callrecord": "view",
+            "donotcallentry": "add view",
+            "recipientimport": "add view",
+        },
+    },
+    "Finance": {
+        "vendors": {"vendoraccount": "view", "balancesnapshot": "view"},
+        "campaigns": {"campaign": "view", "callrecord": "view"},
+    },
+}
+
+
+def permission_codenames(group: str):
+    """(app_label, codename) pairs for a group."""
+    for app_label, models in ROLE_PERMISSIONS[group].items():
+        for model, actions in models.items():
+            for act in actions.split():
+                yield app_label, f"{act}_{model}"

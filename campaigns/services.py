@@ -1,0 +1,212 @@
+"""Campaign writes shared by the admin, the API and the Celery tasks.
+
+Every state change is a conditional UPDATE that names the state it expects, and acts only when
+it changed one row: two operators, a retried task or a beat tick can never launch, pause or
+complete a campaign twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .imports import ImportResult, import_records, import_rows, set_progress
+from .models import CallRecord, Campaign, Recipient, RecipientImport, VoiceTemplate
+from .readers import UnreadableFile, column_plan, open_rows
+
+logger = logging.getLogger(__name__)
+
+
+class CampaignError(Exception):
+    """An action that cannot be done now; the message says why in words a user can act on."""
+
+
+# --------------------------------------------------------------------------- recipients
+def add_recipients(campaign: Campaign, records: list[dict]) -> ImportResult:
+    return import_records(campaign, records)
+
+
+def start_file_import(campaign: Campaign, upload, user=None) -> RecipientImport:
+    """Store the uploaded file and import it in the background (``imports`` queue)."""
+    from .tasks import import_recipients_file
+
+    job = RecipientImport.objects.create(
+        campaign=campaign, file=upload, original_name=Path(upload.name).name[:255],
+        size_bytes=upload.size or 0, created_by=user if user and user.is_authenticated else None,
+    )
+    transaction.on_commit(lambda: import_recipients_file.delay(job.pk))
+    return job
+
+
+def run_file_import(import_id: int) -> RecipientImport | None:
+    """Import one uploaded file; claimed pending → running so a redelivered task does nothing."""
+    if not RecipientImport.objects.filter(pk=import_id, state=RecipientImport.State.PENDING).update(
+        state=RecipientImport.State.RUNNING
+    ):
+        return None
+    job = RecipientImport.objects.select_related("campaign__template", "campaign__account").get(pk=import_id)
+    campaign = job.campaign
+    try:
+        rows, counter = open_rows(Path(job.file.path), job.original_name)
+        result = import_rows(campaign, _numbered(rows, campaign.variable_names),
+                             on_progress=lambda r: set_progress(job.pk, counter.consumed if counter else 0, r))
+    except UnreadableFile as exc:
+        return _finish_import(job, None, str(exc))
+    except Exception as exc:
+        logger.exception("import %s failed", import_id)
+        return _finish_import(job, None, _("The import failed and nothing was added: %(error)s") % {"error": exc})
+    return _finish_import(job, result, "")
+
+
+def _numbered(rows, variable_names):
+    """(line, mobile text, variables) from raw rows, skipping a header row and blank lines."""
+    plan = None
+    for line, row in enumerate(rows, 1):
+        if plan is None:
+            has_header, mobile_col, var_cols = column_plan(row, variable_names)
+            plan = (mobile_col, var_cols)
+            if has_header:
+                continue
+        if not any(cell.strip() for cell in row):
+            continue
+        mobile_col, var_cols = plan
+        cells = len(row)
+        yield (line, row[mobile_col] if mobile_col < cells else "", [row[i] if i < cells else "" for i in var_cols])
+
+
+def _finish_import(job: RecipientImport, result: ImportResult | None, error: str) -> RecipientImport:
+    job.finished_at = timezone.now()
+    job.processed_bytes = job.size_bytes
+    if result is None:
+        job.state, job.error = RecipientImport.State.FAILED, error
+    else:
+        job.state = RecipientImport.State.DONE
+        for name, value in result.as_dict().items():
+            setattr(job, name, value)
+        job.rejected_rows = result.rejected
+    job.save()
+    return job
+
+
+# --------------------------------------------------------------------------- call rows
+def queue_first_attempts(campaign: Campaign) -> int:
+    """Create the queued first attempt of every recipient that has none yet (one INSERT … SELECT)."""
+    has_call = CallRecord.objects.filter(recipient=OuterRef("pk"))
+    missing = Recipient.objects.filter(campaign=campaign).filter(~Exists(has_call))
+    if connection.vendor == "postgresql":
+        sql, params = missing.values("id", "mobile").query.sql_with_params()
+        table = CallRecord._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (campaign_id, recipient_id, attempt, mobile, custom_id, vendor_message_id,"
+                " batch_id, state, outcome, raw_code, raw_message, key_pressed, created_at)"
+                f" SELECT %s, r.id, 1, r.mobile, 'R' || r.id || 'A1', '', '', 'queued', '', '', '', '', now()"
+                f" FROM ({sql}) r",
+                [campaign.pk, *params],
+            )
+            return cursor.rowcount
+    created = 0
+    now = timezone.now()
+    batch = []
+    for rid, mobile in missing.values_list("id", "mobile").iterator(chunk_size=2000):
+        batch.append(CallRecord(campaign=campaign, recipient_id=rid, attempt=1, mobile=mobile, custom_id=f"R{rid}A1", created_at=now))
+        if len(batch) >= 2000:
+            created += len(CallRecord.objects.bulk_create(batch))
+            batch = []
+    created += len(CallRecord.objects.bulk_create(batch))
+    return created
+
+
+# --------------------------------------------------------------------------- lifecycle
+def _move(campaign: Campaign, to: str, **fields) -> bool:
+    if not campaign.can_become(to):
+        return False
+    changed = Campaign.objects.filter(pk=campaign.pk, state=campaign.state).update(state=to, **fields)
+    if changed:
+        campaign.state = to
+        for name, value in fields.items():
+            setattr(campaign, name, value)
+    return bool(changed)
+
+
+def check_ready(campaign: Campaign) -> None:
+    if campaign.template_id and campaign.template.review_state != VoiceTemplate.Review.APPROVED:
+        raise CampaignError(_("The template “%(name)s” is not approved yet.") % {"name": campaign.template.name})
+    if not campaign.account.is_active:
+        raise CampaignError(_("The vendor account “%(name)s” is not active.") % {"name": campaign.account.name})
+    if not campaign.recipients.exists():
+        raise CampaignError(_("Add recipients before launching."))
+
+
+def launch(campaign: Campaign, at=None) -> Campaign:
+    """Start now, or at ``at``: calls are queued now, the beat tick sends them when due."""
+    check_ready(campaign)
+    now = timezone.now()
+    target = Campaign.State.SCHEDULED if at and at > now else Campaign.State.RUNNING
+    if campaign.state == target:
+        return campaign
+    with transaction.atomic():
+        if not _move(campaign, target, scheduled_at=at or now, launched_at=now):
+            raise CampaignError(_("A campaign that is %(state)s cannot be launched.") % {"state": campaign.get_state_display()})
+        queue_first_attempts(campaign)
+    return campaign
+
+
+def pause(campaign: Campaign) -> Campaign:
+    if not _move(campaign, Campaign.State.PAUSED):
+        raise CampaignError(_("Only a scheduled or running campaign can be paused (it is %(state)s).") % {"state": campaign.get_state_display()})
+    return campaign
+
+
+def resume(campaign: Campaign) -> Campaign:
+    target = Campaign.State.SCHEDULED if campaign.scheduled_at and campaign.scheduled_at > timezone.now() else Campaign.State.RUNNING
+    if campaign.state != Campaign.State.PAUSED or not _move(campaign, target):
+        raise CampaignError(_("Only a paused campaign can be resumed (it is %(state)s).") % {"state": campaign.get_state_display()})
+    return campaign
+
+
+def cancel(campaign: Campaign) -> int:
+    """Cancel the campaign and every call not yet handed to the vendor; returns calls cancelled."""
+    with transaction.atomic():
+        if not _move(campaign, Campaign.State.CANCELLED, completed_at=timezone.now()):
+            raise CampaignError(_("A campaign that is %(state)s cannot be cancelled.") % {"state": campaign.get_state_display()})
+        return CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED).update(state=CallRecord.State.CANCELLED)
+
+
+def retry_failed(campaign: Campaign) -> int:
+    """Queue a new attempt for every recipient whose last attempt failed or expired (operator's choice)."""
+    from .receipts import queue_next_attempt
+
+    last = CallRecord.objects.filter(campaign=campaign, recipient=OuterRef("recipient")).order_by("-attempt").values("id")[:1]
+    failed = CallRecord.objects.filter(
+        campaign=campaign, id=Subquery(last),
+        state__in=[CallRecord.State.FAILED, CallRecord.State.SUBMIT_FAILED, CallRecord.State.EXPIRED],
+    )
+    count = sum(1 for call in failed.iterator() if queue_next_attempt(call, delay_minutes=0, force=True))
+    if count and campaign.state == Campaign.State.COMPLETED:
+        Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(state=Campaign.State.RUNNING, completed_at=None)
+    return count
+
+
+def complete_if_done(campaign_id: int) -> bool:
+    """Completion is derived from the records: no call open, none queued for a retry."""
+    open_calls = CallRecord.objects.filter(campaign_id=campaign_id, state__in=CallRecord.OPEN_STATES)
+    if open_calls.exists():
+        return False
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING).update(
+            state=Campaign.State.COMPLETED, completed_at=timezone.now()
+        )
+    )
+
+
+def start_due_campaigns() -> int:
+    """Scheduled campaigns whose start time has come begin running."""
+    return Campaign.objects.filter(state=Campaign.State.SCHEDULED, scheduled_at__lte=timezone.now()).update(
+        state=Campaign.State.RUNNING
+    )

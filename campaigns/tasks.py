@@ -1,0 +1,57 @@
+"""Celery tasks: thin wrappers that take ids and call services.
+
+Dialling tasks (``campaigns.dispatch.*``) have no acks_late and no automatic retry: a call cannot
+be taken back. Receipt tasks are idempotent, so they are acknowledged late and retried.
+"""
+
+from celery import shared_task
+
+from vendors.models import VendorAccount
+
+from . import dispatch, receipts, services
+from .models import Campaign
+
+
+@shared_task(name="campaigns.dispatch.tick", ignore_result=True)
+def tick() -> int:
+    """Beat, every few seconds: start due campaigns, hand each one with due calls to a dispatcher."""
+    services.start_due_campaigns()
+    due = dispatch.due_campaign_ids()
+    for campaign_id in due:
+        run_campaign.delay(campaign_id)
+    for campaign_id in Campaign.objects.filter(state=Campaign.State.RUNNING).exclude(id__in=due).values_list("id", flat=True):
+        services.complete_if_done(campaign_id)
+    return len(due)
+
+
+@shared_task(name="campaigns.dispatch.run_campaign", ignore_result=True)
+def run_campaign(campaign_id: int) -> int:
+    return dispatch.dispatch_campaign(campaign_id).submitted
+
+
+@shared_task(name="campaigns.dispatch.reconcile_stuck", ignore_result=True)
+def reconcile_stuck() -> int:
+    return dispatch.reconcile_stuck()
+
+
+@shared_task(name="campaigns.reports.process_event", acks_late=True, autoretry_for=(Exception,),
+             retry_backoff=True, max_retries=5, ignore_result=True)
+def process_event(event_id: int) -> str:
+    return receipts.process_event(event_id).state
+
+
+@shared_task(name="campaigns.reports.pull_all", ignore_result=True)
+def pull_all() -> int:
+    """Beat: pull receipts for every active account set to pull."""
+    return sum(receipts.pull_account(a) for a in VendorAccount.objects.filter(is_active=True, pull_reports=True))
+
+
+@shared_task(name="campaigns.reports.expire_overdue", ignore_result=True)
+def expire_overdue() -> int:
+    return receipts.expire_overdue()
+
+
+@shared_task(name="campaigns.imports.import_recipients_file", ignore_result=True, acks_late=True)
+def import_recipients_file(import_id: int) -> None:
+    """Import an uploaded file; redelivery is harmless (the import is claimed pending → running)."""
+    services.run_file_import(import_id)

@@ -1,0 +1,20 @@
+"""Small builders for test data (plain functions, real database rows)."""
+
+from campaigns.models import Campaign, VoiceTemplate
+from campaigns.services import add_recipients
+from vendors.models import VendorAccount
+
+
+def make_account(vendor="simulator", **fields) -> VendorAccount:
+    defaults = {"name": f"{vendor}-{VendorAccount.objects.count() + 1}", "options": {"seed": 3, "report_delay": [0, 0]}}
+    defaults.update(fields)
+    return VendorAccount.objects.create(vendor=vendor, **defaults)
+
+
+def make_campaign(recipients=0, account=None, content="【name】您好，订单【order】已发货。", **fields) -> Campaign:
+    account = account or make_account()
+    template = VoiceTemplate.objects.create(account=account, name="t", content=content, review_state="approved")
+    campaign = Campaign.objects.create(name="c", account=account, template=template, **fields)
+    if recipients:
+        add_recipients(campaign, [{"mobile": f"1380013{i:04d}", "variables": ["王", f"SO{i}"]} for i in range(recipients)])
+    return campaign

@@ -1,0 +1,119 @@
+"""Admin for vendor accounts: secrets are write-only, health and balance at a glance."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.decorators import action, display
+
+from . import services
+from .models import BalanceSnapshot, VendorAccount
+
+
+class VendorAccountForm(forms.ModelForm):
+    """The secret is typed in, never shown back: an empty field keeps the stored one."""
+
+    api_secret = forms.CharField(
+        label=_("secret"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted. Leave empty to keep the current secret."),
+    )
+
+    class Meta:
+        model = VendorAccount
+        fields = (
+            "name", "vendor", "is_active", "base_url", "api_id", "api_secret", "user_id", "options",
+            "rate_limit_per_second", "pull_reports", "low_balance_threshold", "price_per_unit",
+        )
+
+    def clean_api_secret(self):
+        value = self.cleaned_data.get("api_secret")
+        if not value and self.instance.pk:
+            return self.instance.api_secret
+        return value
+
+
+@admin.register(VendorAccount)
+class VendorAccountAdmin(ModelAdmin):
+    form = VendorAccountForm
+    list_display = ("name", "vendor", "is_active", "health", "latest_balance_display", "rate_limit_per_second")
+    list_filter = ("vendor", "is_active")
+    search_fields = ("name", "api_id")
+    readonly_fields = (
+        "secret_on_file", "callback_url_hint", "consecutive_failures", "circuit_open_until",
+        "last_error", "last_error_at", "created_at", "updated_at",
+    )
+    actions = ["check_balance_now", "rotate_callback_token"]
+    fieldsets = (
+        (None, {"fields": ("name", "vendor", "is_active", "base_url")}),
+        (_("Credentials"), {"fields": ("api_id", "api_secret", "secret_on_file", "user_id", "options")}),
+        (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports", "callback_url_hint")}),
+        (_("Money"), {"fields": ("low_balance_threshold", "price_per_unit")}),
+        (_("Health"), {"fields": ("consecutive_failures", "circuit_open_until", "last_error", "last_error_at")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_latest_balance()
+
+    def get_fieldsets(self, request, obj=None):
+        """A read-only viewer (finance) sees the masked secret only, never the field itself."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj) or obj is None:
+            return fieldsets
+        return [(name, {**opts, "fields": [f for f in opts["fields"] if f != "api_secret"]}) for name, opts in fieldsets]
+
+    @display(description=_("secret on file"))
+    def secret_on_file(self, obj):
+        return obj.masked_secret or _("none")
+
+    @display(description=_("callback URL"))
+    def callback_url_hint(self, obj):
+        if not obj.pk:
+            return _("Shown after saving.")
+        return format_html("<code>/api/callbacks/{}/&lt;token&gt;/</code> {}", obj.vendor, _("(token shown only to superusers via the API)"))
+
+    @display(description=_("health"), label={"ok": "success", "circuit open": "danger", "errors": "warning"})
+    def health(self, obj):
+        if obj.circuit_is_open:
+            return "circuit open"
+        return "errors" if obj.consecutive_failures else "ok"
+
+    @display(description=_("balance"))
+    def latest_balance_display(self, obj):
+        if obj.latest_amount is None:
+            return "—"
+        return f"{obj.latest_amount.normalize():f} {obj.latest_unit}"
+
+    @action(description=_("Check balance now"), permissions=["change"])
+    def check_balance_now(self, request, queryset):
+        for account in queryset:
+            result = services.snapshot_balance(account)
+            if result.error:
+                self.message_user(request, _("%(name)s: %(error)s") % {"name": account.name, "error": result.error}, messages.ERROR)
+            else:
+                snap = result.snapshot
+                self.message_user(request, _("%(name)s: balance %(amount)s %(unit)s") % {"name": account.name, "amount": snap.amount, "unit": snap.unit})
+
+    @action(description=_("Rotate callback token (old one valid 7 more days)"), permissions=["change"])
+    def rotate_callback_token(self, request, queryset):
+        for account in queryset:
+            account.rotate_callback_token()
+        self.message_user(request, _("Rotated %(count)d token(s).") % {"count": queryset.count()})
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(ModelAdmin):
+    list_display = ("account", "amount", "unit", "below_threshold", "taken_at")
+    list_filter = ("account", "below_threshold", "unit")
+    date_hierarchy = "taken_at"
+    readonly_fields = ("account", "amount", "unit", "raw", "below_threshold", "taken_at")
+    list_select_related = ("account",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,96 @@
+"""Writes about vendor accounts: balance snapshots, low-balance alerts, circuit breaker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .adapters import NotSupported, VendorError, VendorUnavailable, get_adapter
+from .models import BalanceSnapshot, VendorAccount
+
+logger = logging.getLogger(__name__)
+
+CIRCUIT_FAILURES = 5  # consecutive request failures that open an account's circuit
+CIRCUIT_OPEN_FOR = timedelta(minutes=2)
+
+
+@dataclass
+class SnapshotResult:
+    snapshot: BalanceSnapshot | None
+    error: str = ""
+
+
+def snapshot_balance(account: VendorAccount) -> SnapshotResult:
+    """Read the balance from the vendor now, store it, and alert finance on a downward crossing."""
+    try:
+        balance = get_adapter(account).balance()
+    except NotSupported:
+        return SnapshotResult(None, _("this vendor has no balance query"))
+    except (VendorError, VendorUnavailable) as exc:
+        record_failure(account, str(exc))
+        return SnapshotResult(None, str(exc))
+    below = balance.amount < account.low_balance_threshold
+    snapshot = BalanceSnapshot.objects.create(
+        account=account, amount=balance.amount, unit=balance.unit, raw=balance.raw[:2000], below_threshold=below
+    )
+    _alert_on_crossing(account, snapshot)
+    return SnapshotResult(snapshot)
+
+
+def _alert_on_crossing(account: VendorAccount, snapshot: BalanceSnapshot) -> None:
+    """One e-mail per crossing below the threshold, not one per check (claimed with a conditional update)."""
+    if not snapshot.below_threshold:
+        VendorAccount.objects.filter(pk=account.pk, low_balance_alerted=True).update(low_balance_alerted=False)
+        return
+    if not VendorAccount.objects.filter(pk=account.pk, low_balance_alerted=False).update(low_balance_alerted=True):
+        return
+    recipients = list(
+        get_user_model().objects.filter(groups__name="Finance", is_active=True).exclude(email="").values_list("email", flat=True)
+    )
+    if recipients:
+        send_mail(
+            _("Low balance: %(name)s") % {"name": account.name},
+            _("The balance of %(name)s is %(amount)s %(unit)s, below the threshold of %(threshold)s.")
+            % {"name": account.name, "amount": snapshot.amount, "unit": snapshot.unit, "threshold": account.low_balance_threshold},
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+        )
+
+
+def snapshot_all_balances() -> int:
+    count = 0
+    for account in VendorAccount.objects.filter(is_active=True):
+        if snapshot_balance(account).snapshot:
+            count += 1
+    return count
+
+
+def record_failure(account: VendorAccount, error: str) -> None:
+    """Count a failed request; after CIRCUIT_FAILURES in a row the circuit opens.
+
+    While open, dispatch skips the account. When it half-opens (time passed), one more failure
+    opens it again at once; one success closes it.
+    """
+    now = timezone.now()
+    VendorAccount.objects.filter(pk=account.pk).update(
+        consecutive_failures=F("consecutive_failures") + 1, last_error=error[:1000], last_error_at=now
+    )
+    opened = VendorAccount.objects.filter(pk=account.pk, consecutive_failures__gte=CIRCUIT_FAILURES).update(
+        circuit_open_until=now + CIRCUIT_OPEN_FOR, consecutive_failures=CIRCUIT_FAILURES - 1
+    )
+    if opened:
+        logger.warning("circuit opened for vendor account %s", account.pk)
+
+
+def record_success(account: VendorAccount) -> None:
+    VendorAccount.objects.filter(pk=account.pk).exclude(consecutive_failures=0, circuit_open_until=None).update(
+        consecutive_failures=0, circuit_open_until=None
+    )
