@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=90)
 SINGLE_CALL_THREADS = 16
 UNAVAILABLE_BACKOFF = timedelta(seconds=30)
-ACCOUNT_ERROR_BACKOFF = timedelta(minutes=5)
+# Result codes the dispatcher itself gives calls it could not send (never a vendor's code).
+REQUEUE = "voiceops:requeue"  # the vendor surely does not have it (refused connection, account error)
+UNCERTAIN = "voiceops:uncertain"  # the vendor may have it (read timeout, dropped connection)
 
 
 @dataclass
@@ -111,13 +113,14 @@ def send(adapter, campaign: Campaign, calls: list[OutboundCall]) -> list[SubmitR
 def _failure_result(call: OutboundCall, exc: Exception) -> SubmitResult:
     """A per-call failure in a concurrent batch, carried as a result so the others still count."""
     if isinstance(exc, VendorUnavailable):
-        code = "maybe_delivered" if exc.maybe_delivered else "unavailable"
+        code = UNCERTAIN if exc.maybe_delivered else REQUEUE
     else:
-        code = f"account:{exc.code}"
+        code = REQUEUE
     return SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=str(exc)[:500])
 
 
-def record_results(calls: list[CallRecord], results: list[SubmitResult], summary: DispatchSummary) -> None:
+def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult], summary: DispatchSummary) -> None:
+    """Write what the vendor said per call: submitted, refused (with the vendor's own code), or back to the queue."""
     by_custom = {r.custom_id: r for r in results}
     accepted, rejected, requeue, uncertain = [], [], [], []
     for call in calls:
@@ -126,19 +129,23 @@ def record_results(calls: list[CallRecord], results: list[SubmitResult], summary
             uncertain.append((call.id, "no result from adapter"))
         elif result.accepted:
             accepted.append((call.id, result.vendor_message_id or "", result.batch_id or ""))
-        elif result.error_code == "maybe_delivered":
+        elif result.error_code in (UNCERTAIN, "unavailable", "bad_response"):
+            # the vendor may have the request (adapters say so with these codes): reconcile, never re-send
             uncertain.append((call.id, result.error_message or ""))
-        elif result.error_code == "unavailable" or (result.error_code or "").startswith("account:"):
+        elif result.error_code == REQUEUE:
+            requeue.append((call.id, result.error_message or ""))
+        elif adapter.map_outcome(result.error_code or "") == "rate_limited":  # not dialled: try again later
             requeue.append((call.id, result.error_message or ""))
         else:
-            rejected.append((call.id, result.error_code or "", result.error_message or ""))
+            outcome = adapter.map_outcome(result.error_code or "")
+            rejected.append((call.id, outcome if outcome != "unknown" else "vendor_error", result.error_code or "", result.error_message or ""))
     now = timezone.now()
     bulk_update_submitting(
         [(cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid}) for cid, vmid, bid in accepted]
     )
     bulk_update_submitting(
-        [(cid, {"state": "submit_failed", "outcome": "vendor_error", "raw_code": code[:100], "raw_message": msg, "reported_at": now})
-         for cid, code, msg in rejected]
+        [(cid, {"state": "submit_failed", "outcome": outcome, "raw_code": code[:100], "raw_message": msg, "reported_at": now})
+         for cid, outcome, code, msg in rejected]
     )
     for cid, msg in requeue:
         CallRecord.objects.filter(id=cid, state="submitting").update(
@@ -187,7 +194,7 @@ def send_claimed(campaign: Campaign, account: VendorAccount, calls: list[CallRec
     else:
         if any(r.accepted for r in results):
             vendor_services.record_success(account)
-    record_results(calls, results, summary)
+    record_results(adapter, calls, results, summary)
 
 
 def dispatch_campaign(campaign_id: int, budget_seconds: float = 50.0) -> DispatchSummary:

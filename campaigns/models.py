@@ -159,9 +159,11 @@ class Campaign(models.Model):
         return new_state in self.TRANSITIONS[self.state]
 
     def in_calling_hours(self, moment=None) -> bool:
-        """Whether calls may be made at ``moment`` (Asia/Shanghai wall time)."""
+        """Whether calls may be made at ``moment`` (Asia/Shanghai wall time); equal bounds mean always."""
         local = timezone.localtime(moment or timezone.now()).time()
         start, end = self.quiet_hours_start, self.quiet_hours_end
+        if start == end:
+            return True
         return start <= local < end if start <= end else (local >= start or local < end)
 
 

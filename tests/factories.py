@@ -1,3 +1,5 @@
+from datetime import time
+
 """Small builders for test data (plain functions, real database rows)."""
 
 from campaigns.models import Campaign, VoiceTemplate
@@ -12,6 +14,9 @@ def make_account(vendor="simulator", **fields) -> VendorAccount:
 
 
 def make_campaign(recipients=0, account=None, content="【name】您好，订单【order】已发货。", **fields) -> Campaign:
+    """A campaign allowed to call around the clock (tests run at any hour)."""
+    fields.setdefault("quiet_hours_start", time(0))
+    fields.setdefault("quiet_hours_end", time(0))
     account = account or make_account()
     template = VoiceTemplate.objects.create(account=account, name="t", content=content, review_state="approved")
     campaign = Campaign.objects.create(name="c", account=account, template=template, **fields)

@@ -1,0 +1,70 @@
+"""Reads about campaigns shared by the admin, the dashboards and the API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Max, Min, Sum
+from django.db.models.functions import TruncHour
+
+from .models import CallRecord, Campaign
+
+
+def campaign_stats(campaign: Campaign) -> dict:
+    """Live figures for one campaign (DESIGN.md, "Stats")."""
+    rows = (
+        CallRecord.objects.filter(campaign=campaign)
+        .values("state", "outcome")
+        .annotate(n=Count("id"), talk=Sum("talk_seconds"), units=Sum("billed_units"), first=Min("submitted_at"), last=Max("reported_at"))
+    )
+    by_state: dict[str, int] = {}
+    by_outcome: dict[str, int] = {}
+    total = talk_total = units = 0
+    first_submit = last_report = None
+    for row in rows:
+        total += row["n"]
+        by_state[row["state"]] = by_state.get(row["state"], 0) + row["n"]
+        if row["outcome"]:
+            by_outcome[row["outcome"]] = by_outcome.get(row["outcome"], 0) + row["n"]
+        talk_total += row["talk"] or 0
+        units += row["units"] or 0
+        if row["first"] and (first_submit is None or row["first"] < first_submit):
+            first_submit = row["first"]
+        if row["last"] and (last_report is None or row["last"] > last_report):
+            last_report = row["last"]
+    answered = by_state.get("answered", 0)
+    finished = sum(by_state.get(s, 0) for s in ("answered", "failed", "expired"))
+    price = campaign.account.price_per_unit
+    return {
+        "campaign": campaign.pk,
+        "state": campaign.state,
+        "recipients": campaign.recipients.count(),
+        "total": total,
+        "attempts": total,
+        "by_state": by_state,
+        "by_outcome": by_outcome,
+        "answered": answered,
+        "answer_rate": round(answered / finished, 4) if finished else None,
+        "avg_talk_seconds": round(talk_total / answered, 1) if answered else None,
+        "billed_units": units,
+        "cost": str((price * units).quantize(Decimal("0.01"))) if price is not None else None,
+        "first_submitted_at": first_submit,
+        "last_reported_at": last_report,
+        "timeline": hourly_timeline(campaign),
+    }
+
+
+def hourly_timeline(campaign: Campaign) -> list[dict]:
+    """Calls reported per hour, split answered / not answered."""
+    rows = (
+        CallRecord.objects.filter(campaign=campaign, reported_at__isnull=False)
+        .annotate(hour=TruncHour("reported_at"))
+        .values("hour", "state")
+        .annotate(n=Count("id"))
+        .order_by("hour")
+    )
+    timeline: dict = {}
+    for row in rows:
+        slot = timeline.setdefault(row["hour"], {"hour": row["hour"], "answered": 0, "not_answered": 0})
+        slot["answered" if row["state"] == "answered" else "not_answered"] += row["n"]
+    return list(timeline.values())

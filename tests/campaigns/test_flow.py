@@ -1,0 +1,45 @@
+"""A whole campaign on the simulator: import, launch, dispatch, receipts, retries, completion."""
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from campaigns import services, tasks
+from campaigns.models import CallRecord, Campaign, RecipientImport
+from tests.factories import make_account, make_campaign
+
+CSV = "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n13900139000,,SO5\n"
+
+
+def run_until_done(campaign, rounds=10):
+    for _ in range(rounds):
+        tasks.tick()
+        CallRecord.objects.filter(campaign=campaign, state="queued").update(not_before=None)  # retries due now
+        tasks.pull_all()
+        campaign.refresh_from_db()
+        if campaign.state == Campaign.State.COMPLETED:
+            break
+    return campaign
+
+
+def test_gb18030_upload_schedule_and_complete_with_retries(db, django_capture_on_commit_callbacks):
+    account = make_account(options={"seed": 11, "answer_rate": 0.5, "report_delay": [0, 0]}, pull_reports=True)
+    campaign = make_campaign(account=account, max_attempts=3, retry_delay_minutes=0)
+    upload = SimpleUploadedFile("名单.csv", CSV.encode("gb18030"), content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.start_file_import(campaign, upload)
+    job.refresh_from_db()
+    assert job.state == RecipientImport.State.DONE, job.error
+    assert (job.accepted, job.duplicates, job.invalid) == (2, 1, 2)
+    assert [row[0] for row in job.rejected_rows] == [4, 5, 6]
+    assert set(campaign.recipients.values_list("mobile", flat=True)) == {"+8613800138000", "+8613800138001"}
+
+    services.launch(campaign)
+    campaign = run_until_done(campaign)
+    assert campaign.state == Campaign.State.COMPLETED
+    calls = list(CallRecord.objects.filter(campaign=campaign).order_by("recipient_id", "attempt"))
+    for recipient_id in {c.recipient_id for c in calls}:
+        attempts = [c for c in calls if c.recipient_id == recipient_id]
+        assert [c.attempt for c in attempts] == list(range(1, len(attempts) + 1))
+        assert all(c.state in ("answered", "failed") for c in attempts)
+        assert all(c.state == "failed" for c in attempts[:-1])  # only failures are retried
+        assert len(attempts) <= 3
+    assert any(c.attempt > 1 for c in calls), "seed 11 makes at least one retry"
