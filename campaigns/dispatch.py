@@ -24,6 +24,7 @@ from django.utils import timezone
 from vendors import ratelimit
 from vendors import services as vendor_services
 from vendors.adapters import OutboundCall, SubmitResult, VendorError, VendorUnavailable, get_adapter
+from vendors.adapters.base import RESULT_NOT_SENT, RESULT_UNCERTAIN
 from vendors.models import VendorAccount
 
 from .models import CallRecord, Campaign, VoiceTemplate
@@ -34,9 +35,7 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=90)
 SINGLE_CALL_THREADS = 16
 UNAVAILABLE_BACKOFF = timedelta(seconds=30)
-# Result codes the dispatcher itself gives calls it could not send (never a vendor's code).
-REQUEUE = "voiceops:requeue"  # the vendor surely does not have it (refused connection, account error)
-UNCERTAIN = "voiceops:uncertain"  # the vendor may have it (read timeout, dropped connection)
+REQUEUE, UNCERTAIN = RESULT_NOT_SENT, RESULT_UNCERTAIN
 
 
 @dataclass

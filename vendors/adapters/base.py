@@ -40,6 +40,10 @@ OUTCOMES = (
     "timeout",
     "unknown",
 )
+# Result codes for calls that were not answered by the vendor (never a vendor's own code).
+RESULT_NOT_SENT = "voiceops:requeue"  # the vendor surely does not have it: safe to send later
+RESULT_UNCERTAIN = "voiceops:uncertain"  # the vendor may have it: reconcile, never re-send blindly
+
 DEFAULT_RETRYABLE_OUTCOMES = ("no_answer", "busy", "unreachable", "network_busy")
 PRODUCTS = ("notify", "verify", "marketing", "voice_sms")
 
@@ -266,9 +270,20 @@ class BaseAdapter:
     ) -> list[SubmitResult]:
         """Submit calls, split into the vendor's batch size; one SubmitResult per call, in order."""
         self.check_product(product)
+        calls = list(calls)
         results: list[SubmitResult] = []
-        for batch in chunked(list(calls), self.batch_size):
-            results.extend(self.send_batch(batch, product=product, send_at=send_at))
+        for start in range(0, len(calls), self.batch_size):
+            batch = calls[start : start + self.batch_size]
+            try:
+                results.extend(self.send_batch(batch, product=product, send_at=send_at))
+            except (VendorError, VendorUnavailable) as exc:
+                if not results:
+                    raise  # nothing was accepted: the caller handles the whole request
+                # Earlier batches were accepted: keep them, and say what became of the rest.
+                uncertain = isinstance(exc, VendorUnavailable) and exc.maybe_delivered
+                results.extend(failed_results(batch, RESULT_UNCERTAIN if uncertain else RESULT_NOT_SENT, str(exc)))
+                results.extend(failed_results(calls[start + self.batch_size :], RESULT_NOT_SENT, str(exc)))
+                break
         return results
 
     def send_batch(
@@ -322,3 +337,6 @@ def reject_all(calls: Iterable[OutboundCall], code: str, message: str) -> list[S
         SubmitResult(c.custom_id, c.mobile, False, error_code=str(code), error_message=message)
         for c in calls
     ]
+
+
+failed_results = reject_all

@@ -1,0 +1,453 @@
+"""亿美软通 Emay voice: notification, verification code, marketing and voice-SMS on one host.
+
+Implements ``vendor-docs/003_5e994ff4e849d622.txt`` (语音短信接口说明, revision 3.5 "合并金融营销"):
+``/voice/send`` (notify), ``/voice/sendVFCode`` (verify), ``/voice/sendCTCode`` (marketing),
+``/join/send`` (voice_sms); ``/voice/getReport`` and ``/join/getReport`` (pull, each report handed out
+once, at most 1000 a pull); ``/voice/getBalance`` and ``/join/getBalance``; report pushes, plain JSON
+or gzip + AES. Auth: ``sign = md5(appId + secretKey + timestamp)`` with a Beijing-time
+``yyyyMMddHHmmss`` timestamp that must be within one minute; balance uses ``md5(appId + secretKey)``.
+Our ``custom_id`` travels as ``customVoiceIds`` / ``customVoiceId`` / ``customJoinIds`` and comes back
+in submit answers and reports, so reports are matched by it (the vendor id is kept as well).
+
+Readings chosen where the document is ambiguous:
+- It says "post" but its examples are query strings: we POST a UTF-8 form body. The examples'
+  ``customSmsIds`` / ``customSmsId`` / ``contents`` contradict the parameter tables; the tables win.
+- One request carries one ``content`` for up to 500 numbers, so calls are grouped by identical content
+  (one request per group, ≤ 500 numbers); ``/voice/sendVFCode`` takes one ``mobile``, so verify is one
+  request per call. The verification code is ``variables[0]`` when given, else ``content``.
+- Numbers that are not mainland mobiles (``1[3-9]`` + 9 digits) are refused locally with
+  ``ERROR_MOBILE_ERROR`` so one bad number cannot sink a request of 500.
+- Request-level answers (credentials, signature, clock, IP, balance, account type, bad parameters or
+  option values) raise ``VendorError``; ``ERROR_OVER_SPEED`` raises ``VendorUnavailable`` (nothing was
+  dialled, retry with backoff); content/number/id refusals become per-call ``SubmitResult`` refusals.
+  When a later request of a batch fails after an earlier one was accepted, nothing is raised (that
+  would hide dialled calls), as ``BaseAdapter.send`` does between batches: the failing request's
+  calls carry ``RESULT_UNCERTAIN`` if it may have reached Emay (``maybe_delivered``), else
+  ``RESULT_NOT_SENT``, and the untried rest ``RESULT_NOT_SENT``; the message says what failed.
+- Submit answers are matched to calls by ``customVoiceId`` (then by mobile); a call missing from the
+  answer is refused with ``NOT_IN_RESPONSE``. There is no vendor batch id: ``batch_id`` is None.
+- Reports: ``callingTime`` (the call's start, the only time given) becomes ``reported_at``; voice-SMS
+  reports carry no time (None). ``talk_seconds`` is ``callingDuration`` rounded half-up;
+  ``billed_seconds`` is None (no billing unit documented). ``voiceSign`` (recorded message) is ignored.
+  ``FAIL_CALL`` (呼叫失败) and voice-SMS ``2`` (失败) do not say why: mapped to ``no_answer`` (retryable).
+- ``fetch_reports`` pulls the line named by option ``line``; without that option it pulls both
+  (voice, then join, ``limit`` shared), skipping a line that answers ``ERROR_MESSAGE_TYPE``; once one
+  line handed out reports a failure of the other is logged, not raised, so no report is lost.
+- Balance unit is not documented: option ``balance_unit`` (default ``calls``). Scheduled calls are not
+  offered (voice-SMS answers ``ERROR_TIMING``): a ``send_at`` more than a minute ahead is NotSupported.
+- Pushes: the ``appId`` header must equal ``api_id`` (constant-time); the items' own ``appId`` is not
+  compared (the document prints it with spaces). The ack is undocumented: HTTP 200 ``SUCCESS``.
+  A plain push is a JSON body (``{"code", "data": [...]}`` or a bare list) or a form field
+  ``reports``; items with ``joinId`` are read as voice-SMS reports.
+
+``options`` keys: ``line`` (``voice`` default, or ``join``: balance and report pulls), ``push_mode``
+(``plain`` default, or ``encrypted``), ``balance_unit``; for notify, marketing and voice_sms
+``is_interactive`` (bool), ``interactive_content``, ``acoustic_sign_content``; for voice_sms also
+``is_acoustic_sign`` (bool), ``sms_content``, ``trigger_conditions`` (3 = key press, 4 = connect
+time), ``key_content`` (0-9, with 3), ``connect_time`` (6-60 s, with 4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import NoReturn
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+from Crypto.Cipher import AES
+from Crypto.Util.Padding import unpad
+
+from .base import (
+    RESULT_NOT_SENT,
+    RESULT_UNCERTAIN,
+    Balance,
+    BaseAdapter,
+    CallbackRejected,
+    DeliveryReport,
+    NotSupported,
+    OutboundCall,
+    ParsedCallback,
+    SubmitResult,
+    VendorError,
+    VendorUnavailable,
+    chunked,
+    e164_mobile,
+    local_mobile,
+)
+
+logger = logging.getLogger("vendors")
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+SEND_PATHS = {"notify": "/voice/send", "verify": "/voice/sendVFCode", "marketing": "/voice/sendCTCode",
+              "voice_sms": "/join/send"}
+REPORT_PATHS = {"voice": "/voice/getReport", "join": "/join/getReport"}
+BALANCE_PATHS = {"voice": "/voice/getBalance", "join": "/join/getBalance"}
+MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
+MAX_PULL = 1000
+MAX_PUSH_BYTES = 10 * 1024 * 1024
+
+# 3.1 状态报告表 (voice) and 3.3 语音短信状态报告表 (voice-SMS): state → outcome, and the doc's text.
+OUTCOME_MAP = {
+    "SUCCESS": "answered",
+    "FAIL_CALL": "no_answer",
+    "FAIL_ERROR_VOICE": "vendor_error",
+    "FAIL_UNKNOWN": "unknown",
+    "TIMEOUT": "timeout",
+    "FAIL_NEEDMORE_BALANCE": "insufficient_balance",
+    "FAIL_MOBILE": "invalid_number",
+    "FAIL_BLACKDICTIONARY": "content_rejected",
+    "FAIL_AUDITINGFAIL": "content_rejected",
+    "FAIL_APPID": "vendor_error",
+    "4": "answered",
+    "3": "timeout",
+    "2": "no_answer",
+}
+STATE_TEXT = {
+    "SUCCESS": "成功", "FAIL_CALL": "呼叫失败", "FAIL_ERROR_VOICE": "错误工单", "FAIL_UNKNOWN": "未知失败",
+    "TIMEOUT": "状态报告超时", "FAIL_NEEDMORE_BALANCE": "余额不足", "FAIL_MOBILE": "手机号错误",
+    "FAIL_BLACKDICTIONARY": "内容有黑词", "FAIL_AUDITINGFAIL": "审核失败", "FAIL_APPID": "APPID 错误",
+    "4": "成功", "3": "超时", "2": "失败",
+}
+_COMMON_ERRORS = {
+    "SUCCESS": "提交成功",
+    "ERROR_APPID": "AppId 不存在",
+    "ERROR_PARAMS": "请求参数错误",
+    "ERROR_CLIENT_IP": "不识别的 Ip",
+    "ERROR_TIMESTAMP": "时间戳错误",
+    "ERROR_SIGN": "签名错误",
+    "ERROR_MOBILE_EMPTY": "手机号为空",
+    "ERROR_MOBILE_NUMBER": "号码数量过多",
+    "ERROR_MOBILE_ERROR": "手机号码错误",
+    "ERROR_CONTENT_EMPTY": "语音内容为空",
+    "ERROR_LONG_CONTENT": "语音内容过长",
+}
+# 3.2 接口状态码表 (voice lines)
+VOICE_ERRORS = {
+    **_COMMON_ERRORS,
+    "ERROR_VERIFICATION_CODE_CONTENT": "短信语音验证码内容错误",
+    "ERROR_CUSTOM_VOICE_ID": "自定义语音 ID 错误",
+    "ERROR_NEEDMORE_BALANCE": "余额不足",
+    "ERROR_CUSTOM_VOICE_ID_NUMBER": "自定义语音 ID 数量错误",
+    "ERROR_OVER_SPEED": "请求超速",
+    "ERROR_MESSAGE_TYPE": "服务号类型不匹配",
+}
+# 3.4 语音短信状态码表 (join line)
+JOIN_ERRORS = {
+    **_COMMON_ERRORS,
+    "ERROR_TRIGGERCONDITIONS": "触发条件错误",
+    "ERROR_TIMINGTIME": "发送短信定时时间格式错误",
+    "ERROR_KEYCONTENT": "按键内容必须为数字",
+    "ERROR_CONNECTTIME": "连通时间在 6-60 秒内",
+    "ERROR_ISACOUSTICSIGN": "留言标识错误",
+    "ERROR_ISINTERACTIVE": "互动标识错误",
+    "ERROR_CUSTOM_JOIN_ID": "自定义 ID 错误",
+    "ERROR_NEEDMORE_BLANCE": "余额不足",
+    "ERROR_CUSTOM_JOIN_ID_NUMBER": "自定义 ID 数量错误",
+    "ERROR_TIMING": "暂不支持定时外呼",
+    "ERROR_TRIGGER": "无效值",
+}
+ERRORS = {"voice": VOICE_ERRORS, "join": JOIN_ERRORS}
+ALL_ERRORS = {**VOICE_ERRORS, **JOIN_ERRORS}
+# Codes that refuse only the calls of that request (their content, numbers or ids); every other
+# non-SUCCESS code is a whole-request failure.
+PER_CALL_CODES = frozenset({
+    "ERROR_MOBILE_EMPTY", "ERROR_MOBILE_ERROR", "ERROR_CONTENT_EMPTY", "ERROR_LONG_CONTENT",
+    "ERROR_VERIFICATION_CODE_CONTENT", "ERROR_CUSTOM_VOICE_ID", "ERROR_CUSTOM_JOIN_ID",
+})
+RETRY_LATER_CODES = frozenset({"ERROR_OVER_SPEED"})
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _flag(value) -> str:
+    return "1" if _text(value).lower() in ("1", "true", "yes", "on") else "0"
+
+
+class EmayAdapter(BaseAdapter):
+    code = "emay"
+    label = "Emay 亿美软通"
+    batch_size = 500
+    products = ("notify", "verify", "marketing", "voice_sms")
+    report_delivery = ("push", "pull")
+    outcome_map = OUTCOME_MAP
+    max_content_length = 200
+
+    # ---- auth: the one place signatures are built
+    def _auth(self, *, timestamped: bool = True) -> dict[str, str]:
+        app_id, secret = self.account.api_id or "", self.account.api_secret or ""
+        if not timestamped:  # getBalance: md5(appId + secretKey)
+            return {"appId": app_id, "sign": hashlib.md5((app_id + secret).encode()).hexdigest()}
+        timestamp = datetime.now(BEIJING).strftime("%Y%m%d%H%M%S")
+        sign = hashlib.md5((app_id + secret + timestamp).encode()).hexdigest()
+        return {"appId": app_id, "timestamp": timestamp, "sign": sign}
+
+    # ---- HTTP + JSON
+    def _call(self, path: str, params: Mapping[str, str]) -> tuple[dict, str]:
+        response = self.request("POST", path, data=dict(params))
+        text = response.content.decode("utf-8", errors="replace")
+        try:
+            payload = json.loads(text, parse_float=Decimal)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise VendorError("bad_response", text[:200])
+        return payload, text
+
+    @staticmethod
+    def _fail(code: str, line: str) -> NoReturn:
+        message = ERRORS[line].get(code) or ALL_ERRORS.get(code, f"未知状态码 {code}")
+        if code in RETRY_LATER_CODES:
+            raise VendorUnavailable(f"emay: [{code}] {message}")
+        raise VendorError(code, message)
+
+    def _line(self) -> str:
+        line = self.options.get("line", "voice")
+        if line not in REPORT_PATHS:
+            raise VendorError("bad_option", f"options.line must be 'voice' or 'join', not {line!r}")
+        return line
+
+    # ---- sending
+    def send_batch(
+        self, calls: Sequence[OutboundCall], *, product: str, send_at: datetime | None
+    ) -> list[SubmitResult]:
+        self.check_product(product)
+        if send_at is not None and send_at > datetime.now(BEIJING) + timedelta(minutes=1):
+            raise NotSupported(f"{self.label} has no scheduled calls")
+        results: list[SubmitResult | None] = [None] * len(calls)
+        requests_: list[Sequence[int]] = []
+        by_content: dict[str, list[int]] = {}
+        for i, call in enumerate(calls):
+            if not MOBILE_RE.fullmatch(local_mobile(call.mobile)):
+                results[i] = self._refused(call, "ERROR_MOBILE_ERROR", VOICE_ERRORS["ERROR_MOBILE_ERROR"])
+            elif product == "verify":
+                requests_.append([i])
+            else:
+                by_content.setdefault(call.content, []).append(i)
+        for indexes in by_content.values():
+            requests_.extend(chunked(indexes, self.batch_size))
+
+        accepted_any = False
+        for n, indexes in enumerate(requests_):
+            group = [calls[i] for i in indexes]
+            try:
+                group_results = self._submit(product, group)
+            except (VendorError, VendorUnavailable) as exc:
+                if not accepted_any:
+                    raise
+                logger.warning("emay: request %d of a batch failed after accepted ones: %s", n + 1, exc)
+                uncertain = isinstance(exc, VendorUnavailable) and exc.maybe_delivered
+                for i in indexes:
+                    results[i] = self._refused(calls[i], RESULT_UNCERTAIN if uncertain else RESULT_NOT_SENT, str(exc))
+                for i in (i for rest in requests_[n + 1 :] for i in rest):
+                    results[i] = self._refused(calls[i], RESULT_NOT_SENT, str(exc))
+                break
+            accepted_any = accepted_any or any(r.accepted for r in group_results)
+            for i, result in zip(indexes, group_results, strict=True):
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _refused(call: OutboundCall, code: str, message: str) -> SubmitResult:
+        return SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=message)
+
+    def _submit(self, product: str, calls: list[OutboundCall]) -> list[SubmitResult]:
+        line = "join" if product == "voice_sms" else "voice"
+        params = {**self._auth(), **self._send_params(product, calls)}
+        payload, text = self._call(SEND_PATHS[product], params)
+        code = _text(payload.get("code"))
+        if not code:
+            raise VendorError("bad_response", text[:200])
+        if code != "SUCCESS":
+            if code in PER_CALL_CODES:
+                message = ERRORS[line].get(code) or ALL_ERRORS.get(code, code)
+                return [self._refused(c, code, message) for c in calls]
+            self._fail(code, line)
+        entries = payload.get("data")
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise VendorError("bad_response", text[:200])
+        return self._match(calls, entries, line)
+
+    def _send_params(self, product: str, calls: list[OutboundCall]) -> dict[str, str]:
+        if product == "verify":
+            call = calls[0]
+            code = call.variables[0] if call.variables else call.content
+            return {"content": _text(code), "mobile": local_mobile(call.mobile), "customVoiceId": call.custom_id}
+        o = self.options
+        params = {"mobiles": ",".join(local_mobile(c.mobile) for c in calls),
+                  "isInteractive": _flag(o.get("is_interactive"))}
+        for key, name in (("interactive_content", "interactiveContent"),
+                          ("acoustic_sign_content", "acousticSignContent")):
+            if _text(o.get(key)):
+                params[name] = str(o[key])
+        ids = ",".join(c.custom_id for c in calls)
+        if product != "voice_sms":
+            return {"content": calls[0].content, "customVoiceIds": ids, **params}
+        params.update(voiceContent=calls[0].content, customJoinIds=ids, isAcousticSign=_flag(o.get("is_acoustic_sign")))
+        for key, name in (("sms_content", "smsContent"), ("trigger_conditions", "triggerConditions"),
+                          ("key_content", "keyContent"), ("connect_time", "connectTime")):
+            if _text(o.get(key)):
+                params[name] = _text(o[key])
+        return params
+
+    def _match(self, calls: list[OutboundCall], entries: list[dict], line: str) -> list[SubmitResult]:
+        id_key, custom_key = ("joinId", "customJoinId") if line == "join" else ("voiceId", "customVoiceId")
+        by_custom: dict[str, dict] = {}
+        by_mobile: dict[str, list[dict]] = {}
+        for entry in entries:
+            by_custom.setdefault(_text(entry.get(custom_key)), entry)
+            by_mobile.setdefault(_text(entry.get("mobile")), []).append(entry)
+        used: set[int] = set()
+        results = []
+        for call in calls:
+            entry = by_custom.get(call.custom_id)
+            if entry is None or id(entry) in used:
+                candidates = by_mobile.get(local_mobile(call.mobile), ())
+                entry = next((e for e in candidates if id(e) not in used), None)
+            if entry is None:
+                results.append(self._refused(call, "NOT_IN_RESPONSE", "亿美应答中没有此号码"))
+                continue
+            used.add(id(entry))
+            results.append(SubmitResult(call.custom_id, call.mobile, True, _text(entry.get(id_key)) or None, None))
+        return results
+
+    # ---- balance and reports
+    def balance(self) -> Balance:
+        line = self._line()
+        payload, text = self._call(BALANCE_PATHS[line], self._auth(timestamped=False))
+        code_key, value_key = ("responseCode", "balance") if line == "voice" else ("code", "data")
+        code = _text(payload.get(code_key))
+        if not code:
+            raise VendorError("bad_response", text[:200])
+        if code != "SUCCESS":
+            self._fail(code, line)
+        try:
+            amount = Decimal(_text(payload.get(value_key)))
+        except InvalidOperation:
+            raise VendorError("bad_response", text[:200]) from None
+        if not amount.is_finite():
+            raise VendorError("bad_response", text[:200])
+        return Balance(amount=amount, unit=self.options.get("balance_unit", "calls"), raw=text[:500])
+
+    def fetch_reports(self, limit: int | None = None) -> list[DeliveryReport]:
+        lines = [self._line()] if "line" in self.options else ["voice", "join"]
+        reports: list[DeliveryReport] = []
+        skipped = []
+        for line in lines:
+            wanted = MAX_PULL if limit is None else min(MAX_PULL, limit - len(reports))
+            if wanted <= 0:
+                break
+            try:
+                payload, text = self._call(REPORT_PATHS[line], {**self._auth(), "number": str(wanted)})
+                code = _text(payload.get("code"))
+                if code == "ERROR_MESSAGE_TYPE" and len(lines) > 1:
+                    skipped.append(line)
+                    continue
+                if code != "SUCCESS":
+                    if not code:
+                        raise VendorError("bad_response", text[:200])
+                    self._fail(code, line)
+                items = payload.get("data") or []
+                if not isinstance(items, list):
+                    raise VendorError("bad_response", text[:200])
+            except (VendorError, VendorUnavailable) as exc:
+                if not reports:
+                    raise
+                logger.warning("emay: %s report pull failed after the other line handed out reports: %s", line, exc)
+                break
+            reports.extend(self._report(item, line) for item in items if isinstance(item, dict))
+        if len(skipped) == len(lines):
+            self._fail("ERROR_MESSAGE_TYPE", "voice")
+        return reports
+
+    def _report(self, item: Mapping, line: str | None) -> DeliveryReport:
+        join = line == "join" or (line is None and "joinId" in item)
+        state = _text(item.get("state"))
+        outcome = self.map_outcome(state)
+        try:
+            duration = Decimal(_text(item.get("callingDuration")))
+            talk = int(duration.to_integral_value(ROUND_HALF_UP)) if duration.is_finite() else None
+        except InvalidOperation:
+            talk = None
+        try:
+            called = datetime.strptime(_text(item.get("callingTime")), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+        except ValueError:
+            called = None
+        return DeliveryReport(
+            vendor_message_id=_text(item.get("joinId" if join else "voiceId")) or None,
+            batch_id=None,
+            custom_id=_text(item.get("customJoinId" if join else "customVoiceId")) or None,
+            mobile=e164_mobile(_text(item.get("mobile"))),
+            outcome=outcome,
+            answered=outcome == "answered",
+            talk_seconds=talk,
+            billed_seconds=None,
+            key_pressed=_text(item.get("keyContent")) or None,
+            raw_code=state,
+            raw_message=_text(item.get("desc" if join else "message")) or STATE_TEXT.get(state, ""),
+            reported_at=called,
+        )
+
+    # ---- pushes
+    def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
+        app_id = next((_text(v) for k, v in headers.items() if k.lower() in ("appid", "http_appid")), "")
+        expected = self.account.api_id or ""
+        if not app_id or not expected or not hmac.compare_digest(app_id.encode(), expected.encode()):
+            raise CallbackRejected("emay push: appId header missing or not this account's")
+        mode = self.options.get("push_mode", "plain")
+        if mode == "encrypted":
+            raw = self._decrypt(body)
+        elif mode == "plain":
+            raw = self._plain(body, query)
+        else:
+            raise CallbackRejected(f"emay push: unknown push_mode {mode!r}")
+        try:
+            payload = json.loads(raw, parse_float=Decimal)
+        except ValueError:
+            raise CallbackRejected("emay push: body is not JSON") from None
+        items = payload.get("data") if isinstance(payload, dict) else payload
+        if isinstance(payload, dict) and items is None:
+            items = []
+        if not isinstance(items, list):
+            raise CallbackRejected("emay push: no report list")
+        reports = [self._report(item, None) for item in items if isinstance(item, dict)]
+        return ParsedCallback(reports=reports, ack_body="SUCCESS", ack_status=200)
+
+    @staticmethod
+    def _plain(body: bytes, query: Mapping[str, str]) -> bytes:
+        if body.lstrip()[:1] in (b"{", b"["):
+            return body
+        try:
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True) if body else {}
+        except UnicodeDecodeError:
+            raise CallbackRejected("emay push: body is neither JSON nor a UTF-8 form") from None
+        reports = form["reports"][-1] if "reports" in form else query.get("reports")
+        if not reports:
+            raise CallbackRejected("emay push: no JSON body and no 'reports' field")
+        return reports.encode("utf-8")
+
+    def _decrypt(self, body: bytes) -> bytes:
+        """AES/ECB/PKCS5Padding with the secretKey's own bytes, then gunzip (as the sender did the reverse)."""
+        key = (self.account.api_secret or "").encode("utf-8")
+        if len(key) not in (16, 24, 32):
+            raise CallbackRejected("emay push: the account's secretKey is not an AES key (16, 24 or 32 bytes)")
+        if not body or len(body) % AES.block_size:
+            raise CallbackRejected("emay push: body is not AES ciphertext")
+        try:
+            compressed = unpad(AES.new(key, AES.MODE_ECB).decrypt(body), AES.block_size)
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = inflater.decompress(compressed, MAX_PUSH_BYTES)
+        except (ValueError, zlib.error):
+            raise CallbackRejected("emay push: body does not decrypt with this account's secretKey") from None
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise CallbackRejected("emay push: compressed body truncated or too large")
+        return data
