@@ -53,6 +53,7 @@ class FakeVendor:
     timeout_sleep = 3.0  # longer than the read timeout the tests configure
 
     def __init__(self):
+        self.delay = 0.0  # seconds every answer takes (a slow vendor)
         self.requests: list[FakeRequest] = []
         self.faults: deque[str] = deque()
         self.lock = threading.Lock()
@@ -92,6 +93,8 @@ class FakeVendor:
                 with fake.lock:
                     fake.requests.append(request)
                     fault = fake.faults.popleft() if fake.faults else None
+                if fake.delay:
+                    time.sleep(fake.delay)
                 if fault == "drop":
                     self.close_connection = True
                     self.connection.shutdown(2)
