@@ -242,6 +242,8 @@ class CallRecord(models.Model):
             models.Index(fields=["campaign", "state", "outcome"], name="call_campaign_stats"),
             models.Index(fields=["state", "submitted_at"], name="call_state_submitted"),
             models.Index(fields=["mobile"], name="call_mobile"),
+            models.Index(fields=["campaign", "submitted_at"], name="call_campaign_submitted"),
+            models.Index(fields=["campaign", "reported_at"], name="call_campaign_reported"),
         ]
 
     def __str__(self):
@@ -352,3 +354,29 @@ class RecipientImport(models.Model):
         if self.state == self.State.DONE:
             return 100
         return int(self.processed_bytes * 100 / self.size_bytes) if self.size_bytes else 0
+
+
+class CallCounter(models.Model):
+    """Running totals of call records per campaign, kept by PostgreSQL triggers (migration 0003).
+
+    Statistics read this small table instead of scanning a campaign's records. Rows are split by
+    ``bucket`` (the writing backend's pid modulo 8) so concurrent receipts rarely wait on one
+    row; readers sum the buckets. ``hour`` is the hour of the report (epoch for none).
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    bucket = models.SmallIntegerField()
+    state = models.CharField(max_length=15)
+    outcome = models.CharField(max_length=25)
+    hour = models.DateTimeField()
+    calls = models.BigIntegerField(default=0)
+    talk_seconds = models.BigIntegerField(default=0)
+    billed_units = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "bucket", "state", "outcome", "hour"], name="callcounter_key")
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id}/{self.state}/{self.outcome}: {self.calls}"

@@ -42,13 +42,18 @@ def normalize(text: str) -> str:
         national = match.group(1)
         valid = _prefix_valid.get(national[:7])
         if valid is None:
-            valid = _prefix_valid[national[:7]] = phonenumbers.is_valid_number(
-                phonenumbers.parse(national, "CN")
-            )
+            valid = _prefix_valid[national[:7]] = _valid_china_number(national)
         if not valid:
             raise InvalidNumber(REASON_INVALID)
         return "+86" + national
     return _normalize_other(raw)
+
+
+def _valid_china_number(national: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(national, "CN"))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def _normalize_other(raw: str) -> str:

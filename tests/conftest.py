@@ -80,6 +80,7 @@ def _reset_pool(app):
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture

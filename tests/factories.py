@@ -8,7 +8,8 @@ from vendors.models import VendorAccount
 
 
 def make_account(vendor="simulator", **fields) -> VendorAccount:
-    defaults = {"name": f"{vendor}-{VendorAccount.objects.count() + 1}", "options": {"seed": 3, "report_delay": [0, 0]}}
+    defaults = {"name": f"{vendor}-{VendorAccount.objects.count() + 1}", "options": {"seed": 3, "report_delay": [0, 0]},
+                "rate_limit_per_second": 1000}
     defaults.update(fields)
     return VendorAccount.objects.create(vendor=vendor, **defaults)
 
@@ -17,6 +18,7 @@ def make_campaign(recipients=0, account=None, content="【name】您好，订单
     """A campaign allowed to call around the clock (tests run at any hour)."""
     fields.setdefault("quiet_hours_start", time(0))
     fields.setdefault("quiet_hours_end", time(0))
+    fields.setdefault("rate_limit_per_second", 1000)
     account = account or make_account()
     template = VoiceTemplate.objects.create(account=account, name="t", content=content, review_state="approved")
     campaign = Campaign.objects.create(name="c", account=account, template=template, **fields)

@@ -14,9 +14,10 @@ Readings chosen where the document is ambiguous:
   ``customSmsIds`` / ``customSmsId`` / ``contents`` contradict the parameter tables; the tables win.
 - One request carries one ``content`` for up to 500 numbers, so calls are grouped by identical content
   (one request per group, ≤ 500 numbers); ``/voice/sendVFCode`` takes one ``mobile``, so verify is one
-  request per call. The verification code is ``variables[0]`` when given, else ``content``.
-- Numbers that are not mainland mobiles (``1[3-9]`` + 9 digits) are refused locally with
-  ``ERROR_MOBILE_ERROR`` so one bad number cannot sink a request of 500.
+  request per call. The verification code is the first of ``content``, ``variables…`` that is 4 or 6
+  digits (a rendered "您的验证码是1234" sends its variable ``1234``); else ``content`` as is.
+- Numbers that are not mainland mobiles (``+86 1[3-9]`` + 9 digits; Emay takes no other) are refused
+  locally with ``ERROR_MOBILE_ERROR``, so one bad number cannot sink a request of 500.
 - Request-level answers (credentials, signature, clock, IP, balance, account type, bad parameters or
   option values) raise ``VendorError``; ``ERROR_OVER_SPEED`` raises ``VendorUnavailable`` (nothing was
   dialled, retry with backoff); content/number/id refusals become per-call ``SubmitResult`` refusals.
@@ -25,7 +26,8 @@ Readings chosen where the document is ambiguous:
   calls carry ``RESULT_UNCERTAIN`` if it may have reached Emay (``maybe_delivered``), else
   ``RESULT_NOT_SENT``, and the untried rest ``RESULT_NOT_SENT``; the message says what failed.
 - Submit answers are matched to calls by ``customVoiceId`` (then by mobile); a call missing from the
-  answer is refused with ``NOT_IN_RESPONSE``. There is no vendor batch id: ``batch_id`` is None.
+  answer gets ``RESULT_UNCERTAIN`` (reconciled by report). There is no vendor batch id: ``batch_id``
+  is None. ``outcome_map`` also holds the per-call refusal codes (``ERROR_OVER_SPEED`` → rate_limited).
 - Reports: ``callingTime`` (the call's start, the only time given) becomes ``reported_at``; voice-SMS
   reports carry no time (None). ``talk_seconds`` is ``callingDuration`` rounded half-up;
   ``billed_seconds`` is None (no billing unit documented). ``voiceSign`` (recorded message) is ignored.
@@ -38,7 +40,10 @@ Readings chosen where the document is ambiguous:
 - Pushes: the ``appId`` header must equal ``api_id`` (constant-time); the items' own ``appId`` is not
   compared (the document prints it with spaces). The ack is undocumented: HTTP 200 ``SUCCESS``.
   A plain push is a JSON body (``{"code", "data": [...]}`` or a bare list) or a form field
-  ``reports``; items with ``joinId`` are read as voice-SMS reports.
+  ``reports``; items with ``joinId`` are read as voice-SMS reports. In ``encrypted`` mode only a body
+  that decrypts and gunzips is accepted (a plain one is not authenticated); at most 10 MB unzipped.
+- Interactive and voice-message parameters exist for notify, marketing and voice-SMS only; the
+  document gives ``/voice/sendVFCode`` none, so verify sends none.
 
 ``options`` keys: ``line`` (``voice`` default, or ``join``: balance and report pulls), ``push_mode``
 (``plain`` default, or ``encrypted``), ``balance_unit``; for notify, marketing and voice_sms
@@ -90,7 +95,8 @@ SEND_PATHS = {"notify": "/voice/send", "verify": "/voice/sendVFCode", "marketing
               "voice_sms": "/join/send"}
 REPORT_PATHS = {"voice": "/voice/getReport", "join": "/join/getReport"}
 BALANCE_PATHS = {"voice": "/voice/getBalance", "join": "/join/getBalance"}
-MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
+MOBILE_RE = re.compile(r"\+861[3-9][0-9]{9}")  # mainland mobiles, E.164
+VERIFY_CODE_RE = re.compile(r"[0-9]{4}|[0-9]{6}")
 MAX_PULL = 1000
 MAX_PUSH_BYTES = 10 * 1024 * 1024
 
@@ -109,6 +115,15 @@ OUTCOME_MAP = {
     "4": "answered",
     "3": "timeout",
     "2": "no_answer",
+    # submit refusals (per call), so map_outcome(error_code) classifies a refused submit too
+    "ERROR_MOBILE_EMPTY": "invalid_number",
+    "ERROR_MOBILE_ERROR": "invalid_number",
+    "ERROR_CONTENT_EMPTY": "content_rejected",
+    "ERROR_LONG_CONTENT": "content_rejected",
+    "ERROR_VERIFICATION_CODE_CONTENT": "content_rejected",
+    "ERROR_CUSTOM_VOICE_ID": "vendor_error",
+    "ERROR_CUSTOM_JOIN_ID": "vendor_error",
+    "ERROR_OVER_SPEED": "rate_limited",
 }
 STATE_TEXT = {
     "SUCCESS": "成功", "FAIL_CALL": "呼叫失败", "FAIL_ERROR_VOICE": "错误工单", "FAIL_UNKNOWN": "未知失败",
@@ -227,7 +242,7 @@ class EmayAdapter(BaseAdapter):
         requests_: list[Sequence[int]] = []
         by_content: dict[str, list[int]] = {}
         for i, call in enumerate(calls):
-            if not MOBILE_RE.fullmatch(local_mobile(call.mobile)):
+            if not MOBILE_RE.fullmatch(call.mobile):
                 results[i] = self._refused(call, "ERROR_MOBILE_ERROR", VOICE_ERRORS["ERROR_MOBILE_ERROR"])
             elif product == "verify":
                 requests_.append([i])
@@ -280,8 +295,9 @@ class EmayAdapter(BaseAdapter):
     def _send_params(self, product: str, calls: list[OutboundCall]) -> dict[str, str]:
         if product == "verify":
             call = calls[0]
-            code = call.variables[0] if call.variables else call.content
-            return {"content": _text(code), "mobile": local_mobile(call.mobile), "customVoiceId": call.custom_id}
+            candidates = [_text(c) for c in (call.content, *call.variables)]
+            code = next((c for c in candidates if VERIFY_CODE_RE.fullmatch(c)), candidates[0])
+            return {"content": code, "mobile": local_mobile(call.mobile), "customVoiceId": call.custom_id}
         o = self.options
         params = {"mobiles": ",".join(local_mobile(c.mobile) for c in calls),
                   "isInteractive": _flag(o.get("is_interactive"))}
@@ -313,8 +329,8 @@ class EmayAdapter(BaseAdapter):
             if entry is None or id(entry) in used:
                 candidates = by_mobile.get(local_mobile(call.mobile), ())
                 entry = next((e for e in candidates if id(e) not in used), None)
-            if entry is None:
-                results.append(self._refused(call, "NOT_IN_RESPONSE", "亿美应答中没有此号码"))
+            if entry is None:  # maybe accepted, maybe not: reconcile by report, never re-send blindly
+                results.append(self._refused(call, RESULT_UNCERTAIN, "亿美应答中没有此号码"))
                 continue
             used.add(id(entry))
             results.append(SubmitResult(call.custom_id, call.mobile, True, _text(entry.get(id_key)) or None, None))

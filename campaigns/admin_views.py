@@ -1,0 +1,345 @@
+"""Extra admin views for campaigns: the campaign dashboard, its buttons, uploads, progress and exports.
+
+Every view here is thin: it checks the user's permission on the object, calls ``services`` (or
+``selectors`` / ``exports``) and answers with a redirect and a message, JSON or a file. Queries are
+bounded: every figure comes from grouped aggregates, never from a loop over rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from . import exports, selectors, services
+from .imports import progress_key
+from .models import OUTCOME_LABELS, CallRecord, Campaign, RecipientImport
+
+UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
+FINAL_STATES = ("answered", "failed", "submit_failed", "cancelled", "expired")
+IN_FLIGHT_STATES = ("submitting", "submitted")
+FAILED_STATES = ("failed", "submit_failed", "expired")
+FINISHED_CAMPAIGN_STATES = (Campaign.State.COMPLETED, Campaign.State.CANCELLED)
+RECENT_IMPORTS = 5
+TOP_FAILURES = 10
+
+# One colour per outcome, the same on every chart (Tailwind 500/600 shades).
+OUTCOME_COLORS = {
+    "answered": "#16a34a",
+    "no_answer": "#f59e0b",
+    "busy": "#f97316",
+    "rejected": "#dc2626",
+    "powered_off": "#64748b",
+    "suspended": "#a855f7",
+    "unreachable": "#0ea5e9",
+    "invalid_number": "#be123c",
+    "barred": "#7c3aed",
+    "network_busy": "#eab308",
+    "blacklisted": "#111827",
+    "content_rejected": "#db2777",
+    "insufficient_balance": "#b91c1c",
+    "rate_limited": "#0891b2",
+    "vendor_error": "#9f1239",
+    "timeout": "#94a3b8",
+    "unknown": "#a3a3a3",
+    "": "#cbd5e1",
+}
+ANSWERED_COLOR = "#16a34a"
+NOT_ANSWERED_COLOR = "#f59e0b"
+PRIMARY_COLOR = "#9333ea"
+
+
+# --------------------------------------------------------------------------- helpers
+def _campaign(request, model_admin, object_id, *, change: bool = False) -> Campaign:
+    campaign = model_admin.get_object(request, object_id)
+    if campaign is None:
+        raise Http404(_("No such campaign."))
+    allowed = model_admin.has_change_permission(request, campaign) if change else model_admin.has_view_or_change_permission(request, campaign)
+    if not allowed:
+        raise PermissionDenied
+    return campaign
+
+
+def _change_url(campaign: Campaign, anchor: str = "") -> str:
+    return reverse("admin:campaigns_campaign_change", args=[campaign.pk]) + (f"#{anchor}" if anchor else "")
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(part * 100 / whole, 1) if whole else 0
+
+
+def outcome_label(outcome: str) -> str:
+    return str(OUTCOME_LABELS.get(outcome, outcome)) if outcome else _("awaiting receipt")
+
+
+def progress_from_states(by_state: dict[str, int], recipients: int | None = None) -> dict:
+    """Progress figures from counts of call rows by state (one grouped query upstream)."""
+    total = sum(by_state.values())
+    queued = by_state.get("queued", 0)
+    in_flight = sum(by_state.get(s, 0) for s in IN_FLIGHT_STATES)
+    final = sum(by_state.get(s, 0) for s in FINAL_STATES)
+    answered = by_state.get("answered", 0)
+    failed = final - answered
+    ended = answered + sum(by_state.get(s, 0) for s in FAILED_STATES)
+    data = {
+        "total": total, "queued": queued, "submitted": in_flight, "final": final, "answered": answered, "failed": failed,
+        "pct_answered": _pct(answered, total), "pct_failed": _pct(failed, total), "pct_submitted": _pct(in_flight, total),
+        "pct_queued": _pct(queued, total), "pct_done": round(_pct(final, total)),
+        "answer_rate": f"{answered * 100 / ended:.1f}%" if ended else "—",
+    }
+    if recipients is not None:
+        data["recipients"] = recipients
+    return data
+
+
+def progress_for(campaign_ids) -> dict[int, dict]:
+    """Progress of several campaigns in one grouped query."""
+    by_campaign: dict[int, dict[str, int]] = {pk: {} for pk in campaign_ids}
+    rows = CallRecord.objects.filter(campaign_id__in=list(campaign_ids)).values("campaign_id", "state").annotate(n=Count("id"))
+    for row in rows:
+        by_campaign[row["campaign_id"]][row["state"]] = row["n"]
+    return {pk: progress_from_states(states) for pk, states in by_campaign.items()}
+
+
+def chart_config(kind: str, labels: list, datasets: list[dict], **options) -> dict:
+    """A Chart.js configuration (rendered with json_script, drawn by static/voiceops/js/charts.js)."""
+    return {"type": kind, "data": {"labels": [str(label) for label in labels], "datasets": datasets}, "options": options}
+
+
+def outcome_chart(by_outcome: dict[str, int]) -> dict | None:
+    items = sorted(by_outcome.items(), key=lambda kv: -kv[1])
+    if not items:
+        return None
+    return chart_config(
+        "doughnut", [outcome_label(k) for k, _n in items],
+        [{"data": [n for _k, n in items], "backgroundColor": [OUTCOME_COLORS.get(k, "#a3a3a3") for k, _n in items], "borderWidth": 1}],
+        plugins={"legend": {"display": True, "position": "right"}},
+    )
+
+
+def timeline_chart(timeline: list[dict]) -> dict | None:
+    if not timeline:
+        return None
+    labels = [timezone.localtime(slot["hour"]).strftime("%m-%d %H:00") for slot in timeline]
+    return chart_config(
+        "bar", labels,
+        [
+            {"label": _("Answered"), "data": [s["answered"] for s in timeline], "backgroundColor": ANSWERED_COLOR, "stack": "calls"},
+            {"label": _("Not answered"), "data": [s["not_answered"] for s in timeline], "backgroundColor": NOT_ANSWERED_COLOR, "stack": "calls"},
+        ],
+        plugins={"legend": {"display": True, "position": "top"}},
+        scales={"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True, "ticks": {"precision": 0}}},
+    )
+
+
+def failure_reasons(campaign: Campaign, limit: int = TOP_FAILURES) -> list[dict]:
+    """The vendor's own words for failed calls, most frequent first (one grouped query)."""
+    rows = (
+        CallRecord.objects.filter(campaign=campaign, state__in=FAILED_STATES)
+        .values("outcome", "raw_code", "raw_message")
+        .annotate(n=Count("id"))
+        .order_by("-n", "outcome", "raw_code")[:limit]
+    )
+    return [{**row, "outcome_label": outcome_label(row["outcome"])} for row in rows]
+
+
+def import_status(job: RecipientImport) -> dict:
+    """An import's figures: live from the cache while it runs, from its row once finished."""
+    data = {
+        "id": job.pk, "name": job.original_name, "state": job.state, "state_label": str(job.get_state_display()),
+        "rows": job.rows, "accepted": job.accepted, "invalid": job.invalid, "duplicates": job.duplicates,
+        "blocked": job.blocked, "error": job.error, "size_bytes": job.size_bytes, "processed_bytes": job.processed_bytes,
+        "finished": job.state in (RecipientImport.State.DONE, RecipientImport.State.FAILED),
+        "ok": job.state == RecipientImport.State.DONE, "failed": job.state == RecipientImport.State.FAILED,
+        "percent": job.percent,
+    }
+    if job.state == RecipientImport.State.RUNNING:
+        live = cache.get(progress_key(job.pk)) or {}
+        for key in ("rows", "accepted", "invalid", "duplicates", "blocked", "processed_bytes"):
+            if key in live:
+                data[key] = live[key]
+        data["percent"] = min(99, int(data["processed_bytes"] * 100 / job.size_bytes)) if job.size_bytes else 0
+    data["rejected"] = data["invalid"] + data["duplicates"] + data["blocked"]
+    if data["ok"] and data["rejected"]:
+        for fmt in exports.FORMATS:
+            data[f"rejected_{fmt}_url"] = reverse("admin:campaigns_campaign_import_rejected", args=[job.campaign_id, job.pk, fmt])
+    return data
+
+
+def _allowed_actions(request, model_admin, campaign: Campaign) -> dict[str, bool]:
+    if not model_admin.has_change_permission(request, campaign):
+        return {}
+    state = campaign.state
+    return {
+        "launch": state in ("draft", "scheduled"),
+        "schedule": state in ("draft", "paused"),
+        "pause": state in ("scheduled", "running"),
+        "resume": state == "paused",
+        "cancel": state in ("draft", "scheduled", "running", "paused"),
+        "retry_failed": state in ("running", "paused", "completed"),
+        "test_call": hasattr(services, "send_test_call") and state not in FINISHED_CAMPAIGN_STATES,
+    }
+
+
+def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
+    """Everything the campaign's change page shows above the form (a fixed number of queries)."""
+    stats = selectors.campaign_stats(campaign)
+    progress = progress_from_states(stats["by_state"], stats["recipients"])
+    retries_pending = CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED, attempt__gt=1).count()
+    user = request.user
+    can_change = model_admin.has_change_permission(request, campaign)
+    imports = []
+    if user.has_perm("campaigns.view_recipientimport") or can_change:
+        recent = RecipientImport.objects.filter(campaign=campaign).defer("rejected_rows").order_by("-created_at")[:RECENT_IMPORTS]
+        imports = [import_status(job) | {"progress_url": reverse("admin:campaigns_campaign_import_progress", args=[campaign.pk, job.pk])} for job in recent]
+    actions = _allowed_actions(request, model_admin, campaign)
+    by_outcome = dict(sorted(stats["by_outcome"].items(), key=lambda kv: -kv[1]))
+    return {
+        "vo": {
+            "stats": stats,
+            "progress": progress,
+            "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
+            "live": campaign.state in (Campaign.State.RUNNING, Campaign.State.SCHEDULED),
+            "answer_rate": f"{stats['answer_rate'] * 100:.1f}%" if stats["answer_rate"] is not None else "—",
+            "avg_talk": f"{stats['avg_talk_seconds']:.0f}" if stats["avg_talk_seconds"] is not None else "—",
+            "retries_pending": retries_pending,
+            "outcomes": [{"outcome": k, "label": outcome_label(k), "count": n, "color": OUTCOME_COLORS.get(k, "#a3a3a3")} for k, n in by_outcome.items()],
+            "outcome_chart": outcome_chart(by_outcome),
+            "timeline_chart": timeline_chart(stats["timeline"]),
+            "failures": failure_reasons(campaign),
+            "imports": imports,
+            "can_upload": can_change and user.has_perm("campaigns.add_recipient") and campaign.state not in FINISHED_CAMPAIGN_STATES,
+            "upload_url": reverse("admin:campaigns_campaign_upload", args=[campaign.pk]),
+            "actions": {name: reverse("admin:campaigns_campaign_act", args=[campaign.pk, name]) for name, ok in actions.items() if ok},
+            "can_export": user.has_perm("campaigns.view_callrecord"),
+            "export_urls": {fmt: reverse("admin:campaigns_campaign_export_calls", args=[campaign.pk, fmt]) for fmt in exports.FORMATS},
+            "calls_url": reverse("admin:campaigns_callrecord_changelist") + f"?campaign__id__exact={campaign.pk}",
+            "now_local": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        }
+    }
+
+
+# --------------------------------------------------------------------------- actions
+def _parse_when(value: str):
+    value = (value or "").strip()
+    if not value:
+        return None
+    moment = parse_datetime(value.replace(" ", "T"))
+    if moment is None:
+        return None
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+@require_POST
+def campaign_action(request, model_admin, object_id, action):
+    campaign = _campaign(request, model_admin, object_id, change=True)
+    allowed = _allowed_actions(request, model_admin, campaign)
+    if action not in allowed:
+        raise Http404(_("Unknown action."))
+    try:
+        if action == "launch":
+            services.launch(campaign)
+            messages.success(request, _("“%(name)s” is running: calls go out as the schedule and calling hours allow.") % {"name": campaign.name})
+        elif action == "schedule":
+            when = _parse_when(request.POST.get("scheduled_at", ""))
+            if when is None:
+                raise services.CampaignError(_("Give the date and time to start at."))
+            if when <= timezone.now():
+                raise services.CampaignError(_("The start time must be in the future; use “Launch now” to start at once."))
+            services.launch(campaign, at=when)
+            messages.success(request, _("“%(name)s” is scheduled to start at %(when)s.") % {"name": campaign.name, "when": formats.date_format(timezone.localtime(when), "DATETIME_FORMAT")})
+        elif action == "pause":
+            services.pause(campaign)
+            messages.success(request, _("“%(name)s” is paused: no new calls go out until it is resumed.") % {"name": campaign.name})
+        elif action == "resume":
+            services.resume(campaign)
+            messages.success(request, _("“%(name)s” is resumed.") % {"name": campaign.name})
+        elif action == "cancel":
+            count = services.cancel(campaign)
+            messages.success(request, _("“%(name)s” is cancelled; %(count)d queued call(s) will not be made.") % {"name": campaign.name, "count": count})
+        elif action == "retry_failed":
+            count = services.retry_failed(campaign)
+            if count:
+                messages.success(request, _("%(count)d failed call(s) queued for another attempt.") % {"count": count})
+            else:
+                messages.info(request, _("No failed calls to retry."))
+        elif action == "test_call":
+            mobile = request.POST.get("mobile", "").strip()
+            if not mobile:
+                raise services.CampaignError(_("Give the number to call."))
+            services.send_test_call(campaign, mobile, user=request.user)
+            messages.success(request, _("Test call sent to %(mobile)s; its receipt will show on this page.") % {"mobile": mobile})
+        else:
+            raise Http404(_("Unknown action."))
+    except services.CampaignError as exc:
+        messages.error(request, str(exc))
+    return HttpResponseRedirect(_change_url(campaign))
+
+
+@require_POST
+def upload_recipients(request, model_admin, object_id):
+    campaign = _campaign(request, model_admin, object_id, change=True)
+    if not request.user.has_perm("campaigns.add_recipient"):
+        raise PermissionDenied
+    upload = request.FILES.get("file")
+    if campaign.state in FINISHED_CAMPAIGN_STATES:
+        messages.error(request, _("A campaign that is %(state)s takes no more recipients.") % {"state": campaign.get_state_display()})
+    elif upload is None or not upload.size:
+        messages.error(request, _("Choose a CSV or XLSX file to upload."))
+    elif Path(upload.name).suffix.lower() not in UPLOAD_EXTENSIONS:
+        messages.error(request, _("“%(name)s” is not a CSV or XLSX file.") % {"name": upload.name})
+    else:
+        job = services.start_file_import(campaign, upload, request.user)
+        messages.success(request, _("“%(name)s” uploaded; the recipients are being imported.") % {"name": job.original_name})
+    return HttpResponseRedirect(_change_url(campaign, "vo-imports"))
+
+
+# --------------------------------------------------------------------------- JSON for the live parts
+@require_GET
+def import_progress(request, model_admin, object_id, import_id):
+    campaign = _campaign(request, model_admin, object_id)
+    job = RecipientImport.objects.filter(pk=import_id, campaign=campaign).defer("rejected_rows").first()
+    if job is None:
+        raise Http404(_("No such import."))
+    return JsonResponse(import_status(job))
+
+
+@require_GET
+def campaign_progress(request, model_admin, object_id):
+    campaign = _campaign(request, model_admin, object_id)
+    data = progress_for([campaign.pk])[campaign.pk]
+    data.update(
+        state=campaign.state, state_label=str(campaign.get_state_display()), recipients=campaign.recipients.count(),
+        finished=campaign.state in FINISHED_CAMPAIGN_STATES,
+    )
+    return JsonResponse(data)
+
+
+# --------------------------------------------------------------------------- exports
+@require_GET
+def export_campaign_calls(request, model_admin, object_id, fmt):
+    campaign = _campaign(request, model_admin, object_id)
+    if not request.user.has_perm("campaigns.view_callrecord"):
+        raise PermissionDenied
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return exports.export_calls(CallRecord.objects.filter(campaign=campaign), fmt, f"calls-{campaign.pk}-{campaign.name}-{stamp}")
+
+
+@require_GET
+def export_import_rejected(request, model_admin, object_id, import_id, fmt):
+    campaign = _campaign(request, model_admin, object_id)
+    if not (request.user.has_perm("campaigns.view_recipientimport") or model_admin.has_change_permission(request, campaign)):
+        raise PermissionDenied
+    job = RecipientImport.objects.filter(pk=import_id, campaign=campaign).first()
+    if job is None:
+        raise Http404(_("No such import."))
+    return exports.export_rejected(job, fmt)

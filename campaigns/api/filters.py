@@ -1,0 +1,25 @@
+"""Query filters for the API lists."""
+
+import django_filters
+
+from ..models import OUTCOME_CHOICES, CallRecord
+from ..phones import InvalidNumber, normalize
+
+
+class CallRecordFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=CallRecord.State.choices)
+    outcome = django_filters.ChoiceFilter(choices=OUTCOME_CHOICES)
+    mobile = django_filters.CharFilter(method="filter_mobile", help_text="Any spelling: 13800138000, +86 138-0013-8000, …")
+    attempt = django_filters.NumberFilter()
+
+    class Meta:
+        model = CallRecord
+        fields = ["state", "outcome", "mobile", "attempt"]
+
+    def filter_mobile(self, queryset, name, value):
+        """Numbers are stored in E.164; a text that does not normalize is matched as given."""
+        try:
+            value = normalize(value)
+        except InvalidNumber:
+            value = value.strip()
+        return queryset.filter(mobile=value)

@@ -1,0 +1,293 @@
+"""The REST API (DESIGN.md, "HTTP interface"). Thin: writes call ``campaigns.services``, reads
+``campaigns.selectors``; every answer, refusals and failures included, is JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.response import Response
+
+from vendors.models import VendorAccount
+
+from .. import selectors, services
+from ..models import CallRecord, Campaign, RecipientImport
+from ..services import CampaignError
+from .filters import CallRecordFilter
+from .serializers import (
+    CallRecordSerializer,
+    CampaignSerializer,
+    CampaignStatsSerializer,
+    ErrorSerializer,
+    ImportResultSerializer,
+    LaunchSerializer,
+    RecipientFileSerializer,
+    RecipientImportSerializer,
+    RecipientListSerializer,
+    VendorAccountSerializer,
+    import_result_data,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANGE_CAMPAIGN = "campaigns.change_campaign"
+VIEW_CAMPAIGN = "campaigns.view_campaign"
+ADD_RECIPIENT = "campaigns.add_recipient"
+ADD_IMPORT = "campaigns.add_recipientimport"
+
+
+# --------------------------------------------------------------------------- permissions and errors
+class ModelPermissions(DjangoModelPermissions):
+    """Django model permissions, with ``view_*`` required to read, and per-action permissions.
+
+    A view may name the permissions an action needs in ``action_permissions`` (``{action: [perm, …]}``);
+    other requests need the model permission of their HTTP method.
+    """
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+    def has_permission(self, request, view):
+        required = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
+        if required is None:
+            return super().has_permission(request, view)
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perms(required))
+
+
+class JSONErrorsMixin:
+    """CampaignError → 409, Django ValidationError → 400, anything unexpected → a JSON 500."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, CampaignError):
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, DjangoValidationError):
+            exc = ValidationError(serializers.as_serializer_error(exc))
+        if isinstance(exc, RequestDataTooBig):
+            return Response(
+                {"detail": gettext("The request is too large; upload the recipients as a CSV or XLSX file instead.")},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            logger.exception("API error in %s", self.__class__.__name__)
+            return Response(
+                {"detail": gettext("Something went wrong on the server; the error has been logged.")},
+                status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            )
+
+
+CONFLICT = OpenApiResponse(ErrorSerializer, description="The campaign is in a state that does not allow this")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object")
+IMPORT_STARTED = inline_serializer("ImportStarted", fields={
+    "import": serializers.IntegerField(),
+    "progress_url": serializers.CharField(help_text="GET it until its state is done or failed"),
+})
+
+
+# --------------------------------------------------------------------------- campaigns
+def _action_schema(summary: str, description: str):
+    return extend_schema(summary=summary, description=description, request=None,
+                         responses={200: CampaignSerializer, 404: NOT_FOUND, 409: CONFLICT})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List campaigns", description="Newest first; filter by state, product or account."),
+    retrieve=extend_schema(summary="One campaign"),
+    create=extend_schema(summary="Create a campaign",
+                         description="Created as a draft; add recipients, then launch. The template must belong "
+                                     "to the campaign's vendor account."),
+)
+class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                      viewsets.GenericViewSet):
+    queryset = Campaign.objects.select_related("account", "template")
+    serializer_class = CampaignSerializer
+    permission_classes = [ModelPermissions]
+    filterset_fields = ["state", "product", "account"]
+    action_permissions = {
+        "launch": [CHANGE_CAMPAIGN],
+        "pause": [CHANGE_CAMPAIGN],
+        "resume": [CHANGE_CAMPAIGN],
+        "cancel": [CHANGE_CAMPAIGN],
+        "retry_failed": [CHANGE_CAMPAIGN],
+        "recipients": [ADD_RECIPIENT],
+        "stats": [VIEW_CAMPAIGN],
+    }
+    action_serializers = {"launch": LaunchSerializer, "recipients": RecipientListSerializer, "stats": CampaignStatsSerializer}
+
+    def get_serializer_class(self):
+        if self.action in ("pause", "resume", "cancel", "retry_failed"):
+            return serializers.Serializer
+        return self.action_serializers.get(self.action, CampaignSerializer)
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+    def _answer(self, campaign: Campaign) -> Response:
+        campaign.refresh_from_db()
+        return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data)
+
+    # ----------------------------------------------------------------- lifecycle
+    @extend_schema(
+        summary="Launch or schedule",
+        description="Starts the campaign now, or at `at`. Without `at`, a start time in the future already set "
+                    "on the campaign (`scheduled_at`) is kept. The body may be empty.",
+        request=LaunchSerializer,
+        responses={200: CampaignSerializer, 400: OpenApiResponse(description="Bad `at`"), 404: NOT_FOUND, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"])
+    def launch(self, request, pk=None):
+        campaign = self.get_object()
+        body = LaunchSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
+        at = body.validated_data.get("at")
+        if at is None and campaign.scheduled_at and campaign.scheduled_at > timezone.now():
+            at = campaign.scheduled_at
+        services.launch(campaign, at=at)
+        return self._answer(campaign)
+
+    @_action_schema("Pause", "Stops dispatching; calls already with the vendor still report.")
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        campaign = self.get_object()
+        services.pause(campaign)
+        return self._answer(campaign)
+
+    @_action_schema("Resume", "Continues a paused campaign (scheduled again if its start time is still ahead).")
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        campaign = self.get_object()
+        services.resume(campaign)
+        return self._answer(campaign)
+
+    @_action_schema("Cancel", "Cancels the campaign and every call not yet handed to the vendor.")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        campaign = self.get_object()
+        services.cancel(campaign)
+        return self._answer(campaign)
+
+    @_action_schema("Retry failed calls", "Queues a new attempt for every recipient whose last attempt failed or expired.")
+    @action(detail=True, methods=["post"], url_path="retry-failed")
+    def retry_failed(self, request, pk=None):
+        campaign = self.get_object()
+        services.retry_failed(campaign)
+        return self._answer(campaign)
+
+    # ----------------------------------------------------------------- recipients and figures
+    @extend_schema(
+        summary="Add recipients",
+        description=(
+            "JSON `{\"recipients\": [{\"mobile\": …, \"variables\": […]}]}` (at most 10,000) is imported at once and "
+            "answers the counts, with every rejected row (first 1,000) as `[line, number, reason]`. "
+            "A multipart upload (field `file`, CSV in UTF-8 or GB18030/GBK, or XLSX) is imported in the "
+            "background: the answer is 202 with the import's progress URL."
+        ),
+        request={"application/json": RecipientListSerializer, "multipart/form-data": RecipientFileSerializer},
+        responses={
+            200: ImportResultSerializer,
+            202: IMPORT_STARTED,
+            400: OpenApiResponse(description="Unreadable request: field errors (bad rows named by line)"),
+            404: NOT_FOUND,
+            409: CONFLICT,
+        },
+        examples=[OpenApiExample("JSON", request_only=True, media_type="application/json", value={
+            "recipients": [{"mobile": "13800138000", "variables": ["王先生", "SO1"]}]})],
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
+    def recipients(self, request, pk=None):
+        campaign = self.get_object()
+        if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
+            raise CampaignError(gettext("Recipients cannot be added to a campaign that is %(state)s.")
+                                % {"state": campaign.get_state_display()})
+        if request.content_type.startswith(("multipart/", "application/x-www-form-urlencoded")):
+            return self._start_file_import(request, campaign)
+        body = RecipientListSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.add_recipients(campaign, body.validated_data["recipients"])
+        return Response(import_result_data(result))
+
+    def _start_file_import(self, request, campaign: Campaign) -> Response:
+        if not request.user.has_perm(ADD_IMPORT):
+            self.permission_denied(request, message=gettext("You may not upload recipient files."))
+        body = RecipientFileSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = services.start_file_import(campaign, body.validated_data["file"], request.user)
+        url = reverse("recipientimport-detail", args=[job.pk])
+        return Response({"import": job.pk, "progress_url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+    @extend_schema(summary="Live statistics", responses={200: CampaignStatsSerializer, 404: NOT_FOUND})
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        stats = selectors.campaign_stats(self.get_object())
+        # Known fields are formatted by the serializer; any newer field is passed through as is.
+        return Response({**stats, **CampaignStatsSerializer(stats).data})
+
+
+# --------------------------------------------------------------------------- calls
+class CallCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+@extend_schema(summary="A campaign's call attempts",
+               description="Newest first, one row per attempt; `mobile` accepts any spelling of the number.",
+               responses={200: CallRecordSerializer(many=True), 404: NOT_FOUND})
+class CampaignCallsView(JSONErrorsMixin, generics.ListAPIView):
+    serializer_class = CallRecordSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = CallRecordFilter
+    pagination_class = CallCursorPagination
+    queryset = CallRecord.objects.all()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CallRecord.objects.none()
+        return CallRecord.objects.filter(campaign_id=self.kwargs["id"])
+
+    def list(self, request, *args, **kwargs):
+        get_object_or_404(Campaign.objects.only("pk"), pk=self.kwargs["id"])
+        return super().list(request, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------- imports
+@extend_schema_view(retrieve=extend_schema(
+    summary="Progress of a recipient file import",
+    description="Poll until `state` is `done` or `failed`. While running, the counts are live.",
+))
+class RecipientImportViewSet(JSONErrorsMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = RecipientImport.objects.all()
+    serializer_class = RecipientImportSerializer
+    permission_classes = [ModelPermissions]
+
+
+# --------------------------------------------------------------------------- vendor accounts
+@extend_schema_view(
+    list=extend_schema(summary="Vendor accounts", description="Secrets masked; latest balance included."),
+    retrieve=extend_schema(summary="One vendor account"),
+)
+class VendorAccountViewSet(JSONErrorsMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = VendorAccount.objects.with_latest_balance()
+    serializer_class = VendorAccountSerializer
+    permission_classes = [ModelPermissions]
+    filterset_fields = ["vendor", "is_active"]
+
