@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Sum

@@ -1,6 +1,6 @@
-from datetime import time
-
 """Small builders for test data (plain functions, real database rows)."""
+
+from datetime import time
 
 from campaigns.models import Campaign, VoiceTemplate
 from campaigns.services import add_recipients
