@@ -29,13 +29,14 @@ def setup(*, eager: bool = True) -> None:
 
 
 def _create_database() -> None:
+    """A fresh database every run: figures never depend on what an earlier run left."""
     import psycopg
 
     name = BENCH_DB.rsplit("/", 1)[1]
     admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def peak_rss_mb() -> float:

@@ -35,7 +35,6 @@ def make_campaign(name, account, calls, content):
     from campaigns.imports import import_records
     from campaigns.models import Campaign
 
-    Campaign.objects.filter(name=name).delete()
     campaign = Campaign.objects.create(name=name, account=account, content=content, rate_limit_per_second=1_000_000,
                                        quiet_hours_start="00:00", quiet_hours_end="00:00", report_window_minutes=600)
     import_records(campaign, ({"mobile": f"138{i:08d}", "variables": []} for i in range(calls)))
@@ -75,7 +74,6 @@ def main() -> None:
 
     emay, ihuyi = FakeEmay(auto_report=False).start(), FakeIhuyi().start()
     ihuyi.enforce_number_limits = False
-    VendorAccount.objects.filter(name__startswith="bench-dispatch").delete()
     emay_account = VendorAccount.objects.create(vendor="emay", name="bench-dispatch-emay", base_url=emay.url, api_id=emay.app_id,
                                                 api_secret=emay.secret_key, rate_limit_per_second=1_000_000)
     ihuyi_account = VendorAccount.objects.create(vendor="ihuyi", name="bench-dispatch-ihuyi", base_url=ihuyi.url, api_id=ihuyi.account,

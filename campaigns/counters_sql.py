@@ -22,8 +22,8 @@ ON CONFLICT (campaign_id, bucket, state, outcome, hour) DO UPDATE SET
     billed_units = campaigns_callcounter.billed_units + EXCLUDED.billed_units
 """
 COLUMNS = "campaign_id, state, outcome, reported_at, talk_seconds, billed_units"
-NEW_ROWS = f"SELECT {COLUMNS}, 1 AS sign FROM new_rows"
-OLD_ROWS = f"SELECT {COLUMNS}, -1 AS sign FROM old_rows"
+NEW_ROWS = f"SELECT {COLUMNS}, 1 AS sign FROM new_rows WHERE NOT is_test"
+OLD_ROWS = f"SELECT {COLUMNS}, -1 AS sign FROM old_rows WHERE NOT is_test"
 
 
 def _function(name: str, rows: str) -> str:
@@ -52,7 +52,7 @@ CREATE TRIGGER callcounter_del AFTER DELETE ON campaigns_callrecord
 INSERT INTO campaigns_callcounter (campaign_id, bucket, state, outcome, hour, calls, talk_seconds, billed_units)
 SELECT campaign_id, 0, state, outcome, coalesce(date_trunc('hour', reported_at), {EPOCH}),
        count(*), sum(coalesce(talk_seconds, 0)), sum(coalesce(billed_units, 0))
-FROM campaigns_callrecord GROUP BY 1, 2, 3, 4, 5;
+FROM campaigns_callrecord WHERE NOT is_test GROUP BY 1, 2, 3, 4, 5;
 """,
 ])
 

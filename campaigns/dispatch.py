@@ -49,7 +49,7 @@ class DispatchSummary:
 def due_campaign_ids() -> list[int]:
     """Running campaigns with at least one call due now."""
     now = timezone.now()
-    due = CallRecord.objects.filter(campaign=OuterRef("pk"), state=CallRecord.State.QUEUED).filter(
+    due = CallRecord.objects.filter(campaign=OuterRef("pk"), state=CallRecord.State.QUEUED, is_test=False).filter(
         Q(not_before__isnull=True) | Q(not_before__lte=now)
     )
     return list(Campaign.objects.filter(state=Campaign.State.RUNNING).filter(Exists(due)).values_list("id", flat=True))
@@ -68,7 +68,7 @@ def claim(campaign: Campaign, account: VendorAccount, limit: int) -> list[CallRe
     now = timezone.now()
     with transaction.atomic():
         due = (
-            CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED)
+            CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED, is_test=False)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
             .order_by("id")
         )
@@ -229,6 +229,18 @@ def dispatch_campaign(campaign_id: int, budget_seconds: float = 50.0) -> Dispatc
     finally:
         Campaign.objects.filter(pk=campaign_id).update(dispatch_lease_until=None)
     complete_if_done(campaign_id)
+    return summary
+
+
+def send_test_call(call_id: int) -> DispatchSummary:
+    """Send one staff test call now (claimed queued → submitting like any other row)."""
+    summary = DispatchSummary()
+    call = CallRecord.objects.select_related("campaign__template", "campaign__account", "account", "recipient").get(pk=call_id)
+    if not call.is_test or not CallRecord.objects.filter(pk=call_id, state=CallRecord.State.QUEUED).update(
+        state=CallRecord.State.SUBMITTING, submitted_at=timezone.now()
+    ):
+        return summary
+    send_claimed(call.campaign, call.account, [call], summary)
     return summary
 
 

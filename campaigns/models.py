@@ -212,6 +212,7 @@ class CallRecord(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="calls", verbose_name=_("campaign"))
     recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="calls", verbose_name=_("recipient"))
     account = models.ForeignKey(VendorAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="calls", verbose_name=_("vendor account"))
+    is_test = models.BooleanField(_("test call"), default=False, help_text=_("Sent to a staff member's own number before launch; not in statistics."))
     attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     mobile = models.CharField(_("number"), max_length=20)
     custom_id = models.CharField(_("our call id"), max_length=40, unique=True)
@@ -234,7 +235,9 @@ class CallRecord(models.Model):
         verbose_name = _("call record")
         verbose_name_plural = _("call records")
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["recipient", "attempt"], name="call_one_row_per_attempt")]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "attempt"], condition=models.Q(is_test=False), name="call_one_row_per_attempt")
+        ]
         indexes = [
             # Claiming due work: only queued rows are indexed, so the index stays small.
             models.Index(fields=["campaign", "not_before", "id"], name="call_queued", condition=models.Q(state="queued")),
@@ -299,6 +302,26 @@ class CallbackEvent(models.Model):
 
     def __str__(self):
         return f"{self.vendor} {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class InboundReply(models.Model):
+    """A reply or key press a callee sent back (fungo and sms10692 replies, Emay interactive keys)."""
+
+    account = models.ForeignKey(VendorAccount, on_delete=models.CASCADE, related_name="+", verbose_name=_("vendor account"))
+    call = models.ForeignKey(CallRecord, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", verbose_name=_("call"))
+    mobile = models.CharField(_("number"), max_length=20, db_index=True)
+    content = models.TextField(_("content"))
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    event = models.ForeignKey(CallbackEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
+
+    class Meta:
+        verbose_name = _("inbound reply")
+        verbose_name_plural = _("inbound replies")
+        ordering = ["-received_at"]
+        constraints = [models.UniqueConstraint(fields=["event", "mobile", "content", "received_at"], name="reply_once_per_event")]
+
+    def __str__(self):
+        return f"{self.mobile}: {self.content[:30]}"
 
 
 class DoNotCallEntry(models.Model):

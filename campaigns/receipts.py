@@ -18,10 +18,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from vendors.adapters import DeliveryReport, NotSupported, ParsedCallback, get_adapter
+from vendors.adapters import DeliveryReport, InboundReply, NotSupported, ParsedCallback, get_adapter
+from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
 from .models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
+from .models import InboundReply as InboundReplyRow
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def _find_calls(account: VendorAccount, reports: list[DeliveryReport]) -> dict[i
     custom_ids = [r.custom_id for r in reports if r.custom_id]
     vendor_ids = [r.vendor_message_id for r in reports if r.vendor_message_id and not r.custom_id]
     by_custom, by_vendor = {}, {}
-    fields = ("id", "state", "campaign_id", "recipient_id", "attempt", "custom_id", "vendor_message_id", "mobile")
+    fields = ("id", "state", "campaign_id", "recipient_id", "attempt", "custom_id", "vendor_message_id", "mobile", "is_test")
     if custom_ids:
         by_custom = {c.custom_id: c for c in CallRecord.objects.filter(custom_id__in=custom_ids).only(*fields)}
     if vendor_ids:
@@ -83,7 +85,7 @@ def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tupl
         )
         if changed:
             applied += 1
-            if not report.answered:
+            if not report.answered and not call.is_test:
                 retry_candidates.append((call, report.outcome))
     if retry_candidates:
         campaigns = Campaign.objects.in_bulk({c.campaign_id for c, _o in retry_candidates})
@@ -124,17 +126,26 @@ def reports_from_json(body: bytes) -> list[DeliveryReport]:
     return [DeliveryReport(**item) for item in items]
 
 
+def replies_from_json(body: bytes) -> list[InboundReply]:
+    items = json.loads(body.decode("utf-8"))
+    for item in items:
+        item["received_at"] = parse_datetime(item["received_at"]) if item.get("received_at") else None
+    return [InboundReply(**item) for item in items]
+
+
 def process_event(event_id: int) -> CallbackEvent:
     """Parse and apply one stored event. Safe to run again after a fix (applying is idempotent)."""
     event = CallbackEvent.objects.select_related("account").get(pk=event_id)
     try:
-        if event.source == "pull":
+        if event.source == "pull" and event.query.get("kind") == "replies":
+            parsed = ParsedCallback(replies=replies_from_json(bytes(event.body)))
+        elif event.source == "pull":
             parsed = ParsedCallback(reports=reports_from_json(bytes(event.body)))
         else:
             parsed = get_adapter(event.account).parse_callback(bytes(event.body), event.headers, event.query)
         applied, unmatched = apply_reports(event.account, parsed.reports)
         apply_template_reviews(event.account, parsed)
-        # replies are stored with the event itself; nothing more to apply
+        store_replies(event, parsed.replies)
     except Exception as exc:
         logger.exception("callback event %s failed to apply", event_id)
         CallbackEvent.objects.filter(pk=event_id).update(state=CallbackEvent.State.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], processed_at=timezone.now())
@@ -144,6 +155,38 @@ def process_event(event_id: int) -> CallbackEvent:
     CallbackEvent.objects.filter(pk=event_id).update(state=state, error="", reports_count=len(parsed.reports), processed_at=timezone.now())
     event.refresh_from_db()
     return event
+
+
+def store_replies(event: CallbackEvent, replies: list[InboundReply]) -> int:
+    """Keep each reply once, linked to the latest call to that number on the account."""
+    stored = 0
+    for reply in replies:
+        mobile = e164_mobile(reply.mobile) or reply.mobile
+        call = (
+            CallRecord.objects.filter(account=event.account, mobile=mobile)
+            .order_by("-submitted_at", "-id").only("id").first()
+        )
+        _obj, created = InboundReplyRow.objects.get_or_create(
+            event=event, mobile=mobile, content=reply.content[:2000], received_at=reply.received_at or event.received_at,
+            defaults={"account": event.account, "call": call},
+        )
+        stored += created
+    return stored
+
+
+def pull_replies(account: VendorAccount) -> int:
+    """Pull-only vendors hand each reply out once: store the batch raw first, then keep each reply."""
+    try:
+        replies = get_adapter(account).fetch_replies()
+    except NotSupported:
+        return 0
+    if not replies:
+        return 0
+    body = json.dumps([asdict(r) for r in replies], default=str, ensure_ascii=False).encode("utf-8")
+    event = record_event(account, account.vendor, body, source="pull", query={"kind": "replies"})
+    stored = store_replies(event, replies)
+    CallbackEvent.objects.filter(pk=event.pk).update(state=CallbackEvent.State.APPLIED, processed_at=timezone.now())
+    return stored
 
 
 def apply_template_reviews(account: VendorAccount, parsed: ParsedCallback) -> int:

@@ -20,7 +20,7 @@ def counted_by_state_outcome(campaign: Campaign) -> list[dict]:
     if connection.vendor == "postgresql":
         source = CallCounter.objects.filter(campaign=campaign).values("state", "outcome")
         return list(source.annotate(n=Sum("calls"), talk=Sum("talk_seconds"), units=Sum("billed_units")).filter(n__gt=0))
-    source = CallRecord.objects.filter(campaign=campaign).values("state", "outcome")
+    source = CallRecord.objects.filter(campaign=campaign, is_test=False).values("state", "outcome")
     return list(source.annotate(n=Count("id"), talk=Sum("talk_seconds"), units=Sum("billed_units")))
 
 

@@ -8,6 +8,7 @@ complete a campaign twice.
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -104,8 +105,8 @@ def queue_first_attempts(campaign: Campaign) -> int:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (campaign_id, recipient_id, attempt, mobile, custom_id, vendor_message_id,"
-                " batch_id, state, outcome, raw_code, raw_message, key_pressed, created_at)"
-                f" SELECT %s, r.id, 1, r.mobile, 'R' || r.id || 'A1', '', '', 'queued', '', '', '', '', now()"
+                " batch_id, state, outcome, raw_code, raw_message, key_pressed, created_at, is_test)"
+                f" SELECT %s, r.id, 1, r.mobile, 'R' || r.id || 'A1', '', '', 'queued', '', '', '', '', now(), false"
                 f" FROM ({sql}) r",
                 [campaign.pk, *params],
             )
@@ -195,7 +196,7 @@ def retry_failed(campaign: Campaign) -> int:
 
 def complete_if_done(campaign_id: int) -> bool:
     """Completion is derived from the records: no call open, none queued for a retry."""
-    open_calls = CallRecord.objects.filter(campaign_id=campaign_id, state__in=CallRecord.OPEN_STATES)
+    open_calls = CallRecord.objects.filter(campaign_id=campaign_id, state__in=CallRecord.OPEN_STATES, is_test=False)
     if open_calls.exists():
         return False
     return bool(
@@ -203,6 +204,32 @@ def complete_if_done(campaign_id: int) -> bool:
             state=Campaign.State.COMPLETED, completed_at=timezone.now()
         )
     )
+
+
+def send_test_call(campaign: Campaign, mobile_text: str) -> CallRecord:
+    """Queue the campaign's message, with its first recipient's variables, to a staff member's number.
+
+    The call is sent at once (``dispatch`` queue), outside quiet hours and rate buckets, and its
+    receipt arrives through the normal path; it is kept out of the campaign's statistics.
+    """
+    from .phones import InvalidNumber, normalize
+    from .tasks import send_test_call as send_task
+
+    try:
+        mobile = normalize(mobile_text)
+    except InvalidNumber as exc:
+        raise CampaignError(_("“%(number)s”: %(reason)s") % {"number": mobile_text, "reason": exc}) from exc
+    first = campaign.recipients.order_by("id").first()
+    if first is None:
+        raise CampaignError(_("Add recipients first: the test call uses the first recipient's variables."))
+    if not campaign.account.is_active:
+        raise CampaignError(_("The vendor account “%(name)s” is not active.") % {"name": campaign.account.name})
+    call = CallRecord.objects.create(
+        campaign=campaign, recipient=first, account=campaign.account, attempt=0, mobile=mobile, is_test=True,
+        custom_id=f"T{secrets.token_hex(8)}",
+    )
+    transaction.on_commit(lambda: send_task.delay(call.pk))
+    return call
 
 
 def start_due_campaigns() -> int:

@@ -29,6 +29,11 @@ def run_campaign(campaign_id: int) -> int:
     return dispatch.dispatch_campaign(campaign_id).submitted
 
 
+@shared_task(name="campaigns.dispatch.send_test_call", ignore_result=True)
+def send_test_call(call_id: int) -> int:
+    return dispatch.send_test_call(call_id).submitted
+
+
 @shared_task(name="campaigns.dispatch.reconcile_stuck", ignore_result=True)
 def reconcile_stuck() -> int:
     return dispatch.reconcile_stuck()
@@ -43,7 +48,10 @@ def process_event(event_id: int) -> str:
 @shared_task(name="campaigns.reports.pull_all", ignore_result=True)
 def pull_all() -> int:
     """Beat: pull receipts for every active account set to pull."""
-    return sum(receipts.pull_account(a) for a in VendorAccount.objects.filter(is_active=True, pull_reports=True))
+    pulled = 0
+    for account in VendorAccount.objects.filter(is_active=True, pull_reports=True):
+        pulled += receipts.pull_account(account) + receipts.pull_replies(account)
+    return pulled
 
 
 @shared_task(name="campaigns.reports.expire_overdue", ignore_result=True)

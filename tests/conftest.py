@@ -77,9 +77,7 @@ def celery_broker():
 
 def _reset_pool(app):
     """Drop pooled broker connections so the next publish uses the current broker_url."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    app._pool = None  # kombu keeps one pool per broker URL; never close them (they are shared)
     app.amqp._producer_pool = None
 
 
