@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from vendors.adapters import adapter_class
@@ -136,6 +137,7 @@ def import_rows(
             ok = True
         finally:
             sink.close(ok)
+        Campaign.objects.filter(pk=campaign.pk).update(recipient_count=F("recipient_count") + result.accepted)
         if campaign.state != Campaign.State.DRAFT:
             from .services import queue_first_attempts
 

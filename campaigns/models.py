@@ -125,6 +125,7 @@ class Campaign(models.Model):
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
     dispatch_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    recipient_count = models.PositiveIntegerField(_("recipients"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("campaign")

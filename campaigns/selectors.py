@@ -45,7 +45,7 @@ def campaign_stats(campaign: Campaign) -> dict:
     return {
         "campaign": campaign.pk,
         "state": campaign.state,
-        "recipients": campaign.recipients.count(),
+        "recipients": campaign.recipient_count,
         "total": total,
         "attempts": total,
         "by_state": by_state,

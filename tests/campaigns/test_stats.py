@@ -27,6 +27,7 @@ def test_counters_follow_every_change_of_a_campaign(db):
     services.launch(campaign)
     stats = selectors.campaign_stats(campaign)
     assert stats["by_state"] == {"queued": 60} == truth(campaign)[0]
+    assert stats["recipients"] == 60
     run_until_done(campaign)
     stats = selectors.campaign_stats(campaign)
     by_state, by_outcome = truth(campaign)
