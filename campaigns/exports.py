@@ -119,7 +119,7 @@ def export_response(fmt: str, stem: str, header: Sequence[str], rows: Iterable[S
 CALL_FIELDS = (
     "campaign__name", "mobile", "attempt", "state", "outcome", "raw_code", "raw_message", "talk_seconds",
     "billed_seconds", "billed_units", "key_pressed", "account__name", "custom_id", "vendor_message_id",
-    "submitted_at", "reported_at",
+    "submitted_at", "reported_at", "is_test",
 )
 
 
@@ -127,17 +127,19 @@ def call_header() -> list[str]:
     return [
         _("campaign"), _("number"), _("attempt"), _("state"), _("outcome"), _("vendor code"), _("vendor message"),
         _("talk time (s)"), _("billed time (s)"), _("billed units"), _("key pressed"), _("vendor account"),
-        _("our call id"), _("vendor message id"), _("submitted"), _("reported"),
+        _("our call id"), _("vendor message id"), _("submitted"), _("reported"), _("test call"),
     ]
 
 
 def call_rows(queryset) -> Iterator[list]:
     states = dict(CallRecord.State.choices)
     outcomes = {k: str(v) for k, v in OUTCOME_LABELS.items()}
+    yes = _("yes")
     for row in queryset.order_by("id").values_list(*CALL_FIELDS).iterator(chunk_size=CHUNK):
         row = list(row)
         row[3] = str(states.get(row[3], row[3]))
         row[4] = outcomes.get(row[4], row[4])
+        row[-1] = yes if row[-1] else ""
         yield row
 
 

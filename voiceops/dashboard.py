@@ -1,5 +1,176 @@
-"""The admin home page's figures (unfold DASHBOARD_CALLBACK)."""
+"""The admin home page's figures (unfold DASHBOARD_CALLBACK), drawn by templates/admin/index.html.
+
+Each section shows only to users allowed to see its data (vendor accounts to operators and
+finance, callback events to operators), and every figure is one grouped query: the page costs
+the same with ten calls or ten million.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campaigns.admin_views import (
+    ANSWERED_COLOR,
+    OUTCOME_COLORS,
+    PRIMARY_COLOR,
+    chart_config,
+    outcome_label,
+    progress_for,
+)
+from campaigns.models import CallbackEvent, CallRecord, Campaign
+from vendors.models import VendorAccount
+
+RUNNING_SHOWN = 10
+LAG_AFTER = timedelta(minutes=10)
+DAYS = 7
+
+
+def local_midnight(day=None) -> datetime:
+    day = day or timezone.localdate()
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def running_campaigns(limit: int = RUNNING_SHOWN) -> list[dict]:
+    campaigns = list(
+        Campaign.objects.filter(state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED])
+        .select_related("account")
+        .order_by("-launched_at", "-id")[:limit]
+    )
+    progress = progress_for([c.pk for c in campaigns])
+    return [
+        {
+            "campaign": c,
+            "progress": progress[c.pk],
+            "url": reverse("admin:campaigns_campaign_change", args=[c.pk]),
+            "progress_url": reverse("admin:campaigns_campaign_progress", args=[c.pk]),
+        }
+        for c in campaigns
+    ]
+
+
+def todays_outcomes() -> dict:
+    rows = (
+        CallRecord.objects.filter(submitted_at__gte=local_midnight())
+        .values("outcome")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+    items = [{"outcome": r["outcome"], "label": outcome_label(r["outcome"]), "count": r["n"], "color": OUTCOME_COLORS.get(r["outcome"], "#a3a3a3")} for r in rows]
+    total = sum(i["count"] for i in items)
+    chart = None
+    if items:
+        chart = chart_config(
+            "doughnut", [i["label"] for i in items],
+            [{"data": [i["count"] for i in items], "backgroundColor": [i["color"] for i in items], "borderWidth": 1}],
+            plugins={"legend": {"display": True, "position": "right"}},
+        )
+    return {"items": items, "total": total, "chart": chart}
+
+
+def answer_rate_by_day(days: int = DAYS) -> dict:
+    """Calls with a final answer per local day (by report time) and the share answered."""
+    first_day = timezone.localdate() - timedelta(days=days - 1)
+    rows = (
+        CallRecord.objects.filter(reported_at__gte=local_midnight(first_day), state__in=["answered", "failed", "expired"])
+        .annotate(day=TruncDate("reported_at"))
+        .values("day")
+        .annotate(n=Count("id"), answered=Count("id", filter=Q(state="answered")))
+    )
+    by_day = {r["day"]: r for r in rows}
+    labels, rates, volumes = [], [], []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        row = by_day.get(day)
+        labels.append(day.strftime("%m-%d"))
+        volumes.append(row["n"] if row else 0)
+        rates.append(round(row["answered"] * 100 / row["n"], 1) if row and row["n"] else None)
+    chart = chart_config(
+        "bar", labels,
+        [
+            {"type": "line", "label": _("Answer rate (%)"), "data": rates, "borderColor": ANSWERED_COLOR, "backgroundColor": ANSWERED_COLOR,
+             "yAxisID": "rate", "tension": 0.3, "spanGaps": True, "order": 0},
+            {"type": "bar", "label": _("Calls reported"), "data": volumes, "backgroundColor": PRIMARY_COLOR + "55", "yAxisID": "calls", "order": 1},
+        ],
+        plugins={"legend": {"display": True, "position": "top"}},
+        scales={
+            "rate": {"type": "linear", "position": "left", "min": 0, "max": 100, "ticks": {"vo_suffix": "%"}},
+            "calls": {"type": "linear", "position": "right", "beginAtZero": True, "grid": {"drawOnChartArea": False}, "ticks": {"precision": 0}},
+        },
+    )
+    total = sum(volumes)
+    answered = sum(r["answered"] for r in by_day.values())
+    return {"chart": chart, "total": total, "rate": f"{answered * 100 / total:.1f}%" if total else "—"}
+
+
+def vendor_health() -> list[dict]:
+    """Every vendor account with its latest balance, circuit, last error and lagging receipts."""
+    cutoff = timezone.now() - LAG_AFTER
+    lagging = dict(
+        CallRecord.objects.filter(state=CallRecord.State.SUBMITTED, submitted_at__lt=cutoff)
+        .values_list("account_id")
+        .annotate(n=Count("id"))
+        .values_list("account_id", "n")
+    )
+    accounts = VendorAccount.objects.with_latest_balance().order_by("-is_active", "name")
+    rows = []
+    for account in accounts:
+        lag = lagging.get(account.pk, 0)
+        low = account.latest_amount is not None and account.latest_amount < account.low_balance_threshold
+        if not account.is_active:
+            health, level = _("inactive"), "info"
+        elif account.circuit_is_open:
+            health, level = _("circuit open"), "danger"
+        elif account.consecutive_failures:
+            health, level = _("errors"), "warning"
+        elif lag:
+            health, level = _("receipts lagging"), "warning"
+        else:
+            health, level = _("healthy"), "success"
+        rows.append({
+            "account": account, "lagging": lag, "low": low, "health": health, "level": level,
+            "balance": f"{account.latest_amount.normalize():,f} {account.latest_unit}" if account.latest_amount is not None else "—",
+            "url": reverse("admin:vendors_vendoraccount_change", args=[account.pk]),
+        })
+    return rows
+
+
+def callback_problems() -> dict:
+    counts = dict(
+        CallbackEvent.objects.filter(state__in=[CallbackEvent.State.FAILED, CallbackEvent.State.UNMATCHED])
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    base = reverse("admin:campaigns_callbackevent_changelist")
+    return {
+        "failed": counts.get(CallbackEvent.State.FAILED, 0),
+        "unmatched": counts.get(CallbackEvent.State.UNMATCHED, 0),
+        "failed_url": f"{base}?state__exact={CallbackEvent.State.FAILED}",
+        "unmatched_url": f"{base}?state__exact={CallbackEvent.State.UNMATCHED}",
+    }
 
 
 def admin_dashboard(request, context):
+    user = request.user
+    from .finance import can_view_finance
+
+    data: dict = {"finance_url": reverse("finance-dashboard") if can_view_finance(user) else None}
+    if user.has_perm("campaigns.view_campaign"):
+        data["running"] = running_campaigns()
+        data["campaigns_url"] = reverse("admin:campaigns_campaign_changelist")
+    if user.has_perm("campaigns.view_callrecord"):
+        data["today"] = todays_outcomes()
+        data["week"] = answer_rate_by_day()
+        data["calls_url"] = reverse("admin:campaigns_callrecord_changelist")
+    if user.has_perm("vendors.view_vendoraccount"):
+        data["vendors"] = vendor_health()
+    if user.has_perm("campaigns.view_callbackevent"):
+        data["callbacks"] = callback_problems()
+    context["vo_dash"] = data
     return context

@@ -11,10 +11,11 @@ class CallRecordFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(choices=OUTCOME_CHOICES)
     mobile = django_filters.CharFilter(method="filter_mobile", help_text="Any spelling: 13800138000, +86 138-0013-8000, …")
     attempt = django_filters.NumberFilter()
+    is_test = django_filters.BooleanFilter(help_text="Test calls made before launch (not in the statistics)")
 
     class Meta:
         model = CallRecord
-        fields = ["state", "outcome", "mobile", "attempt"]
+        fields = ["state", "outcome", "mobile", "attempt", "is_test"]
 
     def filter_mobile(self, queryset, name, value):
         """Numbers are stored in E.164; a text that does not normalize is matched as given."""

@@ -101,7 +101,7 @@ class CallRecordSerializer(serializers.ModelSerializer):
         fields = [
             "id", "recipient", "attempt", "mobile", "custom_id", "vendor_message_id", "batch_id", "state",
             "outcome", "raw_code", "raw_message", "talk_seconds", "billed_seconds", "billed_units", "key_pressed",
-            "submitted_at", "reported_at",
+            "submitted_at", "reported_at", "is_test",
         ]
         read_only_fields = fields
 

@@ -5,13 +5,15 @@ from rest_framework.routers import SimpleRouter
 from .callbacks import vendor_callback
 from .views import CampaignCallsView, CampaignViewSet, RecipientImportViewSet, VendorAccountViewSet
 
-# Three models have a field named "state" with different choices: name their enums explicitly.
+# Three models have a field named "state" with different choices, and outcomes appear under two
+# field names: name these enums explicitly.
 # (Belongs in SPECTACULAR_SETTINGS too, so that `manage.py spectacular` agrees with /api/schema/.)
 SCHEMA_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CampaignStateEnum": "campaigns.models.Campaign.State",
         "CallStateEnum": "campaigns.models.CallRecord.State",
         "ImportStateEnum": "campaigns.models.RecipientImport.State",
+        "OutcomeEnum": "campaigns.models.OUTCOME_CHOICES",  # also the items of retry_outcomes
     },
 }
 

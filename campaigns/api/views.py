@@ -137,6 +137,10 @@ class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModel
             return serializers.Serializer
         return self.action_serializers.get(self.action, CampaignSerializer)
 
+    def filter_queryset(self, queryset):
+        # The list filters (state, product, account) are not meant for one campaign or its actions.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
 

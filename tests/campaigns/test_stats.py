@@ -25,6 +25,7 @@ def test_counters_follow_every_change_of_a_campaign(db):
     account = make_account(options={"seed": 4, "answer_rate": 0.5, "report_delay": [0, 0]}, pull_reports=True, price_per_unit=Decimal("0.10"))
     campaign = make_campaign(recipients=60, account=account, max_attempts=2, retry_delay_minutes=0)
     services.launch(campaign)
+    campaign.refresh_from_db()
     stats = selectors.campaign_stats(campaign)
     assert stats["by_state"] == {"queued": 60} == truth(campaign)[0]
     assert stats["recipients"] == 60
