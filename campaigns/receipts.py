@@ -143,17 +143,32 @@ def process_event(event_id: int) -> CallbackEvent:
             parsed = ParsedCallback(reports=reports_from_json(bytes(event.body)))
         else:
             parsed = get_adapter(event.account).parse_callback(bytes(event.body), event.headers, event.query)
-        applied, unmatched = apply_reports(event.account, parsed.reports)
+    except Exception as exc:
+        return _failed(event, exc)
+    return apply_parsed(event, parsed)
+
+
+def apply_parsed(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
+    """Apply what one stored event says, and record how it went on the event."""
+    try:
+        _applied, unmatched = apply_reports(event.account, parsed.reports)
         apply_template_reviews(event.account, parsed)
         store_replies(event, parsed.replies)
     except Exception as exc:
-        logger.exception("callback event %s failed to apply", event_id)
-        CallbackEvent.objects.filter(pk=event_id).update(state=CallbackEvent.State.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], processed_at=timezone.now())
-        event.refresh_from_db()
-        return event
-    state = CallbackEvent.State.UNMATCHED if unmatched else CallbackEvent.State.APPLIED
-    CallbackEvent.objects.filter(pk=event_id).update(state=state, error="", reports_count=len(parsed.reports), processed_at=timezone.now())
-    event.refresh_from_db()
+        return _failed(event, exc)
+    event.state = CallbackEvent.State.UNMATCHED if unmatched else CallbackEvent.State.APPLIED
+    event.reports_count, event.processed_at, event.error = len(parsed.reports), timezone.now(), ""
+    CallbackEvent.objects.filter(pk=event.pk).update(
+        state=event.state, error="", reports_count=event.reports_count, processed_at=event.processed_at
+    )
+    return event
+
+
+def _failed(event: CallbackEvent, exc: Exception) -> CallbackEvent:
+    """Keep the event, marked failed with the reason, for an operator to re-process after a fix."""
+    logger.exception("callback event %s failed to apply", event.pk)
+    event.state, event.error, event.processed_at = CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}"[:2000], timezone.now()
+    CallbackEvent.objects.filter(pk=event.pk).update(state=event.state, error=event.error, processed_at=event.processed_at)
     return event
 
 

@@ -49,5 +49,5 @@ def vendor_callback(request, vendor: str, token: str):
     except CallbackRejected as exc:
         CallbackEvent.objects.filter(pk=event.pk).update(state=CallbackEvent.State.REFUSED, error=str(exc)[:2000])
         return HttpResponse("rejected", status=400, content_type="text/plain")
-    receipts.process_event(event.pk)
+    receipts.apply_parsed(event, parsed)  # a failure is kept on the event; the vendor still gets its ack
     return HttpResponse(parsed.ack_body, status=parsed.ack_status, content_type="text/plain; charset=utf-8")
