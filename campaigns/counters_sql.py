@@ -8,10 +8,12 @@ the same order (no deadlocks), and rows that cancel out (+1 −1 on the same key
 EPOCH = "'1970-01-01 00:00:00+00'::timestamptz"
 
 DELTA = f"""
-INSERT INTO campaigns_callcounter (campaign_id, bucket, state, outcome, hour, calls, talk_seconds, billed_units)
+INSERT INTO campaigns_callcounter (campaign_id, bucket, state, outcome, hour, calls, talk_seconds, billed_units,
+                                   first_submitted_at, last_reported_at)
 SELECT campaign_id, (pg_backend_pid() % 8)::smallint, state, outcome,
        coalesce(date_trunc('hour', reported_at), {EPOCH}),
-       sum(sign), sum(sign * coalesce(talk_seconds, 0)), sum(sign * coalesce(billed_units, 0))
+       sum(sign), sum(sign * coalesce(talk_seconds, 0)), sum(sign * coalesce(billed_units, 0)),
+       min(submitted_at) FILTER (WHERE sign = 1), max(reported_at) FILTER (WHERE sign = 1)
 FROM ({{rows}}) AS delta
 GROUP BY 1, 2, 3, 4, 5
 HAVING sum(sign) <> 0 OR sum(sign * coalesce(talk_seconds, 0)) <> 0 OR sum(sign * coalesce(billed_units, 0)) <> 0
@@ -19,9 +21,11 @@ ORDER BY 1, 2, 3, 4, 5
 ON CONFLICT (campaign_id, bucket, state, outcome, hour) DO UPDATE SET
     calls = campaigns_callcounter.calls + EXCLUDED.calls,
     talk_seconds = campaigns_callcounter.talk_seconds + EXCLUDED.talk_seconds,
-    billed_units = campaigns_callcounter.billed_units + EXCLUDED.billed_units
+    billed_units = campaigns_callcounter.billed_units + EXCLUDED.billed_units,
+    first_submitted_at = LEAST(campaigns_callcounter.first_submitted_at, EXCLUDED.first_submitted_at),
+    last_reported_at = GREATEST(campaigns_callcounter.last_reported_at, EXCLUDED.last_reported_at)
 """
-COLUMNS = "campaign_id, state, outcome, reported_at, talk_seconds, billed_units"
+COLUMNS = "campaign_id, state, outcome, submitted_at, reported_at, talk_seconds, billed_units"
 NEW_ROWS = f"SELECT {COLUMNS}, 1 AS sign FROM new_rows WHERE NOT is_test"
 OLD_ROWS = f"SELECT {COLUMNS}, -1 AS sign FROM old_rows WHERE NOT is_test"
 
@@ -49,9 +53,10 @@ CREATE TRIGGER callcounter_del AFTER DELETE ON campaigns_callrecord
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_callcounter_del();
 """,
     f"""
-INSERT INTO campaigns_callcounter (campaign_id, bucket, state, outcome, hour, calls, talk_seconds, billed_units)
+INSERT INTO campaigns_callcounter (campaign_id, bucket, state, outcome, hour, calls, talk_seconds, billed_units,
+                                   first_submitted_at, last_reported_at)
 SELECT campaign_id, 0, state, outcome, coalesce(date_trunc('hour', reported_at), {EPOCH}),
-       count(*), sum(coalesce(talk_seconds, 0)), sum(coalesce(billed_units, 0))
+       count(*), sum(coalesce(talk_seconds, 0)), sum(coalesce(billed_units, 0)), min(submitted_at), max(reported_at)
 FROM campaigns_callrecord WHERE NOT is_test GROUP BY 1, 2, 3, 4, 5;
 """,
 ])

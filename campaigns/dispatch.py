@@ -23,10 +23,11 @@ from django.utils import timezone
 
 from vendors import ratelimit
 from vendors import services as vendor_services
-from vendors.adapters import OutboundCall, SubmitResult, VendorError, VendorUnavailable, get_adapter
+from vendors.adapters import NotSupported, OutboundCall, SubmitResult, VendorError, VendorUnavailable, get_adapter
 from vendors.adapters.base import RESULT_NOT_SENT, RESULT_UNCERTAIN
 from vendors.models import VendorAccount
 
+from .bulk import update_calls
 from .models import CallRecord, Campaign, VoiceTemplate
 from .services import complete_if_done
 
@@ -139,13 +140,11 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
             outcome = adapter.map_outcome(result.error_code or "")
             rejected.append((call.id, outcome if outcome != "unknown" else "vendor_error", result.error_code or "", result.error_message or ""))
     now = timezone.now()
-    bulk_update_submitting(
-        [(cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid}) for cid, vmid, bid in accepted]
-    )
-    bulk_update_submitting(
-        [(cid, {"state": "submit_failed", "outcome": outcome, "raw_code": code[:100], "raw_message": msg, "reported_at": now})
-         for cid, outcome, code, msg in rejected]
-    )
+    submitting = (CallRecord.State.SUBMITTING,)  # a receipt may already have finished a row: leave it
+    update_calls([(cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid}) for cid, vmid, bid in accepted],
+                 from_states=submitting)
+    update_calls([(cid, {"state": "submit_failed", "outcome": outcome, "raw_code": code[:100], "raw_message": msg, "reported_at": now})
+                  for cid, outcome, code, msg in rejected], from_states=submitting)
     for cid, msg in requeue:
         CallRecord.objects.filter(id=cid, state="submitting").update(
             state="queued", not_before=now + UNAVAILABLE_BACKOFF, raw_message=msg[:500], submitted_at=None
@@ -158,28 +157,6 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
     summary.uncertain += len(uncertain)
 
 
-def bulk_update_submitting(rows: list[tuple[int, dict]]) -> None:
-    """Apply per-row values to rows still in ``submitting`` (a receipt may already have finished one)."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        for cid, values in rows:
-            CallRecord.objects.filter(id=cid, state="submitting").update(**values)
-        return
-    columns = list(rows[0][1])
-    table = CallRecord._meta.db_table
-    types = {"reported_at": "timestamptz"}
-    arrays = [[cid for cid, _v in rows]] + [[values[c] for _cid, values in rows] for c in columns]
-    unnest = ", ".join(["%s::bigint[]"] + [f"%s::{types.get(c, 'text')}[]" for c in columns])
-    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} t SET {assignments} FROM unnest({unnest}) AS v(id, {', '.join(columns)})"
-            " WHERE t.id = v.id AND t.state = 'submitting'",
-            arrays,
-        )
-
-
 def send_claimed(campaign: Campaign, account: VendorAccount, calls: list[CallRecord], summary: DispatchSummary) -> None:
     adapter = get_adapter(account)
     try:
@@ -187,7 +164,7 @@ def send_claimed(campaign: Campaign, account: VendorAccount, calls: list[CallRec
     except VendorUnavailable as exc:
         results = [_failure_result(OutboundCall(c.custom_id, c.mobile, ""), exc) for c in calls]
         vendor_services.record_failure(account, str(exc))
-    except VendorError as exc:
+    except (VendorError, NotSupported) as exc:  # the account cannot take these calls now: nothing was dialled
         results = [_failure_result(OutboundCall(c.custom_id, c.mobile, ""), exc) for c in calls]
         vendor_services.record_failure(account, str(exc))
     else:

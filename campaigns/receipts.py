@@ -13,7 +13,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -22,12 +22,15 @@ from vendors.adapters import DeliveryReport, InboundReply, NotSupported, ParsedC
 from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
+from .bulk import update_calls, update_calls_by_key
 from .models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
 from .models import InboundReply as InboundReplyRow
 
 logger = logging.getLogger(__name__)
 
 APPLICABLE_STATES = ("submitting", "submitted", "expired")
+# Vendors whose message id names a whole batch (reports match on message id + mobile).
+SHARED_MESSAGE_IDS = ("sms10692", "fungo")
 
 
 def record_event(account: VendorAccount | None, vendor: str, body: bytes, *, source: str = "push", headers=None, query=None, remote_addr=None) -> CallbackEvent:
@@ -60,40 +63,82 @@ def _find_calls(account: VendorAccount, reports: list[DeliveryReport]) -> dict[i
     return found
 
 
-def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tuple[int, int]:
-    """Apply reports; returns (applied, unmatched). Idempotent and order-proof."""
+def _values(report: DeliveryReport, now) -> dict:
+    """What a report writes on its call record."""
+    return {
+        "state": CallRecord.State.ANSWERED if report.answered else CallRecord.State.FAILED,
+        "outcome": report.outcome,
+        "raw_code": report.raw_code[:100],
+        "raw_message": report.raw_message[:2000],
+        "talk_seconds": report.talk_seconds,
+        "billed_seconds": report.billed_seconds,
+        "billed_units": report.billed_units,
+        "key_pressed": (report.key_pressed or "")[:20],
+        "reported_at": report.reported_at or now,
+    }
+
+
+def _apply_by_lookup(account, reports, now) -> tuple[list[tuple[CallRecord, DeliveryReport]], int]:
+    """Find the calls first, then one conditional UPDATE (any database)."""
     calls = _find_calls(account, reports)
-    applied = 0
-    retry_candidates = []
-    now = timezone.now()
+    rows, reported = [], {}
     for index, report in enumerate(reports):
         call = calls.get(index)
-        if call is None:
+        if call is None or call.id in reported:  # the same receipt twice in one push counts once
             continue
-        state = CallRecord.State.ANSWERED if report.answered else CallRecord.State.FAILED
-        changed = CallRecord.objects.filter(id=call.id, state__in=APPLICABLE_STATES).update(
-            state=state,
-            outcome=report.outcome,
-            raw_code=report.raw_code[:100],
-            raw_message=report.raw_message[:2000],
-            talk_seconds=report.talk_seconds,
-            billed_seconds=report.billed_seconds,
-            billed_units=report.billed_units,
-            key_pressed=(report.key_pressed or "")[:20],
-            reported_at=report.reported_at or now,
-            **({"vendor_message_id": report.vendor_message_id[:100]} if report.vendor_message_id and not call.vendor_message_id else {}),
-        )
-        if changed:
-            applied += 1
-            if not report.answered and not call.is_test:
-                retry_candidates.append((call, report.outcome))
+        reported[call.id] = (call, report)
+        values = _values(report, now)
+        values["vendor_message_id"] = call.vendor_message_id or (report.vendor_message_id or "")[:100]
+        rows.append((call.id, values))
+    changed = update_calls(rows, from_states=APPLICABLE_STATES)
+    return [reported[cid] for cid in changed], len(reports) - len(calls)
+
+
+def _apply_in_one_statement(account, reports, now) -> tuple[list[tuple[CallRecord, DeliveryReport]], int]:
+    """PostgreSQL: find and update in the same statement per key kind (the receipt hot path).
+
+    Only when fewer calls changed than reports came (a replay, or a report for an unknown call)
+    does a second query tell the two apart, for the unmatched count.
+    """
+    by_custom = {r.custom_id: r for r in reports if r.custom_id}
+    by_vendor = {r.vendor_message_id: r for r in reports if not r.custom_id and r.vendor_message_id}
+    changed = []
+    for column, keyed, extra in (("custom_id", by_custom, ""), ("vendor_message_id", by_vendor, " AND t.account_id = %s")):
+        if not keyed:
+            continue
+        rows = [(key, {**_values(report, now), "vendor_message_id": (report.vendor_message_id or "")[:100]})
+                for key, report in keyed.items()]
+        for call_id, key, campaign_id, recipient_id, attempt, mobile, is_test in update_calls_by_key(
+            column, rows, from_states=APPLICABLE_STATES, extra_where=extra, extra_params=[account.pk] if extra else [],
+        ):
+            call = CallRecord(id=call_id, campaign_id=campaign_id, recipient_id=recipient_id, attempt=attempt, mobile=mobile, is_test=is_test)
+            changed.append((call, keyed[key]))
+    unmatched = 0
+    keyless = sum(1 for r in reports if not r.custom_id and not r.vendor_message_id)
+    if len(changed) + keyless < len(by_custom) + len(by_vendor):
+        done = {report.custom_id or report.vendor_message_id for _c, report in changed}
+        missing = [r for r in [*by_custom.values(), *by_vendor.values()] if (r.custom_id or r.vendor_message_id) not in done]
+        unmatched = len(missing) - len(_find_calls(account, missing))
+    return changed, unmatched + keyless
+
+
+def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tuple[int, int]:
+    """Apply reports; returns (applied, unmatched). Idempotent and order-proof."""
+    now = timezone.now()
+    one_call_per_id = account.vendor not in SHARED_MESSAGE_IDS or all(r.custom_id for r in reports)
+    if connection.vendor == "postgresql" and one_call_per_id:
+        changed, unmatched = _apply_in_one_statement(account, reports, now)
+    else:
+        changed, unmatched = _apply_by_lookup(account, reports, now)
+    retry_candidates = [(call, report.outcome) for call, report in changed if not report.answered and not call.is_test]
+    applied = len(changed)
     if retry_candidates:
         campaigns = Campaign.objects.in_bulk({c.campaign_id for c, _o in retry_candidates})
         for call, outcome in retry_candidates:
             campaign = campaigns[call.campaign_id]
             if outcome in campaign.retryable_outcomes:
                 queue_next_attempt(call, delay_minutes=campaign.retry_delay_minutes, campaign=campaign)
-    return applied, len(reports) - len(calls)
+    return applied, unmatched
 
 
 def queue_next_attempt(call: CallRecord, *, delay_minutes: int, campaign: Campaign | None = None, force: bool = False) -> bool:
@@ -144,18 +189,19 @@ def process_event(event_id: int) -> CallbackEvent:
         else:
             parsed = get_adapter(event.account).parse_callback(bytes(event.body), event.headers, event.query)
     except Exception as exc:
-        return _failed(event, exc)
+        return mark_failed(event, exc)
     return apply_parsed(event, parsed)
 
 
 def apply_parsed(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
     """Apply what one stored event says, and record how it went on the event."""
     try:
-        _applied, unmatched = apply_reports(event.account, parsed.reports)
-        apply_template_reviews(event.account, parsed)
-        store_replies(event, parsed.replies)
+        with transaction.atomic():  # a savepoint when called inside the callback's transaction
+            _applied, unmatched = apply_reports(event.account, parsed.reports)
+            apply_template_reviews(event.account, parsed)
+            store_replies(event, parsed.replies)
     except Exception as exc:
-        return _failed(event, exc)
+        return mark_failed(event, exc)
     event.state = CallbackEvent.State.UNMATCHED if unmatched else CallbackEvent.State.APPLIED
     event.reports_count, event.processed_at, event.error = len(parsed.reports), timezone.now(), ""
     CallbackEvent.objects.filter(pk=event.pk).update(
@@ -164,7 +210,37 @@ def apply_parsed(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
     return event
 
 
-def _failed(event: CallbackEvent, exc: Exception) -> CallbackEvent:
+def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
+    """Store a pushed event and apply it in one transaction (one commit on the hot path).
+
+    The raw event and its effects commit together; if applying fails, the transaction rolls back
+    and the raw event is stored on its own, marked failed, for re-processing after a fix. Either
+    way the body is stored before the vendor is acknowledged.
+    """
+    try:
+        with transaction.atomic():
+            event.state, event.reports_count, event.processed_at = CallbackEvent.State.APPLIED, len(parsed.reports), timezone.now()
+            event.save(force_insert=True)
+            _applied, unmatched = apply_reports(event.account, parsed.reports)
+            apply_template_reviews(event.account, parsed)
+            store_replies(event, parsed.replies)
+            if unmatched:
+                event.state = CallbackEvent.State.UNMATCHED
+                CallbackEvent.objects.filter(pk=event.pk).update(state=event.state)
+    except Exception as exc:
+        logger.exception("callback event could not be applied")
+        event.pk = None
+        return store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
+    return event
+
+
+def store_unapplied(event: CallbackEvent, state: str, error: str) -> CallbackEvent:
+    event.state, event.error, event.processed_at, event.reports_count = state, error[:2000], timezone.now(), 0
+    event.save(force_insert=True)
+    return event
+
+
+def mark_failed(event: CallbackEvent, exc: Exception) -> CallbackEvent:
     """Keep the event, marked failed with the reason, for an operator to re-process after a fix."""
     logger.exception("callback event %s failed to apply", event.pk)
     event.state, event.error, event.processed_at = CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}"[:2000], timezone.now()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Max, Min, Sum
 from django.db.models.functions import TruncHour
 
 from .models import CallCounter, CallRecord, Campaign
@@ -24,6 +24,16 @@ def counted_by_state_outcome(campaign: Campaign) -> list[dict]:
     return list(source.annotate(n=Count("id"), talk=Sum("talk_seconds"), units=Sum("billed_units")))
 
 
+def first_and_last(campaign: Campaign):
+    """(first submit, last report) times: kept by the counters on PostgreSQL, else aggregated."""
+    source = CallCounter.objects if connection.vendor == "postgresql" else CallRecord.objects.filter(is_test=False)
+    if connection.vendor == "postgresql":
+        found = source.filter(campaign=campaign).aggregate(first=Min("first_submitted_at"), last=Max("last_reported_at"))
+    else:
+        found = source.filter(campaign=campaign).aggregate(first=Min("submitted_at"), last=Max("reported_at"))
+    return found["first"], found["last"]
+
+
 def campaign_stats(campaign: Campaign) -> dict:
     """Live figures for one campaign (DESIGN.md, "Stats")."""
     by_state: dict[str, int] = {}
@@ -36,9 +46,7 @@ def campaign_stats(campaign: Campaign) -> dict:
             by_outcome[row["outcome"]] = by_outcome.get(row["outcome"], 0) + row["n"]
         talk_total += row["talk"] or 0
         units += row["units"] or 0
-    calls = CallRecord.objects.filter(campaign=campaign)
-    first_submit = calls.filter(submitted_at__isnull=False).order_by("submitted_at").values_list("submitted_at", flat=True).first()
-    last_report = calls.filter(reported_at__isnull=False).order_by("-reported_at").values_list("reported_at", flat=True).first()
+    first_submit, last_report = first_and_last(campaign)
     answered = by_state.get("answered", 0)
     finished = sum(by_state.get(s, 0) for s in ("answered", "failed", "expired"))
     price = campaign.account.price_per_unit

@@ -105,3 +105,13 @@ def wait_for(predicate, timeout=30.0, interval=0.2):
         time.sleep(interval)
         value = predicate()
     return value
+
+
+@pytest.fixture(autouse=True)
+def _fresh_callback_account_cache():
+    """The callback view keeps accounts for a few seconds; each test starts without that copy."""
+    from campaigns.api.callbacks import forget_accounts
+
+    forget_accounts()
+    yield
+    forget_accounts()

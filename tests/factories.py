@@ -14,7 +14,7 @@ def make_account(vendor="simulator", **fields) -> VendorAccount:
     return VendorAccount.objects.create(vendor=vendor, **defaults)
 
 
-def make_campaign(recipients=0, account=None, content="【name】您好，订单【order】已发货。", **fields) -> Campaign:
+def make_campaign(recipients=0, account=None, content="【name】您好，订单【order】已发货。", variables=None, **fields) -> Campaign:
     """A campaign allowed to call around the clock (tests run at any hour)."""
     fields.setdefault("quiet_hours_start", time(0))
     fields.setdefault("quiet_hours_end", time(0))
@@ -23,5 +23,6 @@ def make_campaign(recipients=0, account=None, content="【name】您好，订单
     template = VoiceTemplate.objects.create(account=account, name="t", content=content, review_state="approved")
     campaign = Campaign.objects.create(name="c", account=account, template=template, **fields)
     if recipients:
-        add_recipients(campaign, [{"mobile": f"1380013{i:04d}", "variables": ["王", f"SO{i}"]} for i in range(recipients)])
+        variables = variables or (lambda i: ["王", f"SO{i}"])
+        add_recipients(campaign, [{"mobile": f"1380013{i:04d}", "variables": variables(i)} for i in range(recipients)])
     return campaign

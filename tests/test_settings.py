@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_django(code: str, **env) -> subprocess.CompletedProcess:
     from tests.settings import TEST_ENV
 
-    clean = {k: v for k, v in os.environ.items() if k not in TEST_ENV and k != "DJANGO_SETTINGS_MODULE"}
+    clean = {k: v for k, v in os.environ.items() if k not in TEST_ENV and k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     clean.update(env, DJANGO_SETTINGS_MODULE="voiceops.settings", VOICEOPS_VAR_DIR=str(ROOT / "var" / "settings-test"),
                  VOICEOPS_ENV_FILE=str(ROOT / "var" / "no-such.env"))
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)

@@ -194,11 +194,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three models have a field named "state" with different choices: name the enums explicitly.
     "ENUM_NAME_OVERRIDES": {
         "CampaignStateEnum": "campaigns.models.Campaign.State",
         "CallStateEnum": "campaigns.models.CallRecord.State",
         "ImportStateEnum": "campaigns.models.RecipientImport.State",
-        "OutcomeEnum": "campaigns.models.OUTCOME_CHOICES",
+        "OutcomeEnum": "campaigns.models.OUTCOME_CHOICES",  # also the items of retry_outcomes
     },
 }
 

@@ -6,7 +6,9 @@ with the account's key. The raw body is stored before anything else can fail.
 """
 
 import logging
+import time
 
+from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -21,9 +23,33 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024
 
 
+ACCOUNT_CACHE_SECONDS = 10.0
+_accounts: dict[str, tuple[float, list[VendorAccount]]] = {}
+
+
+def _active_accounts(vendor: str) -> list[VendorAccount]:
+    """A vendor's active accounts, kept in this process for a few seconds (the receipt hot path).
+
+    Saving an account clears this process's copy at once; other processes see a change (a new
+    token, a deactivated account) within ACCOUNT_CACHE_SECONDS.
+    """
+    now = time.monotonic()
+    cached = _accounts.get(vendor)
+    if cached is None or now - cached[0] > ACCOUNT_CACHE_SECONDS:
+        cached = _accounts[vendor] = (now, list(VendorAccount.objects.filter(vendor=vendor, is_active=True)))
+    return cached[1]
+
+
+def forget_accounts(**kwargs) -> None:
+    _accounts.clear()
+
+
+post_save.connect(forget_accounts, sender=VendorAccount, dispatch_uid="callbacks.forget_accounts")
+
+
 def _account_for(vendor: str, token: str) -> VendorAccount | None:
     """The account whose current or previous token matches, compared in constant time."""
-    for account in VendorAccount.objects.filter(vendor=vendor, is_active=True):
+    for account in _active_accounts(vendor):
         if account.token_matches(token):
             return account
     return None
@@ -42,12 +68,16 @@ def vendor_callback(request, vendor: str, token: str):
     if len(body) > MAX_BODY:
         return HttpResponse("too large", status=413, content_type="text/plain")
     headers = {k: v for k, v in request.headers.items() if k.lower() not in ("cookie", "authorization")}
-    event = receipts.record_event(account, vendor, body, headers=headers, query=request.GET.dict(),
-                                  remote_addr=request.META.get("REMOTE_ADDR"))
+    event = CallbackEvent(account=account, vendor=vendor, body=body, headers=headers, query=request.GET.dict(),
+                          remote_addr=request.META.get("REMOTE_ADDR"))
     try:
         parsed: ParsedCallback = get_adapter(account).parse_callback(body, headers, request.GET.dict())
     except CallbackRejected as exc:
-        CallbackEvent.objects.filter(pk=event.pk).update(state=CallbackEvent.State.REFUSED, error=str(exc)[:2000])
+        receipts.store_unapplied(event, CallbackEvent.State.REFUSED, str(exc))
         return HttpResponse("rejected", status=400, content_type="text/plain")
-    receipts.apply_parsed(event, parsed)  # a failure is kept on the event; the vendor still gets its ack
+    except Exception as exc:  # a parser bug: keep the event for re-processing, let the vendor retry
+        logger.exception("callback for %s could not be parsed", vendor)
+        receipts.store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
+        return HttpResponse("error", status=500, content_type="text/plain")
+    receipts.store_and_apply(event, parsed)  # a failure to apply is kept on the event; the vendor gets its ack
     return HttpResponse(parsed.ack_body, status=parsed.ack_status, content_type="text/plain; charset=utf-8")

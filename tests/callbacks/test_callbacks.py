@@ -81,7 +81,8 @@ def test_rotated_token_keeps_working_for_the_grace_period(client, ihuyi):
     first, second = fake.submitted[0]["vendor_message_id"], fake.submitted[1]["vendor_message_id"]
     assert push(client, account, *fake.push_body(first, "2"), token=old).status_code == 200
     assert push(client, account, *fake.push_body(first, "2")).status_code == 200
-    type(account).objects.filter(pk=account.pk).update(previous_token_valid_until=timezone.now() - timedelta(seconds=1))
+    account.previous_token_valid_until = timezone.now() - timedelta(seconds=1)
+    account.save(update_fields=["previous_token_valid_until"])
     assert push(client, account, *fake.push_body(second, "2"), token=old).status_code == 403
 
 

@@ -1,0 +1,63 @@
+"""One conditional UPDATE for many call records, each with its own values.
+
+On PostgreSQL the rows travel as arrays (``UPDATE … FROM unnest(…)``), so a push of 500 receipts
+or a submit of 500 calls is one statement — and one run of the statistics trigger. The condition
+on the current state is what keeps a final state from moving back.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from .models import CallRecord
+
+SQL_TYPES = {
+    "talk_seconds": "integer", "billed_seconds": "integer", "billed_units": "integer",
+    "reported_at": "timestamptz", "submitted_at": "timestamptz", "not_before": "timestamptz",
+}
+
+
+def update_calls(rows: list[tuple[int, dict]], *, from_states: tuple[str, ...]) -> list[int]:
+    """Set each row's values where its state is still one of ``from_states``; returns the ids changed."""
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        return [cid for cid, values in rows if CallRecord.objects.filter(id=cid, state__in=from_states).update(**values)]
+    columns = list(rows[0][1])
+    arrays = [[cid for cid, _v in rows]] + [[values[c] for _cid, values in rows] for c in columns]
+    unnest = ", ".join(["%s::bigint[]"] + [f"%s::{SQL_TYPES.get(c, 'text')}[]" for c in columns])
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {CallRecord._meta.db_table} t SET {assignments}"
+            f" FROM unnest({unnest}) AS v(id, {', '.join(columns)})"
+            " WHERE t.id = v.id AND t.state = ANY(%s) RETURNING t.id",
+            [*arrays, list(from_states)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def update_calls_by_key(column: str, rows: list[tuple[str, dict]], *, from_states: tuple[str, ...], extra_where: str = "",
+                        extra_params: list | None = None) -> list[tuple]:
+    """PostgreSQL only: like ``update_calls`` but matching ``column`` (custom_id or vendor_message_id).
+
+    Returns (id, key, campaign_id, recipient_id, attempt, mobile, is_test) of each row changed.
+    """
+    columns = list(rows[0][1])
+    arrays = [[key for key, _v in rows]] + [[values[c] for _key, values in rows] for c in columns]
+    unnest = ", ".join(["%s::text[]"] + [f"%s::{SQL_TYPES.get(c, 'text')}[]" for c in columns])
+    assignments = ", ".join(
+        # a vendor message id learnt from the report only where the row had none
+        "vendor_message_id = CASE WHEN t.vendor_message_id = '' THEN v.vendor_message_id ELSE t.vendor_message_id END"
+        if c == "vendor_message_id" else f"{c} = v.{c}"
+        for c in columns
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {CallRecord._meta.db_table} t SET {assignments}"
+            f" FROM unnest({unnest}) AS v(key, {', '.join(columns)})"
+            f" WHERE t.{column} = v.key AND t.state = ANY(%s){extra_where}"
+            " RETURNING t.id, v.key, t.campaign_id, t.recipient_id, t.attempt, t.mobile, t.is_test",
+            [*arrays, list(from_states), *(extra_params or [])],
+        )
+        return cursor.fetchall()
