@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTHON ?= $(shell for p in python3.13 python3.12 /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: run test install env lint bench clean
+.PHONY: run test install env lint bench clean messages
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required"; exit 1; }
@@ -42,3 +42,7 @@ lint: install
 
 clean:
 	rm -rf var .env
+
+messages: install  ## regenerate the zh_Hans catalogue from the sources and compile it
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-location --ignore '.venv/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'var/*'
+	$(PY) manage.py compilemessages -l zh_Hans

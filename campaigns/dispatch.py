@@ -157,8 +157,44 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
     summary.uncertain += len(uncertain)
 
 
+def hold_over_number_limits(adapter, account: VendorAccount, calls: list[CallRecord], summary: DispatchSummary) -> list[CallRecord]:
+    """Calls that would break the vendor's per-number limits go back to the queue until they may go.
+
+    One query per batch counts each number's recent submits on this account.
+    """
+    if not adapter.per_number_limits or not calls:
+        return calls
+    now = timezone.now()
+    longest = max(window for window, _n in adapter.per_number_limits)
+    recent = CallRecord.objects.filter(
+        account=account, mobile__in=[c.mobile for c in calls], submitted_at__gt=now - timedelta(seconds=longest),
+    ).exclude(id__in=[c.id for c in calls]).exclude(state=CallRecord.State.QUEUED)
+    times: dict[str, list] = {}
+    for mobile, submitted_at in recent.values_list("mobile", "submitted_at"):
+        times.setdefault(mobile, []).append(submitted_at)
+    allowed = []
+    for call in calls:
+        wait = 0
+        for window, most in adapter.per_number_limits:
+            inside = sorted(t for t in times.get(call.mobile, []) if t > now - timedelta(seconds=window))
+            if len(inside) >= most:
+                wait = max(wait, (inside[len(inside) - most] + timedelta(seconds=window) - now).total_seconds())
+        if wait > 0:
+            CallRecord.objects.filter(id=call.id, state=CallRecord.State.SUBMITTING).update(
+                state=CallRecord.State.QUEUED, submitted_at=None, not_before=now + timedelta(seconds=wait + 1)
+            )
+            summary.requeued += 1
+        else:
+            allowed.append(call)
+            times.setdefault(call.mobile, []).append(now)
+    return allowed
+
+
 def send_claimed(campaign: Campaign, account: VendorAccount, calls: list[CallRecord], summary: DispatchSummary) -> None:
     adapter = get_adapter(account)
+    calls = hold_over_number_limits(adapter, account, calls, summary)
+    if not calls:
+        return
     try:
         results = send(adapter, campaign, outbound(campaign, calls))
     except VendorUnavailable as exc:
@@ -168,8 +204,11 @@ def send_claimed(campaign: Campaign, account: VendorAccount, calls: list[CallRec
         results = [_failure_result(OutboundCall(c.custom_id, c.mobile, ""), exc) for c in calls]
         vendor_services.record_failure(account, str(exc))
     else:
+        failed_requests = [r for r in results if r.error_code in (REQUEUE, UNCERTAIN)]
         if any(r.accepted for r in results):
             vendor_services.record_success(account)
+        elif failed_requests:  # one-number-a-request vendors: each failed call was a failed request
+            vendor_services.record_failure(account, failed_requests[0].error_message or "", failures=len(failed_requests))
     record_results(adapter, calls, results, summary)
 
 

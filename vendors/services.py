@@ -73,7 +73,7 @@ def snapshot_all_balances() -> int:
     return count
 
 
-def record_failure(account: VendorAccount, error: str) -> None:
+def record_failure(account: VendorAccount, error: str, failures: int = 1) -> None:
     """Count a failed request; after CIRCUIT_FAILURES in a row the circuit opens.
 
     While open, dispatch skips the account. When it half-opens (time passed), one more failure
@@ -81,7 +81,7 @@ def record_failure(account: VendorAccount, error: str) -> None:
     """
     now = timezone.now()
     VendorAccount.objects.filter(pk=account.pk).update(
-        consecutive_failures=F("consecutive_failures") + 1, last_error=error[:1000], last_error_at=now
+        consecutive_failures=F("consecutive_failures") + failures, last_error=error[:1000], last_error_at=now
     )
     opened = VendorAccount.objects.filter(pk=account.pk, consecutive_failures__gte=CIRCUIT_FAILURES).update(
         circuit_open_until=now + CIRCUIT_OPEN_FOR, consecutive_failures=CIRCUIT_FAILURES - 1

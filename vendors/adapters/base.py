@@ -220,6 +220,8 @@ class BaseAdapter:
     report_delivery: tuple[str, ...] = ()
     outcome_map: Mapping[str, str] = {}
     max_content_length: int | None = None
+    # (window in seconds, most calls to one number in that window) that the vendor states
+    per_number_limits: tuple[tuple[int, int], ...] = ()
 
     def __init__(self, account):
         self.account = account

@@ -206,6 +206,7 @@ class IhuyiAdapter(BaseAdapter):
     report_delivery = ("push",)
     max_content_length = MAX_CONTENT
     outcome_map = OUTCOME_MAP
+    per_number_limits = ((1, 1), (60, 3), (86400, 10))  # the vendor's stated limits per number
 
     # ---- options
     @property
