@@ -16,6 +16,8 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from voiceops import audit
+
 from .imports import ImportResult, import_records, import_rows, set_progress
 from .models import CallRecord, Campaign, Recipient, RecipientImport, VoiceTemplate
 from .readers import UnreadableFile, column_plan, open_rows
@@ -144,7 +146,7 @@ def check_ready(campaign: Campaign) -> None:
         raise CampaignError(_("Add recipients before launching."))
 
 
-def launch(campaign: Campaign, at=None) -> Campaign:
+def launch(campaign: Campaign, at=None, *, actor=None) -> Campaign:
     """Start now, or at ``at``: calls are queued now, the beat tick sends them when due."""
     check_ready(campaign)
     now = timezone.now()
@@ -155,31 +157,36 @@ def launch(campaign: Campaign, at=None) -> Campaign:
         if not _move(campaign, target, scheduled_at=at or now, launched_at=now):
             raise CampaignError(_("A campaign that is %(state)s cannot be launched.") % {"state": campaign.get_state_display()})
         queue_first_attempts(campaign)
+        audit.record(actor, campaign, "Scheduled" if target == Campaign.State.SCHEDULED else "Launched")
     return campaign
 
 
-def pause(campaign: Campaign) -> Campaign:
+def pause(campaign: Campaign, *, actor=None) -> Campaign:
     if not _move(campaign, Campaign.State.PAUSED):
         raise CampaignError(_("Only a scheduled or running campaign can be paused (it is %(state)s).") % {"state": campaign.get_state_display()})
+    audit.record(actor, campaign, "Paused")
     return campaign
 
 
-def resume(campaign: Campaign) -> Campaign:
+def resume(campaign: Campaign, *, actor=None) -> Campaign:
     target = Campaign.State.SCHEDULED if campaign.scheduled_at and campaign.scheduled_at > timezone.now() else Campaign.State.RUNNING
     if campaign.state != Campaign.State.PAUSED or not _move(campaign, target):
         raise CampaignError(_("Only a paused campaign can be resumed (it is %(state)s).") % {"state": campaign.get_state_display()})
+    audit.record(actor, campaign, "Resumed")
     return campaign
 
 
-def cancel(campaign: Campaign) -> int:
+def cancel(campaign: Campaign, *, actor=None) -> int:
     """Cancel the campaign and every call not yet handed to the vendor; returns calls cancelled."""
     with transaction.atomic():
         if not _move(campaign, Campaign.State.CANCELLED, completed_at=timezone.now()):
             raise CampaignError(_("A campaign that is %(state)s cannot be cancelled.") % {"state": campaign.get_state_display()})
-        return CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED).update(state=CallRecord.State.CANCELLED)
+        cancelled = CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED).update(state=CallRecord.State.CANCELLED)
+        audit.record(actor, campaign, f"Cancelled ({cancelled} queued calls)")
+        return cancelled
 
 
-def retry_failed(campaign: Campaign) -> int:
+def retry_failed(campaign: Campaign, *, actor=None) -> int:
     """Queue a new attempt for every recipient whose last attempt failed or expired (operator's choice)."""
     from .receipts import queue_next_attempt
 
@@ -189,6 +196,7 @@ def retry_failed(campaign: Campaign) -> int:
         state__in=[CallRecord.State.FAILED, CallRecord.State.SUBMIT_FAILED, CallRecord.State.EXPIRED],
     )
     count = sum(1 for call in failed.iterator() if queue_next_attempt(call, delay_minutes=0, force=True))
+    audit.record(actor, campaign, f"Retry failed calls ({count})")
     if count and campaign.state == Campaign.State.COMPLETED:
         Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(state=Campaign.State.RUNNING, completed_at=None)
     return count
@@ -206,7 +214,7 @@ def complete_if_done(campaign_id: int) -> bool:
     )
 
 
-def send_test_call(campaign: Campaign, mobile_text: str) -> CallRecord:
+def send_test_call(campaign: Campaign, mobile_text: str, *, actor=None) -> CallRecord:
     """Queue the campaign's message, with its first recipient's variables, to a staff member's number.
 
     The call is sent at once (``dispatch`` queue), outside quiet hours and rate buckets, and its
@@ -229,6 +237,7 @@ def send_test_call(campaign: Campaign, mobile_text: str) -> CallRecord:
         custom_id=f"T{secrets.token_hex(8)}",
     )
     transaction.on_commit(lambda: send_task.delay(call.pk))
+    audit.record(actor, campaign, f"Test call to {mobile}")
     return call
 
 

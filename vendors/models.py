@@ -1,10 +1,12 @@
 """Vendor accounts and their balance history."""
 
 import hmac
+import ipaddress
 import secrets
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.utils import timezone
@@ -56,6 +58,14 @@ class VendorAccount(models.Model):
     callback_token = models.CharField(_("callback token"), max_length=64, default=new_callback_token, unique=True, editable=False)
     previous_callback_token = models.CharField(max_length=64, blank=True, editable=False)
     previous_token_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    callback_allowed_ips = models.TextField(
+        _("callback source addresses"), blank=True,
+        help_text=_("Addresses or networks (CIDR) allowed to push receipts, one per line or comma-separated; empty allows any."),
+    )
+    callback_rate_limit = models.PositiveIntegerField(
+        _("callback rate limit (requests/s)"), default=2000, validators=[MinValueValidator(1)],
+        help_text=_("Pushes above this rate are answered 429 so the vendor retries later (per web process)."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     pull_reports = models.BooleanField(_("pull reports"), default=False, help_text=_("Fetch receipts periodically instead of (or besides) receiving pushes."))
     low_balance_threshold = models.DecimalField(_("low balance threshold"), max_digits=14, decimal_places=4, default=Decimal("0"))
@@ -100,6 +110,25 @@ class VendorAccount(models.Model):
         self.previous_token_valid_until = timezone.now() + grace
         self.callback_token = new_callback_token()
         self.save(update_fields=["callback_token", "previous_callback_token", "previous_token_valid_until", "updated_at"])
+
+    def callback_source_allowed(self, address: str | None) -> bool:
+        """Whether a push from ``address`` is allowed by the account's allow-list (empty: any)."""
+        networks = [n.strip() for n in self.callback_allowed_ips.replace(",", "\n").splitlines() if n.strip()]
+        if not networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
+    def clean(self):
+        for network in self.callback_allowed_ips.replace(",", "\n").splitlines():
+            if network.strip():
+                try:
+                    ipaddress.ip_network(network.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValidationError({"callback_allowed_ips": _("“%(value)s” is not an address or network.") % {"value": network.strip()}}) from exc
 
     @property
     def circuit_is_open(self) -> bool:

@@ -47,6 +47,22 @@ def forget_accounts(**kwargs) -> None:
 post_save.connect(forget_accounts, sender=VendorAccount, dispatch_uid="callbacks.forget_accounts")
 
 
+_buckets: dict[int, list[float]] = {}
+
+
+def _within_rate(account: VendorAccount) -> bool:
+    """A token bucket per account in this process (no database round trip on the hot path)."""
+    now = time.monotonic()
+    rate = account.callback_rate_limit
+    tokens, last = _buckets.get(account.pk, (float(rate), now))
+    tokens = min(float(rate), tokens + (now - last) * rate)
+    if tokens < 1:
+        _buckets[account.pk] = (tokens, now)
+        return False
+    _buckets[account.pk] = (tokens - 1, now)
+    return True
+
+
 def _account_for(vendor: str, token: str) -> VendorAccount | None:
     """The account whose current or previous token matches, compared in constant time."""
     for account in _active_accounts(vendor):
@@ -64,6 +80,11 @@ def vendor_callback(request, vendor: str, token: str):
     if account is None:
         logger.warning("callback for %s refused: unknown token", vendor)  # never log the token
         return HttpResponse("forbidden", status=403, content_type="text/plain")
+    if not account.callback_source_allowed(request.META.get("REMOTE_ADDR")):
+        logger.warning("callback for account %s refused: address %s not allowed", account.pk, request.META.get("REMOTE_ADDR"))
+        return HttpResponse("forbidden", status=403, content_type="text/plain")
+    if not _within_rate(account):
+        return HttpResponse("slow down", status=429, content_type="text/plain", headers={"Retry-After": "1"})
     body = request.body
     if len(body) > MAX_BODY:
         return HttpResponse("too large", status=413, content_type="text/plain")

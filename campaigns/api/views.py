@@ -164,35 +164,35 @@ class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModel
         at = body.validated_data.get("at")
         if at is None and campaign.scheduled_at and campaign.scheduled_at > timezone.now():
             at = campaign.scheduled_at
-        services.launch(campaign, at=at)
+        services.launch(campaign, at=at, actor=request.user)
         return self._answer(campaign)
 
     @_action_schema("Pause", "Stops dispatching; calls already with the vendor still report.")
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         campaign = self.get_object()
-        services.pause(campaign)
+        services.pause(campaign, actor=request.user)
         return self._answer(campaign)
 
     @_action_schema("Resume", "Continues a paused campaign (scheduled again if its start time is still ahead).")
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         campaign = self.get_object()
-        services.resume(campaign)
+        services.resume(campaign, actor=request.user)
         return self._answer(campaign)
 
     @_action_schema("Cancel", "Cancels the campaign and every call not yet handed to the vendor.")
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         campaign = self.get_object()
-        services.cancel(campaign)
+        services.cancel(campaign, actor=request.user)
         return self._answer(campaign)
 
     @_action_schema("Retry failed calls", "Queues a new attempt for every recipient whose last attempt failed or expired.")
     @action(detail=True, methods=["post"], url_path="retry-failed")
     def retry_failed(self, request, pk=None):
         campaign = self.get_object()
-        services.retry_failed(campaign)
+        services.retry_failed(campaign, actor=request.user)
         return self._answer(campaign)
 
     # ----------------------------------------------------------------- recipients and figures
