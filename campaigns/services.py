@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from vendors.adapters import adapter_class
 from voiceops import audit
 
 from .imports import ImportResult, import_records, import_rows, set_progress
@@ -138,7 +139,9 @@ def _move(campaign: Campaign, to: str, **fields) -> bool:
 
 
 def check_ready(campaign: Campaign) -> None:
-    if campaign.template_id and campaign.template.review_state != VoiceTemplate.Review.APPROVED:
+    """Why a campaign cannot go yet, as a CampaignError; templates need approval only where the vendor reviews them."""
+    reviews = adapter_class(campaign.account.vendor).supports("add_template")
+    if campaign.template_id and reviews and campaign.template.review_state != VoiceTemplate.Review.APPROVED:
         raise CampaignError(_("The template “%(name)s” is not approved yet.") % {"name": campaign.template.name})
     if not campaign.account.is_active:
         raise CampaignError(_("The vendor account “%(name)s” is not active.") % {"name": campaign.account.name})
