@@ -124,7 +124,7 @@ def test_launch_without_recipients_or_approval_is_a_409_that_says_why(marketing)
     assert response.status_code == 409
     assert response.json() == {"detail": "Add recipients before launching."}
 
-    campaign = make_campaign(recipients=1)
+    campaign = make_campaign(recipients=1, account=make_account("ihuyi"))  # ihuyi reviews templates
     VoiceTemplate.objects.filter(pk=campaign.template_id).update(review_state="pending")
     response = marketing.post(url(campaign, "launch"))
     assert response.status_code == 409
