@@ -69,6 +69,13 @@ class LocalDateRangeFilter(RangeDateFilter):
         return queryset.filter(**filters)
 
 
+def _short_time(moment):
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    return local.strftime("%H:%M:%S") if local.date() == timezone.localdate() else local.strftime("%Y-%m-%d %H:%M")
+
+
 def _wrap(model_admin, view):
     """An admin view bound to ``model_admin``: login, staff, CSRF and never_cache from the admin site."""
 
@@ -249,7 +256,7 @@ def _number_search(queryset, search_term, extra):
 # --------------------------------------------------------------------------- call records
 @admin.register(CallRecord)
 class CallRecordAdmin(ModelAdmin):
-    list_display = ("mobile", "campaign", "attempt", "state_badge", "outcome_display", "raw_code", "talk_seconds", "key_pressed", "submitted_at", "reported_at")
+    list_display = ("mobile", "campaign", "attempt_display", "state_badge", "outcome_display", "raw_code", "talk_seconds", "key_pressed", "submitted", "reported")
     list_filter = (
         ("campaign", AutocompleteSelectFilter),
         ("state", ChoicesDropdownFilter),
@@ -264,7 +271,8 @@ class CallRecordAdmin(ModelAdmin):
     list_select_related = ("campaign", "account")
     show_full_result_count = False
     actions = ["export_csv", "export_xlsx"]
-    change_form_outer_after_template = "admin/campaigns/callrecord/history.html"
+    change_form_outer_before_template = "admin/campaigns/callrecord/attempts.html"
+    change_form_outer_after_template = "admin/campaigns/callrecord/receipts.html"
     readonly_fields = [f.name for f in CallRecord._meta.fields] + ["recipient_variables"]
     fieldsets = (
         (None, {"fields": ("campaign", "recipient", "recipient_variables", "mobile", "attempt", "is_test", "state", "outcome")}),
@@ -276,6 +284,18 @@ class CallRecordAdmin(ModelAdmin):
     @display(description=_("state"), label=CALL_STATE_COLORS, ordering="state")
     def state_badge(self, obj):
         return obj.state, obj.get_state_display()
+
+    @display(description=_("attempt"), ordering="attempt")
+    def attempt_display(self, obj):
+        return _("test") if obj.is_test else obj.attempt
+
+    @display(description=_("submitted"), ordering="submitted_at")
+    def submitted(self, obj):
+        return _short_time(obj.submitted_at)
+
+    @display(description=_("reported"), ordering="reported_at")
+    def reported(self, obj):
+        return _short_time(obj.reported_at)
 
     @display(description=_("outcome"), ordering="outcome")
     def outcome_display(self, obj):

@@ -264,7 +264,7 @@ def campaign_action(request, model_admin, object_id, action):
         raise Http404(_("Unknown action."))
     try:
         if action == "launch":
-            services.launch(campaign)
+            services.launch(campaign, actor=request.user)
             messages.success(request, _("“%(name)s” is running: calls go out as the schedule and calling hours allow.") % {"name": campaign.name})
         elif action == "schedule":
             when = _parse_when(request.POST.get("scheduled_at", ""))
@@ -272,19 +272,19 @@ def campaign_action(request, model_admin, object_id, action):
                 raise services.CampaignError(_("Give the date and time to start at."))
             if when <= timezone.now():
                 raise services.CampaignError(_("The start time must be in the future; use “Launch now” to start at once."))
-            services.launch(campaign, at=when)
+            services.launch(campaign, at=when, actor=request.user)
             messages.success(request, _("“%(name)s” is scheduled to start at %(when)s.") % {"name": campaign.name, "when": formats.date_format(timezone.localtime(when), "DATETIME_FORMAT")})
         elif action == "pause":
-            services.pause(campaign)
+            services.pause(campaign, actor=request.user)
             messages.success(request, _("“%(name)s” is paused: no new calls go out until it is resumed.") % {"name": campaign.name})
         elif action == "resume":
-            services.resume(campaign)
+            services.resume(campaign, actor=request.user)
             messages.success(request, _("“%(name)s” is resumed.") % {"name": campaign.name})
         elif action == "cancel":
-            count = services.cancel(campaign)
+            count = services.cancel(campaign, actor=request.user)
             messages.success(request, _("“%(name)s” is cancelled; %(count)d queued call(s) will not be made.") % {"name": campaign.name, "count": count})
         elif action == "retry_failed":
-            count = services.retry_failed(campaign)
+            count = services.retry_failed(campaign, actor=request.user)
             if count:
                 messages.success(request, _("%(count)d failed call(s) queued for another attempt.") % {"count": count})
             else:
@@ -293,7 +293,7 @@ def campaign_action(request, model_admin, object_id, action):
             mobile = request.POST.get("mobile", "").strip()
             if not mobile:
                 raise services.CampaignError(_("Give the number to call."))
-            call = services.send_test_call(campaign, mobile)
+            call = services.send_test_call(campaign, mobile, actor=request.user)
             messages.success(request, _("Test call to %(mobile)s queued; its receipt will show on this page.") % {"mobile": call.mobile})
         else:
             raise Http404(_("Unknown action."))

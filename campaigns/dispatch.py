@@ -12,6 +12,7 @@ Rules kept here (DESIGN.md, "A call's life"):
 from __future__ import annotations
 
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,8 +36,12 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=90)
 SINGLE_CALL_THREADS = 16
-UNAVAILABLE_BACKOFF = timedelta(seconds=30)
+UNAVAILABLE_BACKOFF = timedelta(seconds=30)  # the first wait of a call the vendor could not take
+MAX_BACKOFF = timedelta(minutes=30)  # each later try waits twice as long, up to this
 REQUEUE, UNCERTAIN = RESULT_NOT_SENT, RESULT_UNCERTAIN
+# Codes meaning "the vendor may have the request": the call is reconciled, never re-sent blindly.
+UNCERTAIN_CODES = (UNCERTAIN, "unavailable", "bad_response")
+_TRIES = re.compile(r"^not sent \(try (\d+)")
 
 
 @dataclass
@@ -100,23 +105,41 @@ def send(adapter, campaign: Campaign, calls: list[OutboundCall]) -> list[SubmitR
         return adapter.send(calls, product=campaign.product)
     with ThreadPoolExecutor(max_workers=min(SINGLE_CALL_THREADS, len(calls))) as pool:
         futures = [pool.submit(adapter.send, [c], product=campaign.product) for c in calls]
-        results, first_error = [], None
+        results = []
         for call, future in zip(calls, futures, strict=True):
             try:
                 results.extend(future.result())
-            except (VendorError, VendorUnavailable) as exc:
-                first_error = first_error or exc
+            except (VendorError, VendorUnavailable, NotSupported) as exc:
+                results.append(_failure_result(call, exc))
+            except Exception as exc:  # an adapter bug after the request may have gone: reconcile, keep the others
+                logger.exception("%s: sending one call failed unexpectedly", adapter.code)
                 results.append(_failure_result(call, exc))
         return results
 
 
 def _failure_result(call: OutboundCall, exc: Exception) -> SubmitResult:
-    """A per-call failure in a concurrent batch, carried as a result so the others still count."""
+    """A failed request as a per-call result, so the other calls of a batch still count.
+
+    Only when the vendor surely does not have the call (connection refused, HTTP 5xx, a refusal
+    it answered in words) is it queued again; an answer we could not read (``bad_response``: the
+    vendor may have taken the call and answered in a way we do not understand), a read timeout,
+    a dropped connection or an unexpected error leave it for reconciliation.
+    """
     if isinstance(exc, VendorUnavailable):
         code = UNCERTAIN if exc.maybe_delivered else REQUEUE
-    else:
+    elif isinstance(exc, VendorError):
+        code = UNCERTAIN if exc.code == "bad_response" else REQUEUE
+    elif isinstance(exc, NotSupported):
         code = REQUEUE
-    return SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=str(exc)[:500])
+    else:
+        code = UNCERTAIN
+    text = f"[{exc.code}] {exc.message}" if isinstance(exc, VendorError) else str(exc) or type(exc).__name__
+    return SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=text[:500])
+
+
+def requeue_delay(tries: int) -> timedelta:
+    """How long a call the vendor could not take waits before its ``tries``-th retry (30 s, 1 min, 2 min, …)."""
+    return min(UNAVAILABLE_BACKOFF * 2 ** min(tries - 1, 16), MAX_BACKOFF)
 
 
 def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult], summary: DispatchSummary) -> None:
@@ -129,7 +152,7 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
             uncertain.append((call.id, "no result from adapter"))
         elif result.accepted:
             accepted.append((call.id, result.vendor_message_id or "", result.batch_id or ""))
-        elif result.error_code in (UNCERTAIN, "unavailable", "bad_response"):
+        elif result.error_code in UNCERTAIN_CODES:
             # the vendor may have the request (adapters say so with these codes): reconcile, never re-send
             uncertain.append((call.id, result.error_message or ""))
         elif result.error_code == REQUEUE:
@@ -141,16 +164,23 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
             rejected.append((call.id, outcome if outcome != "unknown" else "vendor_error", result.error_code or "", result.error_message or ""))
     now = timezone.now()
     submitting = (CallRecord.State.SUBMITTING,)  # a receipt may already have finished a row: leave it
-    update_calls([(cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid}) for cid, vmid, bid in accepted],
-                 from_states=submitting)
+    update_calls([(cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid, "raw_message": ""})
+                  for cid, vmid, bid in accepted], from_states=submitting)
     update_calls([(cid, {"state": "submit_failed", "outcome": outcome, "raw_code": code[:100], "raw_message": msg, "reported_at": now})
                   for cid, outcome, code, msg in rejected], from_states=submitting)
-    for cid, msg in requeue:
-        CallRecord.objects.filter(id=cid, state="submitting").update(
-            state="queued", not_before=now + UNAVAILABLE_BACKOFF, raw_message=msg[:500], submitted_at=None
-        )
-    for cid, msg in uncertain:
-        CallRecord.objects.filter(id=cid, state="submitting").update(raw_message=f"awaiting reconciliation: {msg}"[:500])
+    if requeue:
+        # Back to the queue, each try of a call waiting twice as long as its last (the count travels
+        # in the message the operator reads: "not sent (try 3, next in 120 s): …").
+        before = dict(CallRecord.objects.filter(id__in=[cid for cid, _m in requeue]).values_list("id", "raw_message"))
+        rows = []
+        for cid, msg in requeue:
+            match = _TRIES.match(before.get(cid) or "")
+            tries = int(match.group(1)) + 1 if match else 1
+            delay = requeue_delay(tries)
+            rows.append((cid, {"state": "queued", "not_before": now + delay, "submitted_at": None,
+                               "raw_message": f"not sent (try {tries}, next in {int(delay.total_seconds())} s): {msg}"[:500]}))
+        update_calls(rows, from_states=submitting)
+    update_calls([(cid, {"raw_message": f"awaiting reconciliation: {msg}"[:500]}) for cid, msg in uncertain], from_states=submitting)
     summary.submitted += len(accepted)
     summary.rejected += len(rejected)
     summary.requeued += len(requeue)
@@ -197,12 +227,13 @@ def send_claimed(campaign: Campaign, account: VendorAccount, calls: list[CallRec
         return
     try:
         results = send(adapter, campaign, outbound(campaign, calls))
-    except VendorUnavailable as exc:
+    except (VendorUnavailable, VendorError, NotSupported) as exc:  # the whole request failed
         results = [_failure_result(OutboundCall(c.custom_id, c.mobile, ""), exc) for c in calls]
-        vendor_services.record_failure(account, str(exc))
-    except (VendorError, NotSupported) as exc:  # the account cannot take these calls now: nothing was dialled
+        vendor_services.record_failure(account, results[0].error_message or "")
+    except Exception as exc:  # an adapter bug: the request may have gone; reconcile, and say why
+        logger.exception("%s: sending %s calls failed unexpectedly", adapter.code, len(calls))
         results = [_failure_result(OutboundCall(c.custom_id, c.mobile, ""), exc) for c in calls]
-        vendor_services.record_failure(account, str(exc))
+        vendor_services.record_failure(account, f"{type(exc).__name__}: {exc}")
     else:
         failed_requests = [r for r in results if r.error_code in (REQUEUE, UNCERTAIN)]
         if any(r.accepted for r in results):
@@ -231,7 +262,10 @@ def dispatch_campaign(campaign_id: int, budget_seconds: float = 50.0) -> Dispatc
                 break
             adapter_batch = max(get_adapter(account).batch_size, SINGLE_CALL_THREADS)
             rate = min(campaign.rate_limit_per_second, account.rate_limit_per_second)
-            granted, wait = ratelimit.take(f"account:{account.pk}", min(adapter_batch, rate), account.rate_limit_per_second)
+            # After failed requests (and when a circuit half-opens) one call probes the vendor: a
+            # vendor that is still slow then leaves one call to reconcile, not a whole batch.
+            wanted = 1 if account.consecutive_failures else min(adapter_batch, rate)
+            granted, wait = ratelimit.take(f"account:{account.pk}", wanted, account.rate_limit_per_second)
             if granted and campaign.rate_limit_per_second < account.rate_limit_per_second:
                 granted, wait = ratelimit.take(f"campaign:{campaign.pk}", granted, campaign.rate_limit_per_second)
             if not granted:

@@ -15,6 +15,7 @@ ROLE_PERMISSIONS = {
             "callbackevent": "change view",
             "donotcallentry": "add change delete view",
             "recipientimport": "add change view",
+            "inboundreply": "view",
         },
         "django_celery_beat": {
             "periodictask": "add change delete view",
@@ -30,6 +31,7 @@ ROLE_PERMISSIONS = {
             "callrecord": "view",
             "donotcallentry": "add view",
             "recipientimport": "add view",
+            "inboundreply": "view",
         },
     },
     "Finance": {
@@ -45,3 +47,20 @@ def permission_codenames(group: str):
         for model, actions in models.items():
             for act in actions.split():
                 yield app_label, f"{act}_{model}"
+
+
+def sync_groups(apps) -> None:
+    """Create the groups and give each exactly its permissions (idempotent; used by migrations)."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in global_apps.get_app_configs():  # permissions exist only after post_migrate otherwise
+        create_permissions(app_config, verbosity=0)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name in ROLE_PERMISSIONS:
+        group, _created = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            for app_label, codename in permission_codenames(name)
+        )

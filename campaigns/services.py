@@ -32,13 +32,20 @@ class CampaignError(Exception):
 
 # --------------------------------------------------------------------------- recipients
 def add_recipients(campaign: Campaign, records: list[dict]) -> ImportResult:
+    ensure_open_for_recipients(campaign)
     return import_records(campaign, records)
+
+
+def ensure_open_for_recipients(campaign: Campaign) -> None:
+    if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
+        raise CampaignError(_("A campaign that is %(state)s takes no more recipients.") % {"state": campaign.get_state_display()})
 
 
 def start_file_import(campaign: Campaign, upload, user=None) -> RecipientImport:
     """Store the uploaded file and import it in the background (``imports`` queue)."""
     from .tasks import import_recipients_file
 
+    ensure_open_for_recipients(campaign)
     job = RecipientImport.objects.create(
         campaign=campaign, file=upload, original_name=Path(upload.name).name[:255],
         size_bytes=upload.size or 0, created_by=user if user and user.is_authenticated else None,
@@ -100,7 +107,7 @@ def _finish_import(job: RecipientImport, result: ImportResult | None, error: str
 # --------------------------------------------------------------------------- call rows
 def queue_first_attempts(campaign: Campaign) -> int:
     """Create the queued first attempt of every recipient that has none yet (one INSERT … SELECT)."""
-    has_call = CallRecord.objects.filter(recipient=OuterRef("pk"))
+    has_call = CallRecord.objects.filter(recipient=OuterRef("pk"), is_test=False)  # a test call is no attempt
     missing = Recipient.objects.filter(campaign=campaign).filter(~Exists(has_call))
     if connection.vendor == "postgresql":
         sql, params = missing.values("id", "mobile").query.sql_with_params()

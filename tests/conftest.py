@@ -26,7 +26,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+# A Redis database per test run (pid-based), so parallel runs never take each other's tasks.
+BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", f"redis://127.0.0.1:6379/{1 + os.getpid() % 12}")
 
 
 class Worker:

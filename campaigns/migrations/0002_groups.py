@@ -4,22 +4,9 @@ from django.db import migrations
 
 
 def create_groups(apps, schema_editor):
-    from django.apps import apps as global_apps
-    from django.contrib.auth.management import create_permissions
+    from campaigns.roles import sync_groups
 
-    from campaigns.roles import ROLE_PERMISSIONS, permission_codenames
-
-    for app_config in global_apps.get_app_configs():  # permissions exist only after post_migrate otherwise
-        create_permissions(app_config, verbosity=0)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name in ROLE_PERMISSIONS:
-        group, _created = Group.objects.get_or_create(name=name)
-        wanted = [
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            for app_label, codename in permission_codenames(name)
-        ]
-        group.permissions.set(wanted)
+    sync_groups(apps)
 
 
 class Migration(migrations.Migration):
