@@ -241,6 +241,8 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
             "export_urls": {fmt: reverse("admin:campaigns_campaign_export_calls", args=[campaign.pk, fmt]) for fmt in exports.FORMATS},
             "calls_url": reverse("admin:campaigns_callrecord_changelist") + f"?campaign__id__exact={campaign.pk}",
             "now_local": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "held_by_quiet_hours": campaign.state == Campaign.State.RUNNING and not campaign.in_calling_hours(),
+            "calling_hours": f"{campaign.quiet_hours_start:%H:%M}–{campaign.quiet_hours_end:%H:%M}",
         }
     }
 

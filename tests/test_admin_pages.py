@@ -398,3 +398,18 @@ def test_home_dashboard_respects_roles(client):
     login(client, "Finance")
     page = client.get("/admin/").content.decode()
     assert 'id="vo-vendors"' in page and "/dashboard/finance/" in page and "vo-callbacks-failed" not in page
+
+
+def test_campaign_page_says_when_calls_are_held_by_quiet_hours(admin_client, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns import services
+    from tests.factories import make_campaign
+
+    now = timezone.localtime()
+    campaign = make_campaign(recipients=1, quiet_hours_start=(now + timedelta(hours=1)).time(), quiet_hours_end=(now + timedelta(hours=2)).time())
+    services.launch(campaign)
+    page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert "Outside calling hours" in page

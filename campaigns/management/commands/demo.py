@@ -5,6 +5,7 @@ Idempotent: a second run finds what the first made and only gives the admin a ne
 
 import random
 import secrets
+from datetime import time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -53,7 +54,9 @@ class Command(BaseCommand):
         )
         campaign, created = Campaign.objects.get_or_create(
             name=DEMO_CAMPAIGN,
-            defaults={"account": account, "template": template, "product": "notify", "max_attempts": 2, "retry_delay_minutes": 1},
+            # The simulator calls nobody, so the demo may "call" at any hour (real campaigns keep 08:00–21:00).
+            defaults={"account": account, "template": template, "product": "notify", "max_attempts": 2, "retry_delay_minutes": 1,
+                      "quiet_hours_start": time(0), "quiet_hours_end": time(0)},
         )
         if created:
             rng = random.Random(42)
