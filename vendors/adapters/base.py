@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import requests
 from django.conf import settings
@@ -46,6 +47,7 @@ RESULT_UNCERTAIN = "voiceops:uncertain"  # the vendor may have it: reconcile, ne
 
 DEFAULT_RETRYABLE_OUTCOMES = ("no_answer", "busy", "unreachable", "network_busy")
 PRODUCTS = ("notify", "verify", "marketing", "voice_sms")
+BEIJING = ZoneInfo("Asia/Shanghai")  # every vendor's clock
 
 
 # --------------------------------------------------------------------------- errors

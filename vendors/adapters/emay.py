@@ -65,12 +65,12 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import NoReturn
 from urllib.parse import parse_qs
-from zoneinfo import ZoneInfo
 
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import unpad
 
 from .base import (
+    BEIJING,
     RESULT_NOT_SENT,
     RESULT_UNCERTAIN,
     Balance,
@@ -90,7 +90,6 @@ from .base import (
 
 logger = logging.getLogger("vendors")
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 SEND_PATHS = {"notify": "/voice/send", "verify": "/voice/sendVFCode", "marketing": "/voice/sendCTCode",
               "voice_sms": "/join/send"}
 REPORT_PATHS = {"voice": "/voice/getReport", "join": "/join/getReport"}

@@ -60,12 +60,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs
 from xml.etree.ElementTree import ParseError
-from zoneinfo import ZoneInfo
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from .base import (
+    BEIJING,
     Balance,
     BaseAdapter,
     CallbackRejected,
@@ -83,7 +83,6 @@ from .base import (
 PATH = "/webservice/voice.php"
 NAMESPACE = "http://106.ihuyi.com/"
 SUCCESS = "2"
-BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_CONTENT = 180
 
 # 2.5 Submit: code → the document's description.

@@ -75,11 +75,11 @@ from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 from urllib.parse import urlencode
 from xml.etree.ElementTree import Element, ParseError, tostring
-from zoneinfo import ZoneInfo
 
 from defusedxml.ElementTree import fromstring
 
 from .base import (
+    BEIJING,
     Balance,
     BaseAdapter,
     DeliveryReport,
@@ -96,7 +96,6 @@ from .base import (
 
 logger = logging.getLogger("vendors")
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 UTF8_PATH = "/v2sms.aspx"
 GBK_PATH = "/v2smsGBK.aspx"
 STATUS_PATH = "/v2statusApi.aspx"

@@ -70,12 +70,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import ParseError
-from zoneinfo import ZoneInfo
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from .base import (
+    BEIJING,
     Balance,
     BaseAdapter,
     DeliveryReport,
@@ -90,7 +90,6 @@ from .base import (
 
 logger = logging.getLogger("vendors")
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 PATH = "/vms.ashx"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 REPORT_PAGE = 50  # "状态每次返回50条话单数据"
