@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 env: install .env
 
 run: env
-	mkdir -p var
+	mkdir -p var/staticfiles
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py compilemessages -v0 2>/dev/null || true
 	$(PY) manage.py demo
