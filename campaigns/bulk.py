@@ -3,11 +3,20 @@
 On PostgreSQL the rows travel as arrays (``UPDATE … FROM unnest(…)``), so a push of 500 receipts
 or a submit of 500 calls is one statement — and one run of the statistics trigger. The condition
 on the current state is what keeps a final state from moving back.
+
+Rows are sent sorted by their key, so concurrent statements over overlapping rows (the same
+receipts replayed in differently ordered pushes, a pull racing a push) lock them in the same
+order instead of deadlocking. Outside a transaction a statement that still loses a deadlock is
+simply run again (it is conditional, so running it again is harmless); inside one, the caller
+retries the whole transaction (``is_retryable``).
 """
 
 from __future__ import annotations
 
-from django.db import connection
+import random
+import time
+
+from django.db import DatabaseError, connection
 
 from .models import CallRecord
 
@@ -17,12 +26,47 @@ SQL_TYPES = {
 }
 
 
+# deadlock detected, serialization failure: the statement or transaction can simply run again
+RETRYABLE_SQLSTATES = ("40P01", "40001")
+STATEMENT_TRIES = 5
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A database error that says "run me again" (a deadlock victim, a serialization failure)."""
+    while exc is not None:
+        if getattr(exc, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def pause_before_retry(tries: int) -> None:
+    time.sleep(random.uniform(0, 0.02 * 2**tries))
+
+
+def _run(statement, *args):
+    """Run one statement; outside a transaction, again if it lost a deadlock."""
+    for tries in range(STATEMENT_TRIES):
+        try:
+            return statement(*args)
+        except DatabaseError as exc:
+            if connection.in_atomic_block or not is_retryable(exc) or tries == STATEMENT_TRIES - 1:
+                raise
+            pause_before_retry(tries)
+    raise AssertionError("unreachable")
+
+
 def update_calls(rows: list[tuple[int, dict]], *, from_states: tuple[str, ...]) -> list[int]:
     """Set each row's values where its state is still one of ``from_states``; returns the ids changed."""
     if not rows:
         return []
+    rows = sorted(rows, key=lambda row: row[0])
     if connection.vendor != "postgresql":
         return [cid for cid, values in rows if CallRecord.objects.filter(id=cid, state__in=from_states).update(**values)]
+    return _run(_update_calls_pg, rows, from_states)
+
+
+def _update_calls_pg(rows: list[tuple[int, dict]], from_states: tuple[str, ...]) -> list[int]:
     columns = list(rows[0][1])
     arrays = [[cid for cid, _v in rows]] + [[values[c] for _cid, values in rows] for c in columns]
     unnest = ", ".join(["%s::bigint[]"] + [f"%s::{SQL_TYPES.get(c, 'text')}[]" for c in columns])
@@ -43,6 +87,11 @@ def update_calls_by_key(column: str, rows: list[tuple[str, dict]], *, from_state
 
     Returns (id, key, campaign_id, recipient_id, attempt, mobile, is_test) of each row changed.
     """
+    rows = sorted(rows, key=lambda row: row[0])
+    return _run(_update_calls_by_key_pg, column, rows, from_states, extra_where, extra_params)
+
+
+def _update_calls_by_key_pg(column, rows, from_states, extra_where, extra_params) -> list[tuple]:
     columns = list(rows[0][1])
     arrays = [[key for key, _v in rows]] + [[values[c] for _key, values in rows] for c in columns]
     unnest = ", ".join(["%s::text[]"] + [f"%s::{SQL_TYPES.get(c, 'text')}[]" for c in columns])

@@ -13,7 +13,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -22,13 +22,15 @@ from vendors.adapters import DeliveryReport, InboundReply, NotSupported, ParsedC
 from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
-from .bulk import update_calls, update_calls_by_key
+from .bulk import is_retryable, pause_before_retry, update_calls, update_calls_by_key
 from .models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
 from .models import InboundReply as InboundReplyRow
 
 logger = logging.getLogger(__name__)
 
 APPLICABLE_STATES = ("submitting", "submitted", "expired")
+# A push or pull that loses a deadlock to a concurrent one (PostgreSQL picks a victim) is applied again.
+APPLY_TRIES = 5
 # Vendors whose message id names a whole batch (reports match on message id + mobile).
 SHARED_MESSAGE_IDS = ("sms10692", "fungo")
 
@@ -91,7 +93,8 @@ def _apply_by_lookup(account, reports, now) -> tuple[list[tuple[CallRecord, Deli
         values["vendor_message_id"] = call.vendor_message_id or (report.vendor_message_id or "")[:100]
         rows.append((call.id, values))
     changed = update_calls(rows, from_states=APPLICABLE_STATES)
-    return [reported[cid] for cid in changed], len(reports) - len(calls)
+    rescued = _apply_to_unanswered_submits(account, [r for i, r in enumerate(reports) if i not in calls], now)
+    return [reported[cid] for cid in changed] + rescued, len(reports) - len(calls) - len(rescued)
 
 
 def _apply_in_one_statement(account, reports, now) -> tuple[list[tuple[CallRecord, DeliveryReport]], int]:
@@ -118,8 +121,55 @@ def _apply_in_one_statement(account, reports, now) -> tuple[list[tuple[CallRecor
     if len(changed) + keyless < len(by_custom) + len(by_vendor):
         done = {report.custom_id or report.vendor_message_id for _c, report in changed}
         missing = [r for r in [*by_custom.values(), *by_vendor.values()] if (r.custom_id or r.vendor_message_id) not in done]
-        unmatched = len(missing) - len(_find_calls(account, missing))
+        found = _find_calls(account, missing)
+        rescued = _apply_to_unanswered_submits(account, [r for i, r in enumerate(missing) if i not in found], now)
+        changed += rescued
+        unmatched = len(missing) - len(found) - len(rescued)
     return changed, unmatched + keyless
+
+
+# A receipt is not taken for a submit made after it (beyond this much clock difference).
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+def _apply_to_unanswered_submits(account, reports, now) -> list[tuple[CallRecord, DeliveryReport]]:
+    """Reconcile receipts the vendor names only by its own message id with calls whose submit got no answer.
+
+    A submit that timed out (or whose connection dropped) leaves its row ``submitting`` with no
+    vendor message id; at vendors without a custom id (ihuyi, fungo, …) the receipt for it names
+    only the vendor's id and the number. It is taken for that row when the account has exactly one
+    such row for that number, submitted before the receipt's time; otherwise it stays unmatched.
+    """
+    wanted: dict[str, DeliveryReport] = {}
+    for report in reports:
+        if report.custom_id or not report.vendor_message_id or not report.mobile:
+            continue
+        mobile = e164_mobile(report.mobile) or report.mobile
+        seen = wanted.get(mobile, report)
+        # the same receipt twice is one; receipts of two calls to one number are ambiguous
+        wanted[mobile] = report if seen is not None and seen.vendor_message_id == report.vendor_message_id else None
+    wanted = {m: r for m, r in wanted.items() if r is not None}
+    if not wanted:
+        return []
+    rows: dict[str, list[CallRecord]] = {}
+    fields = ("id", "state", "campaign_id", "recipient_id", "attempt", "mobile", "is_test", "submitted_at")
+    for call in CallRecord.objects.filter(account=account, state=CallRecord.State.SUBMITTING, vendor_message_id="",
+                                          mobile__in=list(wanted)).only(*fields):
+        rows.setdefault(call.mobile, []).append(call)
+    updates, picked = [], {}
+    for mobile, calls in rows.items():
+        report = wanted[mobile]
+        if len(calls) != 1:
+            continue
+        call = calls[0]
+        if report.reported_at and call.submitted_at and call.submitted_at > report.reported_at + CLOCK_SLACK:
+            continue
+        picked[call.id] = (call, report)
+        updates.append((call.id, {**_values(report, now), "vendor_message_id": report.vendor_message_id[:100]}))
+    changed = update_calls(updates, from_states=(CallRecord.State.SUBMITTING,))
+    if changed:
+        logger.info("%s receipt(s) reconciled with calls whose submit got no answer", len(changed))
+    return [picked[cid] for cid in changed]
 
 
 def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tuple[int, int]:
@@ -195,13 +245,19 @@ def process_event(event_id: int) -> CallbackEvent:
 
 def apply_parsed(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
     """Apply what one stored event says, and record how it went on the event."""
-    try:
-        with transaction.atomic():  # a savepoint when called inside the callback's transaction
-            _applied, unmatched = apply_reports(event.account, parsed.reports)
-            apply_template_reviews(event.account, parsed)
-            store_replies(event, parsed.replies)
-    except Exception as exc:
-        return mark_failed(event, exc)
+    for tries in range(APPLY_TRIES):
+        try:
+            with transaction.atomic():  # a savepoint when called inside the callback's transaction
+                _applied, unmatched = apply_reports(event.account, parsed.reports)
+                apply_template_reviews(event.account, parsed)
+                store_replies(event, parsed.replies)
+            break
+        except Exception as exc:
+            if isinstance(exc, DatabaseError) and is_retryable(exc) and tries < APPLY_TRIES - 1:
+                logger.info("callback event %s lost a deadlock, applying it again", event.pk)
+                pause_before_retry(tries)
+                continue
+            return mark_failed(event, exc)
     event.state = CallbackEvent.State.UNMATCHED if unmatched else CallbackEvent.State.APPLIED
     event.reports_count, event.processed_at, event.error = len(parsed.reports), timezone.now(), ""
     CallbackEvent.objects.filter(pk=event.pk).update(
@@ -217,21 +273,27 @@ def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEve
     and the raw event is stored on its own, marked failed, for re-processing after a fix. Either
     way the body is stored before the vendor is acknowledged.
     """
-    try:
-        with transaction.atomic():
-            event.state, event.reports_count, event.processed_at = CallbackEvent.State.APPLIED, len(parsed.reports), timezone.now()
-            event.save(force_insert=True)
-            _applied, unmatched = apply_reports(event.account, parsed.reports)
-            apply_template_reviews(event.account, parsed)
-            store_replies(event, parsed.replies)
-            if unmatched:
-                event.state = CallbackEvent.State.UNMATCHED
-                CallbackEvent.objects.filter(pk=event.pk).update(state=event.state)
-    except Exception as exc:
-        logger.exception("callback event could not be applied")
-        event.pk = None
-        return store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
-    return event
+    for tries in range(APPLY_TRIES):
+        try:
+            with transaction.atomic():
+                event.state, event.reports_count, event.processed_at = CallbackEvent.State.APPLIED, len(parsed.reports), timezone.now()
+                event.save(force_insert=True)
+                _applied, unmatched = apply_reports(event.account, parsed.reports)
+                apply_template_reviews(event.account, parsed)
+                store_replies(event, parsed.replies)
+                if unmatched:
+                    event.state = CallbackEvent.State.UNMATCHED
+                    CallbackEvent.objects.filter(pk=event.pk).update(state=event.state)
+            return event
+        except Exception as exc:
+            event.pk = None  # the insert was rolled back with the rest
+            if isinstance(exc, DatabaseError) and is_retryable(exc) and tries < APPLY_TRIES - 1:
+                logger.info("callback push lost a deadlock, applying it again")
+                pause_before_retry(tries)
+                continue
+            logger.exception("callback event could not be applied")
+            return store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
+    raise AssertionError("unreachable")
 
 
 def store_unapplied(event: CallbackEvent, state: str, error: str) -> CallbackEvent:

@@ -4,16 +4,28 @@ Redis is shut down without saving while the worker dispatches to a slow vendor, 
 task message is gone; the beat's ticks fail while it is down. Afterwards, with ticks resumed,
 every recipient has exactly its one attempt, each accepted by the vendor once.
 
-Celery 5.7.0 / kombu 5.7.0 have a bug here: a worker that holds a reserved (prefetched, not yet
-started) message when the broker connection drops dies with ``Unrecoverable error:
-AttributeError("'NoneType' object has no attribute 'hostname'")`` (the consumer closes the channel
-again after ``Connection.collect()`` has dropped the transport, and restoring the unacked message
-needs it). Production runs workers under a process manager that restarts them, and the main drill
-does the same; ``test_a_worker_holding_reserved_tasks_survives_a_broker_restart`` pins the bug.
+The Redis restarted here is a private ``redis-server`` on a free loopback port, started and
+stopped by these tests: the machine's Redis on 6379 serves other test runs and benchmarks at the
+same time, and restarting it under them would break their workers.
+
+Celery 5.7.0 / kombu 5.7.0 have a bug here: a worker whose consumer is waiting on the broker while
+it holds a reserved (prefetched, not yet started) message dies when the connection drops, with
+``Unrecoverable error: AttributeError("'NoneType' object has no attribute 'hostname'")``: after
+``Connection.collect()`` has dropped the transport, the consumer closes the channel again and
+restoring the unacked message needs the transport. Production runs workers under a process manager
+that restarts them, and the drill does the same (``supervise``), warning when it had to. With the guard
+proposed for ``voiceops/celery.py`` (wrap ``kombu.transport.redis.QoS.restore_unacked`` to leave the
+reserved messages to the broker on AttributeError) the worker reconnects by itself.
 """
 
+import os
+import shutil
+import signal
+import socket
 import subprocess
+import tempfile
 import time
+import warnings
 from collections import Counter
 
 import pytest
@@ -23,35 +35,84 @@ from django.utils import timezone
 from campaigns import services
 from campaigns.models import CallRecord, Campaign
 from campaigns.tasks import run_campaign, tick
-from tests.conftest import wait_for
+from tests.conftest import Worker, _reset_pool, wait_for
 from tests.drills import TEXT, dialled, ihuyi_account, roomy
 from tests.factories import make_campaign
 from tests.fakes.ihuyi import FakeIhuyi
 
 pytestmark = pytest.mark.worker
 
-REDIS_PORT = 6379
+
+class RedisServer:
+    """A private, non-persistent redis-server on a free loopback port."""
+
+    def __init__(self):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.dir = tempfile.mkdtemp(prefix="drill-redis-")
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def up(self) -> bool:
+        try:
+            return bool(redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def start(self) -> "RedisServer":
+        if not self.up():
+            subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(self.port),
+                            "--save", "", "--appendonly", "no", "--dir", self.dir,
+                            "--pidfile", os.path.join(self.dir, "redis.pid")], capture_output=True, timeout=10, check=True)
+            assert wait_for(self.up, timeout=10, interval=0.1), "Redis did not start"
+        return self
+
+    def stop(self) -> None:
+        """``redis-cli shutdown nosave``: every queued and unacknowledged task message is gone."""
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True, timeout=10)
+        assert wait_for(lambda: not self.up(), timeout=10, interval=0.1), "Redis did not stop"
 
 
-def redis_up() -> bool:
-    try:
-        return bool(redis.Redis(host="127.0.0.1", port=REDIS_PORT, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
+class DrillWorker(Worker):
+    def __init__(self, db_name: str, broker_url: str, **kwargs):
+        super().__init__(db_name, **kwargs)
+        self.broker_url = broker_url
+
+    def env(self) -> dict:
+        return {**super().env(), "CELERY_BROKER_URL": self.broker_url}
 
 
-def stop_redis() -> None:
-    subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "shutdown", "nosave"], capture_output=True, timeout=10)
-    assert wait_for(lambda: not redis_up(), timeout=10, interval=0.1), "Redis did not stop"
+@pytest.fixture
+def broker():
+    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+        pytest.skip("needs redis-server and redis-cli to run a private broker")
+    server = RedisServer().start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.dir, ignore_errors=True)
 
 
-def start_redis() -> None:
-    """Start Redis again (no persistence, as the machine's own) unless something already did."""
-    if redis_up():
-        return
-    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(REDIS_PORT),
-                    "--save", "", "--appendonly", "no"], capture_output=True, timeout=10)
-    assert wait_for(redis_up, timeout=10, interval=0.1), "Redis did not come back"
+@pytest.fixture
+def drill_worker(transactional_db, broker):
+    """Like the suite's ``worker`` fixture, on the private broker (this process publishes there too)."""
+    from django.db import connection
+
+    from voiceops.celery import app
+
+    old = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=broker.url, task_always_eager=False)
+    _reset_pool(app)
+    started = []
+
+    def start(**kwargs) -> DrillWorker:
+        started.append(DrillWorker(connection.settings_dict["NAME"], broker.url, **kwargs).start())
+        return started[-1]
+
+    yield start
+    for w in started:
+        w.kill(signal.SIGTERM)
+    app.conf.update(**old)
+    _reset_pool(app)
 
 
 def publish(task, *args) -> bool:
@@ -63,18 +124,18 @@ def publish(task, *args) -> bool:
         return False
 
 
-def supervise(worker, started: list) -> int:
-    """What systemd's Restart=always does: start a new worker for each one that exited."""
+def supervise(start_worker, workers: list) -> int:
+    """What a process manager (systemd Restart=always) does: start a new worker for each that exited."""
     restarted = 0
-    for w in list(started):
+    for w in list(workers):
         if w.process.poll() is not None:
-            started.remove(w)
-            started.append(worker(queues="dispatch"))
+            workers.remove(w)
+            workers.append(start_worker(queues="dispatch"))
             restarted += 1
     return restarted
 
 
-def test_broker_restart_mid_campaign_loses_nothing_and_dials_nothing_twice(worker, start_fake):
+def test_broker_restart_mid_campaign_loses_nothing_and_dials_nothing_twice(drill_worker, broker, start_fake):
     fake = roomy(start_fake(FakeIhuyi()))
     fake.delay = 0.2  # a slow vendor: the restart lands while requests are in flight
     recipients = 300
@@ -82,15 +143,15 @@ def test_broker_restart_mid_campaign_loses_nothing_and_dials_nothing_twice(worke
     campaign = make_campaign(recipients=recipients, account=account, content=TEXT, rate_limit_per_second=25)
     services.launch(campaign)
 
-    workers = [worker(queues="dispatch")]
+    workers = [drill_worker(queues="dispatch")]
     assert publish(tick)
     assert wait_for(lambda: len(fake.submitted) >= 40, timeout=30), "the worker should be dialling"
-    for _ in range(5):  # queued work that the restart will wipe out (each would be a no-op under the lease)
+    for _ in range(5):  # queued work the restart wipes out (each would be a no-op under the campaign's lease)
         publish(run_campaign, campaign.pk)
 
+    broker.stop()
+    down_at = timezone.now()
     try:
-        stop_redis()
-        down_at = timezone.now()
         assert not publish(tick), "the beat cannot publish while the broker is down"
         # The dispatcher does not need the broker: it goes on sending while Redis is down.
         sent_before = len(fake.submitted)
@@ -101,24 +162,26 @@ def test_broker_restart_mid_campaign_loses_nothing_and_dials_nothing_twice(worke
         sent_at_pause = len(fake.submitted)
         time.sleep(1.0)
         assert len(fake.submitted) == sent_at_pause, "a paused campaign dials nothing"
-        start_redis()
     finally:
-        start_redis()  # whatever happened above, the machine's Redis runs again
+        broker.start()
 
-    # Broker back, campaign resumed, ticks resumed: the same worker reconnects and finishes the job.
+    # Broker back, campaign resumed, ticks resumed: the worker reconnects (or is restarted) and finishes.
     services.resume(Campaign.objects.get(pk=campaign.pk))
     fake.delay = 0.05
     resumed_at = timezone.now()
 
+    restarts = 0
+
     def all_sent():
-        supervise(worker, workers)
+        nonlocal restarts
+        restarts += supervise(drill_worker, workers)
         publish(tick)
         return not CallRecord.objects.filter(campaign=campaign, state__in=["queued", "submitting"]).exists()
 
     assert wait_for(all_sent, timeout=45, interval=1.0), Counter(CallRecord.objects.filter(campaign=campaign).values_list("state", flat=True))
     assert sent_at_pause < recipients, "some calls should have been left for after the restart"
     assert CallRecord.objects.filter(campaign=campaign, submitted_at__gt=resumed_at).count() == recipients - sent_at_pause, \
-        "the worker picked up the ticks sent after the broker came back"
+        "the calls left at the pause were sent by ticks published after the broker came back"
 
     calls = CallRecord.objects.filter(campaign=campaign)
     assert calls.count() == recipients and calls.filter(attempt=1).count() == recipients  # one attempt each, none lost
@@ -126,28 +189,8 @@ def test_broker_restart_mid_campaign_loses_nothing_and_dials_nothing_twice(worke
     counts = dialled(fake)
     assert len(counts) == recipients and set(counts.values()) == {1}, "a number was dialled twice"
     assert set(counts) == set(calls.values_list("mobile", flat=True))
-    assert calls.filter(submitted_at__lt=down_at).count() > 0
-    services.complete_if_done(campaign.pk)  # every call is submitted: the campaign is not done until receipts come
-    assert Campaign.objects.get(pk=campaign.pk).state == "running"
-
-
-@pytest.mark.xfail(strict=True, reason="celery/kombu 5.7.0: a worker holding a reserved message dies when the broker "
-                                       "connection drops (AttributeError in QoS.restore_unacked after Connection.collect)")
-def test_a_worker_holding_reserved_tasks_survives_a_broker_restart(worker, start_fake):
-    fake = roomy(start_fake(FakeIhuyi()))
-    fake.delay = 0.3
-    account = ihuyi_account(fake, rate_limit_per_second=20)
-    campaign = make_campaign(recipients=200, account=account, content=TEXT, rate_limit_per_second=20)
-    services.launch(campaign)
-    lone = worker(queues="dispatch", concurrency=1)
-    assert publish(run_campaign, campaign.pk)
-    assert wait_for(lambda: len(fake.submitted) >= 10, timeout=30)
-    assert publish(tick)  # reserved behind the running dispatcher (prefetch 1)
-    time.sleep(0.5)
-    try:
-        stop_redis()
-        time.sleep(2.0)
-    finally:
-        start_redis()
-    time.sleep(3.0)
-    assert lone.process.poll() is None, "the worker exited when the broker connection dropped"
+    assert calls.filter(submitted_at__lt=down_at).exists() and calls.filter(submitted_at__gt=down_at).exists()
+    assert not services.complete_if_done(campaign.pk), "submitted calls still await receipts: not complete"
+    if restarts:
+        warnings.warn(f"{restarts} worker(s) died when the broker went away and were restarted (celery/kombu 5.7.0 bug, "
+                      "see this module's docstring)", stacklevel=1)

@@ -152,6 +152,30 @@ def test_slow_vendor_that_accepted_is_reconciled_by_its_receipt(db, start_fake):
     assert set(dialled(fake).values()) == {1}
 
 
+def test_ihuyi_call_accepted_after_our_timeout_is_reconciled_by_its_pushed_receipt(db, client, start_fake):
+    """ihuyi has no custom id: the receipt of a call whose submit answer we never read names only the
+    vendor's voiceid and the number; it is matched to the one unanswered submit for that number."""
+    fake = roomy(start_fake(FakeIhuyi()))
+    account = ihuyi_account(fake)
+    campaign = make_campaign(recipients=BATCH, account=account, content=TEXT)
+    services.launch(campaign)
+    fake.delay = 1.5  # accepted, but answered after the 1 s read timeout
+
+    assert dispatch.dispatch_campaign(campaign.pk, budget_seconds=3).uncertain == BATCH
+    assert wait_for(lambda: len(fake.submitted) == BATCH, timeout=5)
+    fake.delay = 0
+    url = f"/api/callbacks/ihuyi/{account.callback_token}/"
+    for entry in fake.submitted * 2:  # every receipt twice
+        body, _headers, _query = fake.push_body(entry["vendor_message_id"], "2", talktime=12)
+        response = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+        assert response.content == b"success"
+    calls = CallRecord.objects.filter(campaign=campaign)
+    assert states(campaign) == {"answered": BATCH}
+    assert {(c.mobile, c.vendor_message_id) for c in calls} == {("+86" + e["mobile"], e["vendor_message_id"]) for e in fake.submitted}
+    assert set(calls.values_list("talk_seconds", flat=True)) == {12}
+    assert len(fake.requests) == BATCH  # never re-sent
+
+
 def test_http_500_opens_the_circuit_and_the_fallback_takes_every_call_once(db, start_fake):
     primary_fake, fallback_fake = roomy(start_fake(FakeIhuyi())), roomy(start_fake(FakeEmay(auto_report=False)))
     primary, fallback = ihuyi_account(primary_fake), emay_account(fallback_fake)
