@@ -21,7 +21,7 @@ from django.db import DatabaseError, connection
 from .models import CallRecord
 
 SQL_TYPES = {
-    "talk_seconds": "integer", "billed_seconds": "integer", "billed_units": "integer",
+    "talk_seconds": "integer", "billed_seconds": "integer", "billed_units": "integer", "submit_tries": "integer",
     "reported_at": "timestamptz", "submitted_at": "timestamptz", "not_before": "timestamptz",
 }
 

@@ -12,7 +12,6 @@ Rules kept here (DESIGN.md, "A call's life"):
 from __future__ import annotations
 
 import logging
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,7 +40,6 @@ MAX_BACKOFF = timedelta(minutes=30)  # each later try waits twice as long, up to
 REQUEUE, UNCERTAIN = RESULT_NOT_SENT, RESULT_UNCERTAIN
 # Codes meaning "the vendor may have the request": the call is reconciled, never re-sent blindly.
 UNCERTAIN_CODES = (UNCERTAIN, "unavailable", "bad_response")
-_TRIES = re.compile(r"^not sent \(try (\d+)")
 
 
 @dataclass
@@ -89,7 +87,7 @@ def claim(campaign: Campaign, account: VendorAccount, limit: int) -> list[CallRe
     return list(
         CallRecord.objects.filter(id__in=ids, state=CallRecord.State.SUBMITTING, submitted_at=now)
         .select_related("recipient")
-        .only("id", "mobile", "custom_id", "attempt", "recipient__variables")
+        .only("id", "mobile", "custom_id", "attempt", "submit_tries", "recipient__variables")
     )
 
 
@@ -169,15 +167,13 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
     update_calls([(cid, {"state": "submit_failed", "outcome": outcome, "raw_code": code[:100], "raw_message": msg, "reported_at": now})
                   for cid, outcome, code, msg in rejected], from_states=submitting)
     if requeue:
-        # Back to the queue, each try of a call waiting twice as long as its last (the count travels
-        # in the message the operator reads: "not sent (try 3, next in 120 s): …").
-        before = dict(CallRecord.objects.filter(id__in=[cid for cid, _m in requeue]).values_list("id", "raw_message"))
+        # Back to the queue, each try of a call waiting twice as long as its last.
+        tries_before = {call.id: call.submit_tries for call in calls}
         rows = []
         for cid, msg in requeue:
-            match = _TRIES.match(before.get(cid) or "")
-            tries = int(match.group(1)) + 1 if match else 1
+            tries = tries_before[cid] + 1
             delay = requeue_delay(tries)
-            rows.append((cid, {"state": "queued", "not_before": now + delay, "submitted_at": None,
+            rows.append((cid, {"state": "queued", "not_before": now + delay, "submitted_at": None, "submit_tries": tries,
                                "raw_message": f"not sent (try {tries}, next in {int(delay.total_seconds())} s): {msg}"[:500]}))
         update_calls(rows, from_states=submitting)
     update_calls([(cid, {"raw_message": f"awaiting reconciliation: {msg}"[:500]}) for cid, msg in uncertain], from_states=submitting)

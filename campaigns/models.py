@@ -236,6 +236,9 @@ class CallRecord(models.Model):
     billed_units = models.PositiveIntegerField(_("billed units"), null=True, blank=True)
     key_pressed = models.CharField(_("key pressed"), max_length=20, blank=True)
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    submit_tries = models.PositiveSmallIntegerField(
+        _("send tries"), default=0, db_default=0, help_text=_("Times the vendor could not take this call; each wait doubles.")
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     reported_at = models.DateTimeField(_("reported"), null=True, blank=True)

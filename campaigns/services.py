@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -72,6 +73,21 @@ def run_file_import(import_id: int) -> RecipientImport | None:
         logger.exception("import %s failed", import_id)
         return _finish_import(job, None, _("The import failed and nothing was added: %(error)s") % {"error": exc})
     return _finish_import(job, result, "")
+
+
+def fail_interrupted_imports(stale_after: timedelta = timedelta(minutes=5)) -> int:
+    """Mark failed the imports whose worker died: a running import holds its campaign row locked,
+    so a free lock means nothing is importing (and, the import being one transaction, nothing was added)."""
+    now, failed = timezone.now(), 0
+    for job in RecipientImport.objects.filter(state=RecipientImport.State.RUNNING, created_at__lt=now - stale_after):
+        with transaction.atomic():
+            free = Campaign.objects.select_for_update(skip_locked=True).filter(pk=job.campaign_id).exists()
+            if free or not connection.features.has_select_for_update_skip_locked:
+                failed += RecipientImport.objects.filter(pk=job.pk, state=RecipientImport.State.RUNNING).update(
+                    state=RecipientImport.State.FAILED, finished_at=now,
+                    error=_("The import was interrupted (its worker stopped) and nothing was added; upload the file again."),
+                )
+    return failed
 
 
 def _numbered(rows, variable_names):

@@ -59,6 +59,12 @@ def expire_overdue() -> int:
     return receipts.expire_overdue()
 
 
+@shared_task(name="campaigns.imports.fail_interrupted", ignore_result=True)
+def fail_interrupted_imports() -> int:
+    """Beat: imports whose worker died are marked failed (nothing of them was added)."""
+    return services.fail_interrupted_imports()
+
+
 @shared_task(name="campaigns.imports.import_recipients_file", ignore_result=True, acks_late=True)
 def import_recipients_file(import_id: int) -> None:
     """Import an uploaded file; redelivery is harmless (the import is claimed pending → running)."""

@@ -5,8 +5,11 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from .kombu_fix import install as install_kombu_fix
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceops.settings")
 
+install_kombu_fix()
 app = Celery("voiceops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("dispatch", "reports", "imports", "default")]

@@ -11,6 +11,7 @@ PERIODIC_TASKS = {
     "Expire calls without a report": ("campaigns.reports.expire_overdue", 300, "reports"),
     "Reconcile calls stuck in submitting": ("campaigns.dispatch.reconcile_stuck", 300, "dispatch"),
     "Snapshot vendor balances": ("vendors.snapshot_balances", 900, "reports"),
+    "Fail interrupted imports": ("campaigns.imports.fail_interrupted", 300, "imports"),
 }
 
 

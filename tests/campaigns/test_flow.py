@@ -43,3 +43,18 @@ def test_gb18030_upload_schedule_and_complete_with_retries(db, django_capture_on
         assert [c.state for c in attempts] == ["failed"] * 3
         assert all(c.outcome == "no_answer" for c in attempts)
     assert len(calls) == 6
+
+
+def test_an_import_whose_worker_died_is_failed_by_the_sweeper(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    campaign = make_campaign()
+    upload = SimpleUploadedFile("a.csv", b"13800138000,x,y\n")
+    job = RecipientImport.objects.create(campaign=campaign, file=upload, original_name="a.csv", state=RecipientImport.State.RUNNING)
+    RecipientImport.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    assert services.fail_interrupted_imports() == 1
+    job.refresh_from_db()
+    assert job.state == RecipientImport.State.FAILED and "upload the file again" in job.error
+    assert not campaign.recipients.exists()

@@ -32,17 +32,6 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def roomy(fake):
-    """Let the fake's listening socket queue 128 connections instead of socketserver's 5.
-
-    With 5, sixteen concurrent new connections overflow the accept queue and some SYNs are dropped:
-    the client sees a 1 s connect timeout from a healthy loopback server (correctly requeued, but
-    not the fault a test means to inject). Calling listen() again on Linux updates the backlog.
-    """
-    fake._server.socket.listen(128)
-    return fake
-
-
 def ihuyi_account(fake, **fields):
     fake.enforce_number_limits = False  # numbers are distinct; the adapter's own per-number hold stays on
     return make_account("ihuyi", **{"base_url": fake.url, "api_id": fake.account, "api_secret": fake.apikey, **fields})

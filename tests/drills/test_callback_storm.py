@@ -29,7 +29,6 @@ from tests.drills import (
     ihuyi_account,
     install_apply_audit,
     remove_apply_audit,
-    roomy,
 )
 from tests.factories import make_campaign
 from tests.fakes.emay import FakeEmay
@@ -80,13 +79,13 @@ def expected_records(campaign, reports_by_call: dict) -> dict:
 def test_replayed_out_of_order_concurrent_receipts_are_applied_once(audit, live_server, start_fake):
     rng = random.Random(7)
     # ---- ihuyi: one receipt per push, matched by voiceid + mobile
-    ihuyi = roomy(start_fake(FakeIhuyi()))
+    ihuyi = start_fake(FakeIhuyi())
     ihuyi_acc = ihuyi_account(ihuyi)
     single = make_campaign(recipients=150, account=ihuyi_acc, content=TEXT, max_attempts=2, retry_delay_minutes=60)
     services.launch(single)
     assert dispatch.dispatch_campaign(single.pk, budget_seconds=30).submitted == 150
     # ---- Emay: batches of reports, matched by our custom id; the same reports also wait for a pull
-    emay = roomy(start_fake(FakeEmay(auto_report=True)))
+    emay = start_fake(FakeEmay(auto_report=True))
     emay_acc = emay_account(emay, pull_reports=True)
     batched = make_campaign(account=emay_acc, content=TEXT, max_attempts=2, retry_delay_minutes=60)
     services.add_recipients(batched, [{"mobile": f"1390013{i:04d}"} for i in range(EMAY_CALLS)])

@@ -21,7 +21,7 @@ from django.utils import timezone
 from campaigns import dispatch, receipts, services
 from campaigns.models import CallRecord, Campaign
 from tests.conftest import wait_for
-from tests.drills import TEXT, closed_port_url, dialled, emay_account, ihuyi_account, roomy
+from tests.drills import TEXT, closed_port_url, dialled, emay_account, ihuyi_account
 from tests.factories import make_campaign
 from tests.fakes.base import Reply
 from tests.fakes.emay import FakeEmay
@@ -46,7 +46,7 @@ def backoff_elapsed(campaign) -> None:
 
 
 def test_vendor_down_requeues_with_growing_backoff_then_the_circuit_closes_on_success(db, start_fake):
-    fake = roomy(start_fake(FakeIhuyi()))
+    fake = start_fake(FakeIhuyi())
     account = ihuyi_account(fake, base_url=closed_port_url())
     campaign = make_campaign(recipients=20, account=account, content=TEXT)
     services.launch(campaign)
@@ -97,7 +97,7 @@ def test_vendor_down_requeues_with_growing_backoff_then_the_circuit_closes_on_su
 
 
 def test_read_timeouts_leave_calls_for_reconciliation_and_never_resend_them(db, start_fake):
-    fake = roomy(start_fake(FakeIhuyi()))
+    fake = start_fake(FakeIhuyi())
     account = ihuyi_account(fake)
     campaign = make_campaign(recipients=20, account=account, content=TEXT, report_window_minutes=60)
     services.launch(campaign)
@@ -131,7 +131,7 @@ def test_read_timeouts_leave_calls_for_reconciliation_and_never_resend_them(db, 
 
 def test_slow_vendor_that_accepted_is_reconciled_by_its_receipt(db, start_fake):
     """The vendor took the batch but answered after our read timeout: its receipts finish the rows."""
-    fake = roomy(start_fake(FakeEmay()))
+    fake = start_fake(FakeEmay())
     account = emay_account(fake, pull_reports=True)
     campaign = make_campaign(recipients=40, account=account, content=TEXT)
     services.launch(campaign)
@@ -155,7 +155,7 @@ def test_slow_vendor_that_accepted_is_reconciled_by_its_receipt(db, start_fake):
 def test_ihuyi_call_accepted_after_our_timeout_is_reconciled_by_its_pushed_receipt(db, client, start_fake):
     """ihuyi has no custom id: the receipt of a call whose submit answer we never read names only the
     vendor's voiceid and the number; it is matched to the one unanswered submit for that number."""
-    fake = roomy(start_fake(FakeIhuyi()))
+    fake = start_fake(FakeIhuyi())
     account = ihuyi_account(fake)
     campaign = make_campaign(recipients=BATCH, account=account, content=TEXT)
     services.launch(campaign)
@@ -177,7 +177,7 @@ def test_ihuyi_call_accepted_after_our_timeout_is_reconciled_by_its_pushed_recei
 
 
 def test_http_500_opens_the_circuit_and_the_fallback_takes_every_call_once(db, start_fake):
-    primary_fake, fallback_fake = roomy(start_fake(FakeIhuyi())), roomy(start_fake(FakeEmay(auto_report=False)))
+    primary_fake, fallback_fake = start_fake(FakeIhuyi()), start_fake(FakeEmay(auto_report=False))
     primary, fallback = ihuyi_account(primary_fake), emay_account(fallback_fake)
     campaign = make_campaign(recipients=60, account=primary, fallback_account=fallback, content=TEXT)
     services.launch(campaign)
@@ -200,7 +200,7 @@ def test_http_500_opens_the_circuit_and_the_fallback_takes_every_call_once(db, s
 
 
 def test_garbage_answers_are_never_resent_and_the_operator_sees_them(db, start_fake):
-    fake = roomy(start_fake(FakeIhuyi()))
+    fake = start_fake(FakeIhuyi())
     account = ihuyi_account(fake)
     campaign = make_campaign(recipients=20, account=account, content=TEXT)
     services.launch(campaign)
@@ -233,7 +233,7 @@ class AcceptsThenGarbles(FakeEmay):
 
 
 def test_an_unreadable_answer_to_an_accepted_batch_is_reconciled_not_redialled(db, start_fake):
-    fake = roomy(start_fake(AcceptsThenGarbles()))
+    fake = start_fake(AcceptsThenGarbles())
     account = emay_account(fake, pull_reports=True)
     campaign = make_campaign(recipients=30, account=account, content=TEXT)
     services.launch(campaign)
@@ -254,7 +254,7 @@ def test_an_unreadable_answer_to_an_accepted_batch_is_reconciled_not_redialled(d
 
 
 def test_dropped_connections_are_uncertain_and_refusals_count_toward_the_circuit(db, start_fake):
-    fake = roomy(start_fake(FakeIhuyi()))
+    fake = start_fake(FakeIhuyi())
     account = ihuyi_account(fake)
     campaign = make_campaign(recipients=40, account=account, content=TEXT)
     services.launch(campaign)

@@ -42,6 +42,11 @@ class Reply:
         return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's 5 makes concurrent clients see false connect timeouts
+    daemon_threads = True
+
+
 def _flat(qs: dict[str, list[str]]) -> dict[str, str]:
     return {k: v[-1] for k, v in qs.items()}
 
@@ -124,8 +129,7 @@ class FakeVendor:
             do_GET = _serve
             do_POST = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
