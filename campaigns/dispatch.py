@@ -33,7 +33,7 @@ from .services import complete_if_done
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=90)
+LEASE = timedelta(seconds=45)  # renewed after every batch; a dead dispatcher blocks its campaign this long
 SINGLE_CALL_THREADS = 16
 UNAVAILABLE_BACKOFF = timedelta(seconds=30)  # the first wait of a call the vendor could not take
 MAX_BACKOFF = timedelta(minutes=30)  # each later try waits twice as long, up to this
