@@ -310,15 +310,17 @@ def upload_recipients(request, model_admin, object_id):
     if not request.user.has_perm("campaigns.add_recipient"):
         raise PermissionDenied
     upload = request.FILES.get("file")
-    if campaign.state in FINISHED_CAMPAIGN_STATES:
-        messages.error(request, _("A campaign that is %(state)s takes no more recipients.") % {"state": campaign.get_state_display()})
-    elif upload is None or not upload.size:
+    if upload is None or not upload.size:
         messages.error(request, _("Choose a CSV or XLSX file to upload."))
     elif Path(upload.name).suffix.lower() not in UPLOAD_EXTENSIONS:
         messages.error(request, _("“%(name)s” is not a CSV or XLSX file.") % {"name": upload.name})
     else:
-        job = services.start_file_import(campaign, upload, request.user)
-        messages.success(request, _("“%(name)s” uploaded; the recipients are being imported.") % {"name": job.original_name})
+        try:
+            job = services.start_file_import(campaign, upload, request.user)
+        except services.CampaignError as exc:  # a finished campaign, a file over the size limit
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("“%(name)s” uploaded; the recipients are being imported.") % {"name": job.original_name})
     return HttpResponseRedirect(_change_url(campaign, "vo-imports"))
 
 

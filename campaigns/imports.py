@@ -21,8 +21,12 @@ from vendors.adapters import adapter_class
 
 from .models import Campaign, DoNotCallEntry, Recipient
 from .phones import InvalidNumber, normalize
+from .readers import MAX_CELL_CHARS, UnreadableFile
 
 MAX_REJECTED_KEPT = 100_000
+# Memory holds the campaign's numbers (about 90 MB a million): one import takes at most this many
+# rows, so a huge file fails cleanly (nothing imported) instead of exhausting the worker.
+MAX_IMPORT_ROWS = 2_000_000
 PROGRESS_EVERY = 20_000
 SQLITE_BATCH = 2_000
 
@@ -110,12 +114,23 @@ def import_rows(
         try:
             for line, text, variables in rows:
                 result.rows += 1
+                if result.rows > MAX_IMPORT_ROWS:
+                    raise UnreadableFile(
+                        _("The file has more than %(max)s rows; one import takes at most %(max)s. Split the list into "
+                          "smaller files.") % {"max": f"{MAX_IMPORT_ROWS:,}"}
+                    )
+                text, variables = text or "", variables[:expected]
+                if len(text) + sum(map(len, variables)) > MAX_CELL_CHARS and (  # one cheap test for the usual row
+                    len(text) > MAX_CELL_CHARS or max(map(len, variables)) > MAX_CELL_CHARS
+                ):
+                    result.reject(line, text, _("a cell is longer than %(max)s characters") % {"max": f"{MAX_CELL_CHARS:,}"}, "invalid")
+                    continue
                 try:
                     mobile = normalize(text)
                 except InvalidNumber as exc:
                     result.reject(line, text or "", str(exc), "invalid")
                     continue
-                variables = [v.strip() for v in variables[:expected]]
+                variables = [v.strip() for v in variables]
                 if len(variables) < expected or not all(variables):
                     reason = _("needs %(n)d variable(s): %(names)s") % {"n": expected, "names": "、".join(campaign.variable_names)}
                     result.reject(line, text, reason, "invalid")

@@ -22,7 +22,7 @@ from voiceops import audit
 
 from .imports import ImportResult, import_records, import_rows, set_progress
 from .models import CallRecord, Campaign, Recipient, RecipientImport, VoiceTemplate
-from .readers import UnreadableFile, column_plan, open_rows
+from .readers import UnreadableFile, check_size, column_plan, open_rows
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,10 @@ def start_file_import(campaign: Campaign, upload, user=None) -> RecipientImport:
     from .tasks import import_recipients_file
 
     ensure_open_for_recipients(campaign)
+    try:
+        check_size(upload.size or 0)  # refused before the file is stored
+    except UnreadableFile as exc:
+        raise CampaignError(str(exc)) from exc
     job = RecipientImport.objects.create(
         campaign=campaign, file=upload, original_name=Path(upload.name).name[:255],
         size_bytes=upload.size or 0, created_by=user if user and user.is_authenticated else None,

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,9 +39,12 @@ def snapshot_balance(account: VendorAccount) -> SnapshotResult:
         record_failure(account, str(exc))
         return SnapshotResult(None, str(exc))
     below = balance.amount < account.low_balance_threshold
-    snapshot = BalanceSnapshot.objects.create(
-        account=account, amount=balance.amount, unit=balance.unit, raw=balance.raw[:2000], below_threshold=below
-    )
+    try:
+        snapshot = BalanceSnapshot.objects.create(
+            account=account, amount=balance.amount, unit=balance.unit, raw=balance.raw[:2000], below_threshold=below
+        )
+    except DatabaseError:  # an amount the column cannot hold: the vendor's answer is wrong
+        return SnapshotResult(None, _("the vendor answered a balance that cannot be stored: %(raw)s") % {"raw": balance.raw[:200]})
     _alert_on_crossing(account, snapshot)
     return SnapshotResult(snapshot)
 

@@ -127,8 +127,9 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Recipient files are streamed to disk, never held whole in memory.
+# Recipient files are streamed to disk, never held whole in memory; larger files are refused.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+RECIPIENT_FILE_MAX_BYTES = env.int("RECIPIENT_FILE_MAX_BYTES", default=100 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 
 # Security: secure by default outside DEBUG, so `check --deploy` is clean in production.

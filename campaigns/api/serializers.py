@@ -18,6 +18,7 @@ from vendors.models import VendorAccount
 
 from ..imports import progress_key
 from ..models import OUTCOME_CHOICES, CallRecord, Campaign, RecipientImport
+from ..readers import UnreadableFile, check_size
 
 MAX_JSON_RECIPIENTS = 10_000
 REJECTED_SHOWN = 1_000
@@ -187,6 +188,10 @@ class RecipientFileSerializer(serializers.Serializer):
             raise serializers.ValidationError(gettext("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": upload.name})
         if not upload.size:
             raise serializers.ValidationError(gettext("The file is empty."))
+        try:
+            check_size(upload.size)
+        except UnreadableFile as exc:
+            raise serializers.ValidationError(str(exc)) from exc
         return upload
 
 

@@ -97,6 +97,8 @@ BALANCE_PATHS = {"voice": "/voice/getBalance", "join": "/join/getBalance"}
 MOBILE_RE = re.compile(r"\+861[3-9][0-9]{9}")  # mainland mobiles, E.164
 VERIFY_CODE_RE = re.compile(r"[0-9]{4}|[0-9]{6}")
 MAX_PULL = 1000
+MAX_SECONDS = 10**6  # a longer call duration is not a real call: read as unknown
+MAX_BALANCE = Decimal(10) ** 12  # what a balance snapshot holds (16 digits, 4 decimals)
 MAX_PUSH_BYTES = 10 * 1024 * 1024
 
 # 3.1 状态报告表 (voice) and 3.3 语音短信状态报告表 (voice-SMS): state → outcome, and the doc's text.
@@ -179,8 +181,18 @@ PER_CALL_CODES = frozenset({
 RETRY_LATER_CODES = frozenset({"ERROR_OVER_SPEED"})
 
 
+def make_sign(app_id: str, secret_key: str, timestamp: str = "") -> str:
+    """``md5(appId + secretKey + timestamp)`` in lower-case hex (balance queries sign without a timestamp)."""
+    return hashlib.md5((app_id + secret_key + timestamp).encode("utf-8")).hexdigest()
+
+
 def _text(value) -> str:
     return "" if value is None else str(value).strip()
+
+
+def _code(value) -> str:
+    """A status code is a string; anything else (a number, a list, an object) reads as no code (bad_response)."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _flag(value) -> str:
@@ -200,10 +212,9 @@ class EmayAdapter(BaseAdapter):
     def _auth(self, *, timestamped: bool = True) -> dict[str, str]:
         app_id, secret = self.account.api_id or "", self.account.api_secret or ""
         if not timestamped:  # getBalance: md5(appId + secretKey)
-            return {"appId": app_id, "sign": hashlib.md5((app_id + secret).encode()).hexdigest()}
+            return {"appId": app_id, "sign": make_sign(app_id, secret)}
         timestamp = datetime.now(BEIJING).strftime("%Y%m%d%H%M%S")
-        sign = hashlib.md5((app_id + secret + timestamp).encode()).hexdigest()
-        return {"appId": app_id, "timestamp": timestamp, "sign": sign}
+        return {"appId": app_id, "timestamp": timestamp, "sign": make_sign(app_id, secret, timestamp)}
 
     # ---- HTTP + JSON
     def _call(self, path: str, params: Mapping[str, str]) -> tuple[dict, str]:
@@ -211,7 +222,7 @@ class EmayAdapter(BaseAdapter):
         text = response.content.decode("utf-8", errors="replace")
         try:
             payload = json.loads(text, parse_float=Decimal)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             payload = None
         if not isinstance(payload, dict):
             raise VendorError("bad_response", text[:200])
@@ -278,7 +289,7 @@ class EmayAdapter(BaseAdapter):
         line = "join" if product == "voice_sms" else "voice"
         params = {**self._auth(), **self._send_params(product, calls)}
         payload, text = self._call(SEND_PATHS[product], params)
-        code = _text(payload.get("code"))
+        code = _code(payload.get("code"))
         if not code:
             raise VendorError("bad_response", text[:200])
         if code != "SUCCESS":
@@ -340,7 +351,7 @@ class EmayAdapter(BaseAdapter):
         line = self._line()
         payload, text = self._call(BALANCE_PATHS[line], self._auth(timestamped=False))
         code_key, value_key = ("responseCode", "balance") if line == "voice" else ("code", "data")
-        code = _text(payload.get(code_key))
+        code = _code(payload.get(code_key))
         if not code:
             raise VendorError("bad_response", text[:200])
         if code != "SUCCESS":
@@ -349,7 +360,7 @@ class EmayAdapter(BaseAdapter):
             amount = Decimal(_text(payload.get(value_key)))
         except InvalidOperation:
             raise VendorError("bad_response", text[:200]) from None
-        if not amount.is_finite():
+        if not amount.is_finite() or amount.copy_abs() >= MAX_BALANCE:
             raise VendorError("bad_response", text[:200])
         return Balance(amount=amount, unit=self.options.get("balance_unit", "calls"), raw=text[:500])
 
@@ -363,7 +374,7 @@ class EmayAdapter(BaseAdapter):
                 break
             try:
                 payload, text = self._call(REPORT_PATHS[line], {**self._auth(), "number": str(wanted)})
-                code = _text(payload.get("code"))
+                code = _code(payload.get("code"))
                 if code == "ERROR_MESSAGE_TYPE" and len(lines) > 1:
                     skipped.append(line)
                     continue
@@ -390,7 +401,9 @@ class EmayAdapter(BaseAdapter):
         outcome = self.map_outcome(state)
         try:
             duration = Decimal(_text(item.get("callingDuration")))
-            talk = int(duration.to_integral_value(ROUND_HALF_UP)) if duration.is_finite() else None
+            # bounded before int(): converting a hostile 1e1000000 would take minutes of CPU
+            plausible = duration.is_finite() and 0 <= duration <= MAX_SECONDS
+            talk = int(duration.to_integral_value(ROUND_HALF_UP)) if plausible else None
         except InvalidOperation:
             talk = None
         try:
@@ -427,7 +440,7 @@ class EmayAdapter(BaseAdapter):
             raise CallbackRejected(f"emay push: unknown push_mode {mode!r}")
         try:
             payload = json.loads(raw, parse_float=Decimal)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             raise CallbackRejected("emay push: body is not JSON") from None
         items = payload.get("data") if isinstance(payload, dict) else payload
         if isinstance(payload, dict) and items is None:

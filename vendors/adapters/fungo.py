@@ -156,6 +156,7 @@ CONTENT_FORMATS = {"template": "template", "tts": "template", "keypress": "keypr
 CODE_RE = re.compile(r"\d{4,6}")
 MOBILE_RE = re.compile(r"\d{5,20}")
 AMOUNT_RE = re.compile(r"\d+(\.\d+)?")
+MAX_BALANCE = 10**12  # what a balance snapshot holds (16 digits, 4 decimals)
 DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\uff0d": "-"})
 
 
@@ -298,8 +299,10 @@ class FungoAdapter(BaseAdapter):
         text = response.text
         try:
             data = json.loads(text)
+            if not isinstance(data["code"], (str, int)) or isinstance(data["code"], bool):
+                raise TypeError("the code is not a string or a number")
             code = str(data["code"]).strip().translate(DASHES)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: hostile nesting
             raise VendorError("bad_response", text[:200]) from None
         if code == "0":
             smsid = str(data.get("smsid") or "").strip()
@@ -318,9 +321,11 @@ class FungoAdapter(BaseAdapter):
         value = raw.translate(DASHES)
         if value in BALANCE_ERRORS:
             raise VendorError(value, BALANCE_ERRORS[value])
-        if not AMOUNT_RE.fullmatch(value):
+        if not AMOUNT_RE.fullmatch(value) or not value.isascii():
             raise VendorError("bad_response", response.text[:200])
         amount = Decimal(value)
+        if amount >= MAX_BALANCE:  # fen or calls: either way beyond any real account
+            raise VendorError("bad_response", response.text[:200])
         if self.options.get("sub_account"):
             return Balance(amount=amount, unit="calls", raw=raw)
         return Balance(amount=amount.scaleb(-2), unit="CNY", raw=raw)  # fen → yuan, exact

@@ -84,6 +84,8 @@ PATH = "/webservice/voice.php"
 NAMESPACE = "http://106.ihuyi.com/"
 SUCCESS = "2"
 MAX_CONTENT = 180
+MAX_SECONDS = 10**6  # a longer "talk time" is not a real call: read as unknown
+MAX_BALANCE = Decimal(10) ** 12  # what a balance snapshot holds (16 digits, 4 decimals)
 
 # 2.5 Submit: code → the document's description.
 SUBMIT_ERRORS = {
@@ -256,7 +258,7 @@ class IhuyiAdapter(BaseAdapter):
         if body.startswith("{"):
             try:
                 data = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: hostile nesting
                 raise _bad_response(text) from None
             if not isinstance(data, dict):
                 raise _bad_response(text)
@@ -264,7 +266,7 @@ class IhuyiAdapter(BaseAdapter):
         elif body.startswith("<"):
             try:
                 root = fromstring(body.encode("utf-8"))
-            except (ParseError, DefusedXmlException, ValueError):
+            except (ParseError, DefusedXmlException, ValueError, LookupError):  # LookupError: unknown encoding
                 raise _bad_response(text) from None
             for child in root:
                 if not isinstance(child.tag, str):
@@ -321,6 +323,8 @@ class IhuyiAdapter(BaseAdapter):
             amount = Decimal(fields.get("num", ""))
         except InvalidOperation:
             raise _bad_response(text) from None
+        if not amount.is_finite() or amount.copy_abs() >= MAX_BALANCE:
+            raise _bad_response(text)
         return Balance(amount=amount, unit="calls", raw=text)
 
     def add_template(self, content: str) -> str:
@@ -384,10 +388,17 @@ class IhuyiAdapter(BaseAdapter):
 
 
 def _seconds(value: str | None) -> int | None:
+    """Whole seconds, or None for anything that is not a plausible duration.
+
+    Bounded before ``int()``: converting a hostile ``1e1000000`` would take minutes of CPU.
+    """
     try:
-        return int(Decimal(value or ""))
-    except (InvalidOperation, ValueError, OverflowError):
+        seconds = Decimal((value or "").strip())
+    except InvalidOperation:
         return None
+    if not seconds.is_finite() or not 0 <= seconds <= MAX_SECONDS:
+        return None
+    return int(seconds)
 
 
 def _beijing(value: str | None) -> datetime | None:

@@ -154,5 +154,5 @@ class SimulatorAdapter(BaseAdapter):
             payload = json.loads(body.decode("utf-8"))
             items = payload["reports"]
             return ParsedCallback(reports=[self._report(item) for item in items], ack_body="ok")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise CallbackRejected(f"not a simulator report body: {exc}") from exc

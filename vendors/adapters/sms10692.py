@@ -142,6 +142,7 @@ PULL_ERRORS = {
     "4": "参数不正确",
 }
 
+MAX_BALANCE = Decimal(10) ** 12  # what a balance snapshot holds (16 digits, 4 decimals)
 _DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
 _KEYWORD_SPLIT = re.compile(r"[,，、;；\s]+")
 
@@ -222,7 +223,10 @@ class Sms10692Adapter(BaseAdapter):
         match = _DECLARATION.match(raw)
         declared = match.group(1).decode().lower() if match else "utf-8"
         codec = "gb18030" if declared in ("gb2312", "gbk", "gb18030", "x-gbk") else declared
-        text = raw.decode(codec if _known_codec(codec) else "utf-8", errors="replace")
+        try:
+            text = raw.decode(codec if _known_codec(codec) else "utf-8", errors="replace")
+        except (UnicodeError, LookupError):  # a codec without "replace" (idna, …) or a non-text codec
+            text = raw.decode("utf-8", errors="replace")
         if response.status_code != 200:
             raise VendorError(f"http_{response.status_code}", text[:200])
         try:
@@ -286,7 +290,8 @@ class Sms10692Adapter(BaseAdapter):
         if status.lower() in SUCCESS:
             task_id = _text(root, "taskID") or _text(root, "taskid") or None
             counts = _text(root, "successCounts")
-            if task_id is None or (counts.isdigit() and int(counts) < len(calls)):
+            short = counts.isascii() and counts.isdigit() and len(counts) < 10 and int(counts) < len(calls)
+            if task_id is None or short:
                 logger.warning("%s: send accepted %s of %d numbers, taskID %s", self.code, counts, len(calls), task_id)
             return [SubmitResult(c.custom_id, c.mobile, True, task_id, task_id) for c in calls]
         if status.lower() not in FAILURE:
@@ -305,7 +310,7 @@ class Sms10692Adapter(BaseAdapter):
                 amount = Decimal(_text(root, "overage"))
             except InvalidOperation:
                 amount = None
-            if amount is None or not amount.is_finite():
+            if amount is None or not amount.is_finite() or amount.copy_abs() >= MAX_BALANCE:
                 raise VendorError("bad_response", text[:200])
             return Balance(amount, "points", text)
         if status.lower() not in FAILURE:
@@ -373,10 +378,18 @@ class Sms10692Adapter(BaseAdapter):
                 content=_text(box, "content"),
                 received_at=beijing_time(_text(box, "receivetime")),
                 vendor_message_id=_text(box, "taskid") or None,
-                raw=tostring(box, encoding="unicode").strip(),
+                raw=_raw_element(box),
             )
             for box in self._pull(REPLY_PATH, "callbox")
         ]
+
+
+def _raw_element(box: Element) -> str:
+    """The element as XML text; its direct children only if it nests too deep to serialize."""
+    try:
+        return tostring(box, encoding="unicode").strip()
+    except RecursionError:  # hostile nesting: ElementTree serializes recursively
+        return "".join(f"<{child.tag}>{child.text or ''}</{child.tag}>" for child in box)
 
 
 def _known_codec(name: str) -> bool:

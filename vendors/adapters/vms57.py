@@ -67,7 +67,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import ParseError
 
@@ -94,6 +94,8 @@ PATH = "/vms.ashx"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 REPORT_PAGE = 50  # "状态每次返回50条话单数据"
 REPORT_DEFAULT = 500  # "每次取多少个报告，可以不填，默认500个"
+MAX_SECONDS = 10**6  # a longer hold or fee time is not a real call: read as unknown
+MAX_BALANCE = Decimal(10) ** 12  # what a balance snapshot holds (16 digits, 4 decimals)
 
 # The document lists no result codes: "非0表示失败，失败原因见结果说明". The vendor's description is the message.
 ERROR_CODES: dict[str, str] = {}
@@ -134,11 +136,12 @@ def _beijing(value: str | None) -> datetime | None:
 
 
 def _seconds(value: str | None) -> int | None:
+    """Whole seconds, or None; bounded before ``int()`` (a hostile ``1e1000000`` costs minutes of CPU)."""
     try:
         seconds = Decimal((value or "").strip())
     except InvalidOperation:
         return None
-    return int(seconds.to_integral_value()) if seconds.is_finite() and seconds >= 0 else None
+    return int(seconds.to_integral_value()) if seconds.is_finite() and 0 <= seconds <= MAX_SECONDS else None
 
 
 def _local(tag: str) -> str:
@@ -255,7 +258,7 @@ class Vms57Adapter(BaseAdapter):
             amount = Decimal(raw)
         except InvalidOperation:
             raise _bad(raw) from None
-        if not amount.is_finite():
+        if not amount.is_finite() or amount.copy_abs() >= MAX_BALANCE:
             raise _bad(raw)
         return Balance(amount=amount, unit=str(self.options.get("balance_unit") or "CNY"), raw=raw)
 
@@ -286,13 +289,13 @@ class Vms57Adapter(BaseAdapter):
         text, raw = self._post("report", {"statusNum": str(wanted)})
         try:
             root = fromstring(raw)
-        except (ParseError, DefusedXmlException, ValueError):
+        except (ParseError, DefusedXmlException, ValueError, LookupError):  # LookupError: unknown encoding
             raise _bad(text) from None
         if _local(root.tag) != "result":
             raise _bad(text)
         fields = {_local(child.tag): (child.text or "").strip() for child in root if _local(child.tag) != "callbox"}
         count = fields.get("count", "")
-        if not re.fullmatch(r"-?\d+", count):
+        if not re.fullmatch(r"-?[0-9]{1,18}", count):
             raise _bad(text)
         if int(count) < 0:
             raise VendorError(count, fields.get("reportMsg") or text.strip()[:200])
@@ -304,7 +307,7 @@ class Vms57Adapter(BaseAdapter):
         outcome = self.map_outcome(status)
         start, end = _beijing(f.get("startTime")), _beijing(f.get("endTime"))
         talk = _seconds(f.get("holdTime"))
-        if talk is None and start and end and end >= start:
+        if talk is None and start and end and timedelta(0) <= end - start <= timedelta(seconds=MAX_SECONDS):
             talk = int((end - start).total_seconds())
         message = STATUS_TEXT.get(status, "")
         if f.get("reportErrorCode"):

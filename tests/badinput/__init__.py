@@ -1,0 +1,1 @@
+"""Bad input drills (issue 7, "Bad input"): hostile recipient files and hostile vendor answers."""

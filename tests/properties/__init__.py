@@ -1,0 +1,1 @@
+"""Property tests (hypothesis): numbers, template filling, vendor signatures and callback parsers."""
