@@ -26,3 +26,18 @@ def make_campaign(recipients=0, account=None, content="【name】您好，订单
         variables = variables or (lambda i: ["王", f"SO{i}"])
         add_recipients(campaign, [{"mobile": f"1380013{i:04d}", "variables": variables(i)} for i in range(recipients)])
     return campaign
+
+
+def run_until_done(campaign, rounds=12):
+    """Drive a campaign on the simulator as the beat would (eager tasks), retries made due at once."""
+    from campaigns import tasks
+    from campaigns.models import CallRecord
+
+    for _ in range(rounds):
+        tasks.tick()
+        CallRecord.objects.filter(campaign=campaign, state="queued").update(not_before=None)  # retries due now
+        tasks.pull_all()
+        campaign.refresh_from_db()
+        if campaign.state == Campaign.State.COMPLETED:
+            break
+    return campaign

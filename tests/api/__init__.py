@@ -3,8 +3,7 @@
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
-from campaigns import tasks
-from campaigns.models import CallRecord, Campaign
+from tests.factories import run_until_done  # noqa: F401  (the API tests import it from here)
 
 
 def make_user(group: str | None, username: str | None = None) -> User:
@@ -19,15 +18,3 @@ def client_for(group: str | None) -> APIClient:
     client = APIClient()
     client.force_login(make_user(group))
     return client
-
-
-def run_until_done(campaign: Campaign, rounds: int = 10) -> Campaign:
-    """Drive a launched campaign on the simulator: dispatch, pull receipts, retries due at once."""
-    for _ in range(rounds):
-        tasks.tick()
-        CallRecord.objects.filter(campaign=campaign, state="queued").update(not_before=None)
-        tasks.pull_all()
-        campaign.refresh_from_db()
-        if campaign.state == Campaign.State.COMPLETED:
-            break
-    return campaign

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from campaigns import tasks
 from campaigns.models import CallRecord, Campaign, Recipient, RecipientImport, VoiceTemplate
+from tests.factories import run_until_done
 from vendors.models import VendorAccount
 
 pytestmark = pytest.mark.browser
@@ -24,15 +25,6 @@ CSV = (
 )
 
 
-def run_until_done(campaign, rounds=12):
-    for _ in range(rounds):
-        tasks.tick()
-        CallRecord.objects.filter(campaign=campaign, state="queued").update(not_before=None)  # retries due now
-        tasks.pull_all()
-        campaign.refresh_from_db()
-        if campaign.state == Campaign.State.COMPLETED:
-            break
-    return campaign
 
 
 def test_operator_sets_up_marketing_runs_a_campaign(web, make_user, tmp_path):

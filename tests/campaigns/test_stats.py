@@ -7,8 +7,7 @@ from django.db.models import Count
 
 from campaigns import selectors, services
 from campaigns.models import CallRecord
-from tests.campaigns.test_flow import run_until_done
-from tests.factories import make_account, make_campaign
+from tests.factories import make_account, make_campaign, run_until_done
 
 
 def truth(campaign):
