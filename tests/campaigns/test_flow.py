@@ -2,7 +2,7 @@
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from campaigns import services
+from campaigns import services, tasks
 from campaigns.models import CallRecord, Campaign, RecipientImport
 from tests.factories import make_account, make_campaign, run_until_done
 
@@ -49,3 +49,29 @@ def test_an_import_whose_worker_died_is_failed_by_the_sweeper(db):
     job.refresh_from_db()
     assert job.state == RecipientImport.State.FAILED and "upload the file again" in job.error
     assert not campaign.recipients.exists()
+
+
+def test_calls_without_a_receipt_expire_and_a_late_receipt_still_counts(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns import receipts
+    from vendors.adapters import get_adapter
+
+    account = make_account(options={"report_delay": [3600, 3600]})  # receipts come far too late
+    campaign = make_campaign(recipients=2, account=account, report_window_minutes=30)
+    services.launch(campaign)
+    tasks.tick()
+    assert CallRecord.objects.filter(state="submitted").count() == 2
+    CallRecord.objects.update(submitted_at=timezone.now() - timedelta(minutes=31))
+    assert tasks.expire_overdue() == 2
+    assert set(CallRecord.objects.values_list("state", "outcome")) == {("expired", "timeout")}
+    campaign.refresh_from_db()
+    services.complete_if_done(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.COMPLETED  # expired calls are final for completion
+    late = get_adapter(account)._report({"vendor_message_id": "x", "custom_id": CallRecord.objects.first().custom_id,
+                                         "code": "0", "message": "接通", "talk_seconds": 12, "billed_seconds": 60})
+    assert receipts.apply_reports(account, [late]) == (1, 0)
+    assert CallRecord.objects.filter(state="answered").count() == 1
