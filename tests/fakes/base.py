@@ -8,6 +8,7 @@ requests: ``"500"`` (HTTP 500), ``"timeout"`` (answers after the client's read t
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import deque
@@ -135,9 +136,19 @@ class FakeVendor:
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        """Stop at once: a connection wakes serve_forever's poll instead of waiting it out."""
+        server = self._server
+        if server is None:
+            return
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
+        while stopper.is_alive():
+            try:
+                socket.create_connection(server.server_address[:2], timeout=0.2).close()
+            except OSError:
+                pass
+            stopper.join(0.01)
+        server.server_close()
 
     def inject(self, *faults: str) -> None:
         """Make the next requests fail, one fault per request, in order."""

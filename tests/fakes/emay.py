@@ -27,8 +27,6 @@ import hmac
 import itertools
 import json
 import re
-import socket
-import threading
 import time
 from collections import deque
 from datetime import datetime, timedelta
@@ -88,21 +86,6 @@ class FakeEmay(FakeVendor):
         self.omit_from_answer: set[str] = set()  # wire mobiles accepted but left out of the submit answer
         self._ids = itertools.count(1)
         self._id_prefix = datetime.now(BEIJING).strftime("%Y%m%d%H%M")
-
-    def stop(self) -> None:
-        """As the base, without waiting out serve_forever's 0.5 s poll: a connection wakes the loop."""
-        server = self._server
-        if not server:
-            return
-        stopper = threading.Thread(target=server.shutdown, daemon=True)
-        stopper.start()
-        while stopper.is_alive():
-            try:
-                socket.create_connection(server.server_address[:2], timeout=0.2).close()
-            except OSError:
-                pass
-            stopper.join(0.01)
-        server.server_close()
 
     # ---- helpers for tests
     def force(self, *codes: str | None) -> None:

@@ -27,7 +27,6 @@ import hashlib
 import hmac
 import json
 import re
-import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -106,28 +105,6 @@ class FakeIhuyi(FakeVendor):
         self._templateid = 1000
         self._recent: dict[str, deque[float]] = {}
         self._daily: dict[str, tuple[str, int]] = {}
-
-    def start(self) -> FakeIhuyi:
-        """Start, with TCP_NODELAY on answers: the base writes headers and body separately, and Nagle
-        plus the client's delayed ACK would add ~40 ms to every request."""
-        super().start()
-        self._server.RequestHandlerClass.disable_nagle_algorithm = True
-        return self
-
-    def stop(self) -> None:
-        """Stop at once: wake the server's 0.5 s select() with a connection instead of waiting it out."""
-        server = self._server
-        if server is None:
-            return
-        stopper = threading.Thread(target=server.shutdown, daemon=True)
-        stopper.start()
-        while stopper.is_alive():
-            try:
-                socket.create_connection(server.server_address[:2], timeout=0.2).close()
-            except OSError:
-                pass
-            stopper.join(0.02)
-        server.server_close()
 
     # ---- test helpers
     def fail_next(self, code: str, method: str = "Submit", times: int = 1) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import socket
 from collections import deque
 from datetime import datetime
 from decimal import Decimal
@@ -72,13 +71,6 @@ class FakeVms57(FakeVendor):
             self.handed_out: list[dict] = []
             self.forced: deque[str] = deque()
             self._batches = itertools.count(20140225001)
-
-    def start(self) -> FakeVms57:
-        super().start()
-        # Accepted sockets inherit TCP_NODELAY: without it the body, written after the headers, waits
-        # ~40 ms for the client's delayed ACK (Nagle), which would dominate the dispatch benchmark.
-        self._server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self
 
     # ---- helpers for tests
     def answer_next(self, *bodies: str) -> None:
