@@ -183,9 +183,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Shared by web and workers (import progress): Redis in production, files on the embedded default.
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
 
-# Token bucket, per-number limits and circuit state shared by every worker. Empty: the database.
-REDIS_URL = env.str("REDIS_URL", default="")
-
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
