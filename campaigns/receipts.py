@@ -22,6 +22,7 @@ from vendors.adapters import DeliveryReport, InboundReply, NotSupported, ParsedC
 from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
+from . import single_receipt
 from .bulk import is_retryable, pause_before_retry, update_calls, update_calls_by_key
 from .models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
 from .models import InboundReply as InboundReplyRow
@@ -180,15 +181,20 @@ def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tupl
         changed, unmatched = _apply_in_one_statement(account, reports, now)
     else:
         changed, unmatched = _apply_by_lookup(account, reports, now)
+    queue_retries(changed)
+    return len(changed), unmatched
+
+
+def queue_retries(changed: list[tuple[CallRecord, DeliveryReport]]) -> None:
+    """The next attempt for each call a report just failed with an outcome its campaign retries."""
     retry_candidates = [(call, report.outcome) for call, report in changed if not report.answered and not call.is_test]
-    applied = len(changed)
-    if retry_candidates:
-        campaigns = Campaign.objects.in_bulk({c.campaign_id for c, _o in retry_candidates})
-        for call, outcome in retry_candidates:
-            campaign = campaigns[call.campaign_id]
-            if outcome in campaign.retryable_outcomes:
-                queue_next_attempt(call, delay_minutes=campaign.retry_delay_minutes, campaign=campaign)
-    return applied, unmatched
+    if not retry_candidates:
+        return
+    campaigns = Campaign.objects.in_bulk({c.campaign_id for c, _o in retry_candidates})
+    for call, outcome in retry_candidates:
+        campaign = campaigns[call.campaign_id]
+        if outcome in campaign.retryable_outcomes:
+            queue_next_attempt(call, delay_minutes=campaign.retry_delay_minutes, campaign=campaign)
 
 
 def queue_next_attempt(call: CallRecord, *, delay_minutes: int, campaign: Campaign | None = None, force: bool = False) -> bool:
@@ -243,6 +249,23 @@ def process_event(event_id: int) -> CallbackEvent:
     return apply_parsed(event, parsed)
 
 
+# An event still ``received`` this long after it came was left by a process that died mid-way.
+STALLED_AFTER = timedelta(minutes=2)
+STALLED_BATCH = 1000
+
+
+def apply_stalled_events() -> int:
+    """Apply events stored but never applied (the process died between storing and applying)."""
+    cutoff = timezone.now() - STALLED_AFTER
+    stalled = CallbackEvent.objects.filter(state=CallbackEvent.State.RECEIVED, received_at__lt=cutoff)
+    ids = list(stalled.order_by("received_at").values_list("id", flat=True)[:STALLED_BATCH])
+    for event_id in ids:
+        process_event(event_id)
+    if ids:
+        logger.warning("%s callback event(s) were stored but not applied; applied them now", len(ids))
+    return len(ids)
+
+
 def apply_parsed(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
     """Apply what one stored event says, and record how it went on the event."""
     for tries in range(APPLY_TRIES):
@@ -271,8 +294,19 @@ def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEve
 
     The raw event and its effects commit together; if applying fails, the transaction rolls back
     and the raw event is stored on its own, marked failed, for re-processing after a fix. Either
-    way the body is stored before the vendor is acknowledged.
+    way the body is stored before the vendor is acknowledged. A push of one report takes the
+    one-statement path of ``single_receipt`` first.
     """
+    report = single_receipt.single_report(parsed, event.vendor, SHARED_MESSAGE_IDS)
+    if report is not None:
+        try:
+            changed = single_receipt.store_and_apply(event, report, values=_values(report, timezone.now()),
+                                                     from_states=APPLICABLE_STATES, queue_retries=queue_retries)
+        except DatabaseError:  # rolled back whole: the general path below stores and applies it
+            logger.info("single receipt could not take the one-statement path", exc_info=True)
+            event.pk = None
+        else:
+            return event if changed else apply_parsed(event, parsed)
     for tries in range(APPLY_TRIES):
         try:
             with transaction.atomic():

@@ -54,6 +54,12 @@ def pull_all() -> int:
     return pulled
 
 
+@shared_task(name="campaigns.reports.apply_stalled_events", ignore_result=True)
+def apply_stalled_events() -> int:
+    """Beat: events a dead process stored but never applied are applied now."""
+    return receipts.apply_stalled_events()
+
+
 @shared_task(name="campaigns.reports.expire_overdue", ignore_result=True)
 def expire_overdue() -> int:
     return receipts.expire_overdue()

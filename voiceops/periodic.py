@@ -9,6 +9,7 @@ PERIODIC_TASKS = {
     "Dispatch due calls": ("campaigns.dispatch.tick", 5, "dispatch"),
     "Pull vendor reports": ("campaigns.reports.pull_all", 20, "reports"),
     "Expire calls without a report": ("campaigns.reports.expire_overdue", 300, "reports"),
+    "Apply callback events left unapplied": ("campaigns.reports.apply_stalled_events", 120, "reports"),
     "Reconcile calls stuck in submitting": ("campaigns.dispatch.reconcile_stuck", 300, "dispatch"),
     "Snapshot vendor balances": ("vendors.snapshot_balances", 900, "reports"),
     "Fail interrupted imports": ("campaigns.imports.fail_interrupted", 300, "imports"),

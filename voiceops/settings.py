@@ -98,6 +98,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
     )
+# The single-receipt statement is prepared once per connection (PostgreSQL). Turn off behind a
+# pooler in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+RECEIPT_PREPARED_STATEMENTS = env.bool("RECEIPT_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -4,40 +4,16 @@ Each test dispatches real calls to a strict fake vendor, then posts what that ve
 """
 
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
 
-from campaigns import selectors, services, tasks
+from campaigns import selectors, services
 from campaigns.models import CallbackEvent, CallRecord, InboundReply, VoiceTemplate
+from tests.callbacks import dispatched, push
 from tests.factories import make_account, make_campaign
 from tests.fakes.emay import FakeEmay
 from tests.fakes.fungo import FakeFungo
-from tests.fakes.ihuyi import FakeIhuyi
-
-
-def push(client, account, body, headers=None, query=None, token=None):
-    headers = dict(headers or {})
-    content_type = headers.pop("Content-Type", headers.pop("content-type", "application/x-www-form-urlencoded"))
-    url = f"/api/callbacks/{account.vendor}/{token or account.callback_token}/"
-    if query:
-        url += "?" + urlencode(query)
-    return client.generic("POST", url, data=body, content_type=content_type, headers=headers)
-
-
-def dispatched(account, recipients=3, content="您的订单【order】已发货【name】", **fields):
-    campaign = make_campaign(recipients=recipients, account=account, content=content, **fields)
-    services.launch(campaign)
-    tasks.tick()
-    return campaign
-
-
-@pytest.fixture
-def ihuyi(db, start_fake):
-    fake = start_fake(FakeIhuyi())
-    account = make_account("ihuyi", base_url=fake.url, api_id=fake.account, api_secret=fake.apikey)
-    return fake, account
 
 
 def test_ihuyi_receipt_applies_once_and_acks_success(client, ihuyi):
