@@ -9,6 +9,7 @@ errors classified) → parse. Vendor status codes map to outcomes through plain 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -191,6 +192,24 @@ def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
 def local_mobile(e164: str) -> str:
     """"+8613800138000" → "13800138000": what Chinese vendors expect on the wire."""
     return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
+
+
+BEIJING_TIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})")
+
+
+def beijing_time(text: str | None) -> datetime | None:
+    """A vendor's "2026-11-22 10:00:00" (Beijing time, as every document uses), else None.
+
+    What ``strptime("%Y-%m-%d %H:%M:%S")`` accepts, at a fraction of its cost: receipts come by the
+    hundred thousand.
+    """
+    match = BEIJING_TIME.fullmatch((text or "").strip())
+    if match is None:
+        return None
+    try:
+        return datetime(*map(int, match.groups()), tzinfo=BEIJING)
+    except ValueError:  # 2026-02-30
+        return None
 
 
 def e164_mobile(vendor_number: str | None) -> str | None:

@@ -83,6 +83,7 @@ from .base import (
     SubmitResult,
     VendorError,
     VendorUnavailable,
+    beijing_time,
     chunked,
     e164_mobile,
     local_mobile,
@@ -406,10 +407,7 @@ class EmayAdapter(BaseAdapter):
             talk = int(duration.to_integral_value(ROUND_HALF_UP)) if plausible else None
         except InvalidOperation:
             talk = None
-        try:
-            called = datetime.strptime(_text(item.get("callingTime")), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
-        except ValueError:
-            called = None
+        called = beijing_time(_text(item.get("callingTime")))
         return DeliveryReport(
             vendor_message_id=_text(item.get("joinId" if join else "voiceId")) or None,
             batch_id=None,

@@ -65,7 +65,6 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from .base import (
-    BEIJING,
     Balance,
     BaseAdapter,
     CallbackRejected,
@@ -76,6 +75,7 @@ from .base import (
     SubmitResult,
     TemplateReview,
     VendorError,
+    beijing_time,
     e164_mobile,
     local_mobile,
 )
@@ -383,7 +383,7 @@ class IhuyiAdapter(BaseAdapter):
             key_pressed=None,
             raw_code=code,
             raw_message=fields.get("msg") or RECEIPT_CODES.get(code, ""),
-            reported_at=_beijing(fields.get("report_time")),
+            reported_at=beijing_time(fields.get("report_time")),
         )
 
 
@@ -401,8 +401,3 @@ def _seconds(value: str | None) -> int | None:
     return int(seconds)
 
 
-def _beijing(value: str | None) -> datetime | None:
-    try:
-        return datetime.strptime((value or "").strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
-    except ValueError:
-        return None

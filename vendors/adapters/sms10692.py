@@ -89,6 +89,7 @@ from .base import (
     SubmitResult,
     VendorError,
     VendorUnavailable,
+    beijing_time,
     e164_mobile,
     local_mobile,
     reject_all,
@@ -162,11 +163,6 @@ def lookup(table: dict[str, str], message: str) -> tuple[str, str]:
     return message or "Faild", message or "未知错误"
 
 
-def beijing_time(text: str) -> datetime | None:
-    try:
-        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
-    except ValueError:
-        return None
 
 
 def _text(element: Element, tag: str) -> str:

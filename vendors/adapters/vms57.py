@@ -83,6 +83,7 @@ from .base import (
     SubmitResult,
     VendorError,
     VendorUnavailable,
+    beijing_time,
     e164_mobile,
     local_mobile,
     reject_all,
@@ -129,10 +130,7 @@ def _beijing(value: str | None) -> datetime | None:
     text = (value or "").strip().replace("T", " ").replace("/", "-").split(".")[0]
     if not text:
         return None
-    try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=BEIJING)
-    except ValueError:
-        return None
+    return beijing_time(text)
 
 
 def _seconds(value: str | None) -> int | None:
