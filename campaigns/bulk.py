@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import random
 import time
+from typing import NamedTuple
 
 from django.db import DatabaseError, connection
 
 from .models import CallRecord
+from .pg import server_cursor
 
 SQL_TYPES = {
     "talk_seconds": "integer", "billed_seconds": "integer", "billed_units": "integer", "submit_tries": "integer",
@@ -66,47 +68,67 @@ def update_calls(rows: list[tuple[int, dict]], *, from_states: tuple[str, ...]) 
     return _run(_update_calls_pg, rows, from_states)
 
 
+def _unnest(first_type: str, rows: list[tuple], columns: list[str]) -> tuple[str, list[list]]:
+    """``unnest(…)`` arguments and their arrays: the rows' keys, then one array per column (sent in binary)."""
+    arrays = [[key for key, _v in rows]] + [[values[c] for _key, values in rows] for c in columns]
+    return ", ".join([f"%b::{first_type}[]"] + [f"%b::{SQL_TYPES.get(c, 'text')}[]" for c in columns]), arrays
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.wrap_database_errors:
+        return server_cursor().execute(sql, params).fetchall()
+
+
 def _update_calls_pg(rows: list[tuple[int, dict]], from_states: tuple[str, ...]) -> list[int]:
     columns = list(rows[0][1])
-    arrays = [[cid for cid, _v in rows]] + [[values[c] for _cid, values in rows] for c in columns]
-    unnest = ", ".join(["%s::bigint[]"] + [f"%s::{SQL_TYPES.get(c, 'text')}[]" for c in columns])
+    unnest, arrays = _unnest("bigint", rows, columns)
     assignments = ", ".join(f"{c} = v.{c}" for c in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {CallRecord._meta.db_table} t SET {assignments}"
-            f" FROM unnest({unnest}) AS v(id, {', '.join(columns)})"
-            " WHERE t.id = v.id AND t.state = ANY(%s) RETURNING t.id",
-            [*arrays, list(from_states)],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in _fetch(
+        f"UPDATE {CallRecord._meta.db_table} t SET {assignments}"
+        f" FROM unnest({unnest}) AS v(id, {', '.join(columns)})"
+        " WHERE t.id = v.id AND t.state = ANY(%s) RETURNING t.id",
+        [*arrays, list(from_states)],
+    )]
+
+
+class ChangedCall(NamedTuple):
+    """What deciding a retry needs of a call a report just changed (500 of these cost less than models)."""
+
+    id: int
+    campaign_id: int
+    recipient_id: int
+    attempt: int
+    mobile: str
+    is_test: bool
+
+
+CHANGED_CALL_COLUMNS = ", ".join(f"t.{name}" for name in ChangedCall._fields)
 
 
 def update_calls_by_key(column: str, rows: list[tuple[str, dict]], *, from_states: tuple[str, ...], extra_where: str = "",
-                        extra_params: list | None = None) -> list[tuple]:
+                        extra_params: list | None = None) -> list[tuple[str, ChangedCall]]:
     """PostgreSQL only: like ``update_calls`` but matching ``column`` (custom_id or vendor_message_id).
 
-    Returns (id, key, campaign_id, recipient_id, attempt, mobile, is_test) of each row changed.
+    Returns (key, call) for each row changed.
     """
     rows = sorted(rows, key=lambda row: row[0])
     return _run(_update_calls_by_key_pg, column, rows, from_states, extra_where, extra_params)
 
 
-def _update_calls_by_key_pg(column, rows, from_states, extra_where, extra_params) -> list[tuple]:
+def _update_calls_by_key_pg(column, rows, from_states, extra_where, extra_params) -> list[tuple[str, ChangedCall]]:
     columns = list(rows[0][1])
-    arrays = [[key for key, _v in rows]] + [[values[c] for _key, values in rows] for c in columns]
-    unnest = ", ".join(["%s::text[]"] + [f"%s::{SQL_TYPES.get(c, 'text')}[]" for c in columns])
+    unnest, arrays = _unnest("text", rows, columns)
     assignments = ", ".join(
         # a vendor message id learnt from the report only where the row had none
         "vendor_message_id = CASE WHEN t.vendor_message_id = '' THEN v.vendor_message_id ELSE t.vendor_message_id END"
         if c == "vendor_message_id" else f"{c} = v.{c}"
         for c in columns
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {CallRecord._meta.db_table} t SET {assignments}"
-            f" FROM unnest({unnest}) AS v(key, {', '.join(columns)})"
-            f" WHERE t.{column} = v.key AND t.state = ANY(%s){extra_where}"
-            " RETURNING t.id, v.key, t.campaign_id, t.recipient_id, t.attempt, t.mobile, t.is_test",
-            [*arrays, list(from_states), *(extra_params or [])],
-        )
-        return cursor.fetchall()
+    changed = _fetch(
+        f"UPDATE {CallRecord._meta.db_table} t SET {assignments}"
+        f" FROM unnest({unnest}) AS v(key, {', '.join(columns)})"
+        f" WHERE t.{column} = v.key AND t.state = ANY(%s){extra_where}"
+        f" RETURNING v.key, {CHANGED_CALL_COLUMNS}",
+        [*arrays, list(from_states), *(extra_params or [])],
+    )
+    return [(key, ChangedCall(*fields)) for key, *fields in changed]

@@ -23,7 +23,7 @@ from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
 from . import single_receipt
-from .bulk import is_retryable, pause_before_retry, update_calls, update_calls_by_key
+from .bulk import ChangedCall, is_retryable, pause_before_retry, update_calls, update_calls_by_key
 from .models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
 from .models import InboundReply as InboundReplyRow
 
@@ -112,10 +112,9 @@ def _apply_in_one_statement(account, reports, now) -> tuple[list[tuple[CallRecor
             continue
         rows = [(key, {**_values(report, now), "vendor_message_id": (report.vendor_message_id or "")[:100]})
                 for key, report in keyed.items()]
-        for call_id, key, campaign_id, recipient_id, attempt, mobile, is_test in update_calls_by_key(
+        for key, call in update_calls_by_key(
             column, rows, from_states=APPLICABLE_STATES, extra_where=extra, extra_params=[account.pk] if extra else [],
         ):
-            call = CallRecord(id=call_id, campaign_id=campaign_id, recipient_id=recipient_id, attempt=attempt, mobile=mobile, is_test=is_test)
             changed.append((call, keyed[key]))
     unmatched = 0
     keyless = sum(1 for r in reports if not r.custom_id and not r.vendor_message_id)
@@ -185,7 +184,7 @@ def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tupl
     return len(changed), unmatched
 
 
-def queue_retries(changed: list[tuple[CallRecord, DeliveryReport]]) -> None:
+def queue_retries(changed: list[tuple[CallRecord | ChangedCall, DeliveryReport]]) -> None:
     """The next attempt for each call a report just failed with an outcome its campaign retries."""
     retry_candidates = [(call, report.outcome) for call, report in changed if not report.answered and not call.is_test]
     if not retry_candidates:

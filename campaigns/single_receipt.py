@@ -18,23 +18,21 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from functools import cache
-from weakref import WeakKeyDictionary
 
-import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from vendors.adapters import DeliveryReport, ParsedCallback
 
+from .bulk import ChangedCall
 from .models import CallbackEvent, CallRecord
+from .pg import server_cursor
 
 REPORT_COLUMNS = ("state", "outcome", "raw_code", "raw_message", "talk_seconds", "billed_seconds", "billed_units",
                   "key_pressed", "reported_at")
-RETURNED = ("id", "campaign_id", "recipient_id", "attempt", "mobile", "is_test")
 # Filled by the statement itself: applied (and when) only if the UPDATE changed a call.
 EVENT_OUTCOME_COLUMNS = ("state", "processed_at")
-PREPARE_ONLY_WHEN_ASKED = 2**31
 
 
 def single_report(parsed: ParsedCallback, vendor: str, shared_message_ids: tuple[str, ...]) -> DeliveryReport | None:
@@ -67,11 +65,11 @@ def _statement(by_custom_id: bool) -> str:
     return (
         f"WITH upd AS (UPDATE {calls} SET {assignments},"
         " vendor_message_id = CASE WHEN vendor_message_id = '' THEN %s::text ELSE vendor_message_id END"
-        f" WHERE {match} AND state = ANY(%s::text[]) RETURNING {', '.join(RETURNED)}),"
+        f" WHERE {match} AND state = ANY(%s::text[]) RETURNING {', '.join(ChangedCall._fields)}),"
         f" ev AS (INSERT INTO {events} ({columns}) SELECT {values},"
         " CASE WHEN EXISTS (SELECT 1 FROM upd) THEN %s ELSE %s END,"
         " CASE WHEN EXISTS (SELECT 1 FROM upd) THEN %s::timestamptz END RETURNING id)"
-        f" SELECT ev.id, {', '.join('upd.' + c for c in RETURNED)} FROM ev LEFT JOIN upd ON true"
+        f" SELECT ev.id, {', '.join('upd.' + c for c in ChangedCall._fields)} FROM ev LEFT JOIN upd ON true"
     )
 
 
@@ -92,29 +90,12 @@ def store_and_apply(event: CallbackEvent, report: DeliveryReport, *, values: dic
     # on its own unless there is more to write, or a caller's transaction to keep usable on error
     with transaction.atomic() if not report.answered or connection.in_atomic_block else nullcontext():
         with connection.wrap_database_errors:
-            rows = _cursor().execute(sql, params, prepare=settings.RECEIPT_PREPARED_STATEMENTS).fetchall()
+            rows = server_cursor().execute(sql, params, prepare=settings.RECEIPT_PREPARED_STATEMENTS).fetchall()
         changed = sum(1 for row in rows if row[1] is not None)
         if changed and not report.answered:
-            queue_retries([(CallRecord(**dict(zip(RETURNED, row[1:], strict=True))), report) for row in rows])
+            queue_retries([(ChangedCall(*row[1:]), report) for row in rows])
     event.pk = rows[0][0]
     event.state = CallbackEvent.State.APPLIED if changed else CallbackEvent.State.RECEIVED
     event.processed_at = now if changed else None
     return changed
-
-
-_cursors: WeakKeyDictionary[psycopg.Connection, psycopg.Cursor] = WeakKeyDictionary()
-
-
-def _cursor() -> psycopg.Cursor:
-    """A server-side-binding cursor kept per connection: it keeps its type adapters warm."""
-    connection.ensure_connection()
-    raw = connection.connection
-    cursor = _cursors.get(raw)
-    if cursor is None or cursor.closed:
-        if settings.RECEIPT_PREPARED_STATEMENTS and raw.prepare_threshold is None:
-            # Django turns preparing off; its own cursors bind client-side and never prepare,
-            # so this only lets the statements run with prepare=True be prepared.
-            raw.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
-        cursor = _cursors[raw] = psycopg.Cursor(raw)
-    return cursor
 
