@@ -130,3 +130,16 @@ def test_simulator_push_and_test_call(client, db, django_capture_on_commit_callb
     call.refresh_from_db()
     assert call.state == "answered"
     assert selectors.campaign_stats(campaign)["total"] == 0  # test calls stay out of the figures
+
+
+def test_a_push_skips_the_middleware_it_has_no_use_for(client, ihuyi):
+    """No session, language or frame headers on a callback; the rest of the site keeps the whole stack."""
+    fake, account = ihuyi
+    dispatched(account, recipients=1)
+    response = push(client, account, *fake.push_body(fake.submitted[0]["vendor_message_id"], "2"))
+    assert (response.status_code, response.content) == (200, b"success")
+    assert not {"X-Frame-Options", "Content-Language", "Vary"} & set(response.headers)
+    assert CallRecord.objects.get().state == "answered"
+    assert {"X-Frame-Options", "Content-Language", "Vary"} <= set(client.get("/admin/login/").headers)
+    unslashed = client.get(f"/api/callbacks/ihuyi/{account.callback_token}")  # not a callback URL: CommonMiddleware
+    assert (unslashed.status_code, unslashed.headers["Location"]) == (301, f"/api/callbacks/ihuyi/{account.callback_token}/")
