@@ -1,5 +1,5 @@
 -- wrk script for bench/callbacks.py: every request a different ihuyi receipt (voiceid 1, 2, 3, …),
--- threads interleaved so no receipt is sent twice. Args: <threads> <form body prefix>
+-- threads interleaved so no receipt is sent twice. Args: <threads> <form body prefix> [first voiceid - 1]
 local threads = {}
 local counter = 0
 
@@ -11,10 +11,11 @@ end
 function init(args)
   nthreads = tonumber(args[1])
   prefix = args[2]
+  offset = tonumber(args[3] or "0")
 end
 
 function request()
-  local voiceid = tid + 1 + counter * nthreads
+  local voiceid = offset + tid + 1 + counter * nthreads
   counter = counter + 1
   return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"}, prefix .. voiceid)
 end
