@@ -91,6 +91,8 @@ def fail_interrupted_imports(stale_after: timedelta = timedelta(minutes=5)) -> i
                     state=RecipientImport.State.FAILED, finished_at=now,
                     error=_("The import was interrupted (its worker stopped) and nothing was added; upload the file again."),
                 )
+        if RecipientImport.objects.filter(pk=job.pk, state=RecipientImport.State.FAILED).exists():
+            discard_upload(job)
     return failed
 
 
@@ -121,7 +123,19 @@ def _finish_import(job: RecipientImport, result: ImportResult | None, error: str
             setattr(job, name, value)
         job.rejected_rows = result.rejected
     job.save()
+    discard_upload(job)
     return job
+
+
+def discard_upload(job: RecipientImport) -> None:
+    """The uploaded list holds people's numbers: once imported (or failed) it is not kept.
+
+    What was taken is in the recipients, what was refused in ``rejected_rows``; a failed import is
+    uploaded again.
+    """
+    if job.file:
+        job.file.delete(save=False)
+        RecipientImport.objects.filter(pk=job.pk).update(file="")
 
 
 # --------------------------------------------------------------------------- call rows

@@ -134,7 +134,7 @@ def test_recipients_cannot_be_added_to_a_cancelled_campaign(marketing):
 
 
 # --------------------------------------------------------------------------- files
-def test_gb18030_csv_upload_then_follow_the_progress_url(marketing, django_capture_on_commit_callbacks):
+def test_gb18030_csv_upload_then_follow_the_progress_url(marketing, django_capture_on_commit_callbacks, settings):
     campaign = make_campaign()
     response = upload(marketing, campaign, "名单.csv", CSV.encode("gb18030"), django_capture_on_commit_callbacks)
     assert response.status_code == 202, response.json()
@@ -151,7 +151,9 @@ def test_gb18030_csv_upload_then_follow_the_progress_url(marketing, django_captu
     assert [row[0] for row in job["rejected"]] == [4, 5, 6]
     assert job["rejected"][0][2] == "duplicate number"
     assert set(Recipient.objects.filter(campaign=campaign).values_list("mobile", flat=True)) == {"+8613800138000", "+8613800138001"}
-    assert RecipientImport.objects.get(pk=body["import"]).created_by.groups.filter(name="Marketing").exists()
+    finished = RecipientImport.objects.get(pk=body["import"])
+    assert finished.created_by.groups.filter(name="Marketing").exists()
+    assert not finished.file and not list((settings.MEDIA_ROOT / "imports").rglob("*.csv"))  # the list is not kept
 
 
 def test_xlsx_upload(marketing, django_capture_on_commit_callbacks, tmp_path):

@@ -1,5 +1,7 @@
 """A whole campaign on the simulator: import, launch, dispatch, receipts, retries, completion."""
 
+from pathlib import Path
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from campaigns import services, tasks
@@ -45,9 +47,12 @@ def test_an_import_whose_worker_died_is_failed_by_the_sweeper(db):
     upload = SimpleUploadedFile("a.csv", b"13800138000,x,y\n")
     job = RecipientImport.objects.create(campaign=campaign, file=upload, original_name="a.csv", state=RecipientImport.State.RUNNING)
     RecipientImport.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    uploaded = Path(job.file.path)
+    assert uploaded.exists()
     assert services.fail_interrupted_imports() == 1
     job.refresh_from_db()
     assert job.state == RecipientImport.State.FAILED and "upload the file again" in job.error
+    assert not job.file and not uploaded.exists()  # the list of numbers is not kept
     assert not campaign.recipients.exists()
 
 
