@@ -57,6 +57,15 @@ def test_who_may_see_it(client, group, status):
     assert client.get(URL + "export.csv").status_code == status
 
 
+@pytest.mark.parametrize("group, linked", [("Finance", True), ("Operators", True), ("Marketing", False)])
+def test_the_sidebar_links_to_it_for_those_who_may_see_it(client, group, linked):
+    login(client, group)
+    for page in ("/admin/", URL) if linked else ("/admin/",):
+        sidebar = client.get(page).content.decode().split('id="nav-sidebar-inner"')[1]
+        assert (f'href="{URL}"' in sidebar) is linked
+        assert ('id="vo-nav-finance"' in sidebar) is linked
+
+
 def test_superuser_may_see_it(client):
     login(client, None, is_superuser=True)
     assert client.get(URL).status_code == 200

@@ -191,3 +191,10 @@ def admin_dashboard(request, context):
     context["vo_dash"] = data
     context["title"] = _("Dashboard")
     return context
+
+
+def admin_globals(request) -> dict:
+    """Context on every admin page (unfold's GLOBAL_CALLBACK): the sidebar's finance link, for those allowed."""
+    from .finance import can_view_finance
+
+    return {"finance_nav_url": reverse("finance-dashboard") if can_view_finance(request.user) else None}

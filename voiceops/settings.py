@@ -221,6 +221,7 @@ UNFOLD = {
     "SITE_SYMBOL": "call",
     "SHOW_LANGUAGES": True,
     "DASHBOARD_CALLBACK": "voiceops.dashboard.admin_dashboard",
+    "GLOBAL_CALLBACK": "voiceops.dashboard.admin_globals",
 }
 
 LOGGING = {

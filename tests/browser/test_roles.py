@@ -43,6 +43,9 @@ def test_finance_sees_balances_and_cannot_change_anything(web, make_user, accoun
     sim, ihuyi = accounts
     make_user("fiona", "Finance")
     fin = web("fiona")
+    fin.go("/admin/", shot="19-finance-admin-home")
+    fin.page.click("#vo-nav-finance a")  # the sidebar leads there
+    fin.page.wait_for_url("**/dashboard/finance/")
     response = fin.go("/dashboard/finance/", shot="20-finance-dashboard")
     assert response.status == 200
     page = fin.page
