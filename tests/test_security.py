@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from campaigns import services, tasks
-from tests.callbacks.test_callbacks import dispatched, push
+from tests.callbacks import dispatched, push
 from tests.factories import make_account, make_campaign
 from tests.fakes.emay import FakeEmay
 from tests.fakes.fungo import FakeFungo
@@ -27,6 +27,12 @@ def test_login_is_throttled_after_repeated_failures(client, db):
     response = client.post("/admin/login/", {"username": "alice", "password": "correct-horse-battery"})
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+def test_a_login_from_the_login_page_itself_lands_on_the_admin_home(client, db):
+    User.objects.create_user("bob", password="correct-horse-battery", is_staff=True)
+    response = client.post("/admin/login/", {"username": "bob", "password": "correct-horse-battery"})
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
 
 
 def test_campaign_actions_leave_an_audit_trail(client, db):

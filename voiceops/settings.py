@@ -64,6 +64,8 @@ MIDDLEWARE = [
 ]
 
 # Login throttling (django-axes): a username or address with too many failures waits.
+# unfold's login form carries no "next": a login from /admin/login/ itself lands on the admin home.
+LOGIN_REDIRECT_URL = "admin:index"
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
