@@ -84,15 +84,17 @@ def fail_interrupted_imports(stale_after: timedelta = timedelta(minutes=5)) -> i
     so a free lock means nothing is importing (and, the import being one transaction, nothing was added)."""
     now, failed = timezone.now(), 0
     for job in RecipientImport.objects.filter(state=RecipientImport.State.RUNNING, created_at__lt=now - stale_after):
+        marked = 0
         with transaction.atomic():
             free = Campaign.objects.select_for_update(skip_locked=True).filter(pk=job.campaign_id).exists()
             if free or not connection.features.has_select_for_update_skip_locked:
-                failed += RecipientImport.objects.filter(pk=job.pk, state=RecipientImport.State.RUNNING).update(
+                marked = RecipientImport.objects.filter(pk=job.pk, state=RecipientImport.State.RUNNING).update(
                     state=RecipientImport.State.FAILED, finished_at=now,
                     error=_("The import was interrupted (its worker stopped) and nothing was added; upload the file again."),
                 )
-        if RecipientImport.objects.filter(pk=job.pk, state=RecipientImport.State.FAILED).exists():
+        if marked:
             discard_upload(job)
+        failed += marked
     return failed
 
 

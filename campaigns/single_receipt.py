@@ -46,8 +46,10 @@ def single_report(parsed: ParsedCallback, vendor: str, shared_message_ids: tuple
     return None
 
 
-def _event_fields():
-    return [f for f in CallbackEvent._meta.concrete_fields if not f.primary_key and f.column not in EVENT_OUTCOME_COLUMNS]
+@cache
+def _event_fields() -> tuple:
+    """The event's columns the statement fills from the event object (read once, not per receipt)."""
+    return tuple(f for f in CallbackEvent._meta.concrete_fields if not f.primary_key and f.column not in EVENT_OUTCOME_COLUMNS)
 
 
 def _cast(model, name: str) -> str:

@@ -174,9 +174,7 @@ def callback_problems() -> dict:
 
 def admin_dashboard(request, context):
     user = request.user
-    from .finance import can_view_finance
-
-    data: dict = {"finance_url": reverse("finance-dashboard") if can_view_finance(user) else None}
+    data: dict = {"finance_url": context.get("finance_nav_url")}  # admin_globals decided who may see it
     if user.has_perm("campaigns.view_campaign"):
         data["running"] = running_campaigns()
         data["campaigns_url"] = reverse("admin:campaigns_campaign_changelist")
