@@ -24,7 +24,7 @@ from django.utils import timezone
 from vendors import ratelimit
 from vendors import services as vendor_services
 from vendors.adapters import NotSupported, OutboundCall, SubmitResult, VendorError, VendorUnavailable, get_adapter
-from vendors.adapters.base import RESULT_NOT_SENT, RESULT_UNCERTAIN
+from vendors.adapters.base import RESULT_NOT_SENT, RESULT_UNCERTAIN, unsent_code
 from vendors.models import VendorAccount
 
 from .bulk import update_calls
@@ -123,10 +123,8 @@ def _failure_result(call: OutboundCall, exc: Exception) -> SubmitResult:
     vendor may have taken the call and answered in a way we do not understand), a read timeout,
     a dropped connection or an unexpected error leave it for reconciliation.
     """
-    if isinstance(exc, VendorUnavailable):
-        code = UNCERTAIN if exc.maybe_delivered else REQUEUE
-    elif isinstance(exc, VendorError):
-        code = UNCERTAIN if exc.code == "bad_response" else REQUEUE
+    if isinstance(exc, (VendorError, VendorUnavailable)):
+        code = unsent_code(exc)
     elif isinstance(exc, NotSupported):
         code = REQUEUE
     else:

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from tests.fakes.fungo import FakeFungo
 from vendors.adapters.base import (
+    RESULT_NOT_SENT,
+    RESULT_UNCERTAIN,
     CallbackRejected,
     NotSupported,
     OutboundCall,
@@ -209,7 +211,9 @@ def test_later_failure_keeps_accepted_results(fake):
     fake.accounts["fungo-cp"].balance = fake.price_fen  # enough for exactly one number
     results = adapter_for(fake).send([call(1, "1111"), call(2, "2222"), call(3, "3333")], product="verify")
     assert results[0].accepted and results[0].vendor_message_id
-    assert [(r.accepted, r.error_code) for r in results[1:]] == [(False, "-1011"), (False, "-1011")]
+    # refused in words: the vendor does not have them, so both go back to the queue (not written off)
+    assert [(r.accepted, r.error_code) for r in results[1:]] == [(False, RESULT_NOT_SENT), (False, RESULT_NOT_SENT)]
+    assert "-1011" in results[1].error_message and "余额不足" in results[2].error_message
     assert len(fake.requests) == 2  # the third was not sent after the balance ran out
 
 
@@ -217,8 +221,8 @@ def test_later_dropped_request_is_reported_as_ambiguous(fake):
     fake.inject("ok", "drop")  # "ok" is no fault: the first request is answered, the second dropped
     results = adapter_for(fake).send([call(1, "1111"), call(2, "2222"), call(3, "3333")], product="verify")
     assert results[0].accepted
-    assert [(r.accepted, r.error_code) for r in results[1:]] == [(False, "unavailable")] * 2
-    assert "may have accepted" in results[1].error_message
+    # the dropped request may have reached the vendor: reconciled, never re-sent; the third was never sent
+    assert [(r.accepted, r.error_code) for r in results[1:]] == [(False, RESULT_UNCERTAIN), (False, RESULT_NOT_SENT)]
     assert len(fake.requests) == 2
 
 

@@ -10,7 +10,7 @@ import requests
 
 from tests.fakes.base import Reply
 from tests.fakes.sms10692 import FakeSms10692
-from vendors.adapters.base import NotSupported, OutboundCall, VendorError, VendorUnavailable
+from vendors.adapters.base import RESULT_NOT_SENT, NotSupported, OutboundCall, VendorError, VendorUnavailable
 from vendors.adapters.sms10692 import (
     KEYWORD_MESSAGES,
     OVERAGE_MESSAGES,
@@ -250,11 +250,12 @@ def test_a_later_request_failing_keeps_the_earlier_accepted_calls(fake):
              OutboundCall("c", "+8613800000003", "丙")]
     results = make_adapter(fake).send(batch)
     assert [(r.custom_id, r.accepted, r.error_code) for r in results] == [
-        ("a", True, None), ("b", True, None), ("c", False, "对不起，您当前要发送的量大于您当前余额")]
+        ("a", True, None), ("b", True, None), ("c", False, RESULT_NOT_SENT)]  # refused in words: queued again
+    assert "对不起，您当前要发送的量大于您当前余额" in results[2].error_message
     fake.reset()  # a fresh vendor
     fake.inject("ok", "500")  # "ok" is not a fault: the first request is served normally
     results = make_adapter(fake).send(batch)
-    assert [(r.accepted, r.error_code) for r in results] == [(True, None)] + [(False, "unavailable")] * 2
+    assert [(r.accepted, r.error_code) for r in results] == [(True, None)] + [(False, RESULT_NOT_SENT)] * 2
     assert len(fake.requests) == 2
 
 

@@ -303,9 +303,7 @@ class BaseAdapter:
                 if not results:
                     raise  # nothing was accepted: the caller handles the whole request
                 # Earlier batches were accepted: keep them, and say what became of the rest.
-                uncertain = isinstance(exc, VendorUnavailable) and exc.maybe_delivered
-                results.extend(failed_results(batch, RESULT_UNCERTAIN if uncertain else RESULT_NOT_SENT, str(exc)))
-                results.extend(failed_results(calls[start + self.batch_size :], RESULT_NOT_SENT, str(exc)))
+                results.extend(unsent_results(exc, batch, calls[start + self.batch_size :]))
                 break
         return results
 
@@ -362,4 +360,20 @@ def reject_all(calls: Iterable[OutboundCall], code: str, message: str) -> list[S
     ]
 
 
-failed_results = reject_all
+def unsent_results(exc: VendorError | VendorUnavailable, failed: Iterable[OutboundCall],
+                   untried: Iterable[OutboundCall]) -> list[SubmitResult]:
+    """What became of the rest of a batch when a request failed after earlier ones were accepted.
+
+    The failed request's calls as ``unsent_code`` says (uncertain ones are reconciled, never
+    re-sent); the calls never tried are ``RESULT_NOT_SENT``: back to the queue. The message says
+    what failed.
+    """
+    return reject_all(failed, unsent_code(exc), str(exc)) + reject_all(untried, RESULT_NOT_SENT, str(exc))
+
+
+def unsent_code(exc: VendorError | VendorUnavailable) -> str:
+    """A failed request's calls: uncertain when the vendor may have them (a read timeout, a dropped
+    connection, an answer we could not read), else not sent (refused in words, HTTP 5xx, no connection)."""
+    if isinstance(exc, VendorUnavailable):
+        return RESULT_UNCERTAIN if exc.maybe_delivered else RESULT_NOT_SENT
+    return RESULT_UNCERTAIN if exc.code == "bad_response" else RESULT_NOT_SENT

@@ -71,7 +71,6 @@ from Crypto.Util.Padding import unpad
 
 from .base import (
     BEIJING,
-    RESULT_NOT_SENT,
     RESULT_UNCERTAIN,
     Balance,
     BaseAdapter,
@@ -87,6 +86,7 @@ from .base import (
     chunked,
     e164_mobile,
     local_mobile,
+    unsent_results,
 )
 
 logger = logging.getLogger("vendors")
@@ -271,11 +271,9 @@ class EmayAdapter(BaseAdapter):
                 if not accepted_any:
                     raise
                 logger.warning("emay: request %d of a batch failed after accepted ones: %s", n + 1, exc)
-                uncertain = isinstance(exc, VendorUnavailable) and exc.maybe_delivered
-                for i in indexes:
-                    results[i] = self._refused(calls[i], RESULT_UNCERTAIN if uncertain else RESULT_NOT_SENT, str(exc))
-                for i in (i for rest in requests_[n + 1 :] for i in rest):
-                    results[i] = self._refused(calls[i], RESULT_NOT_SENT, str(exc))
+                untried = [i for rest in requests_[n + 1 :] for i in rest]
+                for i, result in zip(indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True):
+                    results[i] = result
                 break
             accepted_any = accepted_any or any(r.accepted for r in group_results)
             for i, result in zip(indexes, group_results, strict=True):

@@ -42,9 +42,9 @@ Readings chosen where the document is silent or ambiguous:
 - The answer has one code for the whole request: account-level codes raise ``VendorError``; codes
   about numbers or content refuse every call of that request (``SubmitResult(accepted=False)``).
   Unlisted codes raise ``VendorError``. If a later request of one ``send_batch`` fails after earlier
-  ones were accepted, nothing is raised (that would lose the accepted ones): the failed and unsent
-  calls come back refused with the error's code (``unavailable`` / ``bad_response`` when the vendor
-  may in fact have taken that request).
+  ones were accepted, nothing is raised (that would lose the accepted ones): the rest of the batch
+  comes back as ``base.unsent_results`` says (uncertain when the vendor may have the failed
+  request, else not sent: queued again).
 - No custom id exists: ``vendor_message_id`` and ``batch_id`` are both the ``smsid``; reports are
   matched by ``smsid`` (= ``key``) plus the mobile number; ``custom_id`` in reports is ``None``.
 - Status ``0`` ("返回状态推送0表示下发成功") is the only success code and is read as ``answered``.
@@ -84,6 +84,7 @@ from .base import (
     VendorUnavailable,
     e164_mobile,
     local_mobile,
+    unsent_results,
 )
 
 logger = logging.getLogger("vendors")
@@ -275,15 +276,9 @@ class FungoAdapter(BaseAdapter):
             except (VendorError, VendorUnavailable) as exc:
                 if not accepted_any:
                     raise
-                code = exc.code if isinstance(exc, VendorError) else "unavailable"
-                message = exc.message if isinstance(exc, VendorError) else str(exc)
-                if code in ("bad_response", "unavailable"):
-                    message = f"outcome unknown, the vendor may have accepted this request: {message}"
-                for _content, rest in groups[n:]:
-                    for i in rest:
-                        results[i] = SubmitResult(
-                            calls[i].custom_id, calls[i].mobile, False, error_code=code, error_message=message
-                        )
+                untried = [i for _content, rest in groups[n + 1 :] for i in rest]
+                for i, result in zip(indexes + untried, unsent_results(exc, batch, [calls[i] for i in untried]), strict=True):
+                    results[i] = result
                 break
         return results  # type: ignore[return-value]
 

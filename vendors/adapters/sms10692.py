@@ -31,9 +31,9 @@ Readings chosen where the document is silent or ambiguous:
   templates, ``content`` is sent as rendered. The product does not change the request (the vendor
   has a single send action), so notify, verify and marketing all go through ``action=send``.
 - When a batch needs several requests and a later one fails (VendorError or VendorUnavailable),
-  the calls already accepted keep their results and the failed and remaining requests' calls are
-  refused with that error (``unavailable`` for a transport failure, whose calls may or may not
-  have been dialled); only a failure of the first request raises.
+  the calls already accepted keep their results and the rest of the batch comes back as
+  ``base.unsent_results`` says (uncertain when the vendor may have the failed request, else not
+  sent: queued again); only a failure of the first request raises.
 - Content length: the document states none, so ``max_content_length`` is None.
 - The send answer has one status for the whole request. Whole-request failures raise VendorError:
   empty or wrong credentials, insufficient balance, "其他错误" (a vendor database error) and any
@@ -93,6 +93,7 @@ from .base import (
     e164_mobile,
     local_mobile,
     reject_all,
+    unsent_results,
 )
 
 logger = logging.getLogger("vendors")
@@ -248,19 +249,19 @@ class Sms10692Adapter(BaseAdapter):
             seen[(call.content, call.mobile)] = occurrence + 1
             groups.setdefault((call.content, occurrence), []).append(index)
         results: list[SubmitResult | None] = [None] * len(calls)
-        failure: tuple[str, str] | None = None
-        for number, ((content, _occurrence), indexes) in enumerate(groups.items()):
+        requests_ = list(groups.items())
+        for number, ((content, _occurrence), indexes) in enumerate(requests_):
             group = [calls[i] for i in indexes]
-            if failure is None:
-                try:
-                    outcome = self._submit(group, content, send_time, ext_no, charset)
-                except (VendorError, VendorUnavailable) as exc:
-                    if number == 0:
-                        raise  # nothing was dialled yet: the whole batch failed
-                    # Earlier requests were accepted: keep them, refuse this one and the rest.
-                    failure = (exc.code, exc.message) if isinstance(exc, VendorError) else ("unavailable", str(exc))
-            if failure is not None:
-                outcome = reject_all(group, *failure)
+            try:
+                outcome = self._submit(group, content, send_time, ext_no, charset)
+            except (VendorError, VendorUnavailable) as exc:
+                if number == 0:
+                    raise  # nothing was dialled yet: the whole batch failed
+                # Earlier requests were accepted: keep them, say what became of this one and the rest.
+                untried = [i for _key, rest in requests_[number + 1 :] for i in rest]
+                for index, result in zip(indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True):
+                    results[index] = result
+                break
             for index, result in zip(indexes, outcome, strict=True):
                 results[index] = result
         return results  # type: ignore[return-value]

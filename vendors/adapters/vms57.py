@@ -32,12 +32,10 @@ Readings chosen where the document is silent or ambiguous:
   失败原因见结果说明"), so ``ERROR_CODES`` is empty and the vendor's own description is the message.
   One answer covers the whole request and names no number, so a non-zero result is a whole-request
   failure: ``VendorError(result, description)`` when it is the first request of the batch (nothing
-  was dialled yet), otherwise (earlier requests of the batch were accepted and must not be lost) the
-  calls of that request become ``SubmitResult(accepted=False, result, description)`` and the batch
-  goes on. ``VendorUnavailable`` after an accepted request stops the batch and becomes per-call
-  results in the dispatcher's terms: ``maybe_delivered`` (the request may have reached the vendor:
-  reconcile, never re-send) or ``unavailable`` (not sent: safe to queue again) for that request, and
-  ``unavailable`` for the requests never sent.
+  was dialled yet). After an accepted request, a failure (``VendorError`` or ``VendorUnavailable``)
+  stops the batch, the accepted calls keep their results and the rest comes back as
+  ``base.unsent_results`` says: uncertain when the request may have reached the vendor (reconcile,
+  never re-send), else not sent (queued again).
   A body that is not ``<integer>|<text>`` (HTML, empty, truncated) → ``VendorError("bad_response")``.
 - No custom message id exists: reports carry only the task batch number (``batchID``) and the
   called number. ``SubmitResult.batch_id`` is the batch number and ``vendor_message_id`` is
@@ -86,7 +84,7 @@ from .base import (
     beijing_time,
     e164_mobile,
     local_mobile,
-    reject_all,
+    unsent_results,
 )
 
 logger = logging.getLogger("vendors")
@@ -105,8 +103,6 @@ LOCAL_ERRORS = {
     "invalid_code": "验证码内容，只允许数字，最多允许4位",
     "invalid_number": "须要发送的号码格式错误（只允许数字）",
     "bad_response": "无法识别的应答",
-    "maybe_delivered": "请求已发出但无应答，是否已受理未知",
-    "unavailable": "未提交：服务不可用",
 }
 # Report <status>: "状态 10成功 20失败".
 OUTCOME_MAP = {"10": "answered", "20": "no_answer"}
@@ -210,27 +206,18 @@ class Vms57Adapter(BaseAdapter):
             moment = send_at.astimezone(BEIJING) if send_at.tzinfo else send_at
             common["attime"] = moment.strftime(TIME_FORMAT)
 
-        accepted_any = False
-        failure: tuple[str, str] | None = None
-        for (code, _nth), indexes in groups.items():
+        requests_ = list(groups.items())
+        for n, ((code, _nth), indexes) in enumerate(requests_):
             group = [calls[i] for i in indexes]
-            if failure:
-                outcome = reject_all(group, *failure)
-            else:
-                try:
-                    outcome = self._submit(group, code, common)
-                    accepted_any = True
-                except VendorError as exc:
-                    if not accepted_any:
-                        raise
-                    outcome = reject_all(group, exc.code, exc.message)
-                except VendorUnavailable as exc:
-                    if not accepted_any:
-                        raise
-                    logger.warning("%s: request failed mid-batch, %s calls not confirmed", self.code, len(group))
-                    code = "maybe_delivered" if exc.maybe_delivered else "unavailable"
-                    outcome = reject_all(group, code, f"{LOCAL_ERRORS[code]}: {exc}")
-                    failure = ("unavailable", LOCAL_ERRORS["unavailable"])
+            try:
+                outcome = self._submit(group, code, common)
+            except (VendorError, VendorUnavailable) as exc:
+                if n == 0:
+                    raise  # nothing was dialled yet: the whole batch failed
+                logger.warning("%s: request failed mid-batch, %s calls not confirmed", self.code, len(group))
+                untried = [i for _key, rest in requests_[n + 1 :] for i in rest]
+                results.update(zip(indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True))
+                break
             results.update(zip(indexes, outcome, strict=True))
         return [results[i] for i in range(len(calls))]
 
