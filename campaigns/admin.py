@@ -233,6 +233,12 @@ class RecipientAdmin(ModelAdmin):
     search_fields = ("mobile",)
     list_select_related = ("campaign",)
     show_full_result_count = False
+    # Recipients come in through an upload or the API (number checks, duplicates, do-not-call list,
+    # counts, first calls); here only their variables can be corrected.
+    readonly_fields = ("campaign", "mobile", "line")
+
+    def has_add_permission(self, request):
+        return False
 
     def get_search_results(self, request, queryset, search_term):
         return _number_search(queryset, search_term, extra=())

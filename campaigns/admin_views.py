@@ -339,7 +339,7 @@ def campaign_progress(request, model_admin, object_id):
     campaign = _campaign(request, model_admin, object_id)
     data = progress_for([campaign.pk])[campaign.pk]
     data.update(
-        state=campaign.state, state_label=str(campaign.get_state_display()), recipients=campaign.recipients.count(),
+        state=campaign.state, state_label=str(campaign.get_state_display()), recipients=campaign.recipient_count,
         finished=campaign.state in FINISHED_CAMPAIGN_STATES,
     )
     return JsonResponse(data)

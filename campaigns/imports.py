@@ -119,6 +119,8 @@ def import_rows(
                         _("The file has more than %(max)s rows; one import takes at most %(max)s. Split the list into "
                           "smaller files.") % {"max": f"{MAX_IMPORT_ROWS:,}"}
                     )
+                if on_progress and result.rows % PROGRESS_EVERY == 0:  # rejected rows are progress too
+                    on_progress(result)
                 text, variables = text or "", variables[:expected]
                 if len(text) + sum(map(len, variables)) > MAX_CELL_CHARS and (  # one cheap test for the usual row
                     len(text) > MAX_CELL_CHARS or max(map(len, variables)) > MAX_CELL_CHARS
@@ -147,8 +149,6 @@ def import_rows(
                 seen.add(mobile)
                 sink.add(mobile, variables, line)
                 result.accepted += 1
-                if on_progress and result.rows % PROGRESS_EVERY == 0:
-                    on_progress(result)
             ok = True
         finally:
             sink.close(ok)

@@ -413,3 +413,12 @@ def test_campaign_page_says_when_calls_are_held_by_quiet_hours(admin_client, db)
     services.launch(campaign)
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
     assert "Outside calling hours" in page
+
+
+def test_recipients_come_in_through_uploads_not_the_add_form(admin_client):
+    """An added recipient would skip the number checks, duplicates, do-not-call list and counts."""
+    campaign = make_campaign(recipients=1)
+    assert admin_client.get("/admin/campaigns/recipient/add/").status_code == 403
+    recipient = campaign.recipients.get()
+    page = admin_client.get(f"/admin/campaigns/recipient/{recipient.pk}/change/").content.decode()
+    assert 'name="mobile"' not in page and 'name="campaign"' not in page and 'name="variables"' in page
