@@ -34,9 +34,10 @@ def test_a_late_failure_never_moves_an_answered_call_back(client, ihuyi):
     fake, account = ihuyi
     dispatched(account, recipients=1)
     voiceid = fake.submitted[0]["vendor_message_id"]
-    push(client, account, *fake.push_body(voiceid, "2", talktime=5))
-    push(client, account, *fake.push_body(voiceid, "-1"))
+    assert push(client, account, *fake.push_body(voiceid, "2", talktime=5)).content == b"success"
+    assert push(client, account, *fake.push_body(voiceid, "-1")).content == b"success"  # taken, stored, changes nothing
     assert CallRecord.objects.get(vendor_message_id=voiceid).state == "answered"
+    assert CallbackEvent.objects.count() == 2
 
 
 def test_forged_token_is_refused_and_changes_nothing(client, ihuyi):
