@@ -213,7 +213,6 @@ class CallRecord(models.Model):
         "cancelled": set(),
         "expired": {"answered", "failed"},  # a late receipt may still tell the truth
     }
-    FINAL_STATES = ("answered", "failed", "submit_failed", "cancelled")
     OPEN_STATES = ("queued", "submitting", "submitted")
 
     # Every receipt rewrites a row's index entries (state changes), so indexes are few and mostly
@@ -277,10 +276,6 @@ class CallRecord(models.Model):
             for name, value in fields.items():
                 setattr(self, name, value)
         return bool(changed)
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in self.FINAL_STATES
 
 
 class CallbackEvent(models.Model):

@@ -394,7 +394,7 @@ def pull_account(account: VendorAccount) -> int:
     if not reports:
         return 0
     event = record_event(account, account.vendor, reports_to_json(reports), source="pull")
-    process_event(event.pk)
+    apply_parsed(event, ParsedCallback(reports=reports))  # the reports in hand, not read back from the row
     return len(reports)
 
 

@@ -1,7 +1,7 @@
 """Celery tasks: thin wrappers that take ids and call services.
 
 Dialling tasks (``campaigns.dispatch.*``) have no acks_late and no automatic retry: a call cannot
-be taken back. Receipt tasks are idempotent, so they are acknowledged late and retried.
+be taken back.
 """
 
 from celery import shared_task
@@ -37,12 +37,6 @@ def send_test_call(call_id: int) -> int:
 @shared_task(name="campaigns.dispatch.reconcile_stuck", ignore_result=True)
 def reconcile_stuck() -> int:
     return dispatch.reconcile_stuck()
-
-
-@shared_task(name="campaigns.reports.process_event", acks_late=True, autoretry_for=(Exception,),
-             retry_backoff=True, max_retries=5, ignore_result=True)
-def process_event(event_id: int) -> str:
-    return receipts.process_event(event_id).state
 
 
 @shared_task(name="campaigns.reports.pull_all", ignore_result=True)

@@ -5,6 +5,7 @@ import ipaddress
 import secrets
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, URLValidator
@@ -113,20 +114,20 @@ class VendorAccount(models.Model):
 
     def callback_source_allowed(self, address: str | None) -> bool:
         """Whether a push from ``address`` is allowed by the account's allow-list (empty: any)."""
-        networks = [n.strip() for n in self.callback_allowed_ips.replace(",", "\n").splitlines() if n.strip()]
+        networks = _allowed_networks(self.callback_allowed_ips)
         if not networks:
             return True
         try:
             ip = ipaddress.ip_address(address or "")
         except ValueError:
             return False
-        return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+        return any(ip in network for network in networks)
 
     def clean(self):
-        for network in self.callback_allowed_ips.replace(",", "\n").splitlines():
-            if network.strip():
+        for network in _allow_list_entries(self.callback_allowed_ips):
+            if network:
                 try:
-                    ipaddress.ip_network(network.strip(), strict=False)
+                    ipaddress.ip_network(network, strict=False)
                 except ValueError as exc:
                     raise ValidationError({"callback_allowed_ips": _("“%(value)s” is not an address or network.") % {"value": network.strip()}}) from exc
 
@@ -134,8 +135,6 @@ class VendorAccount(models.Model):
     def circuit_is_open(self) -> bool:
         return bool(self.circuit_open_until and self.circuit_open_until > timezone.now())
 
-    def latest_balance(self):
-        return self.balance_snapshots.order_by("-taken_at").first()
 
 
 class BalanceSnapshot(models.Model):
@@ -193,3 +192,14 @@ class RateBucket(models.Model):
 
     def __str__(self):
         return self.key
+
+
+def _allow_list_entries(text: str) -> list[str]:
+    """The entries of a callback allow-list: one per line or comma."""
+    return [entry.strip() for entry in text.replace(",", "\n").splitlines()]
+
+
+@lru_cache(maxsize=256)
+def _allowed_networks(text: str) -> tuple:
+    """An allow-list parsed once per distinct text, not on every push (entries are checked by ``clean``)."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in _allow_list_entries(text) if entry)

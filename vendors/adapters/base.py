@@ -336,17 +336,6 @@ class BaseAdapter:
         raise NotSupported(f"{self.label}: parse_callback")
 
     # ---- introspection for the capability table and the admin
-    CAPABILITIES = (
-        "send_batch",
-        "balance",
-        "add_template",
-        "delete_template",
-        "fetch_reports",
-        "fetch_replies",
-        "check_keywords",
-        "parse_callback",
-    )
-
     @classmethod
     def supports(cls, operation: str) -> bool:
         return getattr(cls, operation) is not getattr(BaseAdapter, operation)
