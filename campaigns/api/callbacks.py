@@ -89,13 +89,15 @@ def vendor_callback(request, vendor: str, token: str):
     if len(body) > MAX_BODY:
         return HttpResponse("too large", status=413, content_type="text/plain")
     headers = {k: v for k, v in request.headers.items() if k.lower() not in ("cookie", "authorization")}
-    event = CallbackEvent(account=account, vendor=vendor, body=body, headers=headers, query=request.GET.dict(),
+    query = request.GET.dict()
+    event = CallbackEvent(account=account, vendor=vendor, body=body, headers=headers, query=query,
                           remote_addr=request.META.get("REMOTE_ADDR"))
     try:
-        parsed: ParsedCallback = get_adapter(account).parse_callback(body, headers, request.GET.dict())
+        parsed: ParsedCallback = get_adapter(account).parse_callback(body, headers, query)
     except CallbackRejected as exc:
         receipts.store_unapplied(event, CallbackEvent.State.REFUSED, str(exc))
-        return HttpResponse("rejected", status=400, content_type="text/plain")
+        # the reason helps whoever sets up the push (a wrong key, a wrong appId, not the format)
+        return HttpResponse(f"rejected: {exc}", status=400, content_type="text/plain; charset=utf-8")
     except Exception as exc:  # a parser bug: keep the event for re-processing, let the vendor retry
         logger.exception("callback for %s could not be parsed", vendor)
         receipts.store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")

@@ -100,6 +100,7 @@ def test_emay_push_encrypted_with_another_key_is_refused(client, db, start_fake)
     reports = [fake.report_for(entry) for entry in fake.submitted]
     response = push(client, account, *fake.push_body(reports, encrypted=True, secret_key="WrongKey-0123456"))
     assert response.status_code == 400
+    assert response.content.decode().startswith("rejected: emay push:")  # the reason, for whoever sets up the push
     assert CallbackEvent.objects.get().state == CallbackEvent.State.REFUSED  # kept raw, applied nothing
     assert not CallRecord.objects.filter(state__in=["answered", "failed"]).exists()
 
