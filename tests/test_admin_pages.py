@@ -422,3 +422,16 @@ def test_recipients_come_in_through_uploads_not_the_add_form(admin_client):
     recipient = campaign.recipients.get()
     page = admin_client.get(f"/admin/campaigns/recipient/{recipient.pk}/change/").content.decode()
     assert 'name="mobile"' not in page and 'name="campaign"' not in page and 'name="variables"' in page
+
+
+def test_the_running_card_counts_every_running_or_paused_campaign(admin_client):
+    """The list below shows the newest few; the figure counts them all, and its link lists the same ones."""
+    from voiceops.dashboard import RUNNING_SHOWN
+
+    for state in ["running"] * RUNNING_SHOWN + ["paused", "completed"]:
+        make_campaign(state=state)
+    page = admin_client.get("/admin/").content.decode()
+    assert f'id="vo-running-count">{RUNNING_SHOWN + 1}<' in page
+    assert "?state__in=running,paused" in page
+    listed = admin_client.get("/admin/campaigns/campaign/?state__in=running,paused")
+    assert listed.status_code == 200 and listed.context["cl"].result_count == RUNNING_SHOWN + 1

@@ -18,10 +18,9 @@ from django.utils.translation import gettext as _
 
 from campaigns.admin_views import (
     ANSWERED_COLOR,
-    OUTCOME_COLORS,
     PRIMARY_COLOR,
     chart_config,
-    outcome_label,
+    outcome_chart,
     progress_for,
 )
 from campaigns.models import CallbackEvent, CallCounter, CallRecord, Campaign
@@ -75,18 +74,7 @@ def todays_outcomes() -> dict:
     counts: dict[str, int] = {}
     for row in results_by_hour(local_midnight()):
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + row["n"]
-    items = [
-        {"outcome": k, "label": outcome_label(k), "count": n, "color": OUTCOME_COLORS.get(k, "#a3a3a3")}
-        for k, n in sorted(counts.items(), key=lambda kv: -kv[1])
-    ]
-    chart = None
-    if items:
-        chart = chart_config(
-            "doughnut", [i["label"] for i in items],
-            [{"data": [i["count"] for i in items], "backgroundColor": [i["color"] for i in items], "borderWidth": 1}],
-            plugins={"legend": {"display": True, "position": "right"}},
-        )
-    return {"items": items, "total": sum(counts.values()), "chart": chart}
+    return {"total": sum(counts.values()), "chart": outcome_chart(counts)}
 
 
 def answer_rate_by_day(days: int = DAYS) -> dict:
@@ -177,6 +165,7 @@ def admin_dashboard(request, context):
     data: dict = {"finance_url": context.get("finance_nav_url")}  # admin_globals decided who may see it
     if user.has_perm("campaigns.view_campaign"):
         data["running"] = running_campaigns()
+        data["running_count"] = Campaign.objects.filter(state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED]).count()
         data["campaigns_url"] = reverse("admin:campaigns_campaign_changelist")
     if user.has_perm("campaigns.view_callrecord"):
         data["today"] = todays_outcomes()
