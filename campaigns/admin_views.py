@@ -24,8 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 from . import exports, selectors, services
 from .imports import progress_key
 from .models import OUTCOME_LABELS, CallCounter, CallRecord, Campaign, RecipientImport
+from .readers import FILE_SUFFIXES
 
-UPLOAD_EXTENSIONS = (".csv", ".txt", ".xlsx")
 FINAL_STATES = ("answered", "failed", "submit_failed", "cancelled", "expired")
 IN_FLIGHT_STATES = ("submitting", "submitted")
 FAILED_STATES = ("failed", "submit_failed", "expired")
@@ -312,7 +312,7 @@ def upload_recipients(request, model_admin, object_id):
     upload = request.FILES.get("file")
     if upload is None or not upload.size:
         messages.error(request, _("Choose a CSV or XLSX file to upload."))
-    elif Path(upload.name).suffix.lower() not in UPLOAD_EXTENSIONS:
+    elif Path(upload.name).suffix.lower() not in FILE_SUFFIXES:
         messages.error(request, _("“%(name)s” is not a CSV or XLSX file.") % {"name": upload.name})
     else:
         try:

@@ -312,13 +312,18 @@ def _with_content_check(rows: Iterator[list[str]]) -> Iterator[list[str]]:
     yield from rows
 
 
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+# What a recipients file may be called: a workbook, or text read as CSV (no extension included).
+FILE_SUFFIXES = (*XLSX_SUFFIXES, ".csv", ".txt", "")
+
+
 def open_rows(path: Path, name: str):
     """(rows, byte_counter or None) for a recipients file, by its name's extension."""
     suffix = Path(name).suffix.lower()
-    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", ""):
+    if suffix not in FILE_SUFFIXES:
         raise UnreadableFile(_("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": name})
     check_size(Path(path).stat().st_size)
-    rows, counter = iter_xlsx(path) if suffix in (".xlsx", ".xlsm") else iter_csv(path)
+    rows, counter = iter_xlsx(path) if suffix in XLSX_SUFFIXES else iter_csv(path)
     return _with_content_check(rows), counter
 
 

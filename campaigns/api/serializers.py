@@ -18,13 +18,12 @@ from vendors.models import VendorAccount
 
 from ..imports import progress_key
 from ..models import OUTCOME_CHOICES, CallRecord, Campaign, RecipientImport
-from ..readers import UnreadableFile, check_size
+from ..readers import FILE_SUFFIXES, UnreadableFile, check_size
 
 MAX_JSON_RECIPIENTS = 10_000
 REJECTED_SHOWN = 1_000
 MAX_ROW_ERRORS = 20
 # What campaigns.readers.open_rows accepts (checked early so a wrong file is refused at once).
-FILE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", "")
 
 REJECTED_ROW_SCHEMA = {
     "type": "array",
