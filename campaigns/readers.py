@@ -250,7 +250,22 @@ def _damaged(exc: Exception) -> UnreadableFile:
     return UnreadableFile(_("This .xlsx file cannot be opened: %(error)s") % {"error": str(exc)[:200] or type(exc).__name__})
 
 
-def iter_xlsx(path: Path) -> tuple[Iterator[list[str]], None]:
+class _SheetProgress:
+    """How far a worksheet has been read, told in bytes of the file like ``_CountingReader``.
+
+    A workbook is compressed and read out of order, so bytes say nothing; rows read against the
+    rows the sheet declares (its dimension) do. A sheet that declares none shows no progress.
+    """
+
+    def __init__(self, size: int, declared_rows: int | None):
+        self.size, self.declared_rows, self.rows = size, declared_rows or 0, 0
+
+    @property
+    def consumed(self) -> int:
+        return min(self.size, self.size * self.rows // self.declared_rows) if self.declared_rows else 0
+
+
+def iter_xlsx(path: Path) -> tuple[Iterator[list[str]], _SheetProgress]:
     _check_zip(path)
     from openpyxl import load_workbook
 
@@ -262,6 +277,11 @@ def iter_xlsx(path: Path) -> tuple[Iterator[list[str]], None]:
         workbook.close()
         raise UnreadableFile(_("This .xlsx file has no worksheet."))
     sheet = workbook.worksheets[0]
+    try:
+        declared_rows = sheet.max_row
+    except Exception:  # a malformed dimension: read on, without progress
+        declared_rows = None
+    progress = _SheetProgress(Path(path).stat().st_size, declared_rows)
 
     def cell_text(value) -> str:
         if value is None:
@@ -273,6 +293,7 @@ def iter_xlsx(path: Path) -> tuple[Iterator[list[str]], None]:
     def rows():
         try:
             for values in sheet.iter_rows(values_only=True):
+                progress.rows += 1
                 yield [cell_text(v) for v in values]
         except UnreadableFile:
             raise
@@ -281,7 +302,7 @@ def iter_xlsx(path: Path) -> tuple[Iterator[list[str]], None]:
         finally:
             workbook.close()
 
-    return rows(), None
+    return rows(), progress
 
 
 def _with_content_check(rows: Iterator[list[str]]) -> Iterator[list[str]]:
@@ -318,7 +339,7 @@ FILE_SUFFIXES = (*XLSX_SUFFIXES, ".csv", ".txt", "")
 
 
 def open_rows(path: Path, name: str):
-    """(rows, byte_counter or None) for a recipients file, by its name's extension."""
+    """(rows, progress) for a recipients file, by its name's extension; ``progress.consumed`` is in bytes."""
     suffix = Path(name).suffix.lower()
     if suffix not in FILE_SUFFIXES:
         raise UnreadableFile(_("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": name})

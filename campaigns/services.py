@@ -70,7 +70,7 @@ def run_file_import(import_id: int) -> RecipientImport | None:
     try:
         rows, counter = open_rows(Path(job.file.path), job.original_name)
         result = import_rows(campaign, _numbered(rows, campaign.variable_names),
-                             on_progress=lambda r: set_progress(job.pk, counter.consumed if counter else 0, r))
+                             on_progress=lambda r: set_progress(job.pk, counter.consumed, r))
     except UnreadableFile as exc:
         return _finish_import(job, None, str(exc))
     except Exception as exc:
