@@ -143,8 +143,9 @@ def test_notify_needs_template_and_unknown_format_is_config_error(fake):
     with pytest.raises(VendorError) as err:
         adapter_for(fake, template_id="").send([call(1)], product="notify")
     assert err.value.code == "config"
-    with pytest.raises(VendorError):
+    with pytest.raises(VendorError) as err:
         adapter_for(fake, content_format="video").send([call(1)], product="notify")
+    assert err.value.code == "config" and "'video'" in err.value.message  # names what to correct
     with pytest.raises(NotSupported):
         adapter_for(fake).send([call(1)], product="marketing")
     with pytest.raises(NotSupported):

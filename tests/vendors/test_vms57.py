@@ -320,6 +320,9 @@ def test_report_max_pulls_option(fake):
         fake.queue_report("5001", f"138{i:08d}")
     assert len(make_adapter(fake, report_max_pulls=2).fetch_reports()) == 100
     assert len(make_adapter(fake, report_max_pulls=1).fetch_reports(limit=500)) == 20
+    with pytest.raises(VendorError) as err:  # an operator's typo gets words, not a ValueError
+        make_adapter(fake, report_max_pulls="ten").fetch_reports()
+    assert err.value.code == "config" and "report_max_pulls" in err.value.message and "'ten'" in err.value.message
 
 
 def test_failed_later_pull_keeps_received_reports(fake, adapter):

@@ -231,7 +231,7 @@ class FungoAdapter(BaseAdapter):
     def _format(self) -> str:
         fmt = str(self.options.get("content_format") or "template").lower()
         if fmt not in CONTENT_FORMATS:
-            raise VendorError("config", f"options.content_format must be one of {sorted(CONTENT_FORMATS)}")
+            raise VendorError("config", f"options.content_format must be one of {sorted(CONTENT_FORMATS)}, not {fmt!r}")
         return fmt
 
     def send_batch(

@@ -250,7 +250,10 @@ class Vms57Adapter(BaseAdapter):
     # ---- reports
     def fetch_reports(self, limit: int | None = None) -> list[DeliveryReport]:
         reports: list[DeliveryReport] = []
-        max_pulls = int(self.options.get("report_max_pulls") or 100)
+        try:
+            max_pulls = int(self.options.get("report_max_pulls") or 100)
+        except (TypeError, ValueError):
+            raise VendorError("config", f"options.report_max_pulls must be a whole number, not {self.options.get('report_max_pulls')!r}") from None
         if limit is not None:  # an explicit limit may need more pulls of 50
             max_pulls = max(max_pulls, -(-limit // REPORT_PAGE))
         for pull in range(max_pulls):
