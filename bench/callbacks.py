@@ -41,12 +41,33 @@ def free_port() -> int:
 
 
 def start_gunicorn(port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": BENCH_DB, "DJANGO_SETTINGS_MODULE": "bench_settings", "CONN_MAX_AGE": "60",
-           "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}", "DEBUG": "False", "SECURE_SSL_REDIRECT": "False",
-           "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": BENCH_DB,
+        "DJANGO_SETTINGS_MODULE": "bench_settings",
+        "CONN_MAX_AGE": "60",
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}",
+        "DEBUG": "False",
+        "SECURE_SSL_REDIRECT": "False",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "voiceops.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "voiceops.wsgi",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     for _ in range(100):
         try:
@@ -86,8 +107,20 @@ def run_load(port: int, requests: list, clients: int = CLIENTS) -> tuple[float, 
 def wrk_run(port: int, path: str, script: str, args: list[str], seconds: int = 5) -> tuple[int, float, float, float]:
     """(requests, seconds, p50 ms, p99 ms) of a wrk run with 2 threads and 8 connections."""
     done = subprocess.run(
-        ["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", str(ROOT / "bench" / script), f"http://127.0.0.1:{port}{path}", "--", *args],
-        capture_output=True, text=True, timeout=seconds + 60,
+        [
+            "wrk",
+            "-t2",
+            "-c8",
+            f"-d{seconds}s",
+            "-s",
+            str(ROOT / "bench" / script),
+            f"http://127.0.0.1:{port}{path}",
+            "--",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     line = next(line for line in done.stdout.splitlines() if line.startswith("WRK "))
     requests, duration_us, p50, p99, errors = line.split()[1:]
@@ -98,8 +131,11 @@ def wrk_run(port: int, path: str, script: str, args: list[str], seconds: int = 5
 
 def summary(rounds: list[tuple[int, float, float, float]]) -> tuple[float, float, float]:
     """(median rate, median p50, worst p99) of wrk rounds."""
-    return (statistics.median(n / s for n, s, _p50, _p99 in rounds), statistics.median(p50 for *_, p50, _p99 in rounds),
-            max(p99 for *_, p99 in rounds))
+    return (
+        statistics.median(n / s for n, s, _p50, _p99 in rounds),
+        statistics.median(p50 for *_, p50, _p99 in rounds),
+        max(p99 for *_, p99 in rounds),
+    )
 
 
 def pct(samples, q):
@@ -113,16 +149,22 @@ def seed(account_ihuyi, account_emay) -> tuple[int, int]:
 
     ids = []
     for account in (account_ihuyi, account_emay):
-        campaign = Campaign.objects.create(name=f"bench-{account.vendor}", account=account, content="您好", state="running")
+        campaign = Campaign.objects.create(
+            name=f"bench-{account.vendor}", account=account, content="您好", state="running"
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO campaigns_recipient (campaign_id, mobile, variables, line)"
-                " SELECT %s, '+86138' || lpad(g::text, 8, '0'), '[]'::jsonb, g FROM generate_series(1, %s) g", [campaign.pk, CALLS])
+                " SELECT %s, '+86138' || lpad(g::text, 8, '0'), '[]'::jsonb, g FROM generate_series(1, %s) g",
+                [campaign.pk, CALLS],
+            )
             cursor.execute(
                 "INSERT INTO campaigns_callrecord (campaign_id, recipient_id, account_id, attempt, mobile, custom_id, vendor_message_id,"
                 " batch_id, state, outcome, raw_code, raw_message, key_pressed, is_test, created_at, submitted_at)"
                 " SELECT campaign_id, id, %s, 1, mobile, 'R' || id || 'A1', line::text, '', 'submitted', '', '', '', '', false, now(), now()"
-                " FROM campaigns_recipient WHERE campaign_id = %s", [account.pk, campaign.pk])
+                " FROM campaigns_recipient WHERE campaign_id = %s",
+                [account.pk, campaign.pk],
+            )
         ids.append(campaign.pk)
     with connection.cursor() as cursor:  # a settled database, as in production: statistics, no pending checkpoint
         cursor.execute("VACUUM ANALYZE campaigns_recipient, campaigns_callrecord, campaigns_callcounter")
@@ -137,8 +179,16 @@ def main() -> None:
     from campaigns.models import CallRecord, Campaign
     from vendors.models import VendorAccount
 
-    ihuyi = VendorAccount.objects.create(vendor="ihuyi", name="bench-ihuyi", base_url="http://127.0.0.1:9", api_id="C1", api_secret="k" * 32)
-    emay = VendorAccount.objects.create(vendor="emay", name="bench-emay", base_url="http://127.0.0.1:9", api_id="EUCP-BENCH", api_secret="Sk3y-0123456789a")
+    ihuyi = VendorAccount.objects.create(
+        vendor="ihuyi", name="bench-ihuyi", base_url="http://127.0.0.1:9", api_id="C1", api_secret="k" * 32
+    )
+    emay = VendorAccount.objects.create(
+        vendor="emay",
+        name="bench-emay",
+        base_url="http://127.0.0.1:9",
+        api_id="EUCP-BENCH",
+        api_secret="Sk3y-0123456789a",
+    )
     ihuyi_campaign, emay_campaign = seed(ihuyi, emay)
     port = free_port()
     server = start_gunicorn(port)
@@ -147,16 +197,31 @@ def main() -> None:
         bare = [("/bench/bare/", b"x=1", form)] * 10_000
         run_load(port, bare[:500])  # warm up both workers
         ihuyi_path = f"/api/callbacks/ihuyi/{ihuyi.callback_token}/"
-        prefix = urlencode({"code": "2", "msg": "接通", "mobilephone": "13800000000", "talktime": "31",
-                            "report_time": "2026-11-22 10:00:00"}) + "&voiceid="
+        prefix = (
+            urlencode(
+                {
+                    "code": "2",
+                    "msg": "接通",
+                    "mobilephone": "13800000000",
+                    "talktime": "31",
+                    "report_time": "2026-11-22 10:00:00",
+                }
+            )
+            + "&voiceid="
+        )
         if USE_WRK:
             # interleaved rounds on a shared, noisy machine: median rates, the worst round's p99
             bare_rounds, single_rounds = [], []
             for r in range(ROUNDS):
                 bare_rounds.append(wrk_run(port, "/bench/bare/", "wrk_bare.lua", []))
-                single_rounds.append(wrk_run(port, ihuyi_path, "wrk_receipts.lua", ["2", prefix, str(r * CALLS // ROUNDS)]))
+                single_rounds.append(
+                    wrk_run(port, ihuyi_path, "wrk_receipts.lua", ["2", prefix, str(r * CALLS // ROUNDS)])
+                )
             for name, rounds in (("bare view", bare_rounds), ("ihuyi single", single_rounds)):
-                print(f"{name + ' rounds:':<22}" + ", ".join(f"{n / s:,.0f}/s p99 {p99:.1f} ms" for n, s, _p50, p99 in rounds))
+                print(
+                    f"{name + ' rounds:':<22}"
+                    + ", ".join(f"{n / s:,.0f}/s p99 {p99:.1f} ms" for n, s, _p50, p99 in rounds)
+                )
             bare_rate, bare_p50, bare_p99 = summary(bare_rounds)
             single_rate, single_p50, single_p99 = summary(single_rounds)
             single_sent = sum(n for n, *_ in single_rounds)
@@ -165,18 +230,38 @@ def main() -> None:
             bare_rate, bare_p50, bare_p99 = len(bare_lat) / bare_s, pct(bare_lat, 50), pct(bare_lat, 99)
             singles = [(ihuyi_path, f"{prefix}{n}".encode(), form) for n in range(1, SINGLE + 1)]
             single_s, single_lat = run_load(port, singles)
-            single_sent, single_rate, single_p50, single_p99 = SINGLE, SINGLE / single_s, pct(single_lat, 50), pct(single_lat, 99)
+            single_sent, single_rate, single_p50, single_p99 = (
+                SINGLE,
+                SINGLE / single_s,
+                pct(single_lat, 50),
+                pct(single_lat, 99),
+            )
         replays = [(ihuyi_path, f"{prefix}{n}".encode(), form) for n in range(1, 2001)]
 
         emay_path = f"/api/callbacks/emay/{emay.callback_token}/"
         first = Campaign.objects.get(pk=emay_campaign).recipients.order_by("id").values_list("id", flat=True).first()
         pushes = []
         for p in range(PUSHES):
-            items = [{"appId": "EUCP-BENCH", "voiceId": str(n), "customVoiceId": f"R{first + n - 1}A1", "state": " SUCCESS ",
-                      "message": "成功", "callingTime": "2026-11-22 10:00:00", "callingDuration": 20.5, "mobile": f"138{n:08d}"}
-                     for n in range(p * 500 + 1, p * 500 + 501)]
-            pushes.append((emay_path, json.dumps({"code": "SUCCESS", "data": items}).encode(),
-                           {"Content-Type": "application/json", "appId": "EUCP-BENCH"}))
+            items = [
+                {
+                    "appId": "EUCP-BENCH",
+                    "voiceId": str(n),
+                    "customVoiceId": f"R{first + n - 1}A1",
+                    "state": " SUCCESS ",
+                    "message": "成功",
+                    "callingTime": "2026-11-22 10:00:00",
+                    "callingDuration": 20.5,
+                    "mobile": f"138{n:08d}",
+                }
+                for n in range(p * 500 + 1, p * 500 + 501)
+            ]
+            pushes.append(
+                (
+                    emay_path,
+                    json.dumps({"code": "SUCCESS", "data": items}).encode(),
+                    {"Content-Type": "application/json", "appId": "EUCP-BENCH"},
+                )
+            )
         batched_s, batched_lat = run_load(port, pushes, clients=2)
 
         replay_s, _ = run_load(port, replays)  # ihuyi retries: must change nothing
@@ -199,16 +284,30 @@ def main() -> None:
     generator = "wrk, 2 threads, 8 connections" if USE_WRK else f"{CLIENTS} Python client processes"
     print(f"load generator:   {generator}")
     print(f"bare view:        {bare_rate:,.0f} req/s, p50 {bare_p50:.1f} ms, p99 {bare_p99:.1f} ms")
-    print(f"ihuyi single:     {single_rate:,.0f} receipts/s, p50 {single_p50:.1f} ms, p99 {single_p99:.1f} ms "
-          f"({single_rate / bare_rate:.2f}x the bare view)")
-    print(f"Emay 500/push:    {PUSHES * 500 / batched_s:,.0f} reports/s, p50 {pct(batched_lat, 50):.0f} ms, p99 {pct(batched_lat, 99):.0f} ms per push")
-    print(f"replayed 2,000 ihuyi receipts in {replay_s:.1f} s; applied {single_applied:,}/{single_sent:,} single, {batched_applied:,}/{PUSHES * 500:,} batched")
-    print(json.dumps({
-        "single_receipts_per_s": round(single_rate), "single_p50_ms": round(single_p50, 2),
-        "single_p99_ms": round(single_p99, 2), "batched_reports_per_s": round(PUSHES * 500 / batched_s),
-        "bare_view_per_s": round(bare_rate), "single_to_bare": round(single_rate / bare_rate, 3),
-        "lost": lost, "applied_twice": applied_twice,
-    }))
+    print(
+        f"ihuyi single:     {single_rate:,.0f} receipts/s, p50 {single_p50:.1f} ms, p99 {single_p99:.1f} ms "
+        f"({single_rate / bare_rate:.2f}x the bare view)"
+    )
+    print(
+        f"Emay 500/push:    {PUSHES * 500 / batched_s:,.0f} reports/s, p50 {pct(batched_lat, 50):.0f} ms, p99 {pct(batched_lat, 99):.0f} ms per push"
+    )
+    print(
+        f"replayed 2,000 ihuyi receipts in {replay_s:.1f} s; applied {single_applied:,}/{single_sent:,} single, {batched_applied:,}/{PUSHES * 500:,} batched"
+    )
+    print(
+        json.dumps(
+            {
+                "single_receipts_per_s": round(single_rate),
+                "single_p50_ms": round(single_p50, 2),
+                "single_p99_ms": round(single_p99, 2),
+                "batched_reports_per_s": round(PUSHES * 500 / batched_s),
+                "bare_view_per_s": round(bare_rate),
+                "single_to_bare": round(single_rate / bare_rate, 3),
+                "lost": lost,
+                "applied_twice": applied_twice,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

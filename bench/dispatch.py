@@ -21,12 +21,36 @@ BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13")
 
 
 def start_worker() -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": BENCH_DB, "CELERY_BROKER_URL": BROKER, "CELERY_TASK_ALWAYS_EAGER": "False",
-           "DJANGO_SETTINGS_MODULE": "voiceops.settings", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": BENCH_DB,
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_TASK_ALWAYS_EAGER": "False",
+        "DJANGO_SETTINGS_MODULE": "voiceops.settings",
+        "LOG_LEVEL": "WARNING",
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "voiceops", "worker", "-Q", "dispatch", "-c", "1", "-l", "warning",
-         "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "voiceops",
+            "worker",
+            "-Q",
+            "dispatch",
+            "-c",
+            "1",
+            "-l",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -35,8 +59,15 @@ def make_campaign(name, account, calls, content):
     from campaigns.imports import import_records
     from campaigns.models import Campaign
 
-    campaign = Campaign.objects.create(name=name, account=account, content=content, rate_limit_per_second=1_000_000,
-                                       quiet_hours_start="00:00", quiet_hours_end="00:00", report_window_minutes=600)
+    campaign = Campaign.objects.create(
+        name=name,
+        account=account,
+        content=content,
+        rate_limit_per_second=1_000_000,
+        quiet_hours_start="00:00",
+        quiet_hours_end="00:00",
+        report_window_minutes=600,
+    )
     import_records(campaign, ({"mobile": f"138{i:08d}", "variables": []} for i in range(calls)))
     services.launch(campaign)
     return campaign
@@ -56,7 +87,10 @@ def run(campaign, fake, calls) -> dict:
     accepted_ids = Counter(entry.get("custom_id") or entry.get("vendor_message_id") for entry in fake.submitted)
     submitted = CallRecord.objects.filter(campaign=campaign, state="submitted").count()
     return {
-        "calls": calls, "seconds": elapsed, "calls_per_s": calls / elapsed, "overhead_ms": elapsed * 1000 / calls,
+        "calls": calls,
+        "seconds": elapsed,
+        "calls_per_s": calls / elapsed,
+        "overhead_ms": elapsed * 1000 / calls,
         "submitted_twice": sum(1 for n in accepted_ids.values() if n > 1) + max(0, len(fake.submitted) - calls),
         "lost": calls - submitted,
     }
@@ -74,26 +108,48 @@ def main() -> None:
 
     emay, ihuyi = FakeEmay(auto_report=False).start(), FakeIhuyi().start()
     ihuyi.enforce_number_limits = False
-    emay_account = VendorAccount.objects.create(vendor="emay", name="bench-dispatch-emay", base_url=emay.url, api_id=emay.app_id,
-                                                api_secret=emay.secret_key, rate_limit_per_second=1_000_000)
-    ihuyi_account = VendorAccount.objects.create(vendor="ihuyi", name="bench-dispatch-ihuyi", base_url=ihuyi.url, api_id=ihuyi.account,
-                                                 api_secret=ihuyi.apikey, rate_limit_per_second=1_000_000)
+    emay_account = VendorAccount.objects.create(
+        vendor="emay",
+        name="bench-dispatch-emay",
+        base_url=emay.url,
+        api_id=emay.app_id,
+        api_secret=emay.secret_key,
+        rate_limit_per_second=1_000_000,
+    )
+    ihuyi_account = VendorAccount.objects.create(
+        vendor="ihuyi",
+        name="bench-dispatch-ihuyi",
+        base_url=ihuyi.url,
+        api_id=ihuyi.account,
+        api_secret=ihuyi.apikey,
+        rate_limit_per_second=1_000_000,
+    )
     worker = start_worker()
     try:
         time.sleep(3)  # worker start-up is not part of the figure
-        batched = run(make_campaign("bench-batched", emay_account, BATCHED, "您的快递已到，请及时领取。"), emay, BATCHED)
+        batched = run(
+            make_campaign("bench-batched", emay_account, BATCHED, "您的快递已到，请及时领取。"), emay, BATCHED
+        )
         single = run(make_campaign("bench-single", ihuyi_account, SINGLE, "您的快递已到，请及时领取。"), ihuyi, SINGLE)
     finally:
         os.killpg(worker.pid, 15)
         emay.stop()
         ihuyi.stop()
     for label, r in (("batched (Emay, 500/request)", batched), ("single (ihuyi, 1/request)", single)):
-        print(f"{label}: {r['calls']:,} calls in {r['seconds']:.1f} s = {r['calls_per_s']:,.0f} calls/s, "
-              f"{r['overhead_ms']:.2f} ms/call, submitted twice {r['submitted_twice']}, lost {r['lost']}")
-    print(json.dumps({
-        "batched_calls_per_s": round(batched["calls_per_s"]), "single_calls_per_s": round(single["calls_per_s"]),
-        "submitted_twice": batched["submitted_twice"] + single["submitted_twice"], "lost": batched["lost"] + single["lost"],
-    }))
+        print(
+            f"{label}: {r['calls']:,} calls in {r['seconds']:.1f} s = {r['calls_per_s']:,.0f} calls/s, "
+            f"{r['overhead_ms']:.2f} ms/call, submitted twice {r['submitted_twice']}, lost {r['lost']}"
+        )
+    print(
+        json.dumps(
+            {
+                "batched_calls_per_s": round(batched["calls_per_s"]),
+                "single_calls_per_s": round(single["calls_per_s"]),
+                "submitted_twice": batched["submitted_twice"] + single["submitted_twice"],
+                "lost": batched["lost"] + single["lost"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

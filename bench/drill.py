@@ -86,8 +86,26 @@ class Redis:
 
     def start(self) -> "Redis":
         if not self.up():
-            subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                            "--appendonly", "no", "--dir", self.dir], capture_output=True, timeout=10, check=True)
+            subprocess.run(
+                [
+                    "redis-server",
+                    "--daemonize",
+                    "yes",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    self.dir,
+                ],
+                capture_output=True,
+                timeout=10,
+                check=True,
+            )
             for _ in range(100):
                 if self.up():
                     break
@@ -113,8 +131,15 @@ class Redis:
 class Processes:
     def __init__(self, broker_url: str):
         self.broker_url = broker_url
-        self.env = {**os.environ, "DATABASE_URL": BENCH_DB, "CELERY_BROKER_URL": broker_url, "CELERY_TASK_ALWAYS_EAGER": "False",
-                    "DJANGO_SETTINGS_MODULE": "voiceops.settings", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": BENCH_DB,
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_TASK_ALWAYS_EAGER": "False",
+            "DJANGO_SETTINGS_MODULE": "voiceops.settings",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
         self.workers: dict[str, subprocess.Popen] = {}
         self.restarts = 0
         self.gunicorn = None
@@ -123,9 +148,30 @@ class Processes:
         queues = {"dispatch": "dispatch", "reports": "reports,default,imports"}[name]
         logfile = open(ROOT / "var" / f"drill-worker-{name}.log", "ab")
         self.workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "voiceops", "worker", "-Q", queues, "-c", "2" if name == "dispatch" else "1",
-             "-n", f"drill-{name}@%h", "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "voiceops",
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                "2" if name == "dispatch" else "1",
+                "-n",
+                f"drill-{name}@%h",
+                "-l",
+                "warning",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill_worker(self, name: str, sig=signal.SIGKILL) -> None:
@@ -145,11 +191,32 @@ class Processes:
         return restarted
 
     def start_gunicorn(self, port: int) -> None:
-        env = {**self.env, "CONN_MAX_AGE": "60", "DEBUG": "False", "SECURE_SSL_REDIRECT": "False", "ALLOWED_HOSTS": "127.0.0.1"}
+        env = {
+            **self.env,
+            "CONN_MAX_AGE": "60",
+            "DEBUG": "False",
+            "SECURE_SSL_REDIRECT": "False",
+            "ALLOWED_HOSTS": "127.0.0.1",
+        }
         logfile = open(ROOT / "var" / "drill-gunicorn.log", "ab")
         self.gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "voiceops.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "voiceops.wsgi",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         for _ in range(200):
             try:
@@ -282,13 +349,34 @@ def main() -> None:
     try:
         # ---- the campaign
         install_apply_audit()
-        emay_account = VendorAccount.objects.create(vendor="emay", name="drill-emay", base_url=emay.url, api_id=emay.app_id,
-                                                    api_secret=emay.secret_key, rate_limit_per_second=EMAY_RATE, pull_reports=True)
-        ihuyi_account = VendorAccount.objects.create(vendor="ihuyi", name="drill-ihuyi", base_url=ihuyi.url, api_id=ihuyi.account,
-                                                     api_secret=ihuyi.apikey, rate_limit_per_second=IHUYI_RATE)
+        emay_account = VendorAccount.objects.create(
+            vendor="emay",
+            name="drill-emay",
+            base_url=emay.url,
+            api_id=emay.app_id,
+            api_secret=emay.secret_key,
+            rate_limit_per_second=EMAY_RATE,
+            pull_reports=True,
+        )
+        ihuyi_account = VendorAccount.objects.create(
+            vendor="ihuyi",
+            name="drill-ihuyi",
+            base_url=ihuyi.url,
+            api_id=ihuyi.account,
+            api_secret=ihuyi.apikey,
+            rate_limit_per_second=IHUYI_RATE,
+        )
         campaign = Campaign.objects.create(
-            name="drill", account=emay_account, fallback_account=ihuyi_account, content=TEXT, rate_limit_per_second=1_000_000,
-            quiet_hours_start="00:00", quiet_hours_end="00:00", max_attempts=2, retry_delay_minutes=0, report_window_minutes=600,
+            name="drill",
+            account=emay_account,
+            fallback_account=ihuyi_account,
+            content=TEXT,
+            rate_limit_per_second=1_000_000,
+            quiet_hours_start="00:00",
+            quiet_hours_end="00:00",
+            max_attempts=2,
+            retry_delay_minutes=0,
+            report_window_minutes=600,
         )
         mobiles = [f"139{i:08d}" for i in range(CALLS)]
         for mobile in mobiles:
@@ -298,8 +386,10 @@ def main() -> None:
         result = import_records(campaign, ({"mobile": m} for m in mobiles))
         assert result.accepted == CALLS, result.as_dict()
         services.launch(campaign)
-        log(f"{CALLS:,} recipients imported and queued in {time.perf_counter() - started:.1f} s; Emay {EMAY_RATE}/s, "
-            f"fallback ihuyi {IHUYI_RATE}/s")
+        log(
+            f"{CALLS:,} recipients imported and queued in {time.perf_counter() - started:.1f} s; Emay {EMAY_RATE}/s, "
+            f"fallback ihuyi {IHUYI_RATE}/s"
+        )
 
         # ---- processes
         port = free_port()
@@ -319,17 +409,19 @@ def main() -> None:
         def push_round(final: bool = False) -> None:
             """Receipts for calls accepted since the last round, and once more the previous round's."""
             posts = []
-            new_emay = emay.submitted[seen["emay"]:]
+            new_emay = emay.submitted[seen["emay"] :]
             seen["emay"] += len(new_emay)
             items = [emay.report_for(entry, emay.states.get(entry["wire_mobile"])) for entry in new_emay]
-            new_ihuyi = ihuyi.submitted[seen["ihuyi"]:]
+            new_ihuyi = ihuyi.submitted[seen["ihuyi"] :]
             seen["ihuyi"] += len(new_ihuyi)
             singles = []
             for entry in new_ihuyi:
-                body, headers, _q = ihuyi.push_body(entry["vendor_message_id"], "-6" if no_answer(entry["mobile"]) else "2")
+                body, headers, _q = ihuyi.push_body(
+                    entry["vendor_message_id"], "-6" if no_answer(entry["mobile"]) else "2"
+                )
                 singles.append((ihuyi_path, body, headers))
             for start in range(0, len(items), 200):
-                body, headers, _q = emay.push_body(items[start:start + 200])
+                body, headers, _q = emay.push_body(items[start : start + 200])
                 posts.append((emay_path, body, headers))
             posts += singles
             posted["first"] += len(items) + len(singles)
@@ -338,14 +430,16 @@ def main() -> None:
             rng.shuffle(old_items)
             size = rng.choice([50, 150, 300])
             for start in range(0, len(old_items), size):
-                body, headers, _q = emay.push_body(old_items[start:start + size])
+                body, headers, _q = emay.push_body(old_items[start : start + size])
                 posts.append((emay_path, body, headers))
             posts += old_singles
             posted["replayed"] += len(old_items) + len(old_singles)
             replay["emay"], replay["ihuyi"] = ([], []) if final else (items, singles)
             if posts:
                 rng.shuffle(posts)
-                pending.append(pool.map_async(post_batch, [(port, posts[i::CLIENT_PROCESSES]) for i in range(CLIENT_PROCESSES)]))
+                pending.append(
+                    pool.map_async(post_batch, [(port, posts[i::CLIENT_PROCESSES]) for i in range(CLIENT_PROCESSES)])
+                )
 
         def collect(block: bool = False) -> None:
             for job in list(pending):
@@ -400,8 +494,11 @@ def main() -> None:
             processes.kill_worker("dispatch")
             emay.send_delay = 0
             processes.start_worker("dispatch")
-            fault("worker SIGKILL", f"dispatch worker killed with {in_flight} submit(s) in flight; the campaign's lease "
-                                    f"lets a new dispatcher in after {dispatch.LEASE.total_seconds():.0f} s")
+            fault(
+                "worker SIGKILL",
+                f"dispatch worker killed with {in_flight} submit(s) in flight; the campaign's lease "
+                f"lets a new dispatcher in after {dispatch.LEASE.total_seconds():.0f} s",
+            )
 
         def restart_broker():
             broker.stop()
@@ -410,17 +507,32 @@ def main() -> None:
                 publish(tick, "dispatch")
                 time.sleep(0.5)
             broker.start()
-            fault("broker restart", f"Redis shut down without saving (queued tasks gone), started again "
-                                    f"{time.perf_counter() - down:.0f} s later; {sum(publish_failures.values()) - lost_before} "
-                                    "tick(s) could not be published meanwhile")
+            fault(
+                "broker restart",
+                f"Redis shut down without saving (queued tasks gone), started again "
+                f"{time.perf_counter() - down:.0f} s later; {sum(publish_failures.values()) - lost_before} "
+                "tick(s) could not be published meanwhile",
+            )
 
         def open_circuit():
             emay.send_faults.extend(["500"] * CIRCUIT_FAILURES)
-            fault("5xx burst", f"{CIRCUIT_FAILURES} submits in a row answered HTTP 500: the circuit opens, the fallback "
-                               "account takes over for 2 min")
+            fault(
+                "5xx burst",
+                f"{CIRCUIT_FAILURES} submits in a row answered HTTP 500: the circuit opens, the fallback "
+                "account takes over for 2 min",
+            )
 
-        schedule = deque([(0.05, http_500_burst), (0.10, garbage_and_drop), (0.15, read_timeout), (0.20, slow_accept),
-                          (0.30, kill_worker), (0.45, restart_broker), (0.60, open_circuit)])
+        schedule = deque(
+            [
+                (0.05, http_500_burst),
+                (0.10, garbage_and_drop),
+                (0.15, read_timeout),
+                (0.20, slow_accept),
+                (0.30, kill_worker),
+                (0.45, restart_broker),
+                (0.60, open_circuit),
+            ]
+        )
         last_fault = 0.0
 
         # ---- run: the beat, the pushes, the faults, until every call is settled
@@ -438,11 +550,18 @@ def main() -> None:
                 schedule.popleft()[1]()
                 last_fault = time.perf_counter()
             close_old_connections()
-            open_states = Counter(dict(CallRecord.objects.filter(campaign=campaign, state__in=["queued", "submitted"])
-                                       .values_list("state").annotate(n=Count("id"))))
+            open_states = Counter(
+                dict(
+                    CallRecord.objects.filter(campaign=campaign, state__in=["queued", "submitted"])
+                    .values_list("state")
+                    .annotate(n=Count("id"))
+                )
+            )
             if int(time.perf_counter() - started) % 15 == 0:
-                log(f"{accepted_first_attempts():,}/{CALLS:,} numbers dialled; open {dict(open_states)}; "
-                    f"posts {posted}; workers restarted {processes.restarts}")
+                log(
+                    f"{accepted_first_attempts():,}/{CALLS:,} numbers dialled; open {dict(open_states)}; "
+                    f"posts {posted}; workers restarted {processes.restarts}"
+                )
             if not schedule and not open_states and not pending and not emay.reports["voice"]:
                 break
             time.sleep(1.0)
@@ -463,15 +582,29 @@ def main() -> None:
         broker.close()
 
     # ---- check everything against the vendors' side
-    rows = list(CallRecord.objects.filter(campaign=campaign).values_list(
-        "id", "recipient_id", "attempt", "mobile", "custom_id", "vendor_message_id", "account_id", "state", "outcome", "raw_message"))
+    rows = list(
+        CallRecord.objects.filter(campaign=campaign).values_list(
+            "id",
+            "recipient_id",
+            "attempt",
+            "mobile",
+            "custom_id",
+            "vendor_message_id",
+            "account_id",
+            "state",
+            "outcome",
+            "raw_message",
+        )
+    )
     recipients = dict(campaign.recipients.values_list("id", "mobile"))
     by_recipient: dict[int, dict[int, tuple]] = {}
     for row in rows:
         by_recipient.setdefault(row[1], {})[row[2]] = row
     emay_ids = Counter(e["custom_id"] for e in emay.submitted)
     ihuyi_ids = {e["vendor_message_id"] for e in ihuyi.submitted}
-    dials = Counter("+86" + e["wire_mobile"] for e in emay.submitted) + Counter("+86" + e["mobile"] for e in ihuyi.submitted)
+    dials = Counter("+86" + e["wire_mobile"] for e in emay.submitted) + Counter(
+        "+86" + e["mobile"] for e in ihuyi.submitted
+    )
 
     submitted_twice = sum(1 for n in emay_ids.values() if n > 1)
     lost = Counter()
@@ -502,30 +635,54 @@ def main() -> None:
     stats = selectors.campaign_stats(campaign)
     actual_states = Counter(r[7] for r in rows)
     stats_mismatch = sum(abs(stats["by_state"].get(s, 0) - n) for s, n in actual_states.items()) + sum(
-        n for s, n in stats["by_state"].items() if s not in actual_states)
+        n for s, n in stats["by_state"].items() if s not in actual_states
+    )
     events = Counter(CallbackEvent.objects.values_list("source", "state"))
 
     print()
-    print(f"campaign: {CALLS:,} recipients, {len(rows):,} call records (attempts), state {campaign.state}, "
-          f"settled in {elapsed:.0f} s")
+    print(
+        f"campaign: {CALLS:,} recipients, {len(rows):,} call records (attempts), state {campaign.state}, "
+        f"settled in {elapsed:.0f} s"
+    )
     print(f"faults injected ({len(faults)}): " + "; ".join(f"{k}" for k, _d in faults))
-    print(f"workers restarted after exiting: {processes.restarts}; beat publishes lost while the broker was down: "
-          f"{sum(publish_failures.values())}")
-    print(f"vendors accepted {len(emay.submitted):,} calls (Emay) + {len(ihuyi.submitted):,} (ihuyi fallback); "
-          f"submitted twice: {submitted_twice}")
+    print(
+        f"workers restarted after exiting: {processes.restarts}; beat publishes lost while the broker was down: "
+        f"{sum(publish_failures.values())}"
+    )
+    print(
+        f"vendors accepted {len(emay.submitted):,} calls (Emay) + {len(ihuyi.submitted):,} (ihuyi fallback); "
+        f"submitted twice: {submitted_twice}"
+    )
     print(f"records by state: {dict(actual_states)}")
-    print(f"flagged for an operator (no vendor has them; not re-sent): {len(flagged_rows) - len(unexplained)} "
-          f"(reconcile_stuck flagged {flagged} at the end)")
-    print(f"receipts: {posted['first']:,} posted once + {posted['replayed']:,} replays, HTTP {dict(statuses)}; "
-          f"events {dict((f'{s}/{t}', n) for (s, t), n in events.items())}")
-    print(f"receipts applied: {sum(applied.values()):,} to {finished:,} finished calls; applied twice: {applied_twice}; "
-          f"statistics differing from the records: {stats_mismatch}")
+    print(
+        f"flagged for an operator (no vendor has them; not re-sent): {len(flagged_rows) - len(unexplained)} "
+        f"(reconcile_stuck flagged {flagged} at the end)"
+    )
+    print(
+        f"receipts: {posted['first']:,} posted once + {posted['replayed']:,} replays, HTTP {dict(statuses)}; "
+        f"events {dict((f'{s}/{t}', n) for (s, t), n in events.items())}"
+    )
+    print(
+        f"receipts applied: {sum(applied.values()):,} to {finished:,} finished calls; applied twice: {applied_twice}; "
+        f"statistics differing from the records: {stats_mismatch}"
+    )
     print(f"lost: {sum(lost.values())} {dict(lost) if lost else ''}")
-    print(json.dumps({
-        "calls": CALLS, "lost": sum(lost.values()), "submitted_twice": submitted_twice, "applied_twice": applied_twice,
-        "faults_injected": len(faults), "attempts": len(rows), "flagged_for_operator": len(flagged_rows) - len(unexplained),
-        "stats_mismatch": stats_mismatch, "worker_restarts": processes.restarts, "seconds": round(elapsed),
-    }))
+    print(
+        json.dumps(
+            {
+                "calls": CALLS,
+                "lost": sum(lost.values()),
+                "submitted_twice": submitted_twice,
+                "applied_twice": applied_twice,
+                "faults_injected": len(faults),
+                "attempts": len(rows),
+                "flagged_for_operator": len(flagged_rows) - len(unexplained),
+                "stats_mismatch": stats_mismatch,
+                "worker_restarts": processes.restarts,
+                "seconds": round(elapsed),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,9 +40,14 @@ def bare_copy_seconds(path: Path) -> float:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_bare; CREATE UNLOGGED TABLE bench_bare (mobile text, name text, code text)")
+        cursor.execute(
+            "DROP TABLE IF EXISTS bench_bare; CREATE UNLOGGED TABLE bench_bare (mobile text, name text, code text)"
+        )
         started = time.perf_counter()
-        with open(path, "rb") as fh, cursor.cursor.copy("COPY bench_bare FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'GB18030')") as copy:
+        with (
+            open(path, "rb") as fh,
+            cursor.cursor.copy("COPY bench_bare FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'GB18030')") as copy,
+        ):
             while chunk := fh.read(1 << 20):
                 copy.write(chunk)
         elapsed = time.perf_counter() - started
@@ -59,7 +64,9 @@ def main() -> None:
     from vendors.models import VendorAccount
 
     account, _ = VendorAccount.objects.get_or_create(name="bench-sim", defaults={"vendor": "simulator"})
-    template, _ = VoiceTemplate.objects.get_or_create(account=account, name="bench", defaults={"content": "【name】您好，订单【order】", "review_state": "approved"})
+    template, _ = VoiceTemplate.objects.get_or_create(
+        account=account, name="bench", defaults={"content": "【name】您好，订单【order】", "review_state": "approved"}
+    )
     Campaign.objects.filter(name="bench-import").delete()
     campaign = Campaign.objects.create(name="bench-import", account=account, template=template)
 
@@ -69,7 +76,12 @@ def main() -> None:
         size_mb = path.stat().st_size / 1e6
         copy_s = bare_copy_seconds(path)
         with open(path, "rb") as fh:
-            job = RecipientImport.objects.create(campaign=campaign, file=File(fh, name="bench.csv"), original_name="bench.csv", size_bytes=path.stat().st_size)
+            job = RecipientImport.objects.create(
+                campaign=campaign,
+                file=File(fh, name="bench.csv"),
+                original_name="bench.csv",
+                size_bytes=path.stat().st_size,
+            )
         rss_before = peak_rss_mb()
         started = time.perf_counter()
         job = services.run_file_import(job.pk)
@@ -88,10 +100,18 @@ def main() -> None:
     with connection.cursor() as cursor:  # bulk clean-up without loading rows
         cursor.execute("DELETE FROM campaigns_recipient WHERE campaign_id = %s", [campaign.pk])
     Campaign.objects.filter(pk=campaign.pk).delete()
-    print(json.dumps({
-        "rows_per_s": round(rows_per_s), "peak_rss_mb": round(peak), "ratio_to_copy": round(elapsed / copy_s, 2),
-        "accepted": job.accepted, "invalid": job.invalid, "duplicates": job.duplicates,
-    }))
+    print(
+        json.dumps(
+            {
+                "rows_per_s": round(rows_per_s),
+                "peak_rss_mb": round(peak),
+                "ratio_to_copy": round(elapsed / copy_s, 2),
+                "accepted": job.accepted,
+                "invalid": job.invalid,
+                "duplicates": job.duplicates,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -88,13 +88,18 @@ def main() -> None:
 
     def group_by():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT state, outcome, count(*) FROM campaigns_callrecord WHERE campaign_id = %s GROUP BY 1, 2", [campaign.pk])
+            cursor.execute(
+                "SELECT state, outcome, count(*) FROM campaigns_callrecord WHERE campaign_id = %s GROUP BY 1, 2",
+                [campaign.pk],
+            )
             cursor.fetchall()
 
     baseline = timed(group_by, 10)
     print(f"stats endpoint: p50 {p(api, 50):.1f} ms, p99 {p(api, 99):.1f} ms over {REQUESTS} requests")
-    print(f"plain GROUP BY over the records (baseline): p50 {statistics.median(baseline):.1f} ms "
-          f"(endpoint is {statistics.median(baseline) / p(api, 50):.1f}x faster)")
+    print(
+        f"plain GROUP BY over the records (baseline): p50 {statistics.median(baseline):.1f} ms "
+        f"(endpoint is {statistics.median(baseline) / p(api, 50):.1f}x faster)"
+    )
     print(json.dumps({"records": RECORDS, "p50_ms": round(p(api, 50), 2), "p99_ms": round(p(api, 99), 2)}))
 
 

@@ -43,11 +43,22 @@ from .models import (
 from .phones import InvalidNumber, normalize
 
 STATE_COLORS = {
-    "draft": "info", "scheduled": "info", "running": "success", "paused": "warning", "completed": "primary", "cancelled": "danger",
+    "draft": "info",
+    "scheduled": "info",
+    "running": "success",
+    "paused": "warning",
+    "completed": "primary",
+    "cancelled": "danger",
 }
 CALL_STATE_COLORS = {
-    "queued": "info", "submitting": "info", "submitted": "info", "answered": "success", "failed": "danger",
-    "submit_failed": "danger", "cancelled": "warning", "expired": "warning",
+    "queued": "info",
+    "submitting": "info",
+    "submitted": "info",
+    "answered": "success",
+    "failed": "danger",
+    "submit_failed": "danger",
+    "cancelled": "warning",
+    "expired": "warning",
 }
 REVIEW_COLORS = {"draft": "info", "pending": "warning", "approved": "success", "rejected": "danger"}
 
@@ -65,7 +76,9 @@ class LocalDateRangeFilter(RangeDateFilter):
                 day = datetime.strptime(str(value)[:10], "%Y-%m-%d").date()
             except ValueError:
                 return None
-            filters[f"{self.parameter_name}__{lookup}"] = timezone.make_aware(datetime.combine(day + timedelta(days=shift), time.min))
+            filters[f"{self.parameter_name}__{lookup}"] = timezone.make_aware(
+                datetime.combine(day + timedelta(days=shift), time.min)
+            )
         return queryset.filter(**filters)
 
 
@@ -111,7 +124,11 @@ class VoiceTemplateAdmin(ModelAdmin):
         before = obj.review_state
         templates_service.after_save(obj, created=not change, content_changed=content_changed)
         if obj.review_state != before and obj.review_state == VoiceTemplate.Review.DRAFT:
-            messages.warning(request, _("The text changed: re-submit “%(name)s” to the vendor before campaigns can use it.") % {"name": obj.name})
+            messages.warning(
+                request,
+                _("The text changed: re-submit “%(name)s” to the vendor before campaigns can use it.")
+                % {"name": obj.name},
+            )
 
     def _report(self, request, result):
         self.message_user(request, result.message, messages.SUCCESS if result.ok else messages.ERROR)
@@ -138,7 +155,11 @@ class VoiceTemplateAdmin(ModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:object_id>/vendor/<str:operation>/", _wrap(self, template_vendor_action), name="campaigns_voicetemplate_vendor"),
+            path(
+                "<int:object_id>/vendor/<str:operation>/",
+                _wrap(self, template_vendor_action),
+                name="campaigns_voicetemplate_vendor",
+            ),
         ] + super().get_urls()
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -203,14 +224,30 @@ class CampaignAdmin(ModelAdmin):
         views = admin_views
         fmt = "(?P<fmt>csv|xlsx)"
         urls = [
-            path("<int:object_id>/act/<str:action>/", _wrap(self, views.campaign_action), name="campaigns_campaign_act"),
+            path(
+                "<int:object_id>/act/<str:action>/", _wrap(self, views.campaign_action), name="campaigns_campaign_act"
+            ),
             path("<int:object_id>/upload/", _wrap(self, views.upload_recipients), name="campaigns_campaign_upload"),
-            path("<int:object_id>/progress.json", _wrap(self, views.campaign_progress), name="campaigns_campaign_progress"),
-            path("<int:object_id>/imports/<int:import_id>/progress.json", _wrap(self, views.import_progress),
-                 name="campaigns_campaign_import_progress"),
-            re_path(rf"^(?P<object_id>\d+)/imports/(?P<import_id>\d+)/rejected\.{fmt}$", _wrap(self, views.export_import_rejected),
-                    name="campaigns_campaign_import_rejected"),
-            re_path(rf"^(?P<object_id>\d+)/calls\.{fmt}$", _wrap(self, views.export_campaign_calls), name="campaigns_campaign_export_calls"),
+            path(
+                "<int:object_id>/progress.json",
+                _wrap(self, views.campaign_progress),
+                name="campaigns_campaign_progress",
+            ),
+            path(
+                "<int:object_id>/imports/<int:import_id>/progress.json",
+                _wrap(self, views.import_progress),
+                name="campaigns_campaign_import_progress",
+            ),
+            re_path(
+                rf"^(?P<object_id>\d+)/imports/(?P<import_id>\d+)/rejected\.{fmt}$",
+                _wrap(self, views.export_import_rejected),
+                name="campaigns_campaign_import_rejected",
+            ),
+            re_path(
+                rf"^(?P<object_id>\d+)/calls\.{fmt}$",
+                _wrap(self, views.export_campaign_calls),
+                name="campaigns_campaign_export_calls",
+            ),
         ]
         return urls + super().get_urls()
 
@@ -262,7 +299,18 @@ def _number_search(queryset, search_term, extra):
 # --------------------------------------------------------------------------- call records
 @admin.register(CallRecord)
 class CallRecordAdmin(ModelAdmin):
-    list_display = ("mobile", "campaign", "attempt_display", "state_badge", "outcome_display", "raw_code", "talk_seconds", "key_pressed", "submitted", "reported")
+    list_display = (
+        "mobile",
+        "campaign",
+        "attempt_display",
+        "state_badge",
+        "outcome_display",
+        "raw_code",
+        "talk_seconds",
+        "key_pressed",
+        "submitted",
+        "reported",
+    )
     list_filter = (
         ("campaign", AutocompleteSelectFilter),
         ("state", ChoicesDropdownFilter),
@@ -273,7 +321,9 @@ class CallRecordAdmin(ModelAdmin):
     )
     list_filter_submit = True
     search_fields = ("mobile",)
-    search_help_text = _("A number in any spelling (13800138000, +86 138 0013 8000…), our call id or the vendor's message id.")
+    search_help_text = _(
+        "A number in any spelling (13800138000, +86 138 0013 8000…), our call id or the vendor's message id."
+    )
     list_select_related = ("campaign", "account")
     show_full_result_count = False
     actions = ["export_csv", "export_xlsx"]
@@ -281,8 +331,25 @@ class CallRecordAdmin(ModelAdmin):
     change_form_outer_after_template = "admin/campaigns/callrecord/receipts.html"
     readonly_fields = [f.name for f in CallRecord._meta.fields] + ["recipient_variables"]
     fieldsets = (
-        (None, {"fields": ("campaign", "recipient", "recipient_variables", "mobile", "attempt", "is_test", "state", "outcome")}),
-        (_("Receipt (normalized)"), {"fields": ("raw_code", "raw_message", "talk_seconds", "billed_seconds", "billed_units", "key_pressed")}),
+        (
+            None,
+            {
+                "fields": (
+                    "campaign",
+                    "recipient",
+                    "recipient_variables",
+                    "mobile",
+                    "attempt",
+                    "is_test",
+                    "state",
+                    "outcome",
+                )
+            },
+        ),
+        (
+            _("Receipt (normalized)"),
+            {"fields": ("raw_code", "raw_message", "talk_seconds", "billed_seconds", "billed_units", "key_pressed")},
+        ),
         (_("Vendor"), {"fields": ("account", "custom_id", "vendor_message_id", "batch_id")}),
         (_("Times"), {"fields": ("created_at", "not_before", "submitted_at", "reported_at")}),
     )
@@ -349,7 +416,9 @@ def _body_contains_any(queryset, needles: list[str]):
         clause = "position(%s::bytea in body) > 0"
     else:
         clause = "instr(body, %s) > 0"
-    return queryset.extra(where=["(" + " OR ".join([clause] * len(needles)) + ")"], params=[n.encode() for n in needles])  # noqa: S610
+    return queryset.extra(
+        where=["(" + " OR ".join([clause] * len(needles)) + ")"], params=[n.encode() for n in needles]
+    )  # noqa: S610
 
 
 def _receipt_text(event: CallbackEvent, needles: set[str]) -> str:
@@ -359,7 +428,11 @@ def _receipt_text(event: CallbackEvent, needles: set[str]) -> str:
     body = bytes(event.body)
     if event.source == "pull":
         try:
-            items = [i for i in json.loads(body.decode("utf-8")) if {str(i.get("custom_id")), str(i.get("vendor_message_id"))} & needles]
+            items = [
+                i
+                for i in json.loads(body.decode("utf-8"))
+                if {str(i.get("custom_id")), str(i.get("vendor_message_id"))} & needles
+            ]
             return json.dumps(items, ensure_ascii=False, indent=2, default=str)
         except (ValueError, TypeError, AttributeError):
             pass
@@ -377,25 +450,49 @@ def call_history(call: CallRecord) -> dict:
     if call.is_test:
         attempts = [call]
     else:
-        attempts = list(CallRecord.objects.filter(recipient_id=call.recipient_id, is_test=False).select_related("account").order_by("attempt"))
+        attempts = list(
+            CallRecord.objects.filter(recipient_id=call.recipient_id, is_test=False)
+            .select_related("account")
+            .order_by("attempt")
+        )
     needles = {c.custom_id for c in attempts} | {c.vendor_message_id for c in attempts if c.vendor_message_id}
     moments = [m for c in attempts for m in (c.submitted_at, c.reported_at) if m]
     events, replies = [], []
     if moments:
         start = min(moments) - RECEIPT_WINDOW_BEFORE
-        end = timezone.now() if any(c.state in CallRecord.OPEN_STATES for c in attempts) else max(moments) + RECEIPT_WINDOW_AFTER
+        end = (
+            timezone.now()
+            if any(c.state in CallRecord.OPEN_STATES for c in attempts)
+            else max(moments) + RECEIPT_WINDOW_AFTER
+        )
         accounts = {c.account_id for c in attempts if c.account_id}
-        found = CallbackEvent.objects.filter(received_at__gte=start, received_at__lte=end).filter(Q(account_id__in=accounts) | Q(account__isnull=True))
+        found = CallbackEvent.objects.filter(received_at__gte=start, received_at__lte=end).filter(
+            Q(account_id__in=accounts) | Q(account__isnull=True)
+        )
         for event in _body_contains_any(found, sorted(needles)).order_by("received_at")[:MAX_RECEIPTS]:
-            events.append({"event": event, "text": _receipt_text(event, needles),
-                           "url": reverse("admin:campaigns_callbackevent_change", args=[event.pk])})
+            events.append(
+                {
+                    "event": event,
+                    "text": _receipt_text(event, needles),
+                    "url": reverse("admin:campaigns_callbackevent_change", args=[event.pk]),
+                }
+            )
         replies = list(
-            InboundReply.objects.filter(Q(call_id__in=[c.pk for c in attempts]) | Q(call__isnull=True, mobile=call.mobile, received_at__gte=start, received_at__lte=end))
-            .order_by("received_at")[:MAX_RECEIPTS]
+            InboundReply.objects.filter(
+                Q(call_id__in=[c.pk for c in attempts])
+                | Q(call__isnull=True, mobile=call.mobile, received_at__gte=start, received_at__lte=end)
+            ).order_by("received_at")[:MAX_RECEIPTS]
         )
     return {
-        "attempts": [{"call": c, "current": c.pk == call.pk, "outcome": OUTCOME_LABELS.get(c.outcome, c.outcome) if c.outcome else "",
-                      "url": reverse("admin:campaigns_callrecord_change", args=[c.pk])} for c in attempts],
+        "attempts": [
+            {
+                "call": c,
+                "current": c.pk == call.pk,
+                "outcome": OUTCOME_LABELS.get(c.outcome, c.outcome) if c.outcome else "",
+                "url": reverse("admin:campaigns_callrecord_change", args=[c.pk]),
+            }
+            for c in attempts
+        ],
         "receipts": events,
         "replies": replies,
     }
@@ -407,12 +504,35 @@ class CallbackEventAdmin(ModelAdmin):
     list_display = ("received_at", "vendor", "account", "source", "state_badge", "reports_count", "short_error")
     list_filter = ("state", "vendor", "source")
     date_hierarchy = "received_at"
-    readonly_fields = ("vendor", "account", "source", "received_at", "remote_addr", "headers", "query", "body_text", "state", "error", "reports_count", "processed_at")
+    readonly_fields = (
+        "vendor",
+        "account",
+        "source",
+        "received_at",
+        "remote_addr",
+        "headers",
+        "query",
+        "body_text",
+        "state",
+        "error",
+        "reports_count",
+        "processed_at",
+    )
     exclude = ("body",)
     list_select_related = ("account",)
     actions = ["reprocess"]
 
-    @display(description=_("state"), label={"received": "info", "applied": "success", "unmatched": "warning", "failed": "danger", "refused": "danger"}, ordering="state")
+    @display(
+        description=_("state"),
+        label={
+            "received": "info",
+            "applied": "success",
+            "unmatched": "warning",
+            "failed": "danger",
+            "refused": "danger",
+        },
+        ordering="state",
+    )
     def state_badge(self, obj):
         return obj.state, obj.get_state_display()
 
@@ -464,15 +584,31 @@ class DoNotCallEntryAdmin(ModelAdmin):
 
 @admin.register(RecipientImport)
 class RecipientImportAdmin(ModelAdmin):
-    list_display = ("original_name", "campaign", "state", "rows", "accepted", "invalid", "duplicates", "blocked", "created_at")
+    list_display = (
+        "original_name",
+        "campaign",
+        "state",
+        "rows",
+        "accepted",
+        "invalid",
+        "duplicates",
+        "blocked",
+        "created_at",
+    )
     list_filter = ("state",)
-    readonly_fields = [f.name for f in RecipientImport._meta.fields if f.name != "rejected_rows"] + ["rejected_download"]
+    readonly_fields = [f.name for f in RecipientImport._meta.fields if f.name != "rejected_rows"] + [
+        "rejected_download"
+    ]
     exclude = ("rejected_rows",)
     list_select_related = ("campaign",)
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
-        return qs.defer("rejected_rows") if request.resolver_match and request.resolver_match.url_name.endswith("changelist") else qs
+        return (
+            qs.defer("rejected_rows")
+            if request.resolver_match and request.resolver_match.url_name.endswith("changelist")
+            else qs
+        )
 
     @display(description=_("rejected rows"))
     def rejected_download(self, obj):
@@ -482,7 +618,12 @@ class RecipientImportAdmin(ModelAdmin):
         xlsx_url = reverse("admin:campaigns_campaign_import_rejected", args=[obj.campaign_id, obj.pk, "xlsx"])
         count = len(obj.rejected_rows)
         label = ngettext("%(count)d row", "%(count)d rows", count) % {"count": count}
-        return format_html('{}: <a class="text-primary-600" href="{}">CSV</a> · <a class="text-primary-600" href="{}">XLSX</a>', label, csv_url, xlsx_url)
+        return format_html(
+            '{}: <a class="text-primary-600" href="{}">CSV</a> · <a class="text-primary-600" href="{}">XLSX</a>',
+            label,
+            csv_url,
+            xlsx_url,
+        )
 
     def has_add_permission(self, request):
         return False

@@ -65,7 +65,11 @@ def _campaign(request, model_admin, object_id, *, change: bool = False) -> Campa
     campaign = model_admin.get_object(request, object_id)
     if campaign is None:
         raise Http404(_("No such campaign."))
-    allowed = model_admin.has_change_permission(request, campaign) if change else model_admin.has_view_or_change_permission(request, campaign)
+    allowed = (
+        model_admin.has_change_permission(request, campaign)
+        if change
+        else model_admin.has_view_or_change_permission(request, campaign)
+    )
     if not allowed:
         raise PermissionDenied
     return campaign
@@ -93,9 +97,17 @@ def progress_from_states(by_state: dict[str, int], recipients: int | None = None
     failed = final - answered
     ended = answered + sum(by_state.get(s, 0) for s in FAILED_STATES)
     data = {
-        "total": total, "queued": queued, "submitted": in_flight, "final": final, "answered": answered, "failed": failed,
-        "pct_answered": _pct(answered, total), "pct_failed": _pct(failed, total), "pct_submitted": _pct(in_flight, total),
-        "pct_queued": _pct(queued, total), "pct_done": round(_pct(final, total)),
+        "total": total,
+        "queued": queued,
+        "submitted": in_flight,
+        "final": final,
+        "answered": answered,
+        "failed": failed,
+        "pct_answered": _pct(answered, total),
+        "pct_failed": _pct(failed, total),
+        "pct_submitted": _pct(in_flight, total),
+        "pct_queued": _pct(queued, total),
+        "pct_done": round(_pct(final, total)),
         "answer_rate": f"{answered * 100 / ended:.1f}%" if ended else "—",
     }
     if recipients is not None:
@@ -109,9 +121,16 @@ def counts_by_state(campaign_ids) -> list[dict]:
     ids = list(campaign_ids)
     if connection.vendor == "postgresql":
         return list(
-            CallCounter.objects.filter(campaign_id__in=ids).values("campaign_id", "state").annotate(n=Sum("calls")).filter(n__gt=0)
+            CallCounter.objects.filter(campaign_id__in=ids)
+            .values("campaign_id", "state")
+            .annotate(n=Sum("calls"))
+            .filter(n__gt=0)
         )
-    return list(CallRecord.objects.filter(campaign_id__in=ids, is_test=False).values("campaign_id", "state").annotate(n=Count("id")))
+    return list(
+        CallRecord.objects.filter(campaign_id__in=ids, is_test=False)
+        .values("campaign_id", "state")
+        .annotate(n=Count("id"))
+    )
 
 
 def progress_for(campaign_ids) -> dict[int, dict]:
@@ -124,7 +143,11 @@ def progress_for(campaign_ids) -> dict[int, dict]:
 
 def chart_config(kind: str, labels: list, datasets: list[dict], **options) -> dict:
     """A Chart.js configuration (rendered with json_script, drawn by static/voiceops/js/charts.js)."""
-    return {"type": kind, "data": {"labels": [str(label) for label in labels], "datasets": datasets}, "options": options}
+    return {
+        "type": kind,
+        "data": {"labels": [str(label) for label in labels], "datasets": datasets},
+        "options": options,
+    }
 
 
 def outcome_chart(by_outcome: dict[str, int]) -> dict | None:
@@ -132,8 +155,15 @@ def outcome_chart(by_outcome: dict[str, int]) -> dict | None:
     if not items:
         return None
     return chart_config(
-        "doughnut", [outcome_label(k) for k, _n in items],
-        [{"data": [n for _k, n in items], "backgroundColor": [OUTCOME_COLORS.get(k, "#a3a3a3") for k, _n in items], "borderWidth": 1}],
+        "doughnut",
+        [outcome_label(k) for k, _n in items],
+        [
+            {
+                "data": [n for _k, n in items],
+                "backgroundColor": [OUTCOME_COLORS.get(k, "#a3a3a3") for k, _n in items],
+                "borderWidth": 1,
+            }
+        ],
         plugins={"legend": {"display": True, "position": "right"}},
     )
 
@@ -143,10 +173,21 @@ def timeline_chart(timeline: list[dict]) -> dict | None:
         return None
     labels = [timezone.localtime(slot["hour"]).strftime("%m-%d %H:00") for slot in timeline]
     return chart_config(
-        "bar", labels,
+        "bar",
+        labels,
         [
-            {"label": _("Answered"), "data": [s["answered"] for s in timeline], "backgroundColor": ANSWERED_COLOR, "stack": "calls"},
-            {"label": _("Not answered"), "data": [s["not_answered"] for s in timeline], "backgroundColor": NOT_ANSWERED_COLOR, "stack": "calls"},
+            {
+                "label": _("Answered"),
+                "data": [s["answered"] for s in timeline],
+                "backgroundColor": ANSWERED_COLOR,
+                "stack": "calls",
+            },
+            {
+                "label": _("Not answered"),
+                "data": [s["not_answered"] for s in timeline],
+                "backgroundColor": NOT_ANSWERED_COLOR,
+                "stack": "calls",
+            },
         ],
         plugins={"legend": {"display": True, "position": "top"}},
         scales={"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True, "ticks": {"precision": 0}}},
@@ -167,11 +208,21 @@ def failure_reasons(campaign: Campaign, limit: int = TOP_FAILURES) -> list[dict]
 def import_status(job: RecipientImport) -> dict:
     """An import's figures: live from the cache while it runs, from its row once finished."""
     data = {
-        "id": job.pk, "name": job.original_name, "state": job.state, "state_label": str(job.get_state_display()),
-        "rows": job.rows, "accepted": job.accepted, "invalid": job.invalid, "duplicates": job.duplicates,
-        "blocked": job.blocked, "error": job.error, "size_bytes": job.size_bytes, "processed_bytes": job.processed_bytes,
+        "id": job.pk,
+        "name": job.original_name,
+        "state": job.state,
+        "state_label": str(job.get_state_display()),
+        "rows": job.rows,
+        "accepted": job.accepted,
+        "invalid": job.invalid,
+        "duplicates": job.duplicates,
+        "blocked": job.blocked,
+        "error": job.error,
+        "size_bytes": job.size_bytes,
+        "processed_bytes": job.processed_bytes,
         "finished": job.state in (RecipientImport.State.DONE, RecipientImport.State.FAILED),
-        "ok": job.state == RecipientImport.State.DONE, "failed": job.state == RecipientImport.State.FAILED,
+        "ok": job.state == RecipientImport.State.DONE,
+        "failed": job.state == RecipientImport.State.FAILED,
         "percent": job.percent,
     }
     if job.state == RecipientImport.State.RUNNING:
@@ -183,7 +234,9 @@ def import_status(job: RecipientImport) -> dict:
     data["rejected"] = data["invalid"] + data["duplicates"] + data["blocked"]
     if data["ok"] and data["rejected"]:
         for fmt in exports.FORMATS:
-            data[f"rejected_{fmt}_url"] = reverse("admin:campaigns_campaign_import_rejected", args=[job.campaign_id, job.pk, fmt])
+            data[f"rejected_{fmt}_url"] = reverse(
+                "admin:campaigns_campaign_import_rejected", args=[job.campaign_id, job.pk, fmt]
+            )
     return data
 
 
@@ -206,17 +259,31 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
     """Everything the campaign's change page shows above the form (a fixed number of queries)."""
     stats = selectors.campaign_stats(campaign)
     progress = progress_from_states(stats["by_state"], stats["recipients"])
-    retries_pending = CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED, attempt__gt=1, is_test=False).count()
+    retries_pending = CallRecord.objects.filter(
+        campaign=campaign, state=CallRecord.State.QUEUED, attempt__gt=1, is_test=False
+    ).count()
     test_calls = [
-        {"call": call, "outcome": outcome_label(call.outcome) if call.outcome else "", "url": reverse("admin:campaigns_callrecord_change", args=[call.pk])}
+        {
+            "call": call,
+            "outcome": outcome_label(call.outcome) if call.outcome else "",
+            "url": reverse("admin:campaigns_callrecord_change", args=[call.pk]),
+        }
         for call in CallRecord.objects.filter(campaign=campaign, is_test=True).order_by("-id")[:TEST_CALLS_SHOWN]
     ]
     user = request.user
     can_change = model_admin.has_change_permission(request, campaign)
     imports = []
     if user.has_perm("campaigns.view_recipientimport") or can_change:
-        recent = RecipientImport.objects.filter(campaign=campaign).defer("rejected_rows").order_by("-created_at")[:RECENT_IMPORTS]
-        imports = [import_status(job) | {"progress_url": reverse("admin:campaigns_campaign_import_progress", args=[campaign.pk, job.pk])} for job in recent]
+        recent = (
+            RecipientImport.objects.filter(campaign=campaign)
+            .defer("rejected_rows")
+            .order_by("-created_at")[:RECENT_IMPORTS]
+        )
+        imports = [
+            import_status(job)
+            | {"progress_url": reverse("admin:campaigns_campaign_import_progress", args=[campaign.pk, job.pk])}
+            for job in recent
+        ]
     actions = _allowed_actions(request, model_admin, campaign)
     by_outcome = dict(sorted(stats["by_outcome"].items(), key=lambda kv: -kv[1]))
     return {
@@ -229,16 +296,28 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
             "avg_talk": f"{stats['avg_talk_seconds']:.0f}" if stats["avg_talk_seconds"] is not None else "—",
             "retries_pending": retries_pending,
             "test_calls": test_calls,
-            "outcomes": [{"outcome": k, "label": outcome_label(k), "count": n, "color": OUTCOME_COLORS.get(k, "#a3a3a3")} for k, n in by_outcome.items()],
+            "outcomes": [
+                {"outcome": k, "label": outcome_label(k), "count": n, "color": OUTCOME_COLORS.get(k, "#a3a3a3")}
+                for k, n in by_outcome.items()
+            ],
             "outcome_chart": outcome_chart(by_outcome),
             "timeline_chart": timeline_chart(stats["timeline"]),
             "failures": failure_reasons(campaign),
             "imports": imports,
-            "can_upload": can_change and user.has_perm("campaigns.add_recipient") and campaign.state not in FINISHED_CAMPAIGN_STATES,
+            "can_upload": can_change
+            and user.has_perm("campaigns.add_recipient")
+            and campaign.state not in FINISHED_CAMPAIGN_STATES,
             "upload_url": reverse("admin:campaigns_campaign_upload", args=[campaign.pk]),
-            "actions": {name: reverse("admin:campaigns_campaign_act", args=[campaign.pk, name]) for name, ok in actions.items() if ok},
+            "actions": {
+                name: reverse("admin:campaigns_campaign_act", args=[campaign.pk, name])
+                for name, ok in actions.items()
+                if ok
+            },
             "can_export": user.has_perm("campaigns.view_callrecord"),
-            "export_urls": {fmt: reverse("admin:campaigns_campaign_export_calls", args=[campaign.pk, fmt]) for fmt in exports.FORMATS},
+            "export_urls": {
+                fmt: reverse("admin:campaigns_campaign_export_calls", args=[campaign.pk, fmt])
+                for fmt in exports.FORMATS
+            },
             "calls_url": reverse("admin:campaigns_callrecord_changelist") + f"?campaign__id__exact={campaign.pk}",
             "now_local": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
             "held_by_quiet_hours": campaign.state == Campaign.State.RUNNING and not campaign.in_calling_hours(),
@@ -267,24 +346,40 @@ def campaign_action(request, model_admin, object_id, action):
     try:
         if action == "launch":
             services.launch(campaign, actor=request.user)
-            messages.success(request, _("“%(name)s” is running: calls go out as the schedule and calling hours allow.") % {"name": campaign.name})
+            messages.success(
+                request,
+                _("“%(name)s” is running: calls go out as the schedule and calling hours allow.")
+                % {"name": campaign.name},
+            )
         elif action == "schedule":
             when = _parse_when(request.POST.get("scheduled_at", ""))
             if when is None:
                 raise services.CampaignError(_("Give the date and time to start at."))
             if when <= timezone.now():
-                raise services.CampaignError(_("The start time must be in the future; use “Launch now” to start at once."))
+                raise services.CampaignError(
+                    _("The start time must be in the future; use “Launch now” to start at once.")
+                )
             services.launch(campaign, at=when, actor=request.user)
-            messages.success(request, _("“%(name)s” is scheduled to start at %(when)s.") % {"name": campaign.name, "when": formats.date_format(timezone.localtime(when), "DATETIME_FORMAT")})
+            messages.success(
+                request,
+                _("“%(name)s” is scheduled to start at %(when)s.")
+                % {"name": campaign.name, "when": formats.date_format(timezone.localtime(when), "DATETIME_FORMAT")},
+            )
         elif action == "pause":
             services.pause(campaign, actor=request.user)
-            messages.success(request, _("“%(name)s” is paused: no new calls go out until it is resumed.") % {"name": campaign.name})
+            messages.success(
+                request, _("“%(name)s” is paused: no new calls go out until it is resumed.") % {"name": campaign.name}
+            )
         elif action == "resume":
             services.resume(campaign, actor=request.user)
             messages.success(request, _("“%(name)s” is resumed.") % {"name": campaign.name})
         elif action == "cancel":
             count = services.cancel(campaign, actor=request.user)
-            messages.success(request, _("“%(name)s” is cancelled; %(count)d queued call(s) will not be made.") % {"name": campaign.name, "count": count})
+            messages.success(
+                request,
+                _("“%(name)s” is cancelled; %(count)d queued call(s) will not be made.")
+                % {"name": campaign.name, "count": count},
+            )
         elif action == "retry_failed":
             count = services.retry_failed(campaign, actor=request.user)
             if count:
@@ -296,7 +391,10 @@ def campaign_action(request, model_admin, object_id, action):
             if not mobile:
                 raise services.CampaignError(_("Give the number to call."))
             call = services.send_test_call(campaign, mobile, actor=request.user)
-            messages.success(request, _("Test call to %(mobile)s queued; its receipt will show on this page.") % {"mobile": call.mobile})
+            messages.success(
+                request,
+                _("Test call to %(mobile)s queued; its receipt will show on this page.") % {"mobile": call.mobile},
+            )
         else:
             raise Http404(_("Unknown action."))
     except services.CampaignError as exc:
@@ -320,7 +418,9 @@ def upload_recipients(request, model_admin, object_id):
         except services.CampaignError as exc:  # a finished campaign, a file over the size limit
             messages.error(request, str(exc))
         else:
-            messages.success(request, _("“%(name)s” uploaded; the recipients are being imported.") % {"name": job.original_name})
+            messages.success(
+                request, _("“%(name)s” uploaded; the recipients are being imported.") % {"name": job.original_name}
+            )
     return HttpResponseRedirect(_change_url(campaign, "vo-imports"))
 
 
@@ -339,7 +439,9 @@ def campaign_progress(request, model_admin, object_id):
     campaign = _campaign(request, model_admin, object_id)
     data = progress_for([campaign.pk])[campaign.pk]
     data.update(
-        state=campaign.state, state_label=str(campaign.get_state_display()), recipients=campaign.recipient_count,
+        state=campaign.state,
+        state_label=str(campaign.get_state_display()),
+        recipients=campaign.recipient_count,
         finished=campaign.state in FINISHED_CAMPAIGN_STATES,
     )
     return JsonResponse(data)
@@ -352,13 +454,17 @@ def export_campaign_calls(request, model_admin, object_id, fmt):
     if not request.user.has_perm("campaigns.view_callrecord"):
         raise PermissionDenied
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return exports.export_calls(CallRecord.objects.filter(campaign=campaign), fmt, f"calls-{campaign.pk}-{campaign.name}-{stamp}")
+    return exports.export_calls(
+        CallRecord.objects.filter(campaign=campaign), fmt, f"calls-{campaign.pk}-{campaign.name}-{stamp}"
+    )
 
 
 @require_GET
 def export_import_rejected(request, model_admin, object_id, import_id, fmt):
     campaign = _campaign(request, model_admin, object_id)
-    if not (request.user.has_perm("campaigns.view_recipientimport") or model_admin.has_change_permission(request, campaign)):
+    if not (
+        request.user.has_perm("campaigns.view_recipientimport") or model_admin.has_change_permission(request, campaign)
+    ):
         raise PermissionDenied
     job = RecipientImport.objects.filter(pk=import_id, campaign=campaign).first()
     if job is None:

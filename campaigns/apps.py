@@ -20,4 +20,6 @@ def _recipient_deleted(sender, instance, **kwargs):
 
     from .models import Campaign
 
-    Campaign.objects.filter(pk=instance.campaign_id, recipient_count__gt=0).update(recipient_count=F("recipient_count") - 1)
+    Campaign.objects.filter(pk=instance.campaign_id, recipient_count__gt=0).update(
+        recipient_count=F("recipient_count") - 1
+    )

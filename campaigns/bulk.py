@@ -23,8 +23,13 @@ from .models import CallRecord
 from .pg import server_cursor
 
 SQL_TYPES = {
-    "talk_seconds": "integer", "billed_seconds": "integer", "billed_units": "integer", "submit_tries": "integer",
-    "reported_at": "timestamptz", "submitted_at": "timestamptz", "not_before": "timestamptz",
+    "talk_seconds": "integer",
+    "billed_seconds": "integer",
+    "billed_units": "integer",
+    "submit_tries": "integer",
+    "reported_at": "timestamptz",
+    "submitted_at": "timestamptz",
+    "not_before": "timestamptz",
 }
 
 
@@ -64,7 +69,9 @@ def update_calls(rows: list[tuple[int, dict]], *, from_states: tuple[str, ...]) 
         return []
     rows = sorted(rows, key=lambda row: row[0])
     if connection.vendor != "postgresql":
-        return [cid for cid, values in rows if CallRecord.objects.filter(id=cid, state__in=from_states).update(**values)]
+        return [
+            cid for cid, values in rows if CallRecord.objects.filter(id=cid, state__in=from_states).update(**values)
+        ]
     return _run(_update_calls_pg, rows, from_states)
 
 
@@ -83,12 +90,15 @@ def _update_calls_pg(rows: list[tuple[int, dict]], from_states: tuple[str, ...])
     columns = list(rows[0][1])
     unnest, arrays = _unnest("bigint", rows, columns)
     assignments = ", ".join(f"{c} = v.{c}" for c in columns)
-    return [row[0] for row in _fetch(
-        f"UPDATE {CallRecord._meta.db_table} t SET {assignments}"
-        f" FROM unnest({unnest}) AS v(id, {', '.join(columns)})"
-        " WHERE t.id = v.id AND t.state = ANY(%s) RETURNING t.id",
-        [*arrays, list(from_states)],
-    )]
+    return [
+        row[0]
+        for row in _fetch(
+            f"UPDATE {CallRecord._meta.db_table} t SET {assignments}"
+            f" FROM unnest({unnest}) AS v(id, {', '.join(columns)})"
+            " WHERE t.id = v.id AND t.state = ANY(%s) RETURNING t.id",
+            [*arrays, list(from_states)],
+        )
+    ]
 
 
 class ChangedCall(NamedTuple):
@@ -105,8 +115,14 @@ class ChangedCall(NamedTuple):
 CHANGED_CALL_COLUMNS = ", ".join(f"t.{name}" for name in ChangedCall._fields)
 
 
-def update_calls_by_key(column: str, rows: list[tuple[str, dict]], *, from_states: tuple[str, ...], extra_where: str = "",
-                        extra_params: list | None = None) -> list[tuple[str, ChangedCall]]:
+def update_calls_by_key(
+    column: str,
+    rows: list[tuple[str, dict]],
+    *,
+    from_states: tuple[str, ...],
+    extra_where: str = "",
+    extra_params: list | None = None,
+) -> list[tuple[str, ChangedCall]]:
     """PostgreSQL only: like ``update_calls`` but matching ``column`` (custom_id or vendor_message_id).
 
     Returns (key, call) for each row changed.
@@ -121,7 +137,8 @@ def _update_calls_by_key_pg(column, rows, from_states, extra_where, extra_params
     assignments = ", ".join(
         # a vendor message id learnt from the report only where the row had none
         "vendor_message_id = CASE WHEN t.vendor_message_id = '' THEN v.vendor_message_id ELSE t.vendor_message_id END"
-        if c == "vendor_message_id" else f"{c} = v.{c}"
+        if c == "vendor_message_id"
+        else f"{c} = v.{c}"
         for c in columns
     )
     changed = _fetch(

@@ -40,11 +40,12 @@ END $$;
 """
 
 
-INSTALL = "\n".join([
-    _function("campaigns_callcounter_ins", NEW_ROWS),
-    _function("campaigns_callcounter_upd", f"{NEW_ROWS} UNION ALL {OLD_ROWS}"),
-    _function("campaigns_callcounter_del", OLD_ROWS),
-    """
+INSTALL = "\n".join(
+    [
+        _function("campaigns_callcounter_ins", NEW_ROWS),
+        _function("campaigns_callcounter_upd", f"{NEW_ROWS} UNION ALL {OLD_ROWS}"),
+        _function("campaigns_callcounter_del", OLD_ROWS),
+        """
 CREATE TRIGGER callcounter_ins AFTER INSERT ON campaigns_callrecord
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_callcounter_ins();
 CREATE TRIGGER callcounter_upd AFTER UPDATE ON campaigns_callrecord
@@ -52,14 +53,15 @@ CREATE TRIGGER callcounter_upd AFTER UPDATE ON campaigns_callrecord
 CREATE TRIGGER callcounter_del AFTER DELETE ON campaigns_callrecord
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_callcounter_del();
 """,
-    f"""
+        f"""
 INSERT INTO campaigns_callcounter (campaign_id, bucket, state, outcome, hour, calls, talk_seconds, billed_units,
                                    first_submitted_at, last_reported_at)
 SELECT campaign_id, 0, state, outcome, coalesce(date_trunc('hour', reported_at), {EPOCH}),
        count(*), sum(coalesce(talk_seconds, 0)), sum(coalesce(billed_units, 0)), min(submitted_at), max(reported_at)
 FROM campaigns_callrecord WHERE NOT is_test GROUP BY 1, 2, 3, 4, 5;
 """,
-])
+    ]
+)
 
 REMOVE = """
 DROP TRIGGER IF EXISTS callcounter_ins ON campaigns_callrecord;

@@ -94,7 +94,10 @@ def claim(campaign: Campaign, account: VendorAccount, limit: int) -> list[CallRe
 def outbound(campaign: Campaign, calls: list[CallRecord]) -> list[OutboundCall]:
     text = campaign.message_text
     template = VoiceTemplate(content=text)
-    return [OutboundCall(c.custom_id, c.mobile, template.render(c.recipient.variables), list(c.recipient.variables)) for c in calls]
+    return [
+        OutboundCall(c.custom_id, c.mobile, template.render(c.recipient.variables), list(c.recipient.variables))
+        for c in calls
+    ]
 
 
 def send(adapter, campaign: Campaign, calls: list[OutboundCall]) -> list[SubmitResult]:
@@ -157,13 +160,39 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
             requeue.append((call.id, result.error_message or ""))
         else:
             outcome = adapter.map_outcome(result.error_code or "")
-            rejected.append((call.id, outcome if outcome != "unknown" else "vendor_error", result.error_code or "", result.error_message or ""))
+            rejected.append(
+                (
+                    call.id,
+                    outcome if outcome != "unknown" else "vendor_error",
+                    result.error_code or "",
+                    result.error_message or "",
+                )
+            )
     now = timezone.now()
     submitting = (CallRecord.State.SUBMITTING,)  # a receipt may already have finished a row: leave it
-    update_calls([(cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid, "raw_message": ""})
-                  for cid, vmid, bid in accepted], from_states=submitting)
-    update_calls([(cid, {"state": "submit_failed", "outcome": outcome, "raw_code": code[:100], "raw_message": msg, "reported_at": now})
-                  for cid, outcome, code, msg in rejected], from_states=submitting)
+    update_calls(
+        [
+            (cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid, "raw_message": ""})
+            for cid, vmid, bid in accepted
+        ],
+        from_states=submitting,
+    )
+    update_calls(
+        [
+            (
+                cid,
+                {
+                    "state": "submit_failed",
+                    "outcome": outcome,
+                    "raw_code": code[:100],
+                    "raw_message": msg,
+                    "reported_at": now,
+                },
+            )
+            for cid, outcome, code, msg in rejected
+        ],
+        from_states=submitting,
+    )
     if requeue:
         # Back to the queue, each try of a call waiting twice as long as its last.
         tries_before = {call.id: call.submit_tries for call in calls}
@@ -171,17 +200,32 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
         for cid, msg in requeue:
             tries = tries_before[cid] + 1
             delay = requeue_delay(tries)
-            rows.append((cid, {"state": "queued", "not_before": now + delay, "submitted_at": None, "submit_tries": tries,
-                               "raw_message": f"not sent (try {tries}, next in {int(delay.total_seconds())} s): {msg}"[:500]}))
+            rows.append(
+                (
+                    cid,
+                    {
+                        "state": "queued",
+                        "not_before": now + delay,
+                        "submitted_at": None,
+                        "submit_tries": tries,
+                        "raw_message": f"not sent (try {tries}, next in {int(delay.total_seconds())} s): {msg}"[:500],
+                    },
+                )
+            )
         update_calls(rows, from_states=submitting)
-    update_calls([(cid, {"raw_message": f"awaiting reconciliation: {msg}"[:500]}) for cid, msg in uncertain], from_states=submitting)
+    update_calls(
+        [(cid, {"raw_message": f"awaiting reconciliation: {msg}"[:500]}) for cid, msg in uncertain],
+        from_states=submitting,
+    )
     summary.submitted += len(accepted)
     summary.rejected += len(rejected)
     summary.requeued += len(requeue)
     summary.uncertain += len(uncertain)
 
 
-def hold_over_number_limits(adapter, account: VendorAccount, calls: list[CallRecord], summary: DispatchSummary) -> list[CallRecord]:
+def hold_over_number_limits(
+    adapter, account: VendorAccount, calls: list[CallRecord], summary: DispatchSummary
+) -> list[CallRecord]:
     """Calls that would break the vendor's per-number limits go back to the queue until they may go.
 
     One query per batch counts each number's recent submits on this account.
@@ -190,9 +234,15 @@ def hold_over_number_limits(adapter, account: VendorAccount, calls: list[CallRec
         return calls
     now = timezone.now()
     longest = max(window for window, _n in adapter.per_number_limits)
-    recent = CallRecord.objects.filter(
-        account=account, mobile__in=[c.mobile for c in calls], submitted_at__gt=now - timedelta(seconds=longest),
-    ).exclude(id__in=[c.id for c in calls]).exclude(state=CallRecord.State.QUEUED)
+    recent = (
+        CallRecord.objects.filter(
+            account=account,
+            mobile__in=[c.mobile for c in calls],
+            submitted_at__gt=now - timedelta(seconds=longest),
+        )
+        .exclude(id__in=[c.id for c in calls])
+        .exclude(state=CallRecord.State.QUEUED)
+    )
     times: dict[str, list] = {}
     for mobile, submitted_at in recent.values_list("mobile", "submitted_at"):
         times.setdefault(mobile, []).append(submitted_at)
@@ -233,7 +283,9 @@ def send_claimed(campaign: Campaign, account: VendorAccount, calls: list[CallRec
         if any(r.accepted for r in results):
             vendor_services.record_success(account)
         elif failed_requests:  # one-number-a-request vendors: each failed call was a failed request
-            vendor_services.record_failure(account, failed_requests[0].error_message or "", failures=len(failed_requests))
+            vendor_services.record_failure(
+                account, failed_requests[0].error_message or "", failures=len(failed_requests)
+            )
     record_results(adapter, calls, results, summary)
 
 
@@ -241,9 +293,11 @@ def dispatch_campaign(campaign_id: int, budget_seconds: float = 50.0) -> Dispatc
     """Send a campaign's due calls for up to ``budget_seconds``, holding the campaign's lease."""
     summary = DispatchSummary()
     now = timezone.now()
-    if not Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING).filter(
-        Q(dispatch_lease_until__isnull=True) | Q(dispatch_lease_until__lt=now)
-    ).update(dispatch_lease_until=now + LEASE):
+    if (
+        not Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING)
+        .filter(Q(dispatch_lease_until__isnull=True) | Q(dispatch_lease_until__lt=now))
+        .update(dispatch_lease_until=now + LEASE)
+    ):
         return summary
     deadline = time.monotonic() + budget_seconds
     try:
@@ -279,7 +333,9 @@ def dispatch_campaign(campaign_id: int, budget_seconds: float = 50.0) -> Dispatc
 def send_test_call(call_id: int) -> DispatchSummary:
     """Send one staff test call now (claimed queued → submitting like any other row)."""
     summary = DispatchSummary()
-    call = CallRecord.objects.select_related("campaign__template", "campaign__account", "account", "recipient").get(pk=call_id)
+    call = CallRecord.objects.select_related("campaign__template", "campaign__account", "account", "recipient").get(
+        pk=call_id
+    )
     if not call.is_test or not CallRecord.objects.filter(pk=call_id, state=CallRecord.State.QUEUED).update(
         state=CallRecord.State.SUBMITTING, submitted_at=timezone.now()
     ):
@@ -297,12 +353,16 @@ def reconcile_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
     """
     now = timezone.now()
     flagged = 0
-    stuck = CallRecord.objects.filter(state=CallRecord.State.SUBMITTING, submitted_at__lt=now - older_than).select_related("campaign")
+    stuck = CallRecord.objects.filter(
+        state=CallRecord.State.SUBMITTING, submitted_at__lt=now - older_than
+    ).select_related("campaign")
     for call in stuck.iterator():
         if call.submitted_at > now - timedelta(minutes=call.campaign.report_window_minutes):
             continue
         flagged += CallRecord.objects.filter(id=call.id, state=CallRecord.State.SUBMITTING).update(
-            state=CallRecord.State.SUBMIT_FAILED, outcome="timeout", reported_at=now,
+            state=CallRecord.State.SUBMIT_FAILED,
+            outcome="timeout",
+            reported_at=now,
             raw_message="no answer from the vendor at submit and no receipt since; not re-sent — check with the vendor, then retry if needed",
         )
     return flagged

@@ -40,7 +40,11 @@ def csv_cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if timezone.is_aware(value) else value.strftime("%Y-%m-%d %H:%M:%S")
+        return (
+            timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+            if timezone.is_aware(value)
+            else value.strftime("%Y-%m-%d %H:%M:%S")
+        )
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
@@ -117,17 +121,45 @@ def export_response(fmt: str, stem: str, header: Sequence[str], rows: Iterable[S
 
 # --------------------------------------------------------------------------- call records
 CALL_FIELDS = (
-    "campaign__name", "mobile", "attempt", "state", "outcome", "raw_code", "raw_message", "talk_seconds",
-    "billed_seconds", "billed_units", "key_pressed", "account__name", "custom_id", "vendor_message_id",
-    "submitted_at", "reported_at", "is_test",
+    "campaign__name",
+    "mobile",
+    "attempt",
+    "state",
+    "outcome",
+    "raw_code",
+    "raw_message",
+    "talk_seconds",
+    "billed_seconds",
+    "billed_units",
+    "key_pressed",
+    "account__name",
+    "custom_id",
+    "vendor_message_id",
+    "submitted_at",
+    "reported_at",
+    "is_test",
 )
 
 
 def call_header() -> list[str]:
     return [
-        _("campaign"), _("number"), _("attempt"), _("state"), _("outcome"), _("vendor code"), _("vendor message"),
-        _("talk time (s)"), _("billed time (s)"), _("billed units"), _("key pressed"), _("vendor account"),
-        _("our call id"), _("vendor message id"), _("submitted"), _("reported"), _("test call"),
+        _("campaign"),
+        _("number"),
+        _("attempt"),
+        _("state"),
+        _("outcome"),
+        _("vendor code"),
+        _("vendor message"),
+        _("talk time (s)"),
+        _("billed time (s)"),
+        _("billed units"),
+        _("key pressed"),
+        _("vendor account"),
+        _("our call id"),
+        _("vendor message id"),
+        _("submitted"),
+        _("reported"),
+        _("test call"),
     ]
 
 

@@ -47,8 +47,11 @@ class ImportResult:
 
     def as_dict(self) -> dict:
         return {
-            "rows": self.rows, "accepted": self.accepted, "invalid": self.invalid,
-            "duplicates": self.duplicates, "blocked": self.blocked,
+            "rows": self.rows,
+            "accepted": self.accepted,
+            "invalid": self.invalid,
+            "duplicates": self.duplicates,
+            "blocked": self.blocked,
         }
 
 
@@ -104,10 +107,14 @@ def import_rows(
     result = ImportResult()
     expected = len(campaign.variable_names)
     limit = _content_limit(campaign)
-    fixed_length = len(campaign.message_text.replace("【", "").replace("】", "")) - sum(len(v) for v in campaign.variable_names)
+    fixed_length = len(campaign.message_text.replace("【", "").replace("】", "")) - sum(
+        len(v) for v in campaign.variable_names
+    )
     with transaction.atomic():
         Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
-        seen = set(Recipient.objects.filter(campaign=campaign).values_list("mobile", flat=True).iterator(chunk_size=20_000))
+        seen = set(
+            Recipient.objects.filter(campaign=campaign).values_list("mobile", flat=True).iterator(chunk_size=20_000)
+        )
         blocked = set(DoNotCallEntry.objects.values_list("mobile", flat=True).iterator(chunk_size=20_000))
         sink = _RecipientSink(campaign.pk)
         ok = False
@@ -116,8 +123,11 @@ def import_rows(
                 result.rows += 1
                 if result.rows > MAX_IMPORT_ROWS:
                     raise UnreadableFile(
-                        _("The file has more than %(max)s rows; one import takes at most %(max)s. Split the list into "
-                          "smaller files.") % {"max": f"{MAX_IMPORT_ROWS:,}"}
+                        _(
+                            "The file has more than %(max)s rows; one import takes at most %(max)s. Split the list into "
+                            "smaller files."
+                        )
+                        % {"max": f"{MAX_IMPORT_ROWS:,}"}
                     )
                 if on_progress and result.rows % PROGRESS_EVERY == 0:  # rejected rows are progress too
                     on_progress(result)
@@ -125,7 +135,12 @@ def import_rows(
                 if len(text) + sum(map(len, variables)) > MAX_CELL_CHARS and (  # one cheap test for the usual row
                     len(text) > MAX_CELL_CHARS or max(map(len, variables)) > MAX_CELL_CHARS
                 ):
-                    result.reject(line, text, _("a cell is longer than %(max)s characters") % {"max": f"{MAX_CELL_CHARS:,}"}, "invalid")
+                    result.reject(
+                        line,
+                        text,
+                        _("a cell is longer than %(max)s characters") % {"max": f"{MAX_CELL_CHARS:,}"},
+                        "invalid",
+                    )
                     continue
                 try:
                     mobile = normalize(text)
@@ -134,11 +149,19 @@ def import_rows(
                     continue
                 variables = [v.strip() for v in variables]
                 if len(variables) < expected or not all(variables):
-                    reason = _("needs %(n)d variable(s): %(names)s") % {"n": expected, "names": "、".join(campaign.variable_names)}
+                    reason = _("needs %(n)d variable(s): %(names)s") % {
+                        "n": expected,
+                        "names": "、".join(campaign.variable_names),
+                    }
                     result.reject(line, text, reason, "invalid")
                     continue
                 if limit and fixed_length + sum(len(v) for v in variables) > limit:
-                    result.reject(line, text, _("message longer than the vendor's %(limit)d characters") % {"limit": limit}, "invalid")
+                    result.reject(
+                        line,
+                        text,
+                        _("message longer than the vendor's %(limit)d characters") % {"limit": limit},
+                        "invalid",
+                    )
                     continue
                 if mobile in seen:
                     result.reject(line, text, _("duplicate number"), "duplicates")
@@ -162,7 +185,9 @@ def import_rows(
 
 def import_records(campaign: Campaign, records: Iterable[dict]) -> ImportResult:
     """JSON recipients (``{"mobile": …, "variables": […]}``), numbered from line 1."""
-    rows = ((i, str(r.get("mobile") or ""), [str(v) for v in r.get("variables") or []]) for i, r in enumerate(records, 1))
+    rows = (
+        (i, str(r.get("mobile") or ""), [str(v) for v in r.get("variables") or []]) for i, r in enumerate(records, 1)
+    )
     return import_rows(campaign, rows)
 
 

@@ -58,7 +58,9 @@ class VoiceTemplate(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    account = models.ForeignKey(VendorAccount, on_delete=models.PROTECT, related_name="templates", verbose_name=_("vendor account"))
+    account = models.ForeignKey(
+        VendorAccount, on_delete=models.PROTECT, related_name="templates", verbose_name=_("vendor account")
+    )
     name = models.CharField(_("name"), max_length=100)
     content = models.TextField(_("content"), help_text=_("Use 【name】 for each variable, e.g. 您的验证码是【code】。"))
     vendor_template_id = models.CharField(_("vendor template id"), max_length=64, blank=True, db_index=True)
@@ -103,24 +105,51 @@ class Campaign(models.Model):
     }
 
     name = models.CharField(_("name"), max_length=200)
-    account = models.ForeignKey(VendorAccount, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("vendor account"))
+    account = models.ForeignKey(
+        VendorAccount, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("vendor account")
+    )
     fallback_account = models.ForeignKey(
-        VendorAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="fallback_campaigns",
-        verbose_name=_("fallback account"), help_text=_("Takes the remaining calls when the primary account is down or out of balance."),
+        VendorAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="fallback_campaigns",
+        verbose_name=_("fallback account"),
+        help_text=_("Takes the remaining calls when the primary account is down or out of balance."),
     )
     product = models.CharField(_("product"), max_length=20, choices=PRODUCT_CHOICES, default="notify")
-    template = models.ForeignKey(VoiceTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns", verbose_name=_("template"))
-    content = models.TextField(_("content"), blank=True, help_text=_("Used when no template is chosen; 【name】 marks a variable."))
+    template = models.ForeignKey(
+        VoiceTemplate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("template"),
+    )
+    content = models.TextField(
+        _("content"), blank=True, help_text=_("Used when no template is chosen; 【name】 marks a variable.")
+    )
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT, db_index=True)
     scheduled_at = models.DateTimeField(_("start at"), null=True, blank=True)
     quiet_hours_start = models.TimeField(_("calls allowed from"), default=time(8, 0))
     quiet_hours_end = models.TimeField(_("calls allowed until"), default=time(21, 0))
-    rate_limit_per_second = models.PositiveIntegerField(_("rate limit (calls/s)"), default=10, validators=[MinValueValidator(1)])
-    max_attempts = models.PositiveSmallIntegerField(_("max attempts"), default=2, validators=[MinValueValidator(1), MaxValueValidator(10)])
+    rate_limit_per_second = models.PositiveIntegerField(
+        _("rate limit (calls/s)"), default=10, validators=[MinValueValidator(1)]
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        _("max attempts"), default=2, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
     retry_delay_minutes = models.PositiveIntegerField(_("retry delay (minutes)"), default=30)
-    retry_outcomes = models.JSONField(_("retry on"), default=list, blank=True, help_text=_("Outcomes that get another attempt; empty means the default set."))
+    retry_outcomes = models.JSONField(
+        _("retry on"),
+        default=list,
+        blank=True,
+        help_text=_("Outcomes that get another attempt; empty means the default set."),
+    )
     report_window_minutes = models.PositiveIntegerField(_("report window (minutes)"), default=24 * 60)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
@@ -154,7 +183,8 @@ class Campaign(models.Model):
 
         if self.account_id and self.product not in adapter_class(self.account.vendor).products:
             raise ValidationError(
-                _("%(vendor)s cannot send “%(product)s” calls.") % {"vendor": self.account.get_vendor_display(), "product": self.get_product_display()}
+                _("%(vendor)s cannot send “%(product)s” calls.")
+                % {"vendor": self.account.get_vendor_display(), "product": self.get_product_display()}
             )
         if self.template_id and self.template.account_id != self.account_id:
             raise ValidationError(_("The template belongs to another vendor account."))
@@ -175,7 +205,9 @@ class Campaign(models.Model):
 
 
 class Recipient(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("campaign"))
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("campaign")
+    )
     mobile = models.CharField(_("number"), max_length=20)  # E.164
     variables = models.JSONField(_("variables"), default=list, blank=True)
     line = models.PositiveIntegerField(_("source line"), null=True, blank=True)
@@ -217,10 +249,26 @@ class CallRecord(models.Model):
 
     # Every receipt rewrites a row's index entries (state changes), so indexes are few and mostly
     # partial: the campaign and account columns are covered by the composite indexes below.
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="calls", verbose_name=_("campaign"), db_index=False)
-    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="calls", verbose_name=_("recipient"))
-    account = models.ForeignKey(VendorAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="calls", verbose_name=_("vendor account"), db_index=False)
-    is_test = models.BooleanField(_("test call"), default=False, help_text=_("Sent to a staff member's own number before launch; not in statistics."))
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="calls", verbose_name=_("campaign"), db_index=False
+    )
+    recipient = models.ForeignKey(
+        Recipient, on_delete=models.CASCADE, related_name="calls", verbose_name=_("recipient")
+    )
+    account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="calls",
+        verbose_name=_("vendor account"),
+        db_index=False,
+    )
+    is_test = models.BooleanField(
+        _("test call"),
+        default=False,
+        help_text=_("Sent to a staff member's own number before launch; not in statistics."),
+    )
     attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     mobile = models.CharField(_("number"), max_length=20)
     custom_id = models.CharField(_("our call id"), max_length=40, unique=True)
@@ -236,7 +284,10 @@ class CallRecord(models.Model):
     key_pressed = models.CharField(_("key pressed"), max_length=20, blank=True)
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     submit_tries = models.PositiveSmallIntegerField(
-        _("send tries"), default=0, db_default=0, help_text=_("Times the vendor could not take this call; each wait doubles.")
+        _("send tries"),
+        default=0,
+        db_default=0,
+        help_text=_("Times the vendor could not take this call; each wait doubles."),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
@@ -247,13 +298,25 @@ class CallRecord(models.Model):
         verbose_name_plural = _("call records")
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["recipient", "attempt"], condition=models.Q(is_test=False), name="call_one_row_per_attempt")
+            models.UniqueConstraint(
+                fields=["recipient", "attempt"], condition=models.Q(is_test=False), name="call_one_row_per_attempt"
+            )
         ]
         indexes = [
             # Claiming due work: only queued rows are indexed, so the index stays small.
-            models.Index(fields=["campaign", "not_before", "id"], name="call_queued", condition=models.Q(state="queued")),
-            models.Index(fields=["campaign", "id"], name="call_open", condition=models.Q(state__in=["queued", "submitting", "submitted"])),
-            models.Index(fields=["submitted_at"], name="call_in_flight", condition=models.Q(state__in=["submitting", "submitted"])),
+            models.Index(
+                fields=["campaign", "not_before", "id"], name="call_queued", condition=models.Q(state="queued")
+            ),
+            models.Index(
+                fields=["campaign", "id"],
+                name="call_open",
+                condition=models.Q(state__in=["queued", "submitting", "submitted"]),
+            ),
+            models.Index(
+                fields=["submitted_at"],
+                name="call_in_flight",
+                condition=models.Q(state__in=["submitting", "submitted"]),
+            ),
             models.Index(fields=["account", "vendor_message_id"], name="call_vendor_msg"),
             models.Index(fields=["mobile"], name="call_mobile"),
             models.Index(fields=["campaign", "-id"], name="call_campaign_recent"),
@@ -289,8 +352,17 @@ class CallbackEvent(models.Model):
         REFUSED = "refused", _("Refused")
 
     vendor = models.CharField(_("vendor"), max_length=20)
-    account = models.ForeignKey(VendorAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="callback_events", verbose_name=_("vendor account"))
-    source = models.CharField(_("source"), max_length=10, default="push", choices=[("push", _("Push")), ("pull", _("Pull"))])
+    account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="callback_events",
+        verbose_name=_("vendor account"),
+    )
+    source = models.CharField(
+        _("source"), max_length=10, default="push", choices=[("push", _("Push")), ("pull", _("Pull"))]
+    )
     received_at = models.DateTimeField(_("received"), default=timezone.now, db_index=True)
     remote_addr = models.GenericIPAddressField(_("from"), null=True, blank=True)
     headers = models.JSONField(_("headers"), default=dict, blank=True)
@@ -313,8 +385,12 @@ class CallbackEvent(models.Model):
 class InboundReply(models.Model):
     """A reply or key press a callee sent back (fungo and sms10692 replies, Emay interactive keys)."""
 
-    account = models.ForeignKey(VendorAccount, on_delete=models.CASCADE, related_name="+", verbose_name=_("vendor account"))
-    call = models.ForeignKey(CallRecord, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", verbose_name=_("call"))
+    account = models.ForeignKey(
+        VendorAccount, on_delete=models.CASCADE, related_name="+", verbose_name=_("vendor account")
+    )
+    call = models.ForeignKey(
+        CallRecord, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", verbose_name=_("call")
+    )
     mobile = models.CharField(_("number"), max_length=20, db_index=True)
     content = models.TextField(_("content"))
     received_at = models.DateTimeField(_("received"), default=timezone.now)
@@ -324,7 +400,9 @@ class InboundReply(models.Model):
         verbose_name = _("inbound reply")
         verbose_name_plural = _("inbound replies")
         ordering = ["-received_at"]
-        constraints = [models.UniqueConstraint(fields=["event", "mobile", "content", "received_at"], name="reply_once_per_event")]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "mobile", "content", "received_at"], name="reply_once_per_event")
+        ]
 
     def __str__(self):
         return f"{self.mobile}: {self.content[:30]}"
@@ -366,7 +444,9 @@ class RecipientImport(models.Model):
     blocked = models.PositiveIntegerField(_("blocked"), default=0)
     rejected_rows = models.JSONField(_("rejected rows"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 

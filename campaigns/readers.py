@@ -34,10 +34,39 @@ MAX_XLSX_SHARED_STRINGS = 100 * 1024 * 1024  # openpyxl holds the shared strings
 MAX_XLSX_RATIO = 200
 MAX_XLSX_ENTRIES = 1_000
 MOBILE_HEADERS = {
-    "mobile", "phone", "number", "tel", "mobile number", "phone number", "mobile phone", "cellphone", "cell",
-    "mobile no", "phone no", "tel no", "telephone", "msisdn",
-    "手机号", "手机", "手机号码", "号码", "电话", "电话号码", "联系电话", "联系方式", "移动电话",
-    "手機號", "手機", "手機號碼", "號碼", "電話", "電話號碼", "聯繫電話", "聯絡電話", "行動電話", "流動電話",
+    "mobile",
+    "phone",
+    "number",
+    "tel",
+    "mobile number",
+    "phone number",
+    "mobile phone",
+    "cellphone",
+    "cell",
+    "mobile no",
+    "phone no",
+    "tel no",
+    "telephone",
+    "msisdn",
+    "手机号",
+    "手机",
+    "手机号码",
+    "号码",
+    "电话",
+    "电话号码",
+    "联系电话",
+    "联系方式",
+    "移动电话",
+    "手機號",
+    "手機",
+    "手機號碼",
+    "號碼",
+    "電話",
+    "電話號碼",
+    "聯繫電話",
+    "聯絡電話",
+    "行動電話",
+    "流動電話",
 }
 _TITLE_NOISE = re.compile(r"[\s_\-.:：#()（）\[\]【】*]+")
 
@@ -84,7 +113,10 @@ def _utf16_without_bom(chunk: bytes) -> bool:
     if len(sample) < 8:
         return False
     even, odd = sample[0::2], sample[1::2]
-    return max(even.count(0) / len(even), odd.count(0) / len(odd)) > 0.3 and min(even.count(0), odd.count(0)) <= len(odd) // 20
+    return (
+        max(even.count(0) / len(even), odd.count(0) / len(odd)) > 0.3
+        and min(even.count(0), odd.count(0)) <= len(odd) // 20
+    )
 
 
 def _common_chinese(char: str) -> bool:
@@ -122,21 +154,27 @@ def detect_encoding(path: Path) -> str:
                 while chunk := fh.read(CHUNK):
                     if b"\x00" in chunk:
                         if _utf16_without_bom(chunk):
-                            raise UnreadableFile(_(
-                                "The file is UTF-16 text without a byte-order mark; save it as “CSV UTF-8” and upload again."
-                            ))
+                            raise UnreadableFile(
+                                _(
+                                    "The file is UTF-16 text without a byte-order mark; save it as “CSV UTF-8” and upload again."
+                                )
+                            )
                         raise UnreadableFile(_("This is a binary file, not a CSV or XLSX list of numbers."))
                     decoder.decode(chunk)
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 continue
             if encoding == "gb18030" and not _looks_chinese(path):
-                raise UnreadableFile(_(
-                    "The file's text does not read as Chinese in GB18030/GBK (it may be Shift-JIS, Big5 or another "
-                    "encoding); save it as “CSV UTF-8” and upload again."
-                ))
+                raise UnreadableFile(
+                    _(
+                        "The file's text does not read as Chinese in GB18030/GBK (it may be Shift-JIS, Big5 or another "
+                        "encoding); save it as “CSV UTF-8” and upload again."
+                    )
+                )
             return encoding
-    raise UnreadableFile(_("The file's text encoding is not UTF-8 or GB18030/GBK; save it as CSV UTF-8 and upload again."))
+    raise UnreadableFile(
+        _("The file's text encoding is not UTF-8 or GB18030/GBK; save it as CSV UTF-8 and upload again.")
+    )
 
 
 class _CountingReader(io.RawIOBase):
@@ -161,8 +199,11 @@ class _CountingReader(io.RawIOBase):
 
 def _row_too_long(line: int) -> UnreadableFile:
     return UnreadableFile(
-        _("Line %(line)d is longer than %(max)s characters (a huge cell, or a quote that is never closed); "
-          "this does not look like a list of numbers.") % {"line": line, "max": f"{MAX_ROW_CHARS:,}"}
+        _(
+            "Line %(line)d is longer than %(max)s characters (a huge cell, or a quote that is never closed); "
+            "this does not look like a list of numbers."
+        )
+        % {"line": line, "max": f"{MAX_ROW_CHARS:,}"}
     )
 
 
@@ -201,10 +242,15 @@ def iter_csv(path: Path) -> tuple[Iterator[list[str]], _CountingReader]:
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise UnreadableFile(
-                    _("Line %(line)d has a cell longer than %(max)s characters; a recipient list holds numbers and "
-                      "short texts.") % {"line": record_start + 1, "max": f"{csv.field_size_limit():,}"}
+                    _(
+                        "Line %(line)d has a cell longer than %(max)s characters; a recipient list holds numbers and "
+                        "short texts."
+                    )
+                    % {"line": record_start + 1, "max": f"{csv.field_size_limit():,}"}
                 ) from exc
-            raise UnreadableFile(_("Line %(line)d cannot be read as CSV (%(error)s).") % {"line": record_start + 1, "error": exc}) from exc
+            raise UnreadableFile(
+                _("Line %(line)d cannot be read as CSV (%(error)s).") % {"line": record_start + 1, "error": exc}
+            ) from exc
         finally:
             text.close()
 
@@ -226,7 +272,9 @@ def _central_directory(path: Path) -> tuple[int, int] | None:
 
 
 def _check_zip(path: Path) -> None:
-    too_big = UnreadableFile(_("This workbook expands to an unreasonable size; export the sheet as CSV and upload that."))
+    too_big = UnreadableFile(
+        _("This workbook expands to an unreasonable size; export the sheet as CSV and upload that.")
+    )
     directory = _central_directory(path)
     if directory is not None and (directory[0] > MAX_XLSX_ENTRIES or directory[1] > MAX_XLSX_ENTRIES * 1024):
         raise too_big
@@ -243,11 +291,15 @@ def _check_zip(path: Path) -> None:
         raise too_big
     strings = sum(info.file_size for info in infos if info.filename.lower().endswith("sharedstrings.xml"))
     if strings > MAX_XLSX_SHARED_STRINGS:
-        raise UnreadableFile(_("This workbook holds too much text for one import; export the sheet as CSV and upload that."))
+        raise UnreadableFile(
+            _("This workbook holds too much text for one import; export the sheet as CSV and upload that.")
+        )
 
 
 def _damaged(exc: Exception) -> UnreadableFile:
-    return UnreadableFile(_("This .xlsx file cannot be opened: %(error)s") % {"error": str(exc)[:200] or type(exc).__name__})
+    return UnreadableFile(
+        _("This .xlsx file cannot be opened: %(error)s") % {"error": str(exc)[:200] or type(exc).__name__}
+    )
 
 
 class _SheetProgress:
@@ -319,10 +371,12 @@ def _with_content_check(rows: Iterator[list[str]]) -> Iterator[list[str]]:
                 first = row
                 continue
             if _unknown_header(first) and not _DIGIT.search(row[0] if row else ""):
-                raise UnreadableFile(_(
-                    "The first row is a header without a number column; name the column with the numbers “手机号” or "
-                    "“mobile” (or put the numbers in the first column, without a header)."
-                ))
+                raise UnreadableFile(
+                    _(
+                        "The first row is a header without a number column; name the column with the numbers “手机号” or "
+                        "“mobile” (or put the numbers in the first column, without a header)."
+                    )
+                )
             break  # two rows with content: nothing more to check
     else:
         if first is None:

@@ -36,9 +36,24 @@ APPLY_TRIES = 5
 SHARED_MESSAGE_IDS = ("sms10692", "fungo")
 
 
-def record_event(account: VendorAccount | None, vendor: str, body: bytes, *, source: str = "push", headers=None, query=None, remote_addr=None) -> CallbackEvent:
+def record_event(
+    account: VendorAccount | None,
+    vendor: str,
+    body: bytes,
+    *,
+    source: str = "push",
+    headers=None,
+    query=None,
+    remote_addr=None,
+) -> CallbackEvent:
     return CallbackEvent.objects.create(
-        account=account, vendor=vendor, body=body, source=source, headers=headers or {}, query=query or {}, remote_addr=remote_addr,
+        account=account,
+        vendor=vendor,
+        body=body,
+        source=source,
+        headers=headers or {},
+        query=query or {},
+        remote_addr=remote_addr,
     )
 
 
@@ -47,7 +62,17 @@ def _find_calls(account: VendorAccount, reports: list[DeliveryReport]) -> dict[i
     custom_ids = [r.custom_id for r in reports if r.custom_id]
     vendor_ids = [r.vendor_message_id for r in reports if r.vendor_message_id and not r.custom_id]
     by_custom, by_vendor = {}, {}
-    fields = ("id", "state", "campaign_id", "recipient_id", "attempt", "custom_id", "vendor_message_id", "mobile", "is_test")
+    fields = (
+        "id",
+        "state",
+        "campaign_id",
+        "recipient_id",
+        "attempt",
+        "custom_id",
+        "vendor_message_id",
+        "mobile",
+        "is_test",
+    )
     if custom_ids:
         by_custom = {c.custom_id: c for c in CallRecord.objects.filter(custom_id__in=custom_ids).only(*fields)}
     if vendor_ids:
@@ -107,20 +132,31 @@ def _apply_in_one_statement(account, reports, now) -> tuple[list[tuple[CallRecor
     by_custom = {r.custom_id: r for r in reports if r.custom_id}
     by_vendor = {r.vendor_message_id: r for r in reports if not r.custom_id and r.vendor_message_id}
     changed = []
-    for column, keyed, extra in (("custom_id", by_custom, ""), ("vendor_message_id", by_vendor, " AND t.account_id = %s")):
+    for column, keyed, extra in (
+        ("custom_id", by_custom, ""),
+        ("vendor_message_id", by_vendor, " AND t.account_id = %s"),
+    ):
         if not keyed:
             continue
-        rows = [(key, {**_values(report, now), "vendor_message_id": (report.vendor_message_id or "")[:100]})
-                for key, report in keyed.items()]
+        rows = [
+            (key, {**_values(report, now), "vendor_message_id": (report.vendor_message_id or "")[:100]})
+            for key, report in keyed.items()
+        ]
         for key, call in update_calls_by_key(
-            column, rows, from_states=APPLICABLE_STATES, extra_where=extra, extra_params=[account.pk] if extra else [],
+            column,
+            rows,
+            from_states=APPLICABLE_STATES,
+            extra_where=extra,
+            extra_params=[account.pk] if extra else [],
         ):
             changed.append((call, keyed[key]))
     unmatched = 0
     keyless = sum(1 for r in reports if not r.custom_id and not r.vendor_message_id)
     if len(changed) + keyless < len(by_custom) + len(by_vendor):
         done = {report.custom_id or report.vendor_message_id for _c, report in changed}
-        missing = [r for r in [*by_custom.values(), *by_vendor.values()] if (r.custom_id or r.vendor_message_id) not in done]
+        missing = [
+            r for r in [*by_custom.values(), *by_vendor.values()] if (r.custom_id or r.vendor_message_id) not in done
+        ]
         found = _find_calls(account, missing)
         rescued = _apply_to_unanswered_submits(account, [r for i, r in enumerate(missing) if i not in found], now)
         changed += rescued
@@ -153,8 +189,9 @@ def _apply_to_unanswered_submits(account, reports, now) -> list[tuple[CallRecord
         return []
     rows: dict[str, list[CallRecord]] = {}
     fields = ("id", "state", "campaign_id", "recipient_id", "attempt", "mobile", "is_test", "submitted_at")
-    for call in CallRecord.objects.filter(account=account, state=CallRecord.State.SUBMITTING, vendor_message_id="",
-                                          mobile__in=list(wanted)).only(*fields):
+    for call in CallRecord.objects.filter(
+        account=account, state=CallRecord.State.SUBMITTING, vendor_message_id="", mobile__in=list(wanted)
+    ).only(*fields):
         rows.setdefault(call.mobile, []).append(call)
     updates, picked = [], {}
     for mobile, calls in rows.items():
@@ -196,7 +233,9 @@ def queue_retries(changed: list[tuple[CallRecord | ChangedCall, DeliveryReport]]
             queue_next_attempt(call, delay_minutes=campaign.retry_delay_minutes, campaign=campaign)
 
 
-def queue_next_attempt(call: CallRecord, *, delay_minutes: int, campaign: Campaign | None = None, force: bool = False) -> bool:
+def queue_next_attempt(
+    call: CallRecord, *, delay_minutes: int, campaign: Campaign | None = None, force: bool = False
+) -> bool:
     """A new queued row for the recipient's next attempt (unique per attempt: never two)."""
     campaign = campaign or call.campaign
     if not force and call.attempt >= campaign.max_attempts:
@@ -206,9 +245,12 @@ def queue_next_attempt(call: CallRecord, *, delay_minutes: int, campaign: Campai
     attempt = call.attempt + 1
     with transaction.atomic():
         _obj, created = CallRecord.objects.get_or_create(
-            recipient_id=call.recipient_id, attempt=attempt,
+            recipient_id=call.recipient_id,
+            attempt=attempt,
             defaults={
-                "campaign_id": call.campaign_id, "mobile": call.mobile, "custom_id": f"R{call.recipient_id}A{attempt}",
+                "campaign_id": call.campaign_id,
+                "mobile": call.mobile,
+                "custom_id": f"R{call.recipient_id}A{attempt}",
                 "not_before": timezone.now() + timedelta(minutes=delay_minutes),
             },
         )
@@ -299,8 +341,13 @@ def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEve
     report = single_receipt.single_report(parsed, event.vendor, SHARED_MESSAGE_IDS)
     if report is not None:
         try:
-            changed = single_receipt.store_and_apply(event, report, values=_values(report, timezone.now()),
-                                                     from_states=APPLICABLE_STATES, queue_retries=queue_retries)
+            changed = single_receipt.store_and_apply(
+                event,
+                report,
+                values=_values(report, timezone.now()),
+                from_states=APPLICABLE_STATES,
+                queue_retries=queue_retries,
+            )
         except DatabaseError:  # rolled back whole: the general path below stores and applies it
             logger.info("single receipt could not take the one-statement path", exc_info=True)
             event.pk = None
@@ -309,7 +356,11 @@ def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEve
     for tries in range(APPLY_TRIES):
         try:
             with transaction.atomic():
-                event.state, event.reports_count, event.processed_at = CallbackEvent.State.APPLIED, len(parsed.reports), timezone.now()
+                event.state, event.reports_count, event.processed_at = (
+                    CallbackEvent.State.APPLIED,
+                    len(parsed.reports),
+                    timezone.now(),
+                )
                 event.save(force_insert=True)
                 _applied, unmatched = apply_reports(event.account, parsed.reports)
                 apply_template_reviews(event.account, parsed)
@@ -338,8 +389,14 @@ def store_unapplied(event: CallbackEvent, state: str, error: str) -> CallbackEve
 def mark_failed(event: CallbackEvent, exc: Exception) -> CallbackEvent:
     """Keep the event, marked failed with the reason, for an operator to re-process after a fix."""
     logger.exception("callback event %s failed to apply", event.pk)
-    event.state, event.error, event.processed_at = CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}"[:2000], timezone.now()
-    CallbackEvent.objects.filter(pk=event.pk).update(state=event.state, error=event.error, processed_at=event.processed_at)
+    event.state, event.error, event.processed_at = (
+        CallbackEvent.State.FAILED,
+        f"{type(exc).__name__}: {exc}"[:2000],
+        timezone.now(),
+    )
+    CallbackEvent.objects.filter(pk=event.pk).update(
+        state=event.state, error=event.error, processed_at=event.processed_at
+    )
     return event
 
 
@@ -350,10 +407,15 @@ def store_replies(event: CallbackEvent, replies: list[InboundReply]) -> int:
         mobile = e164_mobile(reply.mobile) or reply.mobile
         call = (
             CallRecord.objects.filter(account=event.account, mobile=mobile)
-            .order_by("-submitted_at", "-id").only("id").first()
+            .order_by("-submitted_at", "-id")
+            .only("id")
+            .first()
         )
         _obj, created = InboundReplyRow.objects.get_or_create(
-            event=event, mobile=mobile, content=reply.content[:2000], received_at=reply.received_at or event.received_at,
+            event=event,
+            mobile=mobile,
+            content=reply.content[:2000],
+            received_at=reply.received_at or event.received_at,
             defaults={"account": event.account, "call": call},
         )
         stored += created
@@ -402,9 +464,13 @@ def expire_overdue() -> int:
     """Submitted calls with no receipt within their campaign's report window become ``expired``."""
     now = timezone.now()
     expired = 0
-    for campaign in Campaign.objects.filter(calls__state=CallRecord.State.SUBMITTED).distinct().only("id", "report_window_minutes"):
+    for campaign in (
+        Campaign.objects.filter(calls__state=CallRecord.State.SUBMITTED).distinct().only("id", "report_window_minutes")
+    ):
         cutoff = now - timedelta(minutes=campaign.report_window_minutes)
-        expired += CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.SUBMITTED).filter(
-            Q(submitted_at__lt=cutoff)
-        ).update(state=CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
+        expired += (
+            CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.SUBMITTED)
+            .filter(Q(submitted_at__lt=cutoff))
+            .update(state=CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
+        )
     return expired

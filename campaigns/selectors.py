@@ -19,7 +19,9 @@ def counted_by_state_outcome(campaign: Campaign) -> list[dict]:
     (a few dozen rows whatever the campaign's size), else aggregated from the records."""
     if connection.vendor == "postgresql":
         source = CallCounter.objects.filter(campaign=campaign).values("state", "outcome")
-        return list(source.annotate(n=Sum("calls"), talk=Sum("talk_seconds"), units=Sum("billed_units")).filter(n__gt=0))
+        return list(
+            source.annotate(n=Sum("calls"), talk=Sum("talk_seconds"), units=Sum("billed_units")).filter(n__gt=0)
+        )
     source = CallRecord.objects.filter(campaign=campaign, is_test=False).values("state", "outcome")
     return list(source.annotate(n=Count("id"), talk=Sum("talk_seconds"), units=Sum("billed_units")))
 
@@ -28,7 +30,9 @@ def first_and_last(campaign: Campaign):
     """(first submit, last report) times: kept by the counters on PostgreSQL, else aggregated."""
     source = CallCounter.objects if connection.vendor == "postgresql" else CallRecord.objects.filter(is_test=False)
     if connection.vendor == "postgresql":
-        found = source.filter(campaign=campaign).aggregate(first=Min("first_submitted_at"), last=Max("last_reported_at"))
+        found = source.filter(campaign=campaign).aggregate(
+            first=Min("first_submitted_at"), last=Max("last_reported_at")
+        )
     else:
         found = source.filter(campaign=campaign).aggregate(first=Min("submitted_at"), last=Max("reported_at"))
     return found["first"], found["last"]
@@ -73,8 +77,12 @@ def hourly_timeline(campaign: Campaign) -> list[dict]:
     """Calls reported per hour, split answered / not answered."""
     if connection.vendor == "postgresql":
         rows = (
-            CallCounter.objects.filter(campaign=campaign).exclude(hour=EPOCH)
-            .values("hour", "state").annotate(n=Sum("calls")).filter(n__gt=0).order_by("hour")
+            CallCounter.objects.filter(campaign=campaign)
+            .exclude(hour=EPOCH)
+            .values("hour", "state")
+            .annotate(n=Sum("calls"))
+            .filter(n__gt=0)
+            .order_by("hour")
         )
     else:
         rows = (

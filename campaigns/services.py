@@ -39,7 +39,9 @@ def add_recipients(campaign: Campaign, records: list[dict]) -> ImportResult:
 
 def ensure_open_for_recipients(campaign: Campaign) -> None:
     if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
-        raise CampaignError(_("A campaign that is %(state)s takes no more recipients.") % {"state": campaign.get_state_display()})
+        raise CampaignError(
+            _("A campaign that is %(state)s takes no more recipients.") % {"state": campaign.get_state_display()}
+        )
 
 
 def start_file_import(campaign: Campaign, upload, user=None) -> RecipientImport:
@@ -52,8 +54,11 @@ def start_file_import(campaign: Campaign, upload, user=None) -> RecipientImport:
     except UnreadableFile as exc:
         raise CampaignError(str(exc)) from exc
     job = RecipientImport.objects.create(
-        campaign=campaign, file=upload, original_name=Path(upload.name).name[:255],
-        size_bytes=upload.size or 0, created_by=user if user and user.is_authenticated else None,
+        campaign=campaign,
+        file=upload,
+        original_name=Path(upload.name).name[:255],
+        size_bytes=upload.size or 0,
+        created_by=user if user and user.is_authenticated else None,
     )
     transaction.on_commit(lambda: import_recipients_file.delay(job.pk))
     return job
@@ -69,8 +74,11 @@ def run_file_import(import_id: int) -> RecipientImport | None:
     campaign = job.campaign
     try:
         rows, counter = open_rows(Path(job.file.path), job.original_name)
-        result = import_rows(campaign, _numbered(rows, campaign.variable_names),
-                             on_progress=lambda r: set_progress(job.pk, counter.consumed, r))
+        result = import_rows(
+            campaign,
+            _numbered(rows, campaign.variable_names),
+            on_progress=lambda r: set_progress(job.pk, counter.consumed, r),
+        )
     except UnreadableFile as exc:
         return _finish_import(job, None, str(exc))
     except Exception as exc:
@@ -89,8 +97,11 @@ def fail_interrupted_imports(stale_after: timedelta = timedelta(minutes=5)) -> i
             free = Campaign.objects.select_for_update(skip_locked=True).filter(pk=job.campaign_id).exists()
             if free or not connection.features.has_select_for_update_skip_locked:
                 marked = RecipientImport.objects.filter(pk=job.pk, state=RecipientImport.State.RUNNING).update(
-                    state=RecipientImport.State.FAILED, finished_at=now,
-                    error=_("The import was interrupted (its worker stopped) and nothing was added; upload the file again."),
+                    state=RecipientImport.State.FAILED,
+                    finished_at=now,
+                    error=_(
+                        "The import was interrupted (its worker stopped) and nothing was added; upload the file again."
+                    ),
                 )
         if marked:
             discard_upload(job)
@@ -161,7 +172,11 @@ def queue_first_attempts(campaign: Campaign) -> int:
     now = timezone.now()
     batch = []
     for rid, mobile in missing.values_list("id", "mobile").iterator(chunk_size=2000):
-        batch.append(CallRecord(campaign=campaign, recipient_id=rid, attempt=1, mobile=mobile, custom_id=f"R{rid}A1", created_at=now))
+        batch.append(
+            CallRecord(
+                campaign=campaign, recipient_id=rid, attempt=1, mobile=mobile, custom_id=f"R{rid}A1", created_at=now
+            )
+        )
         if len(batch) >= 2000:
             created += len(CallRecord.objects.bulk_create(batch))
             batch = []
@@ -201,7 +216,9 @@ def launch(campaign: Campaign, at=None, *, actor=None) -> Campaign:
         return campaign
     with transaction.atomic():
         if not _move(campaign, target, scheduled_at=at or now, launched_at=now):
-            raise CampaignError(_("A campaign that is %(state)s cannot be launched.") % {"state": campaign.get_state_display()})
+            raise CampaignError(
+                _("A campaign that is %(state)s cannot be launched.") % {"state": campaign.get_state_display()}
+            )
         queue_first_attempts(campaign)
         audit.record(actor, campaign, "Scheduled" if target == Campaign.State.SCHEDULED else "Launched")
     return campaign
@@ -209,15 +226,24 @@ def launch(campaign: Campaign, at=None, *, actor=None) -> Campaign:
 
 def pause(campaign: Campaign, *, actor=None) -> Campaign:
     if not _move(campaign, Campaign.State.PAUSED):
-        raise CampaignError(_("Only a scheduled or running campaign can be paused (it is %(state)s).") % {"state": campaign.get_state_display()})
+        raise CampaignError(
+            _("Only a scheduled or running campaign can be paused (it is %(state)s).")
+            % {"state": campaign.get_state_display()}
+        )
     audit.record(actor, campaign, "Paused")
     return campaign
 
 
 def resume(campaign: Campaign, *, actor=None) -> Campaign:
-    target = Campaign.State.SCHEDULED if campaign.scheduled_at and campaign.scheduled_at > timezone.now() else Campaign.State.RUNNING
+    target = (
+        Campaign.State.SCHEDULED
+        if campaign.scheduled_at and campaign.scheduled_at > timezone.now()
+        else Campaign.State.RUNNING
+    )
     if campaign.state != Campaign.State.PAUSED or not _move(campaign, target):
-        raise CampaignError(_("Only a paused campaign can be resumed (it is %(state)s).") % {"state": campaign.get_state_display()})
+        raise CampaignError(
+            _("Only a paused campaign can be resumed (it is %(state)s).") % {"state": campaign.get_state_display()}
+        )
     audit.record(actor, campaign, "Resumed")
     return campaign
 
@@ -226,8 +252,12 @@ def cancel(campaign: Campaign, *, actor=None) -> int:
     """Cancel the campaign and every call not yet handed to the vendor; returns calls cancelled."""
     with transaction.atomic():
         if not _move(campaign, Campaign.State.CANCELLED, completed_at=timezone.now()):
-            raise CampaignError(_("A campaign that is %(state)s cannot be cancelled.") % {"state": campaign.get_state_display()})
-        cancelled = CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED).update(state=CallRecord.State.CANCELLED)
+            raise CampaignError(
+                _("A campaign that is %(state)s cannot be cancelled.") % {"state": campaign.get_state_display()}
+            )
+        cancelled = CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED).update(
+            state=CallRecord.State.CANCELLED
+        )
         audit.record(actor, campaign, f"Cancelled ({cancelled} queued calls)")
         return cancelled
 
@@ -236,15 +266,22 @@ def retry_failed(campaign: Campaign, *, actor=None) -> int:
     """Queue a new attempt for every recipient whose last attempt failed or expired (operator's choice)."""
     from .receipts import queue_next_attempt
 
-    last = CallRecord.objects.filter(campaign=campaign, recipient=OuterRef("recipient")).order_by("-attempt").values("id")[:1]
+    last = (
+        CallRecord.objects.filter(campaign=campaign, recipient=OuterRef("recipient"))
+        .order_by("-attempt")
+        .values("id")[:1]
+    )
     failed = CallRecord.objects.filter(
-        campaign=campaign, id=Subquery(last),
+        campaign=campaign,
+        id=Subquery(last),
         state__in=[CallRecord.State.FAILED, CallRecord.State.SUBMIT_FAILED, CallRecord.State.EXPIRED],
     )
     count = sum(1 for call in failed.iterator() if queue_next_attempt(call, delay_minutes=0, force=True))
     audit.record(actor, campaign, f"Retry failed calls ({count})")
     if count and campaign.state == Campaign.State.COMPLETED:
-        Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(state=Campaign.State.RUNNING, completed_at=None)
+        Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(
+            state=Campaign.State.RUNNING, completed_at=None
+        )
     return count
 
 
@@ -279,7 +316,12 @@ def send_test_call(campaign: Campaign, mobile_text: str, *, actor=None) -> CallR
     if not campaign.account.is_active:
         raise CampaignError(_("The vendor account “%(name)s” is not active.") % {"name": campaign.account.name})
     call = CallRecord.objects.create(
-        campaign=campaign, recipient=first, account=campaign.account, attempt=0, mobile=mobile, is_test=True,
+        campaign=campaign,
+        recipient=first,
+        account=campaign.account,
+        attempt=0,
+        mobile=mobile,
+        is_test=True,
         custom_id=f"T{secrets.token_hex(8)}",
     )
     transaction.on_commit(lambda: send_task.delay(call.pk))

@@ -30,8 +30,17 @@ from .bulk import ChangedCall
 from .models import CallbackEvent, CallRecord
 from .pg import server_cursor
 
-REPORT_COLUMNS = ("state", "outcome", "raw_code", "raw_message", "talk_seconds", "billed_seconds", "billed_units",
-                  "key_pressed", "reported_at")
+REPORT_COLUMNS = (
+    "state",
+    "outcome",
+    "raw_code",
+    "raw_message",
+    "talk_seconds",
+    "billed_seconds",
+    "billed_units",
+    "key_pressed",
+    "reported_at",
+)
 # Filled by the statement itself: applied (and when) only if the UPDATE changed a call.
 EVENT_OUTCOME_COLUMNS = ("state", "processed_at")
 
@@ -49,7 +58,9 @@ def single_report(parsed: ParsedCallback, vendor: str, shared_message_ids: tuple
 @cache
 def _event_fields() -> tuple:
     """The event's columns the statement fills from the event object (read once, not per receipt)."""
-    return tuple(f for f in CallbackEvent._meta.concrete_fields if not f.primary_key and f.column not in EVENT_OUTCOME_COLUMNS)
+    return tuple(
+        f for f in CallbackEvent._meta.concrete_fields if not f.primary_key and f.column not in EVENT_OUTCOME_COLUMNS
+    )
 
 
 def _cast(model, name: str) -> str:
@@ -80,8 +91,14 @@ def _params(event: CallbackEvent, report: DeliveryReport, values: dict, from_sta
     key = [report.custom_id] if report.custom_id else [event.account_id, report.vendor_message_id]
     event_values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _event_fields()]
     return [
-        *(values[c] for c in REPORT_COLUMNS), (report.vendor_message_id or "")[:100], *key, list(from_states),
-        *event_values, CallbackEvent.State.APPLIED, CallbackEvent.State.RECEIVED, now,
+        *(values[c] for c in REPORT_COLUMNS),
+        (report.vendor_message_id or "")[:100],
+        *key,
+        list(from_states),
+        *event_values,
+        CallbackEvent.State.APPLIED,
+        CallbackEvent.State.RECEIVED,
+        now,
     ]
 
 
@@ -101,4 +118,3 @@ def store_and_apply(event: CallbackEvent, report: DeliveryReport, *, values: dic
     event.state = CallbackEvent.State.APPLIED if changed else CallbackEvent.State.RECEIVED
     event.processed_at = now if changed else None
     return changed
-

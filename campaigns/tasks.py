@@ -19,7 +19,9 @@ def tick() -> int:
     due = dispatch.due_campaign_ids()
     for campaign_id in due:
         run_campaign.delay(campaign_id)
-    for campaign_id in Campaign.objects.filter(state=Campaign.State.RUNNING).exclude(id__in=due).values_list("id", flat=True):
+    for campaign_id in (
+        Campaign.objects.filter(state=Campaign.State.RUNNING).exclude(id__in=due).values_list("id", flat=True)
+    ):
         services.complete_if_done(campaign_id)
     return len(due)
 

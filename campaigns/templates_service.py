@@ -42,7 +42,9 @@ def after_save(template: VoiceTemplate, *, created: bool, content_changed: bool)
     """
     if not vendor_reviews_templates(template):
         if template.review_state != VoiceTemplate.Review.APPROVED:
-            VoiceTemplate.objects.filter(pk=template.pk).update(review_state=VoiceTemplate.Review.APPROVED, review_message="")
+            VoiceTemplate.objects.filter(pk=template.pk).update(
+                review_state=VoiceTemplate.Review.APPROVED, review_message=""
+            )
             template.review_state = VoiceTemplate.Review.APPROVED
         return
     if content_changed and not created and template.review_state != VoiceTemplate.Review.DRAFT:
@@ -55,8 +57,14 @@ def after_save(template: VoiceTemplate, *, created: bool, content_changed: bool)
 
 def _vendor_failure(template: VoiceTemplate, exc: Exception) -> TemplateResult:
     if isinstance(exc, VendorError):
-        return TemplateResult(False, _("%(name)s: the vendor refused: %(message)s") % {"name": template.name, "message": exc})
-    return TemplateResult(False, _("%(name)s: the vendor could not be reached (%(error)s); try again later.") % {"name": template.name, "error": exc})
+        return TemplateResult(
+            False, _("%(name)s: the vendor refused: %(message)s") % {"name": template.name, "message": exc}
+        )
+    return TemplateResult(
+        False,
+        _("%(name)s: the vendor could not be reached (%(error)s); try again later.")
+        % {"name": template.name, "error": exc},
+    )
 
 
 def submit_template(template: VoiceTemplate, *, resubmit: bool = False) -> TemplateResult:
@@ -69,14 +77,22 @@ def submit_template(template: VoiceTemplate, *, resubmit: bool = False) -> Templ
         return TemplateResult(False, _("%(name)s: the template has no text.") % {"name": template.name})
     if not vendor_reviews_templates(template):
         if template.review_state != VoiceTemplate.Review.APPROVED:
-            VoiceTemplate.objects.filter(pk=template.pk).update(review_state=VoiceTemplate.Review.APPROVED, review_message="")
+            VoiceTemplate.objects.filter(pk=template.pk).update(
+                review_state=VoiceTemplate.Review.APPROVED, review_message=""
+            )
             template.review_state = VoiceTemplate.Review.APPROVED
-        return TemplateResult(True, _("%(name)s: this vendor does not review templates; it is ready to use.") % {"name": template.name})
+        return TemplateResult(
+            True, _("%(name)s: this vendor does not review templates; it is ready to use.") % {"name": template.name}
+        )
     if not resubmit:
         if template.review_state == VoiceTemplate.Review.PENDING:
-            return TemplateResult(False, _("%(name)s is already waiting for the vendor's review.") % {"name": template.name})
+            return TemplateResult(
+                False, _("%(name)s is already waiting for the vendor's review.") % {"name": template.name}
+            )
         if template.review_state == VoiceTemplate.Review.APPROVED:
-            return TemplateResult(False, _("%(name)s is already approved; use re-submit after changing it.") % {"name": template.name})
+            return TemplateResult(
+                False, _("%(name)s is already approved; use re-submit after changing it.") % {"name": template.name}
+            )
     old_id, old_state = template.vendor_template_id, template.review_state
     try:
         new_id = get_adapter(template.account).add_template(template.content)
@@ -86,8 +102,15 @@ def submit_template(template: VoiceTemplate, *, resubmit: bool = False) -> Templ
         VoiceTemplate.objects.filter(pk=template.pk).update(
             vendor_template_id=new_id, review_state=VoiceTemplate.Review.PENDING, review_message=""
         )
-    template.vendor_template_id, template.review_state, template.review_message = new_id, VoiceTemplate.Review.PENDING, ""
-    message = _("%(name)s was submitted to the vendor (template id %(id)s) and is waiting for review.") % {"name": template.name, "id": new_id}
+    template.vendor_template_id, template.review_state, template.review_message = (
+        new_id,
+        VoiceTemplate.Review.PENDING,
+        "",
+    )
+    message = _("%(name)s was submitted to the vendor (template id %(id)s) and is waiting for review.") % {
+        "name": template.name,
+        "id": new_id,
+    }
     if old_id and old_id != new_id and old_state == VoiceTemplate.Review.REJECTED:
         try:
             get_adapter(template.account).delete_template(old_id)
@@ -100,7 +123,11 @@ def delete_template_at_vendor(template: VoiceTemplate) -> TemplateResult:
     """Delete at the vendor first (DelTemplate), then here; a refusal keeps the local row."""
     used = template.campaigns.count()
     if used:
-        return TemplateResult(False, _("%(name)s is used by %(count)d campaign(s) and cannot be deleted.") % {"name": template.name, "count": used})
+        return TemplateResult(
+            False,
+            _("%(name)s is used by %(count)d campaign(s) and cannot be deleted.")
+            % {"name": template.name, "count": used},
+        )
     name = template.name
     if template.vendor_template_id and vendor_reviews_templates(template):
         try:

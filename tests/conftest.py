@@ -42,15 +42,41 @@ class Worker:
 
         db = settings.DATABASES["default"]
         url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{self.db_name}"
-        return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url,
-                "CELERY_BROKER_URL": BROKER_URL, "CELERY_TASK_ALWAYS_EAGER": "False", "PYTHONPATH": str(ROOT)}
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": url,
+            "CELERY_BROKER_URL": BROKER_URL,
+            "CELERY_TASK_ALWAYS_EAGER": "False",
+            "PYTHONPATH": str(ROOT),
+        }
 
     def start(self) -> "Worker":
         log = open(ROOT / "var" / "test-worker.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "voiceops", "worker", "-Q", self.queues, "-c", str(self.concurrency),
-             "-l", "info", "--without-gossip", "--without-mingle", "--pool", "prefork"],
-            cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "voiceops",
+                "worker",
+                "-Q",
+                self.queues,
+                "-c",
+                str(self.concurrency),
+                "-l",
+                "info",
+                "--without-gossip",
+                "--without-mingle",
+                "--pool",
+                "prefork",
+            ],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 

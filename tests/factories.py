@@ -8,13 +8,18 @@ from vendors.models import VendorAccount
 
 
 def make_account(vendor="simulator", **fields) -> VendorAccount:
-    defaults = {"name": f"{vendor}-{VendorAccount.objects.count() + 1}", "options": {"seed": 3, "report_delay": [0, 0]},
-                "rate_limit_per_second": 1000}
+    defaults = {
+        "name": f"{vendor}-{VendorAccount.objects.count() + 1}",
+        "options": {"seed": 3, "report_delay": [0, 0]},
+        "rate_limit_per_second": 1000,
+    }
     defaults.update(fields)
     return VendorAccount.objects.create(vendor=vendor, **defaults)
 
 
-def make_campaign(recipients=0, account=None, content="【name】您好，订单【order】已发货。", variables=None, **fields) -> Campaign:
+def make_campaign(
+    recipients=0, account=None, content="【name】您好，订单【order】已发货。", variables=None, **fields
+) -> Campaign:
     """A campaign allowed to call around the clock (tests run at any hour)."""
     fields.setdefault("quiet_hours_start", time(0))
     fields.setdefault("quiet_hours_end", time(0))

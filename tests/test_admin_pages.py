@@ -20,11 +20,15 @@ from vendors.models import VendorAccount
 
 pytestmark = pytest.mark.django_db
 
-CSV = "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n"
+CSV = (
+    "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n"
+)
 
 
 def login(client, group=None, superuser=False, name=None):
-    user = User.objects.create_user(name or f"{(group or 'admin').lower()}-u", password="pw-1234-long", is_staff=True, is_superuser=superuser)
+    user = User.objects.create_user(
+        name or f"{(group or 'admin').lower()}-u", password="pw-1234-long", is_staff=True, is_superuser=superuser
+    )
     if group:
         user.groups.add(Group.objects.get(name=group))
     client.force_login(user)
@@ -38,15 +42,35 @@ def populate(campaign, n):
     now = timezone.now()
     ids = list(CallRecord.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True))
     CallRecord.objects.filter(id__in=ids[::3]).update(
-        state="answered", outcome="answered", raw_code="0", raw_message="接通", talk_seconds=30, billed_units=1,
-        account=campaign.account, submitted_at=now - timedelta(hours=2), reported_at=now - timedelta(hours=1),
+        state="answered",
+        outcome="answered",
+        raw_code="0",
+        raw_message="接通",
+        talk_seconds=30,
+        billed_units=1,
+        account=campaign.account,
+        submitted_at=now - timedelta(hours=2),
+        reported_at=now - timedelta(hours=1),
     )
     CallRecord.objects.filter(id__in=ids[1::3]).update(
-        state="failed", outcome="busy", raw_code="2", raw_message="用户忙", account=campaign.account,
-        submitted_at=now - timedelta(hours=2), reported_at=now,
+        state="failed",
+        outcome="busy",
+        raw_code="2",
+        raw_message="用户忙",
+        account=campaign.account,
+        submitted_at=now - timedelta(hours=2),
+        reported_at=now,
     )
-    RecipientImport.objects.create(campaign=campaign, file="imports/x.csv", original_name="x.csv", state="done",
-                                   rows=n + 2, accepted=n, invalid=2, rejected_rows=[[i, "12345", "bad"] for i in range(2)])
+    RecipientImport.objects.create(
+        campaign=campaign,
+        file="imports/x.csv",
+        original_name="x.csv",
+        state="done",
+        rows=n + 2,
+        accepted=n,
+        invalid=2,
+        rejected_rows=[[i, "12345", "bad"] for i in range(2)],
+    )
     return campaign
 
 
@@ -169,13 +193,17 @@ def test_retry_failed_from_the_page(admin_client):
 def test_test_call_from_the_page(admin_client, django_capture_on_commit_callbacks):
     campaign = make_campaign(recipients=2, account=make_account(pull_reports=True))
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(f"/admin/campaigns/campaign/{campaign.pk}/act/test_call/", {"mobile": "137 0013 7000"}, follow=True)
+        response = admin_client.post(
+            f"/admin/campaigns/campaign/{campaign.pk}/act/test_call/", {"mobile": "137 0013 7000"}, follow=True
+        )
     assert "Test call to +8613700137000 queued" in response.content.decode()
     tasks.pull_all()
     call = CallRecord.objects.get(campaign=campaign, is_test=True)
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
     assert f'data-test-call="{call.pk}"' in page and call.raw_message in page
-    response = admin_client.post(f"/admin/campaigns/campaign/{campaign.pk}/act/test_call/", {"mobile": "12345"}, follow=True)
+    response = admin_client.post(
+        f"/admin/campaigns/campaign/{campaign.pk}/act/test_call/", {"mobile": "12345"}, follow=True
+    )
     assert "12345" in response.content.decode()  # the service's refusal, as a message
 
 
@@ -225,12 +253,17 @@ def test_progress_while_importing_comes_from_the_cache(admin_client):
     from django.core.cache import cache
 
     campaign = make_campaign()
-    job = RecipientImport.objects.create(campaign=campaign, file="imports/x.csv", original_name="x.csv", state="running", size_bytes=1000)
-    cache.set(progress_key(job.pk), {"processed_bytes": 400, "rows": 20000, "accepted": 19000, "invalid": 600, "duplicates": 400, "blocked": 0})
+    job = RecipientImport.objects.create(
+        campaign=campaign, file="imports/x.csv", original_name="x.csv", state="running", size_bytes=1000
+    )
+    cache.set(
+        progress_key(job.pk),
+        {"processed_bytes": 400, "rows": 20000, "accepted": 19000, "invalid": 600, "duplicates": 400, "blocked": 0},
+    )
     data = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/imports/{job.pk}/progress.json").json()
     assert data["percent"] == 40 and data["rows"] == 20000 and data["accepted"] == 19000 and not data["finished"]
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
-    assert f'/imports/{job.pk}/progress.json' in page  # the page polls it
+    assert f"/imports/{job.pk}/progress.json" in page  # the page polls it
 
 
 def test_upload_refusals(admin_client):
@@ -246,7 +279,9 @@ def test_upload_refusals(admin_client):
 
 def test_rejected_rows_of_another_campaign_are_not_served(admin_client):
     one, other = make_campaign(), make_campaign()
-    job = RecipientImport.objects.create(campaign=one, file="x", original_name="x.csv", state="done", rejected_rows=[[1, "x", "y"]])
+    job = RecipientImport.objects.create(
+        campaign=one, file="x", original_name="x.csv", state="done", rejected_rows=[[1, "x", "y"]]
+    )
     assert admin_client.get(f"/admin/campaigns/campaign/{other.pk}/imports/{job.pk}/rejected.csv").status_code == 404
 
 
@@ -254,7 +289,9 @@ def test_rejected_rows_of_another_campaign_are_not_served(admin_client):
 @pytest.fixture
 def ihuyi(start_fake):
     fake = start_fake(FakeIhuyi("C100", "key-100"))
-    account = VendorAccount.objects.create(vendor="ihuyi", name="ihuyi", base_url=fake.url, api_id="C100", api_secret="key-100")
+    account = VendorAccount.objects.create(
+        vendor="ihuyi", name="ihuyi", base_url=fake.url, api_id="C100", api_secret="key-100"
+    )
     return fake, account
 
 
@@ -267,7 +304,9 @@ def test_submit_a_template_to_ihuyi(admin_client, ihuyi):
     assert "waiting for review" in response.content.decode()
     # the same text again: the vendor refuses, its words are shown, the row is kept as it was
     twin = VoiceTemplate.objects.create(account=account, name="twin", content="您的验证码是【变量】")
-    response = admin_client.post("/admin/campaigns/voicetemplate/", {"action": "submit_to_vendor", "_selected_action": [twin.pk]}, follow=True)
+    response = admin_client.post(
+        "/admin/campaigns/voicetemplate/", {"action": "submit_to_vendor", "_selected_action": [twin.pk]}, follow=True
+    )
     assert "模板己存在" in response.content.decode()
     twin.refresh_from_db()
     assert twin.review_state == "draft" and not twin.vendor_template_id
@@ -281,7 +320,9 @@ def test_resubmit_after_rejection(admin_client, ihuyi):
     old = template.vendor_template_id
     VoiceTemplate.objects.filter(pk=template.pk).update(review_state="rejected", review_message="含敏感词")
     fake.templates.pop(old)  # the vendor forgets a rejected template
-    admin_client.post("/admin/campaigns/voicetemplate/", {"action": "resubmit_to_vendor", "_selected_action": [template.pk]})
+    admin_client.post(
+        "/admin/campaigns/voicetemplate/", {"action": "resubmit_to_vendor", "_selected_action": [template.pk]}
+    )
     template.refresh_from_db()
     assert template.review_state == "pending" and template.vendor_template_id != old
 
@@ -302,7 +343,11 @@ def test_delete_goes_to_the_vendor_first(admin_client, ihuyi):
 
 def test_a_template_in_use_is_not_deleted(admin_client):
     campaign = make_campaign()
-    response = admin_client.post("/admin/campaigns/voicetemplate/", {"action": "delete_at_vendor", "_selected_action": [campaign.template_id]}, follow=True)
+    response = admin_client.post(
+        "/admin/campaigns/voicetemplate/",
+        {"action": "delete_at_vendor", "_selected_action": [campaign.template_id]},
+        follow=True,
+    )
     assert "used by 1 campaign(s)" in response.content.decode()
     assert VoiceTemplate.objects.filter(pk=campaign.template_id).exists()
 
@@ -313,8 +358,14 @@ def test_templates_without_vendor_review_are_ready_and_edits_need_review_again(a
     data = {"account": simulator.pk, "name": "sim", "content": "您好【name】"}
     admin_client.post("/admin/campaigns/voicetemplate/add/", data)
     assert VoiceTemplate.objects.get(name="sim").review_state == "approved"
-    template = VoiceTemplate.objects.create(account=account, name="ih", content="您好【变量】", review_state="approved", vendor_template_id="9")
-    response = admin_client.post(f"/admin/campaigns/voicetemplate/{template.pk}/change/", {"account": account.pk, "name": "ih", "content": "再见【变量】"}, follow=True)
+    template = VoiceTemplate.objects.create(
+        account=account, name="ih", content="您好【变量】", review_state="approved", vendor_template_id="9"
+    )
+    response = admin_client.post(
+        f"/admin/campaigns/voicetemplate/{template.pk}/change/",
+        {"account": account.pk, "name": "ih", "content": "再见【变量】"},
+        follow=True,
+    )
     template.refresh_from_db()
     assert template.review_state == "draft" and "re-submit" in response.content.decode()
 
@@ -331,12 +382,16 @@ def test_call_record_search_filters_and_detail(admin_client):
         page = admin_client.get("/admin/campaigns/callrecord/", {"q": query}).content.decode()
         assert "+8613800130001" in page and "+8613800130002" not in page, query
     today = timezone.localdate().isoformat()
-    page = admin_client.get("/admin/campaigns/callrecord/", {"submitted_at_from": today, "submitted_at_to": today}).content.decode()
+    page = admin_client.get(
+        "/admin/campaigns/callrecord/", {"submitted_at_from": today, "submitted_at_to": today}
+    ).content.decode()
     assert "+8613800130002" in page
     tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
     page = admin_client.get("/admin/campaigns/callrecord/", {"submitted_at_from": tomorrow}).content.decode()
     assert "+8613800130002" not in page
-    page = admin_client.get("/admin/campaigns/callrecord/", {"state": call.state, "campaign__id__exact": campaign.pk}).content.decode()
+    page = admin_client.get(
+        "/admin/campaigns/callrecord/", {"state": call.state, "campaign__id__exact": campaign.pk}
+    ).content.decode()
     assert "+8613800130001" in page
     detail = admin_client.get(f"/admin/campaigns/callrecord/{call.pk}/change/").content.decode()
     assert 'id="vo-attempts"' in detail and 'id="vo-receipts"' in detail
@@ -353,8 +408,12 @@ def test_call_records_export_action(admin_client):
 
 def test_reprocess_callback_events(admin_client):
     account = make_account()
-    event = CallbackEvent.objects.create(vendor="simulator", account=account, body=b'{"reports": []}', state="failed", error="boom")
-    response = admin_client.post("/admin/campaigns/callbackevent/", {"action": "reprocess", "_selected_action": [event.pk]}, follow=True)
+    event = CallbackEvent.objects.create(
+        vendor="simulator", account=account, body=b'{"reports": []}', state="failed", error="boom"
+    )
+    response = admin_client.post(
+        "/admin/campaigns/callbackevent/", {"action": "reprocess", "_selected_action": [event.pk]}, follow=True
+    )
     event.refresh_from_db()
     assert event.state == "applied" and "Processed again" in response.content.decode()
 
@@ -366,22 +425,30 @@ def test_home_dashboard_sections(admin_client):
     services.launch(campaign)
     tasks.tick()
     tasks.pull_all()
-    CallRecord.objects.filter(campaign=campaign, state="answered").update(submitted_at=timezone.now() - timedelta(minutes=5))
+    CallRecord.objects.filter(campaign=campaign, state="answered").update(
+        submitted_at=timezone.now() - timedelta(minutes=5)
+    )
     CallbackEvent.objects.create(vendor="ihuyi", body=b"x", state="failed")
-    VendorAccount.objects.filter(pk=account.pk).update(circuit_open_until=timezone.now() + timedelta(minutes=2), last_error="[405] 用户名或密码不正确")
+    VendorAccount.objects.filter(pk=account.pk).update(
+        circuit_open_until=timezone.now() + timedelta(minutes=2), last_error="[405] 用户名或密码不正确"
+    )
     page = admin_client.get("/admin/").content.decode()
     assert 'id="vo-today-chart"' in page and 'id="vo-week-chart"' in page
     assert "用户名或密码不正确" in page and "circuit open" in page
     assert "?state__exact=failed" in page
     chart = json.loads(page.split('id="vo-week-chart" type="application/json">')[1].split("</script>")[0])
-    assert chart["data"]["datasets"][1]["data"][-1] == CallRecord.objects.filter(state__in=["answered", "failed"]).count()
+    assert (
+        chart["data"]["datasets"][1]["data"][-1] == CallRecord.objects.filter(state__in=["answered", "failed"]).count()
+    )
 
 
 def test_home_dashboard_lagging_receipts(admin_client):
     account = make_account()
     campaign = make_campaign(recipients=2, account=account)
     services.launch(campaign)
-    CallRecord.objects.filter(campaign=campaign).update(state="submitted", account=account, submitted_at=timezone.now() - timedelta(minutes=30))
+    CallRecord.objects.filter(campaign=campaign).update(
+        state="submitted", account=account, submitted_at=timezone.now() - timedelta(minutes=30)
+    )
     page = admin_client.get("/admin/").content.decode()
     assert "receipts lagging" in page
     row = page.split(f'data-account="{account.pk}"')[1].split("</tr>")[0]
@@ -409,7 +476,11 @@ def test_campaign_page_says_when_calls_are_held_by_quiet_hours(admin_client, db)
     from tests.factories import make_campaign
 
     now = timezone.localtime()
-    campaign = make_campaign(recipients=1, quiet_hours_start=(now + timedelta(hours=1)).time(), quiet_hours_end=(now + timedelta(hours=2)).time())
+    campaign = make_campaign(
+        recipients=1,
+        quiet_hours_start=(now + timedelta(hours=1)).time(),
+        quiet_hours_end=(now + timedelta(hours=2)).time(),
+    )
     services.launch(campaign)
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
     assert "Outside calling hours" in page

@@ -63,7 +63,9 @@ def test_xlsx_cells_are_text_never_formulas(tmp_path):
 def test_campaign_calls_export_csv_and_xlsx(admin_client, tmp_path):
     campaign = make_campaign(recipients=3)
     services.launch(campaign)
-    CallRecord.objects.filter(campaign=campaign).update(state="failed", outcome="busy", raw_code="-4", raw_message="=正在通话")
+    CallRecord.objects.filter(campaign=campaign).update(
+        state="failed", outcome="busy", raw_code="-4", raw_message="=正在通话"
+    )
     response = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/calls.csv")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
@@ -97,13 +99,20 @@ def test_export_streams_in_chunks(admin_client, monkeypatch):
 
 def test_rejected_rows_export(db):
     campaign = make_campaign()
-    job = RecipientImport.objects.create(campaign=campaign, file="x", original_name="名单.csv", state="done",
-                                         rejected_rows=[[2, "+86 12345", "not a phone number"], [3, "@x", "not a phone number"]])
+    job = RecipientImport.objects.create(
+        campaign=campaign,
+        file="x",
+        original_name="名单.csv",
+        state="done",
+        rejected_rows=[[2, "+86 12345", "not a phone number"], [3, "@x", "not a phone number"]],
+    )
     response = exports.export_rejected(job, "csv")
     assert "rejected-" in response["Content-Disposition"]
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(text))) == [
-        ["line", "number as given", "reason"], ["2", "'+86 12345", "not a phone number"], ["3", "'@x", "not a phone number"],
+        ["line", "number as given", "reason"],
+        ["2", "'+86 12345", "not a phone number"],
+        ["3", "'@x", "not a phone number"],
     ]
 
 

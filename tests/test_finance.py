@@ -32,15 +32,24 @@ def login(client, group=None, **fields):
 def snapshots(account, points, unit="CNY"):
     now = timezone.now()
     for hours_ago, amount in points:
-        BalanceSnapshot.objects.create(account=account, amount=Decimal(amount), unit=unit, taken_at=now - timedelta(hours=hours_ago),
-                                       below_threshold=Decimal(amount) < account.low_balance_threshold)
+        BalanceSnapshot.objects.create(
+            account=account,
+            amount=Decimal(amount),
+            unit=unit,
+            taken_at=now - timedelta(hours=hours_ago),
+            below_threshold=Decimal(amount) < account.low_balance_threshold,
+        )
 
 
 def billed(campaign, units, account=None, state="answered"):
     services.launch(campaign)
     CallRecord.objects.filter(campaign=campaign).update(
-        state=state, outcome="answered" if state == "answered" else "busy", billed_units=units,
-        account=account or campaign.account, submitted_at=timezone.now() - timedelta(hours=1), reported_at=timezone.now(),
+        state=state,
+        outcome="answered" if state == "answered" else "busy",
+        billed_units=units,
+        account=account or campaign.account,
+        submitted_at=timezone.now() - timedelta(hours=1),
+        reported_at=timezone.now(),
     )
 
 
@@ -115,7 +124,9 @@ def test_history_is_the_last_reading_of_each_bucket():
     now = timezone.localtime()
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     for minutes, amount in ((5, "100"), (35, "90"), (65, "80"), (70, "75")):
-        BalanceSnapshot.objects.create(account=account, amount=Decimal(amount), unit="CNY", taken_at=start + timedelta(minutes=minutes))
+        BalanceSnapshot.objects.create(
+            account=account, amount=Decimal(amount), unit="CNY", taken_at=start + timedelta(minutes=minutes)
+        )
     rows = finance.last_per_bucket(start, start + timedelta(hours=3), hourly=True)
     assert [r["amount"] for r in rows] == [Decimal("90"), Decimal("75")]
 
@@ -132,18 +143,26 @@ def test_spend_per_campaign_account_and_vendor(client):
     billed(fallback, 5, account=priced)  # sent through the priced account: its price applies
     old = make_campaign(recipients=1, account=priced)
     billed(old, 7)
-    CallRecord.objects.filter(campaign=old).update(submitted_at=timezone.now() - timedelta(days=90))  # outside the period
+    CallRecord.objects.filter(campaign=old).update(
+        submitted_at=timezone.now() - timedelta(days=90)
+    )  # outside the period
 
     data = finance.spend(finance.Period(timezone.localdate() - timedelta(days=29), timezone.localdate()))
     # one row per campaign id (the names repeat: "c"); the old campaign is outside the period
-    assert sorted((r["units"], r["cost"], r["calls"], r["answered"], r["unpriced_units"]) for r in data["campaigns"]) == [
+    assert sorted(
+        (r["units"], r["cost"], r["calls"], r["answered"], r["unpriced_units"]) for r in data["campaigns"]
+    ) == [
         (5, Decimal("0.25"), 1, 1, 0),  # sent through the priced account: its price applies
         (6, Decimal("0.00"), 2, 2, 6),
         (8, Decimal("0.40"), 4, 4, 0),
     ]
     accounts = {row["name"]: row for row in data["accounts"]}
     assert accounts["priced"]["units"] == 13 and accounts["priced"]["cost"] == Decimal("0.65")
-    assert accounts["unpriced"]["units"] == 6 and accounts["unpriced"]["unpriced_units"] == 6 and accounts["unpriced"]["cost"] == 0
+    assert (
+        accounts["unpriced"]["units"] == 6
+        and accounts["unpriced"]["unpriced_units"] == 6
+        and accounts["unpriced"]["cost"] == 0
+    )
     assert len(data["vendors"]) == 1 and data["vendors"][0]["units"] == 19
     assert data["total"]["cost"] == Decimal("0.65") and data["total"]["unpriced_units"] == 6
 
@@ -155,7 +174,10 @@ def test_period_form_and_csv_export(client):
     login(client, "Finance")
     today = timezone.localdate()
     # from yesterday: the call was submitted an hour ago, which may be yesterday near midnight
-    response = client.get(URL + "export.csv", {"kind": "accounts", "start": (today - timedelta(days=1)).isoformat(), "end": today.isoformat()})
+    response = client.get(
+        URL + "export.csv",
+        {"kind": "accounts", "start": (today - timedelta(days=1)).isoformat(), "end": today.isoformat()},
+    )
     body = b"".join(response.streaming_content)
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))

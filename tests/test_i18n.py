@@ -23,11 +23,22 @@ def regenerated_catalogue(tmp_path_factory) -> polib.POFile:
         if (ROOT / name).exists():
             shutil.copytree(ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "manage.py", work / "manage.py")
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "voiceops.settings", "SECRET_KEY": "i18n-check-" + "x" * 40,
-           "FIELD_ENCRYPTION_KEYS": "aTE4bi1jaGVjay1rZXktMzItYnl0ZXMtbG9uZy0x", "VOICEOPS_VAR_DIR": str(work / "var"),
-           "VOICEOPS_ENV_FILE": str(work / "none.env")}
-    done = subprocess.run([sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete", "--no-location"],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "voiceops.settings",
+        "SECRET_KEY": "i18n-check-" + "x" * 40,
+        "FIELD_ENCRYPTION_KEYS": "aTE4bi1jaGVjay1rZXktMzItYnl0ZXMtbG9uZy0x",
+        "VOICEOPS_VAR_DIR": str(work / "var"),
+        "VOICEOPS_ENV_FILE": str(work / "none.env"),
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete", "--no-location"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return polib.pofile(str(work / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"))
 
@@ -39,8 +50,11 @@ def test_every_string_has_a_translation(regenerated_catalogue):
 
 def test_compiled_catalogue_matches_the_translations():
     compiled = {e.msgid: e.msgstr for e in polib.mofile(str(MO))}
-    stale = [e.msgid for e in polib.pofile(str(PO)) if e.translated() and e.msgid and compiled.get(e.msgid) != e.msgstr
-             and not e.msgid_plural]
+    stale = [
+        e.msgid
+        for e in polib.pofile(str(PO))
+        if e.translated() and e.msgid and compiled.get(e.msgid) != e.msgstr and not e.msgid_plural
+    ]
     assert not stale, f"django.mo is older than django.po (run `make messages`): {stale[:10]}"
 
 

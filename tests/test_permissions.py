@@ -10,7 +10,9 @@ SECRET = "s3cret-value-XY"
 
 @pytest.fixture
 def account(db):
-    return VendorAccount.objects.create(vendor="ihuyi", name="acc", base_url="http://127.0.0.1:1", api_id="C1", api_secret=SECRET)
+    return VendorAccount.objects.create(
+        vendor="ihuyi", name="acc", base_url="http://127.0.0.1:1", api_id="C1", api_secret=SECRET
+    )
 
 
 def login_as(client, group: str):
@@ -45,8 +47,16 @@ def test_finance_can_look_but_not_change(client, account):
     assert SECRET not in page.content.decode()
     before = VendorAccount.objects.get(pk=account.pk).name
     valid = {  # a complete form (an admin saving it gets a redirect: tests/test_secrets.py), so only the permission refuses it
-        "name": "hijacked", "vendor": "ihuyi", "is_active": "on", "base_url": "http://127.0.0.1:1", "api_id": "C123",
-        "api_secret": "", "user_id": "", "options": "{}", "rate_limit_per_second": 5, "low_balance_threshold": "0",
+        "name": "hijacked",
+        "vendor": "ihuyi",
+        "is_active": "on",
+        "base_url": "http://127.0.0.1:1",
+        "api_id": "C123",
+        "api_secret": "",
+        "user_id": "",
+        "options": "{}",
+        "rate_limit_per_second": 5,
+        "low_balance_threshold": "0",
         "price_per_unit": "",
     }
     assert client.post(f"/admin/vendors/vendoraccount/{account.pk}/change/", valid).status_code == 403

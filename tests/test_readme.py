@@ -21,7 +21,9 @@ def test_readme_gives_the_two_commands():
 
 def test_every_setting_read_from_the_environment_is_documented():
     settings_source = (README.parent / "voiceops" / "settings.py").read_text(encoding="utf-8")
-    read = set(re.findall(r'env(?:\.\w+)?\("([A-Z_]+)"', settings_source)) | set(re.findall(r'Env\(\)\.\w+\("([A-Z_]+)"', settings_source))
+    read = set(re.findall(r'env(?:\.\w+)?\("([A-Z_]+)"', settings_source)) | set(
+        re.findall(r'Env\(\)\.\w+\("([A-Z_]+)"', settings_source)
+    )
     table = README.read_text(encoding="utf-8").split("### Configuration", 1)[1].split("\n## ", 1)[0]
     assert len(read) > 20
     assert sorted(name for name in read if f"`{name}`" not in table) == []

@@ -60,15 +60,22 @@ def api_data(db):
     cancelled = make_campaign(recipients=1, account=account)
     services.cancel(cancelled)
     CallRecord.objects.filter(campaign=running).update(state="failed", outcome="no_answer")
-    job = RecipientImport.objects.create(campaign=draft, original_name="list.csv", state="done", size_bytes=10,
-                                         rejected_rows=[[2, "12345", "not a valid China mobile or landline number"]])
+    job = RecipientImport.objects.create(
+        campaign=draft,
+        original_name="list.csv",
+        state="done",
+        size_bytes=10,
+        rejected_rows=[[2, "12345", "not a valid China mobile or landline number"]],
+    )
     KNOWN_IDS.clear()
-    KNOWN_IDS.update({
-        "campaigns": [draft.pk, running.pk, cancelled.pk],
-        "imports": [job.pk],
-        "vendor-accounts": [account.pk],
-        "templates": [c.template_id for c in (draft, running, cancelled)],
-    })
+    KNOWN_IDS.update(
+        {
+            "campaigns": [draft.pk, running.pk, cancelled.pk],
+            "imports": [job.pk],
+            "vendor-accounts": [account.pk],
+            "templates": [c.template_id for c in (draft, running, cancelled)],
+        }
+    )
     operator = User.objects.create_user("operator-api", password="pw-1234-long")
     operator.groups.add(Group.objects.get(name="Operators"))
     return {"token": Token.objects.create(user=operator).key}
@@ -88,12 +95,18 @@ def api_schema(wsgi_app, api_data):
 
     @loaded.hook
     def flatmap_body(ctx, body):
-        if ctx.operation.path != "/api/campaigns/" or ctx.operation.method.upper() != "POST" or not isinstance(body, dict):
+        if (
+            ctx.operation.path != "/api/campaigns/"
+            or ctx.operation.method.upper() != "POST"
+            or not isinstance(body, dict)
+        ):
             return st.just(body)
-        real = st.fixed_dictionaries({
-            "account": st.sampled_from(KNOWN_IDS["vendor-accounts"]),
-            "template": st.one_of(st.none(), st.sampled_from(KNOWN_IDS["templates"])),
-        })
+        real = st.fixed_dictionaries(
+            {
+                "account": st.sampled_from(KNOWN_IDS["vendor-accounts"]),
+                "template": st.one_of(st.none(), st.sampled_from(KNOWN_IDS["templates"])),
+            }
+        )
         return st.one_of(st.just(body), real.map(lambda fields: {**body, **fields}))
 
     return loaded
@@ -114,8 +127,13 @@ def test_no_operation_answers_a_server_error(api_schema, api_data):
     for result in api_schema.get_all_operations():
         operation = result.ok()
         media_types = api_schema.get_request_payload_content_types(operation) or [None]
-        cases = st.one_of(*[operation.as_strategy(mode, media_type=media_type)
-                            for media_type in media_types for mode in GenerationMode])
+        cases = st.one_of(
+            *[
+                operation.as_strategy(mode, media_type=media_type)
+                for media_type in media_types
+                for mode in GenerationMode
+            ]
+        )
 
         @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=cases)

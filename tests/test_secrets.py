@@ -11,7 +11,9 @@ SECRET = "ihuyi-api-key-4f2a9c"
 
 @pytest.fixture
 def account(db):
-    return VendorAccount.objects.create(vendor="ihuyi", name="main", base_url="http://127.0.0.1:1", api_id="C123", api_secret=SECRET)
+    return VendorAccount.objects.create(
+        vendor="ihuyi", name="main", base_url="http://127.0.0.1:1", api_id="C123", api_secret=SECRET
+    )
 
 
 def test_secret_is_encrypted_in_the_row(account):
@@ -57,10 +59,21 @@ def test_admin_never_renders_the_secret(admin_client, account):
 
 
 def test_admin_keeps_the_secret_when_left_empty(admin_client, account):
-    response = admin_client.post(f"/admin/vendors/vendoraccount/{account.pk}/change/", {
-        "name": "main", "vendor": "ihuyi", "is_active": "on", "base_url": "http://127.0.0.1:1", "api_id": "C123",
-        "api_secret": "", "user_id": "", "options": "{}", "rate_limit_per_second": 5,
-        "low_balance_threshold": "0", "price_per_unit": "",
-    })
+    response = admin_client.post(
+        f"/admin/vendors/vendoraccount/{account.pk}/change/",
+        {
+            "name": "main",
+            "vendor": "ihuyi",
+            "is_active": "on",
+            "base_url": "http://127.0.0.1:1",
+            "api_id": "C123",
+            "api_secret": "",
+            "user_id": "",
+            "options": "{}",
+            "rate_limit_per_second": 5,
+            "low_balance_threshold": "0",
+            "price_per_unit": "",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert VendorAccount.objects.get(pk=account.pk).api_secret == SECRET

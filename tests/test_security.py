@@ -43,7 +43,11 @@ def test_campaign_actions_leave_an_audit_trail(client, db):
     assert client.post(f"/api/campaigns/{campaign.pk}/launch/", content_type="application/json").status_code == 200
     assert client.post(f"/api/campaigns/{campaign.pk}/pause/").status_code == 200
     assert client.post(f"/api/campaigns/{campaign.pk}/cancel/").status_code == 200
-    trail = list(LogEntry.objects.filter(object_id=str(campaign.pk)).order_by("id").values_list("user__username", "change_message"))
+    trail = list(
+        LogEntry.objects.filter(object_id=str(campaign.pk))
+        .order_by("id")
+        .values_list("user__username", "change_message")
+    )
     assert trail == [("marketer", "Launched"), ("marketer", "Paused"), ("marketer", "Cancelled (2 queued calls)")]
 
 
@@ -60,8 +64,13 @@ def test_rotate_secrets_re_encrypts_with_the_new_key(db, settings):
 
 def test_callback_source_allow_list(client, db, start_fake):
     fake = start_fake(FakeIhuyi())
-    account = make_account("ihuyi", base_url=fake.url, api_id=fake.account, api_secret=fake.apikey,
-                           callback_allowed_ips="10.1.0.0/16, 192.0.2.7")
+    account = make_account(
+        "ihuyi",
+        base_url=fake.url,
+        api_id=fake.account,
+        api_secret=fake.apikey,
+        callback_allowed_ips="10.1.0.0/16, 192.0.2.7",
+    )
     dispatched(account, recipients=1)
     body = fake.push_body(fake.submitted[0]["vendor_message_id"], "2")
     assert push(client, account, *body).status_code == 403  # the test client comes from 127.0.0.1
@@ -72,7 +81,9 @@ def test_callback_source_allow_list(client, db, start_fake):
 
 def test_callback_rate_limit_answers_429(client, db, start_fake):
     fake = start_fake(FakeIhuyi())
-    account = make_account("ihuyi", base_url=fake.url, api_id=fake.account, api_secret=fake.apikey, callback_rate_limit=2)
+    account = make_account(
+        "ihuyi", base_url=fake.url, api_id=fake.account, api_secret=fake.apikey, callback_rate_limit=2
+    )
     dispatched(account, recipients=1)
     body = fake.push_body(fake.submitted[0]["vendor_message_id"], "2")
     statuses = [push(client, account, *body).status_code for _ in range(5)]
@@ -94,8 +105,21 @@ def test_no_secret_reaches_the_logs(db, start_fake, caplog):
     accounts = [
         make_account("ihuyi", base_url=ihuyi.url, api_id=ihuyi.account, api_secret=ihuyi.apikey),
         make_account("emay", base_url=emay.url, api_id=emay.app_id, api_secret=emay.secret_key, pull_reports=True),
-        make_account("fungo", base_url=fungo.url, api_id="fungo-cp", api_secret="fungo-pass", options={"app_id": fungo.app_id, "template_id": "1001"}),
-        make_account("sms10692", base_url=sms.url, api_id=sms.account, api_secret=sms.password, user_id=sms.userid, pull_reports=True),
+        make_account(
+            "fungo",
+            base_url=fungo.url,
+            api_id="fungo-cp",
+            api_secret="fungo-pass",
+            options={"app_id": fungo.app_id, "template_id": "1001"},
+        ),
+        make_account(
+            "sms10692",
+            base_url=sms.url,
+            api_id=sms.account,
+            api_secret=sms.password,
+            user_id=sms.userid,
+            pull_reports=True,
+        ),
     ]
     for account in accounts:
         content = "【code】" if account.vendor == "fungo" else "通知【name】【order】"

@@ -11,16 +11,31 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_django(code: str, **env) -> subprocess.CompletedProcess:
     from tests.settings import TEST_ENV
 
-    clean = {k: v for k, v in os.environ.items() if k not in TEST_ENV and k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
-    clean.update(env, DJANGO_SETTINGS_MODULE="voiceops.settings", VOICEOPS_VAR_DIR=str(ROOT / "var" / "settings-test"),
-                 VOICEOPS_ENV_FILE=str(ROOT / "var" / "no-such.env"))
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in TEST_ENV and k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
+    clean.update(
+        env,
+        DJANGO_SETTINGS_MODULE="voiceops.settings",
+        VOICEOPS_VAR_DIR=str(ROOT / "var" / "settings-test"),
+        VOICEOPS_ENV_FILE=str(ROOT / "var" / "no-such.env"),
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_database_and_broker_come_from_the_environment():
     code = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default']['NAME'], s.CELERY_BROKER_URL, s.LANGUAGE_CODE, s.TIME_ZONE)"
-    out = run_django(code, SECRET_KEY="x" * 60, FIELD_ENCRYPTION_KEYS="a" * 43,
-                     DATABASE_URL="postgres://u@db.example:5432/prod", CELERY_BROKER_URL="redis://cache:6379/0")
+    out = run_django(
+        code,
+        SECRET_KEY="x" * 60,
+        FIELD_ENCRYPTION_KEYS="a" * 43,
+        DATABASE_URL="postgres://u@db.example:5432/prod",
+        CELERY_BROKER_URL="redis://cache:6379/0",
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["prod", "redis://cache:6379/0", "zh-hans", "Asia/Shanghai"]
 
@@ -41,6 +56,9 @@ def test_production_settings_pass_check_deploy():
     out = run_django(
         "import django, sys; django.setup(); from django.core.management import call_command; "
         "call_command('check', '--deploy', '--fail-level', 'WARNING')",
-        SECRET_KEY="k" * 64 + "-prod-Zq8$", FIELD_ENCRYPTION_KEYS="a" * 43, DEBUG="False", ALLOWED_HOSTS="voiceops.example.com",
+        SECRET_KEY="k" * 64 + "-prod-Zq8$",
+        FIELD_ENCRYPTION_KEYS="a" * 43,
+        DEBUG="False",
+        ALLOWED_HOSTS="voiceops.example.com",
     )
     assert out.returncode == 0, out.stderr + out.stdout

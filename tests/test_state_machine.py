@@ -15,10 +15,18 @@ def call(db):
     return CallRecord.objects.get(campaign=campaign)
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("queued", "answered"), ("queued", "submitted"), ("answered", "failed"), ("failed", "queued"),
-    ("submit_failed", "submitted"), ("cancelled", "queued"), ("submitted", "queued"),
-])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("queued", "answered"),
+        ("queued", "submitted"),
+        ("answered", "failed"),
+        ("failed", "queued"),
+        ("submit_failed", "submitted"),
+        ("cancelled", "queued"),
+        ("submitted", "queued"),
+    ],
+)
 def test_illegal_transitions_are_refused(old, new):
     with pytest.raises(IllegalTransition):
         CallRecord.check_transition(old, new)

@@ -25,8 +25,18 @@ class VendorAccountForm(forms.ModelForm):
     class Meta:
         model = VendorAccount
         fields = (
-            "name", "vendor", "is_active", "base_url", "api_id", "api_secret", "user_id", "options",
-            "rate_limit_per_second", "pull_reports", "low_balance_threshold", "price_per_unit",
+            "name",
+            "vendor",
+            "is_active",
+            "base_url",
+            "api_id",
+            "api_secret",
+            "user_id",
+            "options",
+            "rate_limit_per_second",
+            "pull_reports",
+            "low_balance_threshold",
+            "price_per_unit",
         )
 
     def clean_api_secret(self):
@@ -43,8 +53,14 @@ class VendorAccountAdmin(ModelAdmin):
     list_filter = ("vendor", "is_active")
     search_fields = ("name", "api_id")
     readonly_fields = (
-        "secret_on_file", "callback_url_hint", "consecutive_failures", "circuit_open_until",
-        "last_error", "last_error_at", "created_at", "updated_at",
+        "secret_on_file",
+        "callback_url_hint",
+        "consecutive_failures",
+        "circuit_open_until",
+        "last_error",
+        "last_error_at",
+        "created_at",
+        "updated_at",
     )
     actions = ["check_balance_now", "rotate_callback_token"]
     fieldsets = (
@@ -63,7 +79,9 @@ class VendorAccountAdmin(ModelAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if self.has_change_permission(request, obj) or obj is None:
             return fieldsets
-        return [(name, {**opts, "fields": [f for f in opts["fields"] if f != "api_secret"]}) for name, opts in fieldsets]
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "api_secret"]}) for name, opts in fieldsets
+        ]
 
     @display(description=_("secret on file"))
     def secret_on_file(self, obj):
@@ -73,7 +91,11 @@ class VendorAccountAdmin(ModelAdmin):
     def callback_url_hint(self, obj):
         if not obj.pk:
             return _("Shown after saving.")
-        return format_html("<code>/api/callbacks/{}/&lt;token&gt;/</code> {}", obj.vendor, _("(token shown only to superusers via the API)"))
+        return format_html(
+            "<code>/api/callbacks/{}/&lt;token&gt;/</code> {}",
+            obj.vendor,
+            _("(token shown only to superusers via the API)"),
+        )
 
     @display(description=_("health"), label={"ok": "success", "circuit open": "danger", "errors": "warning"})
     def health(self, obj):
@@ -92,10 +114,16 @@ class VendorAccountAdmin(ModelAdmin):
         for account in queryset:
             result = services.snapshot_balance(account)
             if result.error:
-                self.message_user(request, _("%(name)s: %(error)s") % {"name": account.name, "error": result.error}, messages.ERROR)
+                self.message_user(
+                    request, _("%(name)s: %(error)s") % {"name": account.name, "error": result.error}, messages.ERROR
+                )
             else:
                 snap = result.snapshot
-                self.message_user(request, _("%(name)s: balance %(amount)s %(unit)s") % {"name": account.name, "amount": snap.amount, "unit": snap.unit})
+                self.message_user(
+                    request,
+                    _("%(name)s: balance %(amount)s %(unit)s")
+                    % {"name": account.name, "amount": snap.amount, "unit": snap.unit},
+                )
 
     @action(description=_("Rotate callback token (old one valid 7 more days)"), permissions=["change"])
     def rotate_callback_token(self, request, queryset):

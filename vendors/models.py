@@ -47,34 +47,58 @@ class VendorAccount(models.Model):
         help_text=_("Scheme, host and port only, e.g. https://api.example.com:8080; the path is added by VoiceOps."),
     )
     api_id = models.CharField(
-        _("account id"), max_length=100, blank=True,
+        _("account id"),
+        max_length=100,
+        blank=True,
         help_text=_("ihuyi APIID, Emay appId, VMS57/sms10692 account, fungo CpName."),
     )
     api_secret = EncryptedTextField(
-        _("secret"), blank=True,
+        _("secret"),
+        blank=True,
         help_text=_("APIKEY, secretKey or password. Stored encrypted; never shown again after saving."),
     )
     user_id = models.CharField(_("user id"), max_length=100, blank=True, help_text=_("VMS57 and sms10692 userid."))
-    options = models.JSONField(_("options"), default=dict, blank=True, help_text=_("Vendor extras, see the adapter's documentation."))
-    callback_token = models.CharField(_("callback token"), max_length=64, default=new_callback_token, unique=True, editable=False)
+    options = models.JSONField(
+        _("options"), default=dict, blank=True, help_text=_("Vendor extras, see the adapter's documentation.")
+    )
+    callback_token = models.CharField(
+        _("callback token"), max_length=64, default=new_callback_token, unique=True, editable=False
+    )
     previous_callback_token = models.CharField(max_length=64, blank=True, editable=False)
     previous_token_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
     callback_allowed_ips = models.TextField(
-        _("callback source addresses"), blank=True,
-        help_text=_("Addresses or networks (CIDR) allowed to push receipts, one per line or comma-separated; empty allows any."),
+        _("callback source addresses"),
+        blank=True,
+        help_text=_(
+            "Addresses or networks (CIDR) allowed to push receipts, one per line or comma-separated; empty allows any."
+        ),
     )
     callback_rate_limit = models.PositiveIntegerField(
-        _("callback rate limit (requests/s)"), default=2000, validators=[MinValueValidator(1)],
+        _("callback rate limit (requests/s)"),
+        default=2000,
+        validators=[MinValueValidator(1)],
         help_text=_("Pushes above this rate are answered 429 so the vendor retries later (per web process)."),
     )
     is_active = models.BooleanField(_("active"), default=True)
-    pull_reports = models.BooleanField(_("pull reports"), default=False, help_text=_("Fetch receipts periodically instead of (or besides) receiving pushes."))
-    low_balance_threshold = models.DecimalField(_("low balance threshold"), max_digits=14, decimal_places=4, default=Decimal("0"))
+    pull_reports = models.BooleanField(
+        _("pull reports"),
+        default=False,
+        help_text=_("Fetch receipts periodically instead of (or besides) receiving pushes."),
+    )
+    low_balance_threshold = models.DecimalField(
+        _("low balance threshold"), max_digits=14, decimal_places=4, default=Decimal("0")
+    )
     price_per_unit = models.DecimalField(
-        _("price per billed unit (CNY)"), max_digits=10, decimal_places=4, null=True, blank=True,
+        _("price per billed unit (CNY)"),
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
         help_text=_("Used for spend figures; leave empty if unknown."),
     )
-    rate_limit_per_second = models.PositiveIntegerField(_("rate limit (calls/s)"), default=10, validators=[MinValueValidator(1)])
+    rate_limit_per_second = models.PositiveIntegerField(
+        _("rate limit (calls/s)"), default=10, validators=[MinValueValidator(1)]
+    )
     # Health, kept by the dispatcher: the circuit opens after consecutive failures.
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     circuit_open_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -110,7 +134,9 @@ class VendorAccount(models.Model):
         self.previous_callback_token = self.callback_token
         self.previous_token_valid_until = timezone.now() + grace
         self.callback_token = new_callback_token()
-        self.save(update_fields=["callback_token", "previous_callback_token", "previous_token_valid_until", "updated_at"])
+        self.save(
+            update_fields=["callback_token", "previous_callback_token", "previous_token_valid_until", "updated_at"]
+        )
 
     def callback_source_allowed(self, address: str | None) -> bool:
         """Whether a push from ``address`` is allowed by the account's allow-list (empty: any)."""
@@ -129,18 +155,24 @@ class VendorAccount(models.Model):
                 try:
                     ipaddress.ip_network(network, strict=False)
                 except ValueError as exc:
-                    raise ValidationError({"callback_allowed_ips": _("“%(value)s” is not an address or network.") % {"value": network.strip()}}) from exc
+                    raise ValidationError(
+                        {
+                            "callback_allowed_ips": _("“%(value)s” is not an address or network.")
+                            % {"value": network.strip()}
+                        }
+                    ) from exc
 
     @property
     def circuit_is_open(self) -> bool:
         return bool(self.circuit_open_until and self.circuit_open_until > timezone.now())
 
 
-
 class BalanceSnapshot(models.Model):
     """A balance reading. Amounts are Decimal in the vendor's unit (CNY, calls or points)."""
 
-    account = models.ForeignKey(VendorAccount, on_delete=models.CASCADE, related_name="balance_snapshots", verbose_name=_("vendor account"))
+    account = models.ForeignKey(
+        VendorAccount, on_delete=models.CASCADE, related_name="balance_snapshots", verbose_name=_("vendor account")
+    )
     amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=4)
     unit = models.CharField(_("unit"), max_length=10)
     raw = models.TextField(_("raw answer"), blank=True)
@@ -174,9 +206,7 @@ class SimulatedCall(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["account", "report_due_at"], name="simulated_due", condition=models.Q(fetched=False)
-            )
+            models.Index(fields=["account", "report_due_at"], name="simulated_due", condition=models.Q(fetched=False))
         ]
 
     def __str__(self):

@@ -44,7 +44,9 @@ def snapshot_balance(account: VendorAccount) -> SnapshotResult:
             account=account, amount=balance.amount, unit=balance.unit, raw=balance.raw[:2000], below_threshold=below
         )
     except DatabaseError:  # an amount the column cannot hold: the vendor's answer is wrong
-        return SnapshotResult(None, _("the vendor answered a balance that cannot be stored: %(raw)s") % {"raw": balance.raw[:200]})
+        return SnapshotResult(
+            None, _("the vendor answered a balance that cannot be stored: %(raw)s") % {"raw": balance.raw[:200]}
+        )
     _alert_on_crossing(account, snapshot)
     return SnapshotResult(snapshot)
 
@@ -57,13 +59,21 @@ def _alert_on_crossing(account: VendorAccount, snapshot: BalanceSnapshot) -> Non
     if not VendorAccount.objects.filter(pk=account.pk, low_balance_alerted=False).update(low_balance_alerted=True):
         return
     recipients = list(
-        get_user_model().objects.filter(groups__name="Finance", is_active=True).exclude(email="").values_list("email", flat=True)
+        get_user_model()
+        .objects.filter(groups__name="Finance", is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
     )
     if recipients:
         send_mail(
             _("Low balance: %(name)s") % {"name": account.name},
             _("The balance of %(name)s is %(amount)s %(unit)s, below the threshold of %(threshold)s.")
-            % {"name": account.name, "amount": snapshot.amount, "unit": snapshot.unit, "threshold": account.low_balance_threshold},
+            % {
+                "name": account.name,
+                "amount": snapshot.amount,
+                "unit": snapshot.unit,
+                "threshold": account.low_balance_threshold,
+            },
             settings.DEFAULT_FROM_EMAIL,
             recipients,
         )

@@ -66,7 +66,12 @@ def results_by_hour(since: datetime, states=None) -> list[dict]:
     rows = CallRecord.objects.filter(reported_at__gte=since, is_test=False)
     if states:
         rows = rows.filter(state__in=states)
-    return list(rows.annotate(hour=TruncHour("reported_at")).values("hour", "state", "outcome").annotate(n=Count("id")).order_by())
+    return list(
+        rows.annotate(hour=TruncHour("reported_at"))
+        .values("hour", "state", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
 
 
 def todays_outcomes() -> dict:
@@ -95,16 +100,40 @@ def answer_rate_by_day(days: int = DAYS) -> dict:
         volumes.append(slot["n"] if slot else 0)
         rates.append(round(slot["answered"] * 100 / slot["n"], 1) if slot and slot["n"] else None)
     chart = chart_config(
-        "bar", labels,
+        "bar",
+        labels,
         [
-            {"type": "line", "label": _("Answer rate (%)"), "data": rates, "borderColor": ANSWERED_COLOR, "backgroundColor": ANSWERED_COLOR,
-             "yAxisID": "rate", "tension": 0.3, "spanGaps": True, "order": 0, "pointRadius": 4},
-            {"type": "bar", "label": _("Calls with a result"), "data": volumes, "backgroundColor": PRIMARY_COLOR + "55", "yAxisID": "calls", "order": 1},
+            {
+                "type": "line",
+                "label": _("Answer rate (%)"),
+                "data": rates,
+                "borderColor": ANSWERED_COLOR,
+                "backgroundColor": ANSWERED_COLOR,
+                "yAxisID": "rate",
+                "tension": 0.3,
+                "spanGaps": True,
+                "order": 0,
+                "pointRadius": 4,
+            },
+            {
+                "type": "bar",
+                "label": _("Calls with a result"),
+                "data": volumes,
+                "backgroundColor": PRIMARY_COLOR + "55",
+                "yAxisID": "calls",
+                "order": 1,
+            },
         ],
         plugins={"legend": {"display": True, "position": "top"}},
         scales={
             "rate": {"type": "linear", "position": "left", "min": 0, "max": 100, "ticks": {"vo_suffix": "%"}},
-            "calls": {"type": "linear", "position": "right", "beginAtZero": True, "grid": {"drawOnChartArea": False}, "ticks": {"precision": 0}},
+            "calls": {
+                "type": "linear",
+                "position": "right",
+                "beginAtZero": True,
+                "grid": {"drawOnChartArea": False},
+                "ticks": {"precision": 0},
+            },
         },
     )
     total = sum(volumes)
@@ -136,11 +165,19 @@ def vendor_health() -> list[dict]:
             health, level = _("receipts lagging"), "warning"
         else:
             health, level = _("healthy"), "success"
-        rows.append({
-            "account": account, "lagging": lag, "low": low, "health": health, "level": level,
-            "balance": f"{account.latest_amount.normalize():,f} {account.latest_unit}" if account.latest_amount is not None else "—",
-            "url": reverse("admin:vendors_vendoraccount_change", args=[account.pk]),
-        })
+        rows.append(
+            {
+                "account": account,
+                "lagging": lag,
+                "low": low,
+                "health": health,
+                "level": level,
+                "balance": f"{account.latest_amount.normalize():,f} {account.latest_unit}"
+                if account.latest_amount is not None
+                else "—",
+                "url": reverse("admin:vendors_vendoraccount_change", args=[account.pk]),
+            }
+        )
     return rows
 
 
@@ -165,7 +202,9 @@ def admin_dashboard(request, context):
     data: dict = {"finance_url": context.get("finance_nav_url")}  # admin_globals decided who may see it
     if user.has_perm("campaigns.view_campaign"):
         data["running"] = running_campaigns()
-        data["running_count"] = Campaign.objects.filter(state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED]).count()
+        data["running_count"] = Campaign.objects.filter(
+            state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED]
+        ).count()
         data["campaigns_url"] = reverse("admin:campaigns_campaign_changelist")
     if user.has_perm("campaigns.view_callrecord"):
         data["today"] = todays_outcomes()

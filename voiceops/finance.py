@@ -111,7 +111,9 @@ def last_per_bucket(since: datetime, until: datetime, hourly: bool) -> list[dict
     trunc = TruncHour("taken_at") if hourly else TruncDay("taken_at")
     return list(
         BalanceSnapshot.objects.filter(taken_at__gte=since, taken_at__lt=until)
-        .annotate(bucket=trunc, rn=Window(RowNumber(), partition_by=[F("account_id"), trunc], order_by=F("taken_at").desc()))
+        .annotate(
+            bucket=trunc, rn=Window(RowNumber(), partition_by=[F("account_id"), trunc], order_by=F("taken_at").desc())
+        )
         .filter(rn=1)
         .order_by("account_id", "bucket")
         .values("account_id", "bucket", "amount", "unit", "taken_at")
@@ -176,29 +178,50 @@ def balances(period: Period) -> list[dict]:
                 "data": {
                     "labels": labels,
                     "datasets": [
-                        {"label": _("balance") + (f" ({unit})" if unit else ""), "data": [float(points[b]) if b in points else None for b in buckets],
-                         "borderColor": "#9333ea", "backgroundColor": "#9333ea22", "fill": True, "spanGaps": True, "tension": 0.25, "pointRadius": 2},
-                        {"label": _("threshold"), "data": [float(account.low_balance_threshold)] * len(buckets), "borderColor": "#dc2626",
-                         "borderDash": [6, 4], "pointRadius": 0, "borderWidth": 1},
+                        {
+                            "label": _("balance") + (f" ({unit})" if unit else ""),
+                            "data": [float(points[b]) if b in points else None for b in buckets],
+                            "borderColor": "#9333ea",
+                            "backgroundColor": "#9333ea22",
+                            "fill": True,
+                            "spanGaps": True,
+                            "tension": 0.25,
+                            "pointRadius": 2,
+                        },
+                        {
+                            "label": _("threshold"),
+                            "data": [float(account.low_balance_threshold)] * len(buckets),
+                            "borderColor": "#dc2626",
+                            "borderDash": [6, 4],
+                            "pointRadius": 0,
+                            "borderWidth": 1,
+                        },
                     ],
                 },
-                "options": {"plugins": {"legend": {"display": True, "position": "top"}}, "scales": {"y": {"beginAtZero": True}}},
+                "options": {
+                    "plugins": {"legend": {"display": True, "position": "top"}},
+                    "scales": {"y": {"beginAtZero": True}},
+                },
             }
-        rows.append({
-            "account": account,
-            "vendor": VENDOR_LABELS.get(account.vendor, account.vendor),
-            "amount": account.latest_amount,
-            "unit": unit,
-            "balance": _fmt(account.latest_amount, unit),
-            "threshold": _fmt(account.low_balance_threshold, unit),
-            "read_at": account.latest_at,
-            "below": below,
-            "days_left": left,
-            "per_day": _fmt(used / Decimal(span.total_seconds() / 86400), unit) if span >= timedelta(hours=1) and used > 0 else "—",
-            "period_used": _fmt(period_used.get(account.pk, (Decimal(0), None))[0], unit),
-            "chart": chart,
-            "chart_id": f"vo-balance-chart-{account.pk}",
-        })
+        rows.append(
+            {
+                "account": account,
+                "vendor": VENDOR_LABELS.get(account.vendor, account.vendor),
+                "amount": account.latest_amount,
+                "unit": unit,
+                "balance": _fmt(account.latest_amount, unit),
+                "threshold": _fmt(account.low_balance_threshold, unit),
+                "read_at": account.latest_at,
+                "below": below,
+                "days_left": left,
+                "per_day": _fmt(used / Decimal(span.total_seconds() / 86400), unit)
+                if span >= timedelta(hours=1) and used > 0
+                else "—",
+                "period_used": _fmt(period_used.get(account.pk, (Decimal(0), None))[0], unit),
+                "chart": chart,
+                "chart_id": f"vo-balance-chart-{account.pk}",
+            }
+        )
     return rows
 
 
@@ -214,7 +237,12 @@ def _bucket_labels(period: Period, hourly: bool):
 def spend(period: Period) -> dict:
     """Billed units and cost per campaign, per vendor account and per vendor (one grouped query)."""
     rows = list(
-        CallRecord.objects.filter(state__in=BILLED_STATES, submitted_at__gte=period.since, submitted_at__lt=period.until, account__isnull=False)
+        CallRecord.objects.filter(
+            state__in=BILLED_STATES,
+            submitted_at__gte=period.since,
+            submitted_at__lt=period.until,
+            account__isnull=False,
+        )
         .values("campaign_id", "campaign__name", "account_id")
         .annotate(calls=Count("id"), answered=Count("id", filter=Q(state="answered")), units=Sum("billed_units"))
         .order_by()
@@ -232,8 +260,21 @@ def spend(period: Period) -> dict:
         units = row["units"] or 0
         cost = account.price_per_unit * units if account.price_per_unit is not None else None
         targets = (
-            by_campaign.setdefault(row["campaign_id"], blank(name=row["campaign__name"], url=reverse("admin:campaigns_campaign_change", args=[row["campaign_id"]]))),
-            by_account.setdefault(account.pk, blank(name=account.name, vendor=VENDOR_LABELS.get(account.vendor, account.vendor), price=account.price_per_unit)),
+            by_campaign.setdefault(
+                row["campaign_id"],
+                blank(
+                    name=row["campaign__name"],
+                    url=reverse("admin:campaigns_campaign_change", args=[row["campaign_id"]]),
+                ),
+            ),
+            by_account.setdefault(
+                account.pk,
+                blank(
+                    name=account.name,
+                    vendor=VENDOR_LABELS.get(account.vendor, account.vendor),
+                    price=account.price_per_unit,
+                ),
+            ),
             by_vendor.setdefault(account.vendor, blank(name=VENDOR_LABELS.get(account.vendor, account.vendor))),
         )
         for target in targets:
@@ -294,9 +335,29 @@ def finance_export(request):
     kind = request.GET.get("kind", "campaigns")
     stamp = f"{period.start:%Y%m%d}-{period.end:%Y%m%d}"
     if kind == "balances":
-        header = [_("vendor account"), _("vendor"), _("balance"), _("unit"), _("read at"), _("low balance threshold"), _("below threshold"), _("days left")]
-        rows = ([b["account"].name, b["vendor"], b["amount"], b["unit"], b["read_at"], b["account"].low_balance_threshold, b["below"], b["days_left"]]
-                for b in balances(period))
+        header = [
+            _("vendor account"),
+            _("vendor"),
+            _("balance"),
+            _("unit"),
+            _("read at"),
+            _("low balance threshold"),
+            _("below threshold"),
+            _("days left"),
+        ]
+        rows = (
+            [
+                b["account"].name,
+                b["vendor"],
+                b["amount"],
+                b["unit"],
+                b["read_at"],
+                b["account"].low_balance_threshold,
+                b["below"],
+                b["days_left"],
+            ]
+            for b in balances(period)
+        )
         return csv_response(f"balances-{timezone.localdate():%Y%m%d}.csv", header, rows)
     data = spend(period)
     if kind not in ("campaigns", "accounts", "vendors"):

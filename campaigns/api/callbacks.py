@@ -81,7 +81,9 @@ def vendor_callback(request, vendor: str, token: str):
         logger.warning("callback for %s refused: unknown token", vendor)  # never log the token
         return HttpResponse("forbidden", status=403, content_type="text/plain")
     if not account.callback_source_allowed(request.META.get("REMOTE_ADDR")):
-        logger.warning("callback for account %s refused: address %s not allowed", account.pk, request.META.get("REMOTE_ADDR"))
+        logger.warning(
+            "callback for account %s refused: address %s not allowed", account.pk, request.META.get("REMOTE_ADDR")
+        )
         return HttpResponse("forbidden", status=403, content_type="text/plain")
     if not _within_rate(account):
         return HttpResponse("slow down", status=429, content_type="text/plain", headers={"Retry-After": "1"})
@@ -90,8 +92,14 @@ def vendor_callback(request, vendor: str, token: str):
         return HttpResponse("too large", status=413, content_type="text/plain")
     headers = {k: v for k, v in request.headers.items() if k.lower() not in ("cookie", "authorization")}
     query = request.GET.dict()
-    event = CallbackEvent(account=account, vendor=vendor, body=body, headers=headers, query=query,
-                          remote_addr=request.META.get("REMOTE_ADDR"))
+    event = CallbackEvent(
+        account=account,
+        vendor=vendor,
+        body=body,
+        headers=headers,
+        query=query,
+        remote_addr=request.META.get("REMOTE_ADDR"),
+    )
     try:
         parsed: ParsedCallback = get_adapter(account).parse_callback(body, headers, query)
     except CallbackRejected as exc:

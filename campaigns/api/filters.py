@@ -9,7 +9,9 @@ from ..phones import InvalidNumber, normalize
 class CallRecordFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=CallRecord.State.choices)
     outcome = django_filters.ChoiceFilter(choices=OUTCOME_CHOICES)
-    mobile = django_filters.CharFilter(method="filter_mobile", help_text="Any spelling: 13800138000, +86 138-0013-8000, …")
+    mobile = django_filters.CharFilter(
+        method="filter_mobile", help_text="Any spelling: 13800138000, +86 138-0013-8000, …"
+    )
     attempt = django_filters.NumberFilter()
     is_test = django_filters.BooleanFilter(help_text="Test calls made before launch (not in the statistics)")
 

@@ -43,16 +43,33 @@ class ErrorSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------- campaigns
 class CampaignSerializer(serializers.ModelSerializer):
     retry_outcomes = serializers.ListField(
-        child=serializers.ChoiceField(choices=OUTCOME_CHOICES), required=False, allow_empty=True,
+        child=serializers.ChoiceField(choices=OUTCOME_CHOICES),
+        required=False,
+        allow_empty=True,
         help_text=_("Outcomes that get another attempt; empty means the default set."),
     )
 
     class Meta:
         model = Campaign
         fields = [
-            "id", "name", "account", "fallback_account", "product", "template", "content", "state",
-            "scheduled_at", "quiet_hours_start", "quiet_hours_end", "rate_limit_per_second", "max_attempts",
-            "retry_delay_minutes", "retry_outcomes", "report_window_minutes", "created_at", "launched_at",
+            "id",
+            "name",
+            "account",
+            "fallback_account",
+            "product",
+            "template",
+            "content",
+            "state",
+            "scheduled_at",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "rate_limit_per_second",
+            "max_attempts",
+            "retry_delay_minutes",
+            "retry_outcomes",
+            "report_window_minutes",
+            "created_at",
+            "launched_at",
             "completed_at",
         ]
         read_only_fields = ["state", "created_at", "launched_at", "completed_at"]
@@ -66,7 +83,8 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 class LaunchSerializer(serializers.Serializer):
     at = serializers.DateTimeField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text=_("Start at this time instead of now. Without it, a future start time set on the campaign is kept."),
     )
 
@@ -99,9 +117,24 @@ class CallRecordSerializer(serializers.ModelSerializer):
     class Meta:
         model = CallRecord
         fields = [
-            "id", "recipient", "attempt", "mobile", "custom_id", "vendor_message_id", "batch_id", "state",
-            "outcome", "raw_code", "raw_message", "talk_seconds", "billed_seconds", "billed_units", "key_pressed",
-            "submitted_at", "reported_at", "is_test",
+            "id",
+            "recipient",
+            "attempt",
+            "mobile",
+            "custom_id",
+            "vendor_message_id",
+            "batch_id",
+            "state",
+            "outcome",
+            "raw_code",
+            "raw_message",
+            "talk_seconds",
+            "billed_seconds",
+            "billed_units",
+            "key_pressed",
+            "submitted_at",
+            "reported_at",
+            "is_test",
         ]
         read_only_fields = fields
 
@@ -137,7 +170,9 @@ class RecipientRowsField(serializers.Field):
         if not data:
             self.fail("empty")
         if len(data) > MAX_JSON_RECIPIENTS:
-            raise serializers.ValidationError(self.error_messages["too_many"] % {"count": len(data), "max": MAX_JSON_RECIPIENTS})
+            raise serializers.ValidationError(
+                self.error_messages["too_many"] % {"count": len(data), "max": MAX_JSON_RECIPIENTS}
+            )
         records, errors = [], []
         for line, item in enumerate(data, 1):
             problem, record = _read_row(item)
@@ -184,7 +219,9 @@ class RecipientFileSerializer(serializers.Serializer):
 
     def validate_file(self, upload):
         if Path(upload.name or "").suffix.lower() not in FILE_SUFFIXES:
-            raise serializers.ValidationError(gettext("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": upload.name})
+            raise serializers.ValidationError(
+                gettext("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": upload.name}
+            )
         if not upload.size:
             raise serializers.ValidationError(gettext("The file is empty."))
         try:
@@ -210,7 +247,10 @@ class ImportResultSerializer(serializers.Serializer):
 
 def import_result_data(result) -> dict:
     """The JSON answer for a synchronous import (``campaigns.imports.ImportResult``)."""
-    return {**result.as_dict(), "rejected": [[line, mobile, str(reason)] for line, mobile, reason in result.rejected[:REJECTED_SHOWN]]}
+    return {
+        **result.as_dict(),
+        "rejected": [[line, mobile, str(reason)] for line, mobile, reason in result.rejected[:REJECTED_SHOWN]],
+    }
 
 
 class RecipientImportSerializer(serializers.ModelSerializer):
@@ -223,12 +263,28 @@ class RecipientImportSerializer(serializers.ModelSerializer):
     class Meta:
         model = RecipientImport
         fields = [
-            "id", "campaign", "file_name", "state", "percent", "size_bytes", "processed_bytes", "rows", "accepted",
-            "invalid", "duplicates", "blocked", "error", "rejected", "created_at", "finished_at",
+            "id",
+            "campaign",
+            "file_name",
+            "state",
+            "percent",
+            "size_bytes",
+            "processed_bytes",
+            "rows",
+            "accepted",
+            "invalid",
+            "duplicates",
+            "blocked",
+            "error",
+            "rejected",
+            "created_at",
+            "finished_at",
         ]
         read_only_fields = fields
 
-    @extend_schema_field({"type": "array", "items": REJECTED_ROW_SCHEMA, "description": f"The first {REJECTED_SHOWN} rejected rows"})
+    @extend_schema_field(
+        {"type": "array", "items": REJECTED_ROW_SCHEMA, "description": f"The first {REJECTED_SHOWN} rejected rows"}
+    )
     def get_rejected(self, job) -> list:
         return (job.rejected_rows or [])[:REJECTED_SHOWN]
 
@@ -237,7 +293,13 @@ class RecipientImportSerializer(serializers.ModelSerializer):
         if job.state == RecipientImport.State.RUNNING:
             live = cache.get(progress_key(job.pk))
             if live:
-                data.update({k: live[k] for k in ("processed_bytes", "rows", "accepted", "invalid", "duplicates", "blocked") if k in live})
+                data.update(
+                    {
+                        k: live[k]
+                        for k in ("processed_bytes", "rows", "accepted", "invalid", "duplicates", "blocked")
+                        if k in live
+                    }
+                )
                 if job.size_bytes:
                     data["percent"] = min(99, int(data["processed_bytes"] * 100 / job.size_bytes))
         return data
@@ -261,9 +323,25 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = VendorAccount
         fields = [
-            "id", "vendor", "name", "base_url", "api_id", "api_secret_masked", "user_id", "is_active", "pull_reports",
-            "rate_limit_per_second", "low_balance_threshold", "price_per_unit", "balance", "low_balance",
-            "circuit_open", "circuit_open_until", "consecutive_failures", "last_error", "last_error_at",
+            "id",
+            "vendor",
+            "name",
+            "base_url",
+            "api_id",
+            "api_secret_masked",
+            "user_id",
+            "is_active",
+            "pull_reports",
+            "rate_limit_per_second",
+            "low_balance_threshold",
+            "price_per_unit",
+            "balance",
+            "low_balance",
+            "circuit_open",
+            "circuit_open_until",
+            "consecutive_failures",
+            "last_error",
+            "last_error_at",
         ]
         read_only_fields = fields
 

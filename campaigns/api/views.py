@@ -96,27 +96,37 @@ class JSONErrorsMixin:
 
 CONFLICT = OpenApiResponse(ErrorSerializer, description="The campaign is in a state that does not allow this")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object")
-IMPORT_STARTED = inline_serializer("ImportStarted", fields={
-    "import": serializers.IntegerField(),
-    "progress_url": serializers.CharField(help_text="GET it until its state is done or failed"),
-})
+IMPORT_STARTED = inline_serializer(
+    "ImportStarted",
+    fields={
+        "import": serializers.IntegerField(),
+        "progress_url": serializers.CharField(help_text="GET it until its state is done or failed"),
+    },
+)
 
 
 # --------------------------------------------------------------------------- campaigns
 def _action_schema(summary: str, description: str):
-    return extend_schema(summary=summary, description=description, request=None,
-                         responses={200: CampaignSerializer, 404: NOT_FOUND, 409: CONFLICT})
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request=None,
+        responses={200: CampaignSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    )
 
 
 @extend_schema_view(
     list=extend_schema(summary="List campaigns", description="Newest first; filter by state, product or account."),
     retrieve=extend_schema(summary="One campaign"),
-    create=extend_schema(summary="Create a campaign",
-                         description="Created as a draft; add recipients, then launch. The template must belong "
-                                     "to the campaign's vendor account."),
+    create=extend_schema(
+        summary="Create a campaign",
+        description="Created as a draft; add recipients, then launch. The template must belong "
+        "to the campaign's vendor account.",
+    ),
 )
-class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                      viewsets.GenericViewSet):
+class CampaignViewSet(
+    JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     queryset = Campaign.objects.select_related("account", "template")
     serializer_class = CampaignSerializer
     permission_classes = [ModelPermissions]
@@ -130,7 +140,11 @@ class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModel
         "recipients": [ADD_RECIPIENT],
         "stats": [VIEW_CAMPAIGN],
     }
-    action_serializers = {"launch": LaunchSerializer, "recipients": RecipientListSerializer, "stats": CampaignStatsSerializer}
+    action_serializers = {
+        "launch": LaunchSerializer,
+        "recipients": RecipientListSerializer,
+        "stats": CampaignStatsSerializer,
+    }
 
     def get_serializer_class(self):
         if self.action in ("pause", "resume", "cancel", "retry_failed"):
@@ -152,9 +166,14 @@ class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModel
     @extend_schema(
         summary="Launch or schedule",
         description="Starts the campaign now, or at `at`. Without `at`, a start time in the future already set "
-                    "on the campaign (`scheduled_at`) is kept. The body may be empty.",
+        "on the campaign (`scheduled_at`) is kept. The body may be empty.",
         request=LaunchSerializer,
-        responses={200: CampaignSerializer, 400: OpenApiResponse(description="Bad `at`"), 404: NOT_FOUND, 409: CONFLICT},
+        responses={
+            200: CampaignSerializer,
+            400: OpenApiResponse(description="Bad `at`"),
+            404: NOT_FOUND,
+            409: CONFLICT,
+        },
     )
     @action(detail=True, methods=["post"])
     def launch(self, request, pk=None):
@@ -188,7 +207,9 @@ class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModel
         services.cancel(campaign, actor=request.user)
         return self._answer(campaign)
 
-    @_action_schema("Retry failed calls", "Queues a new attempt for every recipient whose last attempt failed or expired.")
+    @_action_schema(
+        "Retry failed calls", "Queues a new attempt for every recipient whose last attempt failed or expired."
+    )
     @action(detail=True, methods=["post"], url_path="retry-failed")
     def retry_failed(self, request, pk=None):
         campaign = self.get_object()
@@ -199,7 +220,7 @@ class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModel
     @extend_schema(
         summary="Add recipients",
         description=(
-            "JSON `{\"recipients\": [{\"mobile\": …, \"variables\": […]}]}` (at most 10,000) is imported at once and "
+            'JSON `{"recipients": [{"mobile": …, "variables": […]}]}` (at most 10,000) is imported at once and '
             "answers the counts, with every rejected row (first 1,000) as `[line, number, reason]`. "
             "A multipart upload (field `file`, CSV in UTF-8 or GB18030/GBK, or XLSX) is imported in the "
             "background: the answer is 202 with the import's progress URL."
@@ -212,15 +233,23 @@ class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModel
             404: NOT_FOUND,
             409: CONFLICT,
         },
-        examples=[OpenApiExample("JSON", request_only=True, media_type="application/json", value={
-            "recipients": [{"mobile": "13800138000", "variables": ["王先生", "SO1"]}]})],
+        examples=[
+            OpenApiExample(
+                "JSON",
+                request_only=True,
+                media_type="application/json",
+                value={"recipients": [{"mobile": "13800138000", "variables": ["王先生", "SO1"]}]},
+            )
+        ],
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
     def recipients(self, request, pk=None):
         campaign = self.get_object()
         if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
-            raise CampaignError(gettext("Recipients cannot be added to a campaign that is %(state)s.")
-                                % {"state": campaign.get_state_display()})
+            raise CampaignError(
+                gettext("Recipients cannot be added to a campaign that is %(state)s.")
+                % {"state": campaign.get_state_display()}
+            )
         if request.content_type.startswith(("multipart/", "application/x-www-form-urlencoded")):
             return self._start_file_import(request, campaign)
         body = RecipientListSerializer(data=request.data)
@@ -235,7 +264,9 @@ class CampaignViewSet(JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModel
         body.is_valid(raise_exception=True)
         job = services.start_file_import(campaign, body.validated_data["file"], request.user)
         url = reverse("recipientimport-detail", args=[job.pk])
-        return Response({"import": job.pk, "progress_url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+        return Response(
+            {"import": job.pk, "progress_url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url}
+        )
 
     @extend_schema(summary="Live statistics", responses={200: CampaignStatsSerializer, 404: NOT_FOUND})
     @action(detail=True, methods=["get"])
@@ -253,9 +284,11 @@ class CallCursorPagination(CursorPagination):
     max_page_size = 1000
 
 
-@extend_schema(summary="A campaign's call attempts",
-               description="Newest first, one row per attempt; `mobile` accepts any spelling of the number.",
-               responses={200: CallRecordSerializer(many=True), 404: NOT_FOUND})
+@extend_schema(
+    summary="A campaign's call attempts",
+    description="Newest first, one row per attempt; `mobile` accepts any spelling of the number.",
+    responses={200: CallRecordSerializer(many=True), 404: NOT_FOUND},
+)
 class CampaignCallsView(JSONErrorsMixin, generics.ListAPIView):
     serializer_class = CallRecordSerializer
     permission_classes = [ModelPermissions]
@@ -274,10 +307,12 @@ class CampaignCallsView(JSONErrorsMixin, generics.ListAPIView):
 
 
 # --------------------------------------------------------------------------- imports
-@extend_schema_view(retrieve=extend_schema(
-    summary="Progress of a recipient file import",
-    description="Poll until `state` is `done` or `failed`. While running, the counts are live.",
-))
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Progress of a recipient file import",
+        description="Poll until `state` is `done` or `failed`. While running, the counts are live.",
+    )
+)
 class RecipientImportViewSet(JSONErrorsMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = RecipientImport.objects.all()
     serializer_class = RecipientImportSerializer
@@ -294,4 +329,3 @@ class VendorAccountViewSet(JSONErrorsMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = VendorAccountSerializer
     permission_classes = [ModelPermissions]
     filterset_fields = ["vendor", "is_active"]
-

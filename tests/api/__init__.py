@@ -7,7 +7,9 @@ from tests.factories import run_until_done  # noqa: F401  (the API tests import 
 
 
 def make_user(group: str | None, username: str | None = None) -> User:
-    user = User.objects.create_user(username or f"{(group or 'nobody').lower()}-{User.objects.count() + 1}", password="pw-1234-long")
+    user = User.objects.create_user(
+        username or f"{(group or 'nobody').lower()}-{User.objects.count() + 1}", password="pw-1234-long"
+    )
     if group:
         user.groups.add(Group.objects.get(name=group))
     return user

@@ -13,9 +13,25 @@ from tests.api import client_for, run_until_done
 from tests.factories import make_account, make_campaign
 
 CAMPAIGN_FIELDS = {
-    "id", "name", "account", "fallback_account", "product", "template", "content", "state", "scheduled_at",
-    "quiet_hours_start", "quiet_hours_end", "rate_limit_per_second", "max_attempts", "retry_delay_minutes",
-    "retry_outcomes", "report_window_minutes", "created_at", "launched_at", "completed_at",
+    "id",
+    "name",
+    "account",
+    "fallback_account",
+    "product",
+    "template",
+    "content",
+    "state",
+    "scheduled_at",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "rate_limit_per_second",
+    "max_attempts",
+    "retry_delay_minutes",
+    "retry_outcomes",
+    "report_window_minutes",
+    "created_at",
+    "launched_at",
+    "completed_at",
 }
 
 
@@ -36,15 +52,31 @@ def url(campaign, action=""):
 # --------------------------------------------------------------------------- create and read
 def test_create_a_campaign_with_a_template(marketing):
     account = make_account()
-    template = VoiceTemplate.objects.create(account=account, name="t", content="您的验证码是【code】", review_state="approved")
-    response = marketing.post("/api/campaigns/", {
-        "name": "验证码", "account": account.pk, "template": template.pk, "product": "verify",
-        "max_attempts": 3, "retry_outcomes": ["busy", "no_answer"], "quiet_hours_start": "09:00",
-    }, format="json")
+    template = VoiceTemplate.objects.create(
+        account=account, name="t", content="您的验证码是【code】", review_state="approved"
+    )
+    response = marketing.post(
+        "/api/campaigns/",
+        {
+            "name": "验证码",
+            "account": account.pk,
+            "template": template.pk,
+            "product": "verify",
+            "max_attempts": 3,
+            "retry_outcomes": ["busy", "no_answer"],
+            "quiet_hours_start": "09:00",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert set(body) == CAMPAIGN_FIELDS
-    assert (body["state"], body["product"], body["max_attempts"], body["quiet_hours_start"]) == ("draft", "verify", 3, "09:00:00")
+    assert (body["state"], body["product"], body["max_attempts"], body["quiet_hours_start"]) == (
+        "draft",
+        "verify",
+        3,
+        "09:00:00",
+    )
     campaign = Campaign.objects.get(pk=body["id"])
     assert campaign.created_by == response.wsgi_request.user
     assert campaign.retry_outcomes == ["busy", "no_answer"]
@@ -52,7 +84,9 @@ def test_create_a_campaign_with_a_template(marketing):
 
 def test_create_with_content_only_and_read_it_back(marketing):
     account = make_account()
-    created = marketing.post("/api/campaigns/", {"name": "通知", "account": account.pk, "content": "【name】您好"}, format="json")
+    created = marketing.post(
+        "/api/campaigns/", {"name": "通知", "account": account.pk, "content": "【name】您好"}, format="json"
+    )
     assert created.status_code == 201, created.json()
     listed = marketing.get("/api/campaigns/").json()
     assert listed["count"] == 1 and listed["results"][0]["id"] == created.json()["id"]
@@ -65,19 +99,24 @@ def test_create_with_content_only_and_read_it_back(marketing):
 def test_template_of_another_account_is_refused_with_the_reason(marketing):
     account, other = make_account(), make_account()
     template = VoiceTemplate.objects.create(account=other, name="t", content="x", review_state="approved")
-    response = marketing.post("/api/campaigns/", {"name": "c", "account": account.pk, "template": template.pk}, format="json")
+    response = marketing.post(
+        "/api/campaigns/", {"name": "c", "account": account.pk, "template": template.pk}, format="json"
+    )
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": ["The template belongs to another vendor account."]}
     assert not Campaign.objects.exists()
 
 
-@pytest.mark.parametrize(("extra", "field"), [
-    ({}, "non_field_errors"),  # neither template nor content
-    ({"content": "x", "retry_outcomes": ["bogus"]}, "retry_outcomes"),
-    ({"content": "x", "rate_limit_per_second": 0}, "rate_limit_per_second"),
-    ({"content": "x", "product": "fax"}, "product"),
-    ({"content": "x", "account": 999999}, "account"),
-])
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({}, "non_field_errors"),  # neither template nor content
+        ({"content": "x", "retry_outcomes": ["bogus"]}, "retry_outcomes"),
+        ({"content": "x", "rate_limit_per_second": 0}, "rate_limit_per_second"),
+        ({"content": "x", "product": "fax"}, "product"),
+        ({"content": "x", "account": 999999}, "account"),
+    ],
+)
 def test_invalid_campaigns_are_refused_field_by_field(marketing, extra, field):
     payload = {"name": "c", "account": make_account().pk, **extra}
     response = marketing.post("/api/campaigns/", payload, format="json")
@@ -160,8 +199,11 @@ def test_launch_with_a_bad_time_is_a_400(marketing):
 
 
 def test_run_on_the_simulator_then_stats_and_retry_failed(operator):
-    account = make_account(options={"seed": 5, "answer_rate": 0.5, "report_delay": [0, 0]}, pull_reports=True,
-                           price_per_unit=Decimal("0.1000"))
+    account = make_account(
+        options={"seed": 5, "answer_rate": 0.5, "report_delay": [0, 0]},
+        pull_reports=True,
+        price_per_unit=Decimal("0.1000"),
+    )
     campaign = make_campaign(recipients=12, account=account, max_attempts=1)
     assert operator.post(url(campaign, "launch")).status_code == 200
     campaign = run_until_done(campaign)
@@ -170,8 +212,20 @@ def test_run_on_the_simulator_then_stats_and_retry_failed(operator):
     stats = operator.get(url(campaign, "stats"))
     assert stats.status_code == 200
     body = stats.json()
-    for key in ("total", "by_state", "by_outcome", "answered", "answer_rate", "avg_talk_seconds", "billed_units",
-                "cost", "attempts", "first_submitted_at", "last_reported_at", "timeline"):
+    for key in (
+        "total",
+        "by_state",
+        "by_outcome",
+        "answered",
+        "answer_rate",
+        "avg_talk_seconds",
+        "billed_units",
+        "cost",
+        "attempts",
+        "first_submitted_at",
+        "last_reported_at",
+        "timeline",
+    ):
         assert key in body, key
     calls = CallRecord.objects.filter(campaign=campaign)
     answered = calls.filter(state="answered").count()
@@ -200,7 +254,13 @@ def test_run_on_the_simulator_then_stats_and_retry_failed(operator):
 def test_stats_of_a_fresh_campaign(operator):
     campaign = make_campaign(recipients=2)
     body = operator.get(url(campaign, "stats")).json()
-    assert (body["total"], body["answered"], body["answer_rate"], body["cost"], body["timeline"]) == (0, 0, None, None, [])
+    assert (body["total"], body["answered"], body["answer_rate"], body["cost"], body["timeline"]) == (
+        0,
+        0,
+        None,
+        None,
+        [],
+    )
     assert body["recipients"] == 2
 
 
@@ -224,9 +284,24 @@ def test_calls_list_fields_and_filters(operator, run_campaign):
     total = CallRecord.objects.filter(campaign=campaign).count()
     assert len(rows) == total > 7, "some calls were retried"
     assert set(rows[0]) == {
-        "id", "recipient", "attempt", "mobile", "custom_id", "vendor_message_id", "batch_id", "state", "outcome",
-        "raw_code", "raw_message", "talk_seconds", "billed_seconds", "billed_units", "key_pressed", "submitted_at",
-        "reported_at", "is_test",
+        "id",
+        "recipient",
+        "attempt",
+        "mobile",
+        "custom_id",
+        "vendor_message_id",
+        "batch_id",
+        "state",
+        "outcome",
+        "raw_code",
+        "raw_message",
+        "talk_seconds",
+        "billed_seconds",
+        "billed_units",
+        "key_pressed",
+        "submitted_at",
+        "reported_at",
+        "is_test",
     }
     assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), reverse=True)
 
@@ -239,7 +314,9 @@ def test_calls_list_fields_and_filters(operator, run_campaign):
     assert second and all(r["attempt"] == 2 for r in second)
 
 
-@pytest.mark.parametrize("spelling", ["13800130001", "+86 138 0013 0001", "138-0013-0001", "008613800130001", "+8613800130001"])
+@pytest.mark.parametrize(
+    "spelling", ["13800130001", "+86 138 0013 0001", "138-0013-0001", "008613800130001", "+8613800130001"]
+)
 def test_calls_filter_by_mobile_in_any_spelling(operator, run_campaign, spelling):
     rows = operator.get(url(run_campaign, "calls"), {"mobile": spelling}).json()["results"]
     assert rows and {r["mobile"] for r in rows} == {"+8613800130001"}

@@ -21,8 +21,14 @@ RECIPIENTS = {"recipients": [{"mobile": "13800138000", "variables": ["王", "SO1
 
 @pytest.fixture
 def account(db):
-    return VendorAccount.objects.create(vendor="ihuyi", name="main", base_url="http://127.0.0.1:1", api_id="C123",
-                                        api_secret=SECRET, low_balance_threshold=Decimal("100"))
+    return VendorAccount.objects.create(
+        vendor="ihuyi",
+        name="main",
+        base_url="http://127.0.0.1:1",
+        api_id="C123",
+        api_secret=SECRET,
+        low_balance_threshold=Decimal("100"),
+    )
 
 
 @pytest.fixture
@@ -35,11 +41,19 @@ def new_campaign_payload():
 
 
 # --------------------------------------------------------------------------- authentication
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/api/campaigns/"), ("post", "/api/campaigns/"), ("get", "/api/vendor-accounts/"),
-    ("get", "/api/campaigns/{id}/"), ("get", "/api/campaigns/{id}/stats/"), ("get", "/api/campaigns/{id}/calls/"),
-    ("post", "/api/campaigns/{id}/launch/"), ("post", "/api/campaigns/{id}/recipients/"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/campaigns/"),
+        ("post", "/api/campaigns/"),
+        ("get", "/api/vendor-accounts/"),
+        ("get", "/api/campaigns/{id}/"),
+        ("get", "/api/campaigns/{id}/stats/"),
+        ("get", "/api/campaigns/{id}/calls/"),
+        ("post", "/api/campaigns/{id}/launch/"),
+        ("post", "/api/campaigns/{id}/recipients/"),
+    ],
+)
 def test_anonymous_requests_are_refused(campaign, method, path):
     response = getattr(APIClient(), method)(path.format(id=campaign.pk), format="json")
     assert response.status_code == 401
@@ -56,7 +70,10 @@ def test_token_auth(campaign):
     created = client.post("/api/campaigns/", new_campaign_payload(), format="json")
     assert created.status_code == 201
     assert Campaign.objects.get(pk=created.json()["id"]).created_by == token.user
-    assert client.post(f"/api/campaigns/{created.json()['id']}/recipients/", RECIPIENTS, format="json").json()["accepted"] == 1
+    assert (
+        client.post(f"/api/campaigns/{created.json()['id']}/recipients/", RECIPIENTS, format="json").json()["accepted"]
+        == 1
+    )
     assert client.post(f"/api/campaigns/{created.json()['id']}/launch/").json()["state"] == "running"
 
     bad = APIClient()
@@ -129,23 +146,44 @@ def test_vendor_accounts_mask_the_secret_and_hide_the_callback_token(account):
         text = response.content.decode()
         assert SECRET not in text
         assert account.callback_token not in text
-        assert "callback_token" not in text and "api_secret\"" not in text
+        assert "callback_token" not in text and 'api_secret"' not in text
     body = detail.json()
     assert body["api_secret_masked"] == "••••••XY"
-    assert {"id", "vendor", "name", "base_url", "api_id", "user_id", "is_active", "low_balance_threshold",
-            "price_per_unit", "balance", "circuit_open", "last_error"} <= set(body)
+    assert {
+        "id",
+        "vendor",
+        "name",
+        "base_url",
+        "api_id",
+        "user_id",
+        "is_active",
+        "low_balance_threshold",
+        "price_per_unit",
+        "balance",
+        "circuit_open",
+        "last_error",
+    } <= set(body)
     assert (body["vendor"], body["api_id"], body["balance"], body["low_balance"]) == ("ihuyi", "C123", None, None)
 
 
 def test_no_response_anywhere_carries_the_secret(account, django_capture_on_commit_callbacks):
-    campaign = make_campaign(recipients=2, account=VendorAccount.objects.create(
-        vendor="simulator", name="sim", api_secret=SECRET, options={"seed": 1, "report_delay": [0, 0]}))
+    campaign = make_campaign(
+        recipients=2,
+        account=VendorAccount.objects.create(
+            vendor="simulator", name="sim", api_secret=SECRET, options={"seed": 1, "report_delay": [0, 0]}
+        ),
+    )
     client = client_for("Operators")
     responses = [
-        client.get("/api/vendor-accounts/"), client.get(f"/api/vendor-accounts/{account.pk}/"),
-        client.get("/api/campaigns/"), client.get(f"/api/campaigns/{campaign.pk}/"),
-        client.post(f"/api/campaigns/{campaign.pk}/launch/"), client.get(f"/api/campaigns/{campaign.pk}/stats/"),
-        client.get(f"/api/campaigns/{campaign.pk}/calls/"), client.get("/api/schema/"), client.get("/api/docs/"),
+        client.get("/api/vendor-accounts/"),
+        client.get(f"/api/vendor-accounts/{account.pk}/"),
+        client.get("/api/campaigns/"),
+        client.get(f"/api/campaigns/{campaign.pk}/"),
+        client.post(f"/api/campaigns/{campaign.pk}/launch/"),
+        client.get(f"/api/campaigns/{campaign.pk}/stats/"),
+        client.get(f"/api/campaigns/{campaign.pk}/calls/"),
+        client.get("/api/schema/"),
+        client.get("/api/docs/"),
     ]
     for response in responses:
         assert response.status_code == 200, response.wsgi_request.path
@@ -157,8 +195,9 @@ def test_latest_balance_and_circuit_status(account):
     old = timezone.now() - timedelta(hours=1)
     BalanceSnapshot.objects.create(account=account, amount=Decimal("500"), unit="CNY", taken_at=old)
     BalanceSnapshot.objects.create(account=account, amount=Decimal("42.5"), unit="CNY")
-    VendorAccount.objects.filter(pk=account.pk).update(circuit_open_until=timezone.now() + timedelta(minutes=5),
-                                                      last_error="E403 bad key")
+    VendorAccount.objects.filter(pk=account.pk).update(
+        circuit_open_until=timezone.now() + timedelta(minutes=5), last_error="E403 bad key"
+    )
     body = client_for("Finance").get(f"/api/vendor-accounts/{account.pk}/").json()
     assert body["balance"]["amount"] == "42.5000"
     assert body["balance"]["unit"] == "CNY"

@@ -16,7 +16,9 @@ CSV = "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,
 def isolated(settings, tmp_path):
     """Uploaded files and import progress stay inside this test."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}
+    }
 
 
 @pytest.fixture
@@ -30,31 +32,44 @@ def post_json(client, campaign, recipients):
 
 def upload(client, campaign, name, content: bytes, capture):
     with capture(execute=True):  # the import task is enqueued on commit (eager Celery in tests)
-        return client.post(f"/api/campaigns/{campaign.pk}/recipients/", {"file": SimpleUploadedFile(name, content)},
-                           format="multipart")
+        return client.post(
+            f"/api/campaigns/{campaign.pk}/recipients/", {"file": SimpleUploadedFile(name, content)}, format="multipart"
+        )
 
 
 # --------------------------------------------------------------------------- JSON
 def test_json_import_answers_counts_and_rejected_lines(marketing):
     campaign = make_campaign()
     DoNotCallEntry.objects.create(mobile="+8613900139001")
-    response = post_json(marketing, campaign, [
-        {"mobile": "13800138000", "variables": ["王先生", "SO1"]},
-        {"mobile": "+86 138-0013-8001", "variables": ["李女士", "SO2"]},
-        {"mobile": "0086 13800138000", "variables": ["重复", "SO3"]},
-        {"mobile": "12345", "variables": ["坏号", "SO4"]},
-        {"mobile": "13900139000", "variables": ["缺变量"]},
-        {"mobile": "13900139001", "variables": ["拉黑", "SO6"]},
-        {"mobile": 13900139002, "variables": ["数字", 7]},
-        {"variables": ["没号码", "SO8"]},
-    ])
+    response = post_json(
+        marketing,
+        campaign,
+        [
+            {"mobile": "13800138000", "variables": ["王先生", "SO1"]},
+            {"mobile": "+86 138-0013-8001", "variables": ["李女士", "SO2"]},
+            {"mobile": "0086 13800138000", "variables": ["重复", "SO3"]},
+            {"mobile": "12345", "variables": ["坏号", "SO4"]},
+            {"mobile": "13900139000", "variables": ["缺变量"]},
+            {"mobile": "13900139001", "variables": ["拉黑", "SO6"]},
+            {"mobile": 13900139002, "variables": ["数字", 7]},
+            {"variables": ["没号码", "SO8"]},
+        ],
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert {k: body[k] for k in ("rows", "accepted", "invalid", "duplicates", "blocked")} == {
-        "rows": 8, "accepted": 3, "invalid": 3, "duplicates": 1, "blocked": 1,
+        "rows": 8,
+        "accepted": 3,
+        "invalid": 3,
+        "duplicates": 1,
+        "blocked": 1,
     }
     assert [row[:2] for row in body["rejected"]] == [
-        [3, "0086 13800138000"], [4, "12345"], [5, "13900139000"], [6, "13900139001"], [8, ""],
+        [3, "0086 13800138000"],
+        [4, "12345"],
+        [5, "13900139000"],
+        [6, "13900139001"],
+        [8, ""],
     ]
     reasons = {row[0]: row[2] for row in body["rejected"]}
     assert reasons[3] == "duplicate number"
@@ -63,7 +78,11 @@ def test_json_import_answers_counts_and_rejected_lines(marketing):
     assert reasons[6] == "on the do-not-call list"
     assert reasons[8] == "empty number"
     stored = dict(Recipient.objects.filter(campaign=campaign).values_list("mobile", "variables"))
-    assert stored == {"+8613800138000": ["王先生", "SO1"], "+8613800138001": ["李女士", "SO2"], "+8613900139002": ["数字", "7"]}
+    assert stored == {
+        "+8613800138000": ["王先生", "SO1"],
+        "+8613800138001": ["李女士", "SO2"],
+        "+8613900139002": ["数字", "7"],
+    }
 
 
 def test_json_import_into_a_running_campaign_queues_the_new_calls(marketing):
@@ -101,14 +120,17 @@ def test_a_json_body_over_the_upload_limit_is_a_413_with_advice(marketing, setti
     assert not Recipient.objects.filter(campaign=campaign).exists()
 
 
-@pytest.mark.parametrize(("payload", "needle"), [
-    ({"recipients": [{"mobile": "13800138000"}, "13800138001"]}, "line 2:"),
-    ({"recipients": [{"mobile": "13800138000", "variables": "a,b"}]}, "line 1:"),
-    ({"recipients": [{"mobile": ["13800138000"]}]}, "line 1:"),
-    ({"recipients": []}, "empty"),
-    ({"recipients": "13800138000"}, "list"),
-    ({"numbers": ["13800138000"]}, "required"),
-])
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"recipients": [{"mobile": "13800138000"}, "13800138001"]}, "line 2:"),
+        ({"recipients": [{"mobile": "13800138000", "variables": "a,b"}]}, "line 1:"),
+        ({"recipients": [{"mobile": ["13800138000"]}]}, "line 1:"),
+        ({"recipients": []}, "empty"),
+        ({"recipients": "13800138000"}, "list"),
+        ({"numbers": ["13800138000"]}, "required"),
+    ],
+)
 def test_unreadable_json_is_a_400_naming_the_line(marketing, payload, needle):
     campaign = make_campaign()
     response = marketing.post(f"/api/campaigns/{campaign.pk}/recipients/", payload, format="json")
@@ -119,7 +141,9 @@ def test_unreadable_json_is_a_400_naming_the_line(marketing, payload, needle):
 
 def test_broken_json_is_a_json_400(marketing):
     campaign = make_campaign()
-    response = marketing.post(f"/api/campaigns/{campaign.pk}/recipients/", b"{not json", content_type="application/json")
+    response = marketing.post(
+        f"/api/campaigns/{campaign.pk}/recipients/", b"{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert "detail" in response.json()
 
@@ -146,11 +170,21 @@ def test_gb18030_csv_upload_then_follow_the_progress_url(marketing, django_captu
     assert progress.status_code == 200
     job = progress.json()
     assert job["state"] == "done", job["error"]
-    assert (job["percent"], job["rows"], job["accepted"], job["duplicates"], job["invalid"], job["blocked"]) == (100, 5, 2, 1, 2, 0)
+    assert (job["percent"], job["rows"], job["accepted"], job["duplicates"], job["invalid"], job["blocked"]) == (
+        100,
+        5,
+        2,
+        1,
+        2,
+        0,
+    )
     assert job["file_name"] == "名单.csv" and job["campaign"] == campaign.pk
     assert [row[0] for row in job["rejected"]] == [4, 5, 6]
     assert job["rejected"][0][2] == "duplicate number"
-    assert set(Recipient.objects.filter(campaign=campaign).values_list("mobile", flat=True)) == {"+8613800138000", "+8613800138001"}
+    assert set(Recipient.objects.filter(campaign=campaign).values_list("mobile", flat=True)) == {
+        "+8613800138000",
+        "+8613800138001",
+    }
     finished = RecipientImport.objects.get(pk=body["import"])
     assert finished.created_by.groups.filter(name="Marketing").exists()
     assert not finished.file and not list((settings.MEDIA_ROOT / "imports").rglob("*.csv"))  # the list is not kept
@@ -181,10 +215,13 @@ def test_an_unreadable_file_fails_the_import_with_its_reason(marketing, django_c
     assert "binary" in job["error"]
 
 
-@pytest.mark.parametrize(("name", "content", "needle"), [
-    ("list.pdf", b"%PDF-1.4", ".csv or .xlsx"),
-    ("list.csv", b"", "empty"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("list.pdf", b"%PDF-1.4", ".csv or .xlsx"),
+        ("list.csv", b"", "empty"),
+    ],
+)
 def test_wrong_or_empty_files_are_refused_at_once(marketing, django_capture_on_commit_callbacks, name, content, needle):
     campaign = make_campaign()
     response = upload(marketing, campaign, name, content, django_capture_on_commit_callbacks)
@@ -202,13 +239,20 @@ def test_multipart_without_a_file_is_a_400(marketing):
 
 def test_progress_of_a_running_import_comes_from_the_cache(marketing):
     campaign = make_campaign()
-    job = RecipientImport.objects.create(campaign=campaign, original_name="big.csv", size_bytes=1000,
-                                         state=RecipientImport.State.RUNNING)
+    job = RecipientImport.objects.create(
+        campaign=campaign, original_name="big.csv", size_bytes=1000, state=RecipientImport.State.RUNNING
+    )
     before = marketing.get(f"/api/imports/{job.pk}/").json()
     assert (before["state"], before["percent"], before["rows"]) == ("running", 0, 0)
     set_progress(job.pk, 400, ImportResult(rows=20_000, accepted=19_990, invalid=10))
     live = marketing.get(f"/api/imports/{job.pk}/").json()
-    assert (live["percent"], live["processed_bytes"], live["rows"], live["accepted"], live["invalid"]) == (40, 400, 20_000, 19_990, 10)
+    assert (live["percent"], live["processed_bytes"], live["rows"], live["accepted"], live["invalid"]) == (
+        40,
+        400,
+        20_000,
+        19_990,
+        10,
+    )
 
 
 def test_only_the_first_thousand_rejected_rows_are_shown(marketing):
@@ -218,8 +262,9 @@ def test_only_the_first_thousand_rejected_rows_are_shown(marketing):
     assert body["invalid"] == 1_500
     assert len(body["rejected"]) == 1_000
     assert body["rejected"][-1][0] == 1_000
-    job = RecipientImport.objects.create(campaign=campaign, original_name="x.csv", state="done",
-                                         rejected_rows=[[i, "1", "bad"] for i in range(1, 1_501)])
+    job = RecipientImport.objects.create(
+        campaign=campaign, original_name="x.csv", state="done", rejected_rows=[[i, "1", "bad"] for i in range(1, 1_501)]
+    )
     assert len(marketing.get(f"/api/imports/{job.pk}/").json()["rejected"]) == 1_000
 
 

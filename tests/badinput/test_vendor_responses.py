@@ -123,9 +123,9 @@ def xml_with(dtd: str, value: str) -> str:
     )
 
 
-LAUGHS_DTD = "<!DOCTYPE r [<!ENTITY a0 \"lol\">" + "".join(
-    f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
-) + "]>"
+LAUGHS_DTD = (
+    '<!DOCTYPE r [<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)) + "]>"
+)
 QUADRATIC_DTD = f'<!DOCTYPE r [<!ENTITY big "{"x" * 50_000}">]>'
 
 MALFORMED = {  # name → body; every one must be a bad_response carrying the raw text
@@ -139,13 +139,21 @@ MALFORMED = {  # name → body; every one must be a bad_response carrying the ra
     "json-string": b'"SUCCESS"',
     "json-nested-100000": b'{"code": ' + b"[" * 100_000,
     "json-nested-900": b"[" * 900 + b"]" * 900,
-    "json-code-nested-900": b'{"code": ' + b"[" * 900 + b"]" * 900 + b', "responseCode": ' + b"[" * 900 + b"]" * 900 + b"}",
+    "json-code-nested-900": b'{"code": '
+    + b"[" * 900
+    + b"]" * 900
+    + b', "responseCode": '
+    + b"[" * 900
+    + b"]" * 900
+    + b"}",
     "json-code-not-a-string": b'{"code": [["SUCCESS"]], "responseCode": {"SUCCESS": true}, "balance": 5}',
     "json-code-true": b'{"code": true, "responseCode": true, "smsid": "1", "num": "5"}',
     "xml-billion-laughs": xml_with(LAUGHS_DTD, "&a9;").encode(),
     "xml-quadratic-blowup": xml_with(QUADRATIC_DTD, "&big;" * 2_000).encode(),
     "xml-external-entity": xml_with('<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>', "&x;").encode(),
-    "xml-external-parameter-entity": xml_with('<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/evil.dtd"> %p;]>', "1").encode(),
+    "xml-external-parameter-entity": xml_with(
+        '<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/evil.dtd"> %p;]>', "1"
+    ).encode(),
     "xml-unknown-encoding": b'<?xml version="1.0" encoding="x-no-such-codec"?><returnsms><code>2</code></returnsms>',
     "xml-truncated": b'<?xml version="1.0" encoding="utf-8"?><returnsms><returnstatus>Succ',
     "binary-junk": bytes(range(256)) * 4,
@@ -175,13 +183,17 @@ def test_a_malformed_answer_is_a_bad_response_with_the_raw_text(vendor, label, o
         assert marker in outcome.message, f"raw text not kept: {outcome.message!r}"
 
 
-@pytest.mark.parametrize("template", [
-    '<?xml version="1.0"?><!DOCTYPE returnsms SYSTEM "{url}/evil.dtd"><returnsms><code>2</code><message>x</message></returnsms>',
-    '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "{url}/secret">]><returnsms><code>2</code><message>&x;</message></returnsms>',
-    '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "{url}/evil.dtd"> %p;]><returnsms><code>2</code></returnsms>',
-    '<?xml version="1.0" encoding="idna"?><returnsms><code>2</code><returnstatus>Success</returnstatus></returnsms>',
-    '<?xml version="1.0" encoding="utf-16"?><returnsms><code>2</code></returnsms>',
-], ids=["external-dtd", "external-entity", "external-parameter-entity", "idna-encoding", "declared-utf-16"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '<?xml version="1.0"?><!DOCTYPE returnsms SYSTEM "{url}/evil.dtd"><returnsms><code>2</code><message>x</message></returnsms>',
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "{url}/secret">]><returnsms><code>2</code><message>&x;</message></returnsms>',
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "{url}/evil.dtd"> %p;]><returnsms><code>2</code></returnsms>',
+        '<?xml version="1.0" encoding="idna"?><returnsms><code>2</code><returnstatus>Success</returnstatus></returnsms>',
+        '<?xml version="1.0" encoding="utf-16"?><returnsms><code>2</code></returnsms>',
+    ],
+    ids=["external-dtd", "external-entity", "external-parameter-entity", "idna-encoding", "declared-utf-16"],
+)
 @pytest.mark.parametrize(("label", "operation"), operation_cases())
 def test_xml_that_points_elsewhere_never_makes_the_adapter_fetch_it(vendor, start_fake, label, operation, template):
     """An external DTD or entity is never fetched (no SSRF, no local file read); odd declarations never crash."""
@@ -197,7 +209,9 @@ def test_xml_that_points_elsewhere_never_makes_the_adapter_fetch_it(vendor, star
 
 @pytest.mark.parametrize(("label", "operation"), operation_cases())
 def test_an_html_error_page_with_a_4xx_status_is_a_vendor_error(vendor, label, operation):
-    vendor.answer("<html><body><h1>404 Not Found</h1><p>The page /voice.php was not found</p></body></html>", 404, "text/html")
+    vendor.answer(
+        "<html><body><h1>404 Not Found</h1><p>The page /voice.php was not found</p></body></html>", 404, "text/html"
+    )
     outcome, seconds = timed(OPERATIONS[operation][1], adapter_for(label, vendor))
     assert seconds < FAST
     assert isinstance(outcome, VendorError), outcome
@@ -224,8 +238,10 @@ def unexpected_code_answer(label: str, operation: str) -> tuple[str, str]:
     if code == "ihuyi":
         if label == "ihuyi-json":
             return json.dumps({"code": 98765, "msg": NEW_CODE_MESSAGE, "voiceid": "0"}, ensure_ascii=False), "98765"
-        return (f'<?xml version="1.0" encoding="utf-8"?><SubmitResult xmlns="http://106.ihuyi.com/"><code>98765</code>'
-                f"<msg>{NEW_CODE_MESSAGE}</msg><voiceid>0</voiceid></SubmitResult>"), "98765"
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?><SubmitResult xmlns="http://106.ihuyi.com/"><code>98765</code>'
+            f"<msg>{NEW_CODE_MESSAGE}</msg><voiceid>0</voiceid></SubmitResult>"
+        ), "98765"
     if code == "emay":
         return json.dumps({"code": "ERROR_BRAND_NEW", "responseCode": "ERROR_BRAND_NEW"}), "ERROR_BRAND_NEW"
     if code == "vms57":
@@ -237,10 +253,14 @@ def unexpected_code_answer(label: str, operation: str) -> tuple[str, str]:
             return "-98", "-98"
         return json.dumps({"code": "-98765"}), "-98765"
     if operation in ("fetch_reports", "fetch_replies"):
-        return (f'<?xml version="1.0" encoding="utf-8"?><returnsms><errorstatus><error>98</error>'
-                f"<remark>{NEW_CODE_MESSAGE}</remark></errorstatus></returnsms>"), "98"
-    return (f'<?xml version="1.0" encoding="utf-8"?><returnsms><returnstatus>Faild</returnstatus>'
-            f"<message>{NEW_CODE_MESSAGE}</message></returnsms>"), NEW_CODE_MESSAGE
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?><returnsms><errorstatus><error>98</error>'
+            f"<remark>{NEW_CODE_MESSAGE}</remark></errorstatus></returnsms>"
+        ), "98"
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><returnsms><returnstatus>Faild</returnstatus>'
+        f"<message>{NEW_CODE_MESSAGE}</message></returnsms>"
+    ), NEW_CODE_MESSAGE
 
 
 @pytest.mark.parametrize(("label", "operation"), operation_cases())
@@ -266,17 +286,26 @@ def test_a_code_no_document_lists_is_a_vendor_error_or_a_refusal_never_a_crash(v
 ABSURD = "1e1000000"  # int() of this Decimal takes minutes: adapters must bound before converting
 
 
-@pytest.mark.parametrize(("label", "answer"), [
-    ("ihuyi", f'<GetNumResult xmlns="http://106.ihuyi.com/"><code>2</code><msg>ok</msg><num>{ABSURD}</num></GetNumResult>'),
-    ("ihuyi-json", json.dumps({"code": 2, "msg": "ok", "num": "NaN"})),
-    ("emay", '{"responseCode": "SUCCESS", "balance": 1e400000}'),
-    ("emay", '{"responseCode": "SUCCESS", "balance": NaN}'),
-    ("vms57", f"0|{ABSURD}"),
-    ("vms57", "0|Infinity"),
-    ("fungo", "9" * 5000),
-    ("fungo", "١٢٣"),  # Arabic-Indic digits: not a number this vendor writes
-    ("sms10692", f"<returnsms><returnstatus>Sucess</returnstatus><message></message><overage>{ABSURD}</overage></returnsms>"),
-])
+@pytest.mark.parametrize(
+    ("label", "answer"),
+    [
+        (
+            "ihuyi",
+            f'<GetNumResult xmlns="http://106.ihuyi.com/"><code>2</code><msg>ok</msg><num>{ABSURD}</num></GetNumResult>',
+        ),
+        ("ihuyi-json", json.dumps({"code": 2, "msg": "ok", "num": "NaN"})),
+        ("emay", '{"responseCode": "SUCCESS", "balance": 1e400000}'),
+        ("emay", '{"responseCode": "SUCCESS", "balance": NaN}'),
+        ("vms57", f"0|{ABSURD}"),
+        ("vms57", "0|Infinity"),
+        ("fungo", "9" * 5000),
+        ("fungo", "١٢٣"),  # Arabic-Indic digits: not a number this vendor writes
+        (
+            "sms10692",
+            f"<returnsms><returnstatus>Sucess</returnstatus><message></message><overage>{ABSURD}</overage></returnsms>",
+        ),
+    ],
+)
 def test_an_absurd_balance_is_a_bad_response_not_a_snapshot_that_cannot_be_stored(vendor, label, answer):
     vendor.answer(answer)
     outcome, seconds = timed(lambda a: a.balance(), adapter_for(label, vendor))
@@ -284,22 +313,57 @@ def test_an_absurd_balance_is_a_bad_response_not_a_snapshot_that_cannot_be_store
     assert isinstance(outcome, VendorError) and outcome.code == "bad_response", outcome
 
 
-@pytest.mark.parametrize(("label", "answer"), [
-    ("emay", json.dumps({"code": "SUCCESS", "data": [
-        {"voiceId": "1", "customVoiceId": "R1A1", "mobile": "13800138000", "state": "SUCCESS", "callingDuration": ABSURD},
-        {"voiceId": "2", "customVoiceId": "R2A1", "mobile": "13800138001", "state": "SUCCESS", "callingDuration": -5},
-        {"voiceId": "3", "customVoiceId": "R3A1", "mobile": "13800138002", "state": "BRAND_NEW_STATE", "callingDuration": "NaN"},
-    ]})),
-    ("vms57", "<result><count>3</count><reportMsg></reportMsg>"
-              f"<callbox><batchID>9</batchID><calledNumber>13800138000</calledNumber><status>10</status><holdTime>{ABSURD}</holdTime>"
-              "<feeTime>99999999999999999999</feeTime></callbox>"
-              "<callbox><batchID>9</batchID><calledNumber>13800138001</calledNumber><status>10</status>"
-              "<startTime>1900-01-01 00:00:00</startTime><endTime>9999-12-31 23:59:59</endTime></callbox>"
-              "<callbox><batchID>9</batchID><calledNumber>13800138002</calledNumber><status>77</status><holdTime>-3</holdTime></callbox>"
-              "</result>"),
-    ("sms10692", "<returnsms><statusbox><mobile>13800138000</mobile><taskid>1</taskid><status>77</status>"
-                 "<receivetime>not a time</receivetime><errorcode>" + "E" * 10_000 + "</errorcode></statusbox></returnsms>"),
-])
+@pytest.mark.parametrize(
+    ("label", "answer"),
+    [
+        (
+            "emay",
+            json.dumps(
+                {
+                    "code": "SUCCESS",
+                    "data": [
+                        {
+                            "voiceId": "1",
+                            "customVoiceId": "R1A1",
+                            "mobile": "13800138000",
+                            "state": "SUCCESS",
+                            "callingDuration": ABSURD,
+                        },
+                        {
+                            "voiceId": "2",
+                            "customVoiceId": "R2A1",
+                            "mobile": "13800138001",
+                            "state": "SUCCESS",
+                            "callingDuration": -5,
+                        },
+                        {
+                            "voiceId": "3",
+                            "customVoiceId": "R3A1",
+                            "mobile": "13800138002",
+                            "state": "BRAND_NEW_STATE",
+                            "callingDuration": "NaN",
+                        },
+                    ],
+                }
+            ),
+        ),
+        (
+            "vms57",
+            "<result><count>3</count><reportMsg></reportMsg>"
+            f"<callbox><batchID>9</batchID><calledNumber>13800138000</calledNumber><status>10</status><holdTime>{ABSURD}</holdTime>"
+            "<feeTime>99999999999999999999</feeTime></callbox>"
+            "<callbox><batchID>9</batchID><calledNumber>13800138001</calledNumber><status>10</status>"
+            "<startTime>1900-01-01 00:00:00</startTime><endTime>9999-12-31 23:59:59</endTime></callbox>"
+            "<callbox><batchID>9</batchID><calledNumber>13800138002</calledNumber><status>77</status><holdTime>-3</holdTime></callbox>"
+            "</result>",
+        ),
+        (
+            "sms10692",
+            "<returnsms><statusbox><mobile>13800138000</mobile><taskid>1</taskid><status>77</status>"
+            "<receivetime>not a time</receivetime><errorcode>" + "E" * 10_000 + "</errorcode></statusbox></returnsms>",
+        ),
+    ],
+)
 def test_pulled_reports_with_absurd_values_read_as_unknown_not_as_a_crash(vendor, label, answer):
     vendor.answer(answer)
     outcome, seconds = timed(lambda a: a.fetch_reports(), adapter_for(label, vendor))
@@ -313,8 +377,12 @@ def test_pulled_reports_with_absurd_values_read_as_unknown_not_as_a_crash(vendor
 
 
 def test_a_reply_nested_too_deep_to_serialize_is_still_read(vendor):
-    vendor.answer("<returnsms><callbox><mobile>13800138000</mobile><content>TD</content>" + "<a>" * 100_000
-                  + "</a>" * 100_000 + "</callbox></returnsms>")
+    vendor.answer(
+        "<returnsms><callbox><mobile>13800138000</mobile><content>TD</content>"
+        + "<a>" * 100_000
+        + "</a>" * 100_000
+        + "</callbox></returnsms>"
+    )
     outcome, seconds = timed(lambda a: a.fetch_replies(), adapter_for("sms10692", vendor))
     assert seconds < FAST
     assert isinstance(outcome, list), outcome
@@ -329,8 +397,9 @@ def emay_encrypted(document: bytes, key: str = EMAY_KEY) -> bytes:
 PUSH_ACCOUNTS = {
     "ihuyi": VendorAccount(vendor="ihuyi", name="p-ihuyi", api_id="test", api_secret="key"),
     "emay": VendorAccount(vendor="emay", name="p-emay", api_id=EMAY_APP_ID, api_secret=EMAY_KEY),
-    "emay-encrypted": VendorAccount(vendor="emay", name="p-emay-enc", api_id=EMAY_APP_ID, api_secret=EMAY_KEY,
-                                    options={"push_mode": "encrypted"}),
+    "emay-encrypted": VendorAccount(
+        vendor="emay", name="p-emay-enc", api_id=EMAY_APP_ID, api_secret=EMAY_KEY, options={"push_mode": "encrypted"}
+    ),
     "fungo": VendorAccount(vendor="fungo", name="p-fungo", api_id="cp", api_secret="pw"),
 }
 EMAY_HEADERS = {"appId": EMAY_APP_ID, "Content-Type": "application/json"}
@@ -346,8 +415,9 @@ HOSTILE_PUSHES = {
     "form-absurd-talk-time": b"voiceid=1&code=2&mobilephone=13800138000&talktime=" + ABSURD.encode(),
     "form-many-fields": b"&".join(b"f%d=%d" % (i, i) for i in range(50_000)),
     "fungo-garbage-args": b"args=" + b";".join([b"a,b", b",,,", b"x" * 1000, b"1,2,3,4"] * 100),
-    "emay-absurd-duration": json.dumps({"data": [{"voiceId": "1", "mobile": "13800138000", "state": "SUCCESS",
-                                                  "callingDuration": ABSURD}]}).encode(),
+    "emay-absurd-duration": json.dumps(
+        {"data": [{"voiceId": "1", "mobile": "13800138000", "state": "SUCCESS", "callingDuration": ABSURD}]}
+    ).encode(),
     "emay-random-ciphertext": bytes(range(64)),
     "emay-wrong-key": emay_encrypted(b'{"data": []}', "another-key-0123"),
     "emay-gzip-bomb": emay_encrypted(b'{"data": [' + b" " * 50_000_000 + b"]}"),
@@ -366,7 +436,10 @@ def test_a_hostile_push_is_parsed_or_rejected_never_a_crash(label, body_name):
     if isinstance(outcome, ParsedCallback):
         for report in outcome.reports:
             assert report.talk_seconds is None or 0 <= report.talk_seconds <= 10**6
-            assert report.outcome in adapter_class(PUSH_ACCOUNTS[label].vendor).outcome_map.values() or report.outcome == "unknown"
+            assert (
+                report.outcome in adapter_class(PUSH_ACCOUNTS[label].vendor).outcome_map.values()
+                or report.outcome == "unknown"
+            )
 
 
 @pytest.mark.parametrize("label", ["emay", "emay-encrypted"])
@@ -394,8 +467,12 @@ PUSH_CASES = [
 @pytest.mark.parametrize(("code", "body", "extra"), PUSH_CASES)
 def test_a_hostile_push_is_stored_raw_and_answered_without_a_server_error(db, code, body, extra):
     account = make_account(code, api_id=EMAY_APP_ID if code == "emay" else "test", api_secret=EMAY_KEY)
-    response = Client().post(f"/api/callbacks/{code}/{account.callback_token}/", data=body,
-                             content_type="application/x-www-form-urlencoded", **extra)
+    response = Client().post(
+        f"/api/callbacks/{code}/{account.callback_token}/",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        **extra,
+    )
     assert response.status_code in (200, 400), response.content[:200]
     event = CallbackEvent.objects.get(account=account)
     assert bytes(event.body) == body  # nothing lost: the raw body is kept for re-processing
@@ -406,8 +483,9 @@ def scripted_campaign(fake: ScriptedVendor, label: str):
     code, fields = ACCOUNTS[label]
     account = make_account(code, base_url=fake.url, **fields)
     product = "notify" if code == "ihuyi" else "verify"
-    campaign = make_campaign(recipients=1, account=account, product=product, content="【code】",
-                             variables=lambda i: ["1234"])
+    campaign = make_campaign(
+        recipients=1, account=account, product=product, content="【code】", variables=lambda i: ["1234"]
+    )
     services.launch(campaign)
     return campaign
 
@@ -429,7 +507,10 @@ def test_an_unknown_ihuyi_refusal_code_is_recorded_as_vendor_error_with_the_raw_
     dispatch.dispatch_campaign(campaign.pk, budget_seconds=2)
     call = CallRecord.objects.get(campaign=campaign)
     assert (call.state, call.outcome, call.raw_code, call.raw_message) == (
-        CallRecord.State.SUBMIT_FAILED, "vendor_error", "98765", NEW_CODE_MESSAGE,
+        CallRecord.State.SUBMIT_FAILED,
+        "vendor_error",
+        "98765",
+        NEW_CODE_MESSAGE,
     )
 
 

@@ -15,8 +15,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "pw-browser-1234"
@@ -53,10 +57,12 @@ def roles(transactional_db):
         create_permissions(app_config, verbosity=0)
     for name in ROLE_PERMISSIONS:
         group, _created = Group.objects.get_or_create(name=name)
-        group.permissions.set([
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            for app_label, codename in permission_codenames(name)
-        ])
+        group.permissions.set(
+            [
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                for app_label, codename in permission_codenames(name)
+            ]
+        )
     return ROLE_PERMISSIONS
 
 
@@ -65,7 +71,9 @@ def make_user(roles):
     from django.contrib.auth.models import Group, User
 
     def make(username: str, group: str | None = None, **fields):
-        user = User.objects.create_user(username, email=f"{username}@example.com", password=PASSWORD, is_staff=True, **fields)
+        user = User.objects.create_user(
+            username, email=f"{username}@example.com", password=PASSWORD, is_staff=True, **fields
+        )
         if group:
             user.groups.add(Group.objects.get(name=group))
         return user
@@ -82,7 +90,9 @@ def web(browser, live_server, settings):
     contexts = []
 
     def open_as(username: str | None = None):
-        context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-US", timezone_id="Asia/Shanghai")
+        context = browser.new_context(
+            viewport={"width": 1440, "height": 1000}, locale="en-US", timezone_id="Asia/Shanghai"
+        )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -168,6 +178,7 @@ class Session:
                 for (let i = 3; i < data.length; i += 4) { if (data[i] !== 0) return true; }
                 return false;
             }""",
-            arg=selector, timeout=timeout,
+            arg=selector,
+            timeout=timeout,
         )
         return True

@@ -21,10 +21,8 @@ CSV = (
     "+86 138 0013 8000,重复,SO3\n"
     "12345,坏号,SO4\n"
     "13900139000,张先生,SO5\n"
-    "15000150000,=HYPERLINK(\"http://x\"),SO6\n"
+    '15000150000,=HYPERLINK("http://x"),SO6\n'
 )
-
-
 
 
 def test_operator_sets_up_marketing_runs_a_campaign(web, make_user, tmp_path):
@@ -139,7 +137,8 @@ def test_operator_sets_up_marketing_runs_a_campaign(web, make_user, tmp_path):
     final_now = CallRecord.objects.filter(campaign=campaign, is_test=False).count()
     page.wait_for_function(
         "(n) => document.querySelector('#vo-final').textContent === String(n) && document.querySelector('#vo-queued').textContent === '0'",
-        arg=final_now, timeout=15_000,
+        arg=final_now,
+        timeout=15_000,
     )
 
     mk.go(f"/admin/campaigns/campaign/{campaign.pk}/change/")

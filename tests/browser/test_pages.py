@@ -32,7 +32,9 @@ def spread(campaign, step: timedelta, buckets: int):
     ids = list(CallRecord.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True))
     for k in range(buckets):
         moment = now - step * k
-        CallRecord.objects.filter(id__in=ids[k::buckets]).update(submitted_at=moment - timedelta(seconds=40), reported_at=moment)
+        CallRecord.objects.filter(id__in=ids[k::buckets]).update(
+            submitted_at=moment - timedelta(seconds=40), reported_at=moment
+        )
 
 
 def rename(campaign, name):
@@ -41,16 +43,36 @@ def rename(campaign, name):
 
 @pytest.fixture
 def busy_day(transactional_db):
-    sim = make_account(name="演示模拟供应商 Demo simulator", pull_reports=True, price_per_unit=Decimal("0.05"),
-                       low_balance_threshold=Decimal("100"), options={"seed": 7, "answer_rate": 0.62, "report_delay": [0, 0]})
-    backup = VendorAccount.objects.create(vendor="ihuyi", name="互亿无线 备用", base_url="http://127.0.0.1:9", api_id="C9",
-                                          api_secret="not-shown", low_balance_threshold=Decimal("500"), price_per_unit=Decimal("0.08"),
-                                          last_error="[4051] 剩余条数不足", last_error_at=timezone.now() - timedelta(minutes=12))
+    sim = make_account(
+        name="演示模拟供应商 Demo simulator",
+        pull_reports=True,
+        price_per_unit=Decimal("0.05"),
+        low_balance_threshold=Decimal("100"),
+        options={"seed": 7, "answer_rate": 0.62, "report_delay": [0, 0]},
+    )
+    backup = VendorAccount.objects.create(
+        vendor="ihuyi",
+        name="互亿无线 备用",
+        base_url="http://127.0.0.1:9",
+        api_id="C9",
+        api_secret="not-shown",
+        low_balance_threshold=Decimal("500"),
+        price_per_unit=Decimal("0.08"),
+        last_error="[4051] 剩余条数不足",
+        last_error_at=timezone.now() - timedelta(minutes=12),
+    )
     now = timezone.now()
     for hours in range(0, 24 * 14, 6):
-        BalanceSnapshot.objects.create(account=sim, amount=Decimal(9800 + hours * 4), unit="CNY", taken_at=now - timedelta(hours=hours))
-        BalanceSnapshot.objects.create(account=backup, amount=Decimal(max(380, 3000 - (24 * 14 - hours) * 8)), unit="CNY",
-                                       taken_at=now - timedelta(hours=hours), below_threshold=3000 - (24 * 14 - hours) * 8 < 500)
+        BalanceSnapshot.objects.create(
+            account=sim, amount=Decimal(9800 + hours * 4), unit="CNY", taken_at=now - timedelta(hours=hours)
+        )
+        BalanceSnapshot.objects.create(
+            account=backup,
+            amount=Decimal(max(380, 3000 - (24 * 14 - hours) * 8)),
+            unit="CNY",
+            taken_at=now - timedelta(hours=hours),
+            below_threshold=3000 - (24 * 14 - hours) * 8 < 500,
+        )
 
     week = make_campaign(recipients=240, account=sim, max_attempts=2, retry_delay_minutes=0)
     rename(week, "会员续费提醒")
@@ -68,8 +90,16 @@ def busy_day(transactional_db):
     rename(running, "618 售后回访")
     services.launch(running)
     tasks.tick()  # submitted, receipts not yet pulled
-    CallRecord.objects.filter(campaign=running, id__in=list(CallRecord.objects.filter(campaign=running).values_list("id", flat=True)[:60])).update(
-        state="answered", outcome="answered", raw_code="0", raw_message="接通", reported_at=timezone.now(), talk_seconds=20)
+    CallRecord.objects.filter(
+        campaign=running, id__in=list(CallRecord.objects.filter(campaign=running).values_list("id", flat=True)[:60])
+    ).update(
+        state="answered",
+        outcome="answered",
+        raw_code="0",
+        raw_message="接通",
+        reported_at=timezone.now(),
+        talk_seconds=20,
+    )
     return {"sim": sim, "backup": backup, "week": week, "today": today, "running": running}
 
 

@@ -19,16 +19,35 @@ SECRET = "ihuyi-secret-9f3k2x"
 @pytest.fixture
 def accounts(transactional_db):
     """A simulator that ran a campaign (so there is spend) and an ihuyi account low on balance."""
-    sim = make_account(name="模拟账户 Sim", pull_reports=True, price_per_unit=Decimal("0.05"), low_balance_threshold=Decimal("100"),
-                       options={"seed": 4, "report_delay": [0, 0], "answer_rate": 0.7})
-    ihuyi = VendorAccount.objects.create(vendor="ihuyi", name="互亿 main", base_url="http://127.0.0.1:1", api_id="C1",
-                                         api_secret=SECRET, low_balance_threshold=Decimal("500"), price_per_unit=Decimal("0.08"))
+    sim = make_account(
+        name="模拟账户 Sim",
+        pull_reports=True,
+        price_per_unit=Decimal("0.05"),
+        low_balance_threshold=Decimal("100"),
+        options={"seed": 4, "report_delay": [0, 0], "answer_rate": 0.7},
+    )
+    ihuyi = VendorAccount.objects.create(
+        vendor="ihuyi",
+        name="互亿 main",
+        base_url="http://127.0.0.1:1",
+        api_id="C1",
+        api_secret=SECRET,
+        low_balance_threshold=Decimal("500"),
+        price_per_unit=Decimal("0.08"),
+    )
     now = timezone.now()
     for hours, amount in ((72, "2400"), (48, "1900"), (24, "1200"), (2, "640"), (0, "420")):
-        BalanceSnapshot.objects.create(account=ihuyi, amount=Decimal(amount), unit="CNY", taken_at=now - timedelta(hours=hours),
-                                       below_threshold=Decimal(amount) < 500)
+        BalanceSnapshot.objects.create(
+            account=ihuyi,
+            amount=Decimal(amount),
+            unit="CNY",
+            taken_at=now - timedelta(hours=hours),
+            below_threshold=Decimal(amount) < 500,
+        )
     for hours, amount in ((70, "9000"), (30, "8700"), (1, "8500")):
-        BalanceSnapshot.objects.create(account=sim, amount=Decimal(amount), unit="CNY", taken_at=now - timedelta(hours=hours))
+        BalanceSnapshot.objects.create(
+            account=sim, amount=Decimal(amount), unit="CNY", taken_at=now - timedelta(hours=hours)
+        )
     campaign = make_campaign(recipients=30, account=sim)
     Campaign.objects.filter(pk=campaign.pk).update(name="618 回访")
     services.launch(campaign)
@@ -73,8 +92,10 @@ def test_finance_sees_balances_and_cannot_change_anything(web, make_user, accoun
     assert page.locator("button[name=_save]").count() == 0
     assert page.locator("input[name=api_secret]").count() == 0
     before = VendorAccount.objects.get(pk=ihuyi.pk).name
-    form = ("name=hijacked&vendor=ihuyi&is_active=on&base_url=http%3A%2F%2F127.0.0.1%3A1&api_id=C1&api_secret=&user_id="
-            "&options=%7B%7D&rate_limit_per_second=5&low_balance_threshold=0&price_per_unit=")  # complete: only the permission refuses it
+    form = (
+        "name=hijacked&vendor=ihuyi&is_active=on&base_url=http%3A%2F%2F127.0.0.1%3A1&api_id=C1&api_secret=&user_id="
+        "&options=%7B%7D&rate_limit_per_second=5&low_balance_threshold=0&price_per_unit="
+    )  # complete: only the permission refuses it
     status = page.evaluate(
         """([url, body]) => fetch(url, {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded',
              'X-CSRFToken': (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || ''},
@@ -95,7 +116,11 @@ def test_marketing_cannot_see_vendor_secrets(web, make_user, accounts):
     _sim, ihuyi = accounts
     make_user("mark", "Marketing")
     mk = web("mark")
-    for path in (f"/admin/vendors/vendoraccount/{ihuyi.pk}/change/", "/admin/vendors/vendoraccount/", "/dashboard/finance/"):
+    for path in (
+        f"/admin/vendors/vendoraccount/{ihuyi.pk}/change/",
+        "/admin/vendors/vendoraccount/",
+        "/dashboard/finance/",
+    ):
         response = mk.go(path)
         assert response.status == 403, path
         assert SECRET not in mk.page.content()

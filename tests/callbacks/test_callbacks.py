@@ -74,7 +74,9 @@ def test_unknown_message_is_kept_for_reconciliation_and_acknowledged(client, ihu
 
 def test_ihuyi_template_review_push_approves_the_template(client, ihuyi):
     fake, account = ihuyi
-    template = VoiceTemplate.objects.create(account=account, name="t", content="验证码【code】", vendor_template_id="T42", review_state="pending")
+    template = VoiceTemplate.objects.create(
+        account=account, name="t", content="验证码【code】", vendor_template_id="T42", review_state="pending"
+    )
     fake.templates["T42"] = {"content": template.content, "status": "pending"}
     assert push(client, account, *fake.template_push_body("T42", approved=False, msg="含敏感词")).content == b"success"
     template.refresh_from_db()
@@ -84,8 +86,13 @@ def test_ihuyi_template_review_push_approves_the_template(client, ihuyi):
 @pytest.mark.parametrize("encrypted", [False, True])
 def test_emay_push_plain_and_encrypted(client, db, start_fake, encrypted):
     fake = start_fake(FakeEmay(auto_report=False))
-    account = make_account("emay", base_url=fake.url, api_id=fake.app_id, api_secret=fake.secret_key,
-                           options={"push_mode": "encrypted" if encrypted else "plain"})
+    account = make_account(
+        "emay",
+        base_url=fake.url,
+        api_id=fake.app_id,
+        api_secret=fake.secret_key,
+        options={"push_mode": "encrypted" if encrypted else "plain"},
+    )
     dispatched(account, recipients=4, content="您的快递已到。")
     reports = [fake.report_for(entry) for entry in fake.submitted]
     response = push(client, account, *fake.push_body(reports, encrypted=encrypted))
@@ -95,7 +102,9 @@ def test_emay_push_plain_and_encrypted(client, db, start_fake, encrypted):
 
 def test_emay_push_encrypted_with_another_key_is_refused(client, db, start_fake):
     fake = start_fake(FakeEmay(auto_report=False))
-    account = make_account("emay", base_url=fake.url, api_id=fake.app_id, api_secret=fake.secret_key, options={"push_mode": "encrypted"})
+    account = make_account(
+        "emay", base_url=fake.url, api_id=fake.app_id, api_secret=fake.secret_key, options={"push_mode": "encrypted"}
+    )
     dispatched(account, recipients=2, content="您的快递已到。")
     reports = [fake.report_for(entry) for entry in fake.submitted]
     response = push(client, account, *fake.push_body(reports, encrypted=True, secret_key="WrongKey-0123456"))
@@ -107,8 +116,13 @@ def test_emay_push_encrypted_with_another_key_is_refused(client, db, start_fake)
 
 def test_fungo_status_push_and_inbound_reply(client, db, start_fake):
     fake = start_fake(FakeFungo())
-    account = make_account("fungo", base_url=fake.url, api_id="fungo-cp", api_secret="fungo-pass",
-                           options={"app_id": fake.app_id, "template_id": "1001"})
+    account = make_account(
+        "fungo",
+        base_url=fake.url,
+        api_id="fungo-cp",
+        api_secret="fungo-pass",
+        options={"app_id": fake.app_id, "template_id": "1001"},
+    )
     dispatched(account, recipients=2, content="【code】")
     body, headers, query = fake.push_body(status="0")
     assert push(client, account, body, headers, query).status_code == 200
@@ -144,4 +158,7 @@ def test_a_push_skips_the_middleware_it_has_no_use_for(client, ihuyi):
     assert CallRecord.objects.get().state == "answered"
     assert {"X-Frame-Options", "Content-Language", "Vary"} <= set(client.get("/admin/login/").headers)
     unslashed = client.get(f"/api/callbacks/ihuyi/{account.callback_token}")  # not a callback URL: CommonMiddleware
-    assert (unslashed.status_code, unslashed.headers["Location"]) == (301, f"/api/callbacks/ihuyi/{account.callback_token}/")
+    assert (unslashed.status_code, unslashed.headers["Location"]) == (
+        301,
+        f"/api/callbacks/ihuyi/{account.callback_token}/",
+    )

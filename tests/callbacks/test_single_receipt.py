@@ -42,7 +42,10 @@ def test_answered_receipts_commit_in_one_prepared_statement_each(client, transac
         assert (response.status_code, response.content) == (200, b"success")
     assert prepared_runs("account_id") == before + 3
     calls = CallRecord.objects.filter(campaign=campaign)
-    assert sorted(calls.values_list("state", "outcome", "talk_seconds", "raw_code")) == [("answered", "answered", 12, "2")] * 3
+    assert (
+        sorted(calls.values_list("state", "outcome", "talk_seconds", "raw_code"))
+        == [("answered", "answered", 12, "2")] * 3
+    )
     events = CallbackEvent.objects.filter(account=account)
     assert sorted(events.values_list("state", "reports_count")) == [("applied", 1)] * 3
     assert all(e.processed_at and bytes(e.body).startswith(b"code=2") and e.headers for e in events)
@@ -59,7 +62,9 @@ def test_a_failed_receipt_queues_one_next_attempt_however_often_it_comes(client,
     assert (first.state, first.outcome, first.raw_message) == ("failed", "no_answer", "无人接听")
     retry = CallRecord.objects.get(campaign=campaign, attempt=2)
     assert (retry.state, retry.recipient_id, retry.not_before is not None) == ("queued", first.recipient_id, True)
-    assert list(CallbackEvent.objects.values_list("state", flat=True)) == ["applied"] * 3  # replays: applied, not unmatched
+    assert (
+        list(CallbackEvent.objects.values_list("state", flat=True)) == ["applied"] * 3
+    )  # replays: applied, not unmatched
     assert selectors.campaign_stats(campaign)["by_state"] == {"failed": 1, "queued": 1}
 
 
@@ -126,8 +131,10 @@ def test_an_event_a_dead_process_left_unapplied_is_applied_by_the_beat(ihuyi):
     fake, account = ihuyi
     dispatched(account, recipients=2)
     first, second = (entry["vendor_message_id"] for entry in fake.submitted)
-    stale, fresh = (CallbackEvent.objects.create(account=account, vendor="ihuyi", body=fake.push_body(voiceid, "2")[0])
-                    for voiceid in (first, second))
+    stale, fresh = (
+        CallbackEvent.objects.create(account=account, vendor="ihuyi", body=fake.push_body(voiceid, "2")[0])
+        for voiceid in (first, second)
+    )
     CallbackEvent.objects.filter(pk=stale.pk).update(received_at=timezone.now() - timedelta(minutes=3))
     assert tasks.apply_stalled_events() == 1
     assert CallRecord.objects.get(vendor_message_id=first).state == "answered"

@@ -19,7 +19,9 @@ CSV = "手机号,name,order\n13800138000,王先生,SO1\n139 0013 9000,李女士,
 def test_upload_schedule_and_complete_on_a_real_worker(worker):
     worker()
     # nobody answers: each number gets both of its attempts, and no more
-    account = make_account(options={"answer_rate": 0, "failure_mix": {"no_answer": 1}, "report_delay": [0, 0]}, pull_reports=True)
+    account = make_account(
+        options={"answer_rate": 0, "failure_mix": {"no_answer": 1}, "report_delay": [0, 0]}, pull_reports=True
+    )
     campaign = make_campaign(account=account, max_attempts=2, retry_delay_minutes=0)
     job = services.start_file_import(campaign, SimpleUploadedFile("名单.csv", CSV.encode("gb18030")))
 

@@ -20,15 +20,21 @@ def test_sigkill_mid_batch_dials_no_number_twice_and_loses_none(worker, start_fa
     fake = start_fake(FakeIhuyi())
     fake.enforce_number_limits = False
     fake.delay = 0.25  # a slow vendor, so the kill lands while requests are in flight
-    account = make_account("ihuyi", base_url=fake.url, api_id=fake.account, api_secret=fake.apikey, rate_limit_per_second=100)
-    campaign = make_campaign(recipients=150, account=account, content="您的订单【order】已发货【name】", rate_limit_per_second=100)
+    account = make_account(
+        "ihuyi", base_url=fake.url, api_id=fake.account, api_secret=fake.apikey, rate_limit_per_second=100
+    )
+    campaign = make_campaign(
+        recipients=150, account=account, content="您的订单【order】已发货【name】", rate_limit_per_second=100
+    )
     services.launch(campaign)
 
     first = worker(queues="dispatch")
     tick.apply_async(queue="dispatch")
     assert wait_for(lambda: len(fake.requests) >= 40, timeout=60), "the worker should be dialling"
     first.kill(signal.SIGKILL)
-    stuck_at_kill = set(CallRecord.objects.filter(campaign=campaign, state="submitting").values_list("mobile", flat=True))
+    stuck_at_kill = set(
+        CallRecord.objects.filter(campaign=campaign, state="submitting").values_list("mobile", flat=True)
+    )
     assert stuck_at_kill, "the kill should catch calls in flight"
 
     # The killed worker's lease would expire on its own after a while; the test does not wait.

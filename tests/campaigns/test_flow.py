@@ -11,11 +11,11 @@ from tests.factories import make_account, make_campaign, run_until_done
 CSV = "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n13900139000,,SO5\n"
 
 
-
-
 def test_gb18030_upload_schedule_and_complete_with_retries(db, django_capture_on_commit_callbacks):
     # Nobody answers: every recipient gets all three attempts (the seed would depend on row ids).
-    account = make_account(options={"answer_rate": 0, "failure_mix": {"no_answer": 1}, "report_delay": [0, 0]}, pull_reports=True)
+    account = make_account(
+        options={"answer_rate": 0, "failure_mix": {"no_answer": 1}, "report_delay": [0, 0]}, pull_reports=True
+    )
     campaign = make_campaign(account=account, max_attempts=3, retry_delay_minutes=0)
     upload = SimpleUploadedFile("名单.csv", CSV.encode("gb18030"), content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):
@@ -45,7 +45,9 @@ def test_an_import_whose_worker_died_is_failed_by_the_sweeper(db):
 
     campaign = make_campaign()
     upload = SimpleUploadedFile("a.csv", b"13800138000,x,y\n")
-    job = RecipientImport.objects.create(campaign=campaign, file=upload, original_name="a.csv", state=RecipientImport.State.RUNNING)
+    job = RecipientImport.objects.create(
+        campaign=campaign, file=upload, original_name="a.csv", state=RecipientImport.State.RUNNING
+    )
     RecipientImport.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=10))
     uploaded = Path(job.file.path)
     assert uploaded.exists()
@@ -76,7 +78,15 @@ def test_calls_without_a_receipt_expire_and_a_late_receipt_still_counts(db):
     services.complete_if_done(campaign.pk)
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.COMPLETED  # expired calls are final for completion
-    late = get_adapter(account)._report({"vendor_message_id": "x", "custom_id": CallRecord.objects.first().custom_id,
-                                         "code": "0", "message": "接通", "talk_seconds": 12, "billed_seconds": 60})
+    late = get_adapter(account)._report(
+        {
+            "vendor_message_id": "x",
+            "custom_id": CallRecord.objects.first().custom_id,
+            "code": "0",
+            "message": "接通",
+            "talk_seconds": 12,
+            "billed_seconds": 60,
+        }
+    )
     assert receipts.apply_reports(account, [late]) == (1, 0)
     assert CallRecord.objects.filter(state="answered").count() == 1

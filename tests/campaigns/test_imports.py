@@ -29,5 +29,7 @@ def test_an_xlsx_file_tells_how_far_it_has_been_read(tmp_path):
     size = path.stat().st_size
     rows, progress = readers.open_rows(path, "list.xlsx")
     seen = {n: progress.consumed for n, _row in enumerate(rows, 1) if n in (25, 50, 100)}
-    assert abs(seen[25] - size // 4) <= size * 2 // 100 and abs(seen[50] - size // 2) <= size * 2 // 100  # a row or two read ahead
+    assert (
+        abs(seen[25] - size // 4) <= size * 2 // 100 and abs(seen[50] - size // 2) <= size * 2 // 100
+    )  # a row or two read ahead
     assert seen[100] == size

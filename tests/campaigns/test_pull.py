@@ -17,8 +17,14 @@ def launch_and_send(account, recipients, content, **fields):
 
 def test_sms10692_reports_match_each_number_of_a_shared_task_id(db, start_fake):
     fake = start_fake(FakeSms10692())
-    account = make_account("sms10692", base_url=fake.url, api_id=fake.account, api_secret=fake.password, user_id=fake.userid,
-                           pull_reports=True)
+    account = make_account(
+        "sms10692",
+        base_url=fake.url,
+        api_id=fake.account,
+        api_secret=fake.password,
+        user_id=fake.userid,
+        pull_reports=True,
+    )
     fake.report_for["13800130001"] = ("20", "UNDELIV")  # the second recipient's number
     launch_and_send(account, 4, "您的验证码是1234")
     calls = list(CallRecord.objects.order_by("id"))
@@ -37,7 +43,9 @@ def test_sms10692_reports_match_each_number_of_a_shared_task_id(db, start_fake):
 
 def test_vms57_report_pull_completes_the_campaign(db, start_fake):
     fake = start_fake(FakeVms57())
-    account = make_account("vms57", base_url=fake.url, api_id="vmsuser", api_secret="vmspass", user_id="1001", pull_reports=True)
+    account = make_account(
+        "vms57", base_url=fake.url, api_id="vmsuser", api_secret="vmspass", user_id="1001", pull_reports=True
+    )
     campaign = launch_and_send(account, 3, "【code】", product="verify", variables=lambda i: [f"{1000 + i}"])
     assert CallRecord.objects.filter(state="submitted").count() == 3
     tasks.pull_all()

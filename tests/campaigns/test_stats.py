@@ -21,7 +21,11 @@ def truth(campaign):
 
 
 def test_counters_follow_every_change_of_a_campaign(db):
-    account = make_account(options={"seed": 4, "answer_rate": 0.5, "report_delay": [0, 0]}, pull_reports=True, price_per_unit=Decimal("0.10"))
+    account = make_account(
+        options={"seed": 4, "answer_rate": 0.5, "report_delay": [0, 0]},
+        pull_reports=True,
+        price_per_unit=Decimal("0.10"),
+    )
     campaign = make_campaign(recipients=60, account=account, max_attempts=2, retry_delay_minutes=0)
     services.launch(campaign)
     campaign.refresh_from_db()

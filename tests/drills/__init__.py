@@ -38,7 +38,9 @@ def ihuyi_account(fake, **fields):
 
 
 def emay_account(fake, **fields):
-    return make_account("emay", **{"base_url": fake.url, "api_id": fake.app_id, "api_secret": fake.secret_key, **fields})
+    return make_account(
+        "emay", **{"base_url": fake.url, "api_id": fake.app_id, "api_secret": fake.secret_key, **fields}
+    )
 
 
 def dialled(*fakes) -> Counter:

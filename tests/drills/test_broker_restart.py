@@ -58,9 +58,28 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         if not self.up():
-            subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(self.port),
-                            "--save", "", "--appendonly", "no", "--dir", self.dir,
-                            "--pidfile", os.path.join(self.dir, "redis.pid")], capture_output=True, timeout=10, check=True)
+            subprocess.run(
+                [
+                    "redis-server",
+                    "--daemonize",
+                    "yes",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    self.dir,
+                    "--pidfile",
+                    os.path.join(self.dir, "redis.pid"),
+                ],
+                capture_output=True,
+                timeout=10,
+                check=True,
+            )
             assert wait_for(self.up, timeout=10, interval=0.1), "Redis did not start"
         return self
 
@@ -175,10 +194,13 @@ def test_broker_restart_mid_campaign_loses_nothing_and_dials_nothing_twice(drill
         publish(tick)
         return not CallRecord.objects.filter(campaign=campaign, state__in=["queued", "submitting"]).exists()
 
-    assert wait_for(all_sent, timeout=45, interval=1.0), Counter(CallRecord.objects.filter(campaign=campaign).values_list("state", flat=True))
+    assert wait_for(all_sent, timeout=45, interval=1.0), Counter(
+        CallRecord.objects.filter(campaign=campaign).values_list("state", flat=True)
+    )
     assert sent_at_pause < recipients, "some calls should have been left for after the restart"
-    assert CallRecord.objects.filter(campaign=campaign, submitted_at__gt=resumed_at).count() == recipients - sent_at_pause, \
-        "the calls left at the pause were sent by ticks published after the broker came back"
+    assert (
+        CallRecord.objects.filter(campaign=campaign, submitted_at__gt=resumed_at).count() == recipients - sent_at_pause
+    ), "the calls left at the pause were sent by ticks published after the broker came back"
 
     calls = CallRecord.objects.filter(campaign=campaign)
     assert calls.count() == recipients and calls.filter(attempt=1).count() == recipients  # one attempt each, none lost

@@ -101,12 +101,16 @@ def test_replayed_out_of_order_concurrent_receipts_are_applied_once(audit, live_
     codes = ["2"] * 6 + ["-6", "-6", "-1", "-12"]  # answered, no answer (retried), powered off, rejected
     for entry in ihuyi.submitted:
         code = rng.choice(codes)
-        body, headers, query = ihuyi.push_body(entry["vendor_message_id"], code, talktime=rng.randint(1, 90) if code == "2" else None)
+        body, headers, query = ihuyi.push_body(
+            entry["vendor_message_id"], code, talktime=rng.randint(1, 90) if code == "2" else None
+        )
         (report,) = ihuyi_adapter.parse_callback(body, headers, query).reports
         truth[vid_to_custom[entry["vendor_message_id"]]] = report
         posts += [(f"/api/callbacks/ihuyi/{ihuyi_acc.callback_token}/", body, headers)] * REPLAYS
-    emay_reports = [emay.report_for(entry, emay.states[entry["wire_mobile"]], duration=rng.randint(1, 90) + 0.5)
-                    for entry in emay.submitted]
+    emay_reports = [
+        emay.report_for(entry, emay.states[entry["wire_mobile"]], duration=rng.randint(1, 90) + 0.5)
+        for entry in emay.submitted
+    ]
     emay.reports["voice"].clear()
     emay.reports["voice"].extend(emay_reports)  # the pull hands out the very receipts that are pushed
     for item in emay_reports:
@@ -117,7 +121,7 @@ def test_replayed_out_of_order_concurrent_receipts_are_applied_once(audit, live_
         shuffled = rng.sample(emay_reports, len(emay_reports))
         size = rng.choice([100, 200, 300])
         for start in range(0, len(shuffled), size):
-            body, headers, _q = emay.push_body(shuffled[start:start + size])
+            body, headers, _q = emay.push_body(shuffled[start : start + size])
             posts.append((f"/api/callbacks/emay/{emay_acc.callback_token}/", body, headers))
     rng.shuffle(posts)
 
@@ -148,8 +152,12 @@ def test_replayed_out_of_order_concurrent_receipts_are_applied_once(audit, live_
     # ---- each call holds its receipt; no-answer calls have exactly one queued retry
     for campaign in (single, batched):
         expected = expected_records(campaign, truth)
-        actual = {c: (s, o, t) for c, s, o, t in CallRecord.objects.filter(campaign=campaign, attempt=1)
-                  .values_list("custom_id", "state", "outcome", "talk_seconds")}
+        actual = {
+            c: (s, o, t)
+            for c, s, o, t in CallRecord.objects.filter(campaign=campaign, attempt=1).values_list(
+                "custom_id", "state", "outcome", "talk_seconds"
+            )
+        }
         assert actual == expected
         retried = {c for c, (_s, outcome, _t) in expected.items() if outcome in campaign.retryable_outcomes}
         assert retried, "the storm should include retryable outcomes"

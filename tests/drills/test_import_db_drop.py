@@ -60,7 +60,9 @@ def drop_connection_mid_copy() -> None:
 
 def assert_nothing_half_imported(campaign: Campaign, job: RecipientImport) -> None:
     assert job.state == RecipientImport.State.FAILED
-    assert "nothing was added" in job.error and ("connection" in job.error.lower() or "terminat" in job.error.lower()), job.error
+    assert "nothing was added" in job.error and (
+        "connection" in job.error.lower() or "terminat" in job.error.lower()
+    ), job.error
     assert job.finished_at is not None and job.accepted == 0
     assert not Recipient.objects.filter(campaign=campaign).exists(), "a half-imported file left recipients behind"
     assert Campaign.objects.get(pk=campaign.pk).recipient_count == 0
@@ -97,8 +99,12 @@ def test_connection_dropped_mid_import_in_a_thread(transactional_db):
     data = big_csv()
 
     def run(campaign, data):
-        job = RecipientImport.objects.create(campaign=campaign, file=SimpleUploadedFile("recipients.csv", data),
-                                             original_name="recipients.csv", size_bytes=len(data))
+        job = RecipientImport.objects.create(
+            campaign=campaign,
+            file=SimpleUploadedFile("recipients.csv", data),
+            original_name="recipients.csv",
+            size_bytes=len(data),
+        )
         errors = []
 
         def target():

@@ -42,7 +42,9 @@ def half_open(account) -> None:
 
 
 def backoff_elapsed(campaign) -> None:
-    CallRecord.objects.filter(campaign=campaign, state="queued").update(not_before=timezone.now() - timedelta(seconds=1))
+    CallRecord.objects.filter(campaign=campaign, state="queued").update(
+        not_before=timezone.now() - timedelta(seconds=1)
+    )
 
 
 def test_vendor_down_requeues_with_growing_backoff_then_the_circuit_closes_on_success(db, start_fake):
@@ -109,7 +111,10 @@ def test_read_timeouts_leave_calls_for_reconciliation_and_never_resend_them(db, 
     assert account.circuit_is_open and "timed out" in account.last_error
     stuck = CallRecord.objects.filter(campaign=campaign, state="submitting")
     assert stuck.count() == BATCH
-    assert all(m.startswith("awaiting reconciliation") and "timed out" in m for m in stuck.values_list("raw_message", flat=True))
+    assert all(
+        m.startswith("awaiting reconciliation") and "timed out" in m
+        for m in stuck.values_list("raw_message", flat=True)
+    )
     stuck_ids = set(stuck.values_list("id", flat=True))
 
     half_open(account)
@@ -117,7 +122,9 @@ def test_read_timeouts_leave_calls_for_reconciliation_and_never_resend_them(db, 
         dispatch.dispatch_campaign(campaign.pk, budget_seconds=5)
     assert states(campaign) == {"submitted": 20 - BATCH, "submitting": BATCH}
     assert len(fake.requests) == 20, "each call was requested once: the timed-out ones were not re-sent"
-    assert set(CallRecord.objects.filter(campaign=campaign, state="submitting").values_list("id", flat=True)) == stuck_ids
+    assert (
+        set(CallRecord.objects.filter(campaign=campaign, state="submitting").values_list("id", flat=True)) == stuck_ids
+    )
 
     # Not reconciled before the report window ends: kept; after it, flagged for an operator, not re-sent.
     assert dispatch.reconcile_stuck(older_than=timedelta(0)) == 0
@@ -171,7 +178,9 @@ def test_ihuyi_call_accepted_after_our_timeout_is_reconciled_by_its_pushed_recei
         assert response.content == b"success"
     calls = CallRecord.objects.filter(campaign=campaign)
     assert states(campaign) == {"answered": BATCH}
-    assert {(c.mobile, c.vendor_message_id) for c in calls} == {("+86" + e["mobile"], e["vendor_message_id"]) for e in fake.submitted}
+    assert {(c.mobile, c.vendor_message_id) for c in calls} == {
+        ("+86" + e["mobile"], e["vendor_message_id"]) for e in fake.submitted
+    }
     assert set(calls.values_list("talk_seconds", flat=True)) == {12}
     assert len(fake.requests) == BATCH  # never re-sent
 
@@ -212,7 +221,9 @@ def test_garbage_answers_are_never_resent_and_the_operator_sees_them(db, start_f
     assert account.circuit_is_open and "502 Bad Gateway" in account.last_error
     stuck = CallRecord.objects.filter(campaign=campaign, state="submitting")
     assert stuck.count() == BATCH
-    assert all("awaiting reconciliation" in m and "502 Bad Gateway" in m for m in stuck.values_list("raw_message", flat=True))
+    assert all(
+        "awaiting reconciliation" in m and "502 Bad Gateway" in m for m in stuck.values_list("raw_message", flat=True)
+    )
     half_open(account)
     dispatch.dispatch_campaign(campaign.pk, budget_seconds=5)
     assert states(campaign) == {"submitted": 20 - BATCH, "submitting": BATCH}

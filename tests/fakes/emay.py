@@ -52,10 +52,21 @@ ROUTES = {
 }
 MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
 CODE_RE = re.compile(r"[0-9]{4}|[0-9]{6}")
-STATE_TEXT = {"SUCCESS": "成功", "FAIL_CALL": "呼叫失败", "FAIL_ERROR_VOICE": "错误工单", "FAIL_UNKNOWN": "未知失败",
-              "TIMEOUT": "状态报告超时", "FAIL_NEEDMORE_BALANCE": "余额不足", "FAIL_MOBILE": "手机号错误",
-              "FAIL_BLACKDICTIONARY": "内容有黑词", "FAIL_AUDITINGFAIL": "审核失败", "FAIL_APPID": "APPID 错误",
-              "4": "success", "3": "timeout", "2": "fail"}
+STATE_TEXT = {
+    "SUCCESS": "成功",
+    "FAIL_CALL": "呼叫失败",
+    "FAIL_ERROR_VOICE": "错误工单",
+    "FAIL_UNKNOWN": "未知失败",
+    "TIMEOUT": "状态报告超时",
+    "FAIL_NEEDMORE_BALANCE": "余额不足",
+    "FAIL_MOBILE": "手机号错误",
+    "FAIL_BLACKDICTIONARY": "内容有黑词",
+    "FAIL_AUDITINGFAIL": "审核失败",
+    "FAIL_APPID": "APPID 错误",
+    "4": "success",
+    "3": "timeout",
+    "2": "fail",
+}
 
 
 class Refused(Exception):
@@ -68,9 +79,16 @@ def md5(text: str) -> str:
 
 
 class FakeEmay(FakeVendor):
-    def __init__(self, app_id: str = "EUCP-EMY-TEST-00001", secret_key: str = "Sk3y-0123456789a", *,
-                 balance: Decimal | int | str = 10_000_000, join_balance: Decimal | int | str = 10_000_000,
-                 lines=("voice", "join"), auto_report: bool = True):
+    def __init__(
+        self,
+        app_id: str = "EUCP-EMY-TEST-00001",
+        secret_key: str = "Sk3y-0123456789a",
+        *,
+        balance: Decimal | int | str = 10_000_000,
+        join_balance: Decimal | int | str = 10_000_000,
+        lines=("voice", "join"),
+        auto_report: bool = True,
+    ):
         super().__init__()
         self.app_id, self.secret_key = app_id, secret_key
         self.balances = {"voice": Decimal(balance), "join": Decimal(join_balance)}
@@ -95,26 +113,46 @@ class FakeEmay(FakeVendor):
         self.reports[line].append(item)
         return item
 
-    def report_for(self, entry: dict, state: str | None = None, *, duration: float = 68.02,
-                   key: str | None = None) -> dict:
+    def report_for(
+        self, entry: dict, state: str | None = None, *, duration: float = 68.02, key: str | None = None
+    ) -> dict:
         """A document-shaped report item for a submitted entry (state padded as the doc shows)."""
         if entry["line"] == "join":
             state = state or "4"
-            return {"appId": self.app_id, "joinId": entry["vendor_message_id"],
-                    "customJoinId": entry["custom_id"] or "", "state": f" {state} ",
-                    "desc": STATE_TEXT.get(state, ""), "mobile": entry["wire_mobile"], "keyContent": key or "",
-                    "voiceSign": ""}
+            return {
+                "appId": self.app_id,
+                "joinId": entry["vendor_message_id"],
+                "customJoinId": entry["custom_id"] or "",
+                "state": f" {state} ",
+                "desc": STATE_TEXT.get(state, ""),
+                "mobile": entry["wire_mobile"],
+                "keyContent": key or "",
+                "voiceSign": "",
+            }
         state = state or "SUCCESS"
-        item = {"appId": self.app_id, "voiceId": entry["vendor_message_id"], "customVoiceId": entry["custom_id"] or "",
-                "state": f" {state} ", "message": STATE_TEXT.get(state, ""),
-                "callingTime": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
-                "callingDuration": duration if state == "SUCCESS" else 0, "mobile": entry["wire_mobile"]}
+        item = {
+            "appId": self.app_id,
+            "voiceId": entry["vendor_message_id"],
+            "customVoiceId": entry["custom_id"] or "",
+            "state": f" {state} ",
+            "message": STATE_TEXT.get(state, ""),
+            "callingTime": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "callingDuration": duration if state == "SUCCESS" else 0,
+            "mobile": entry["wire_mobile"],
+        }
         if key is not None:
             item["keyContent"] = int(key)
         return item
 
-    def push_body(self, reports: list[dict], *, encrypted: bool = False, secret_key: str | None = None,
-                  app_id: str | None = None, form: bool = False) -> tuple[bytes, dict[str, str], dict[str, str]]:
+    def push_body(
+        self,
+        reports: list[dict],
+        *,
+        encrypted: bool = False,
+        secret_key: str | None = None,
+        app_id: str | None = None,
+        form: bool = False,
+    ) -> tuple[bytes, dict[str, str], dict[str, str]]:
         """What Emay POSTs to our callback URL: (body, headers, query)."""
         headers = {"appId": self.app_id if app_id is None else app_id}
         document = json.dumps({"code": "SUCCESS", "data": reports}, ensure_ascii=False).encode("utf-8")
@@ -243,8 +281,16 @@ class FakeEmay(FakeVendor):
             data = []
             for mobile, custom in zip(mobiles, customs, strict=True):
                 vid = f"{self._id_prefix}{next(self._ids):08d}"
-                entry = {"custom_id": custom, "mobile": "+86" + mobile, "wire_mobile": mobile, "vendor_message_id": vid,
-                         "batch_id": None, "content": content, "product": product, "line": line}
+                entry = {
+                    "custom_id": custom,
+                    "mobile": "+86" + mobile,
+                    "wire_mobile": mobile,
+                    "vendor_message_id": vid,
+                    "batch_id": None,
+                    "content": content,
+                    "product": product,
+                    "line": line,
+                }
                 self.submitted.append(entry)
                 if self.auto_report:
                     self.reports[line].append(self.report_for(entry, self.states.get(mobile)))

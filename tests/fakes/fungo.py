@@ -71,8 +71,9 @@ class FakeFungo(FakeVendor):
         self._last_balance_query: dict[str, float] = {}
         self._state = threading.Lock()
 
-    def add_account(self, name: str, password: str, *, balance: int = 0, sub_account: bool = False,
-                    state: str = "open") -> FakeFungoAccount:
+    def add_account(
+        self, name: str, password: str, *, balance: int = 0, sub_account: bool = False, state: str = "open"
+    ) -> FakeFungoAccount:
         self.accounts[name] = FakeFungoAccount(password, balance, sub_account, state)
         return self.accounts[name]
 
@@ -135,8 +136,16 @@ class FakeFungo(FakeVendor):
                 return self._code("-1006" if account.sub_account else "-1011")
             account.balance -= cost
             self.submitted.extend(
-                {"custom_id": None, "mobile": e164_mobile(m), "wire_mobile": m, "vendor_message_id": smsid,
-                 "batch_id": smsid, "content": content, "ext_code": ext_code, "account": name}
+                {
+                    "custom_id": None,
+                    "mobile": e164_mobile(m),
+                    "wire_mobile": m,
+                    "vendor_message_id": smsid,
+                    "batch_id": smsid,
+                    "content": content,
+                    "ext_code": ext_code,
+                    "account": name,
+                }
                 for m in mobiles
             )
         return self._code("0", smsid)
@@ -185,8 +194,7 @@ class FakeFungo(FakeVendor):
         """
         chosen = self.submitted if entries is None else list(entries)
         args = "".join(
-            f"{e['vendor_message_id']},{e['wire_mobile']},"
-            f"{status if isinstance(status, str) else status[e['mobile']]};"
+            f"{e['vendor_message_id']},{e['wire_mobile']},{status if isinstance(status, str) else status[e['mobile']]};"
             for e in chosen
         )
         if in_query:

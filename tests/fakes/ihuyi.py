@@ -45,31 +45,72 @@ MOBILE_RE = re.compile(r"1[3-9]\d{9}|0\d{9,11}")
 PLACEHOLDER = "【变量】"
 
 SUBMIT_MESSAGES = {
-    "0": "提交失败", "2": "提交成功", "400": "非法ip访问", "401": "帐号不能为空", "402": "密码不能为空",
-    "403": "手机号码不能为空", "4030": "手机号码已被列入黑名单", "404": "语音内容不能为空",
-    "405": "account或password不正确", "4050": "账号被冻结", "40505": "没有签定合同", "4051": "剩余条数不足",
-    "4052": "访问 ip 与备案 ip 不符", "406": "手机格式不正确", "407": "短信内容含有敏感字符",
-    "4071": "没有提交备案模板", "4072": "提交的语音内容必须与报备过的模板格式相匹配",
-    "40722": "变量内容超过指定的长度", "4077": "发送内容未在运营商报备",
+    "0": "提交失败",
+    "2": "提交成功",
+    "400": "非法ip访问",
+    "401": "帐号不能为空",
+    "402": "密码不能为空",
+    "403": "手机号码不能为空",
+    "4030": "手机号码已被列入黑名单",
+    "404": "语音内容不能为空",
+    "405": "account或password不正确",
+    "4050": "账号被冻结",
+    "40505": "没有签定合同",
+    "4051": "剩余条数不足",
+    "4052": "访问 ip 与备案 ip 不符",
+    "406": "手机格式不正确",
+    "407": "短信内容含有敏感字符",
+    "4071": "没有提交备案模板",
+    "4072": "提交的语音内容必须与报备过的模板格式相匹配",
+    "40722": "变量内容超过指定的长度",
+    "4077": "发送内容未在运营商报备",
     "408": "您的帐户疑被恶意利用,已被自动冻结,如有疑问请与客服联系",
-    "4080": "同一手机号码同一秒钟之内发送频率不能超过1条", "4081": "同一手机号一分钟之内发送超过3条",
+    "4080": "同一手机号码同一秒钟之内发送频率不能超过1条",
+    "4081": "同一手机号一分钟之内发送超过3条",
     "4082": "超出同一手机号一天之内10条短信限制",
 }
 GETNUM_MESSAGES = {
-    "2": "查询成功", "400": "非法ip访问", "401": "帐号不能为空", "402": "密码不能为空",
-    "405": "account或password不正确", "4050": "账号被冻结",
+    "2": "查询成功",
+    "400": "非法ip访问",
+    "401": "帐号不能为空",
+    "402": "密码不能为空",
+    "405": "account或password不正确",
+    "4050": "账号被冻结",
 }
 ADD_TEMPLATE_MESSAGES = {
-    "2": "添加成功", "400": "非法ip访问", "401": "用户名不能为空", "402": "密码不能为空", "404": "模板内容不能为空",
-    "405": "用户名或密码不正确", "4050": "账号被冻结", "407": "模板内容含有敏感字符", "408": "模板己存在",
+    "2": "添加成功",
+    "400": "非法ip访问",
+    "401": "用户名不能为空",
+    "402": "密码不能为空",
+    "404": "模板内容不能为空",
+    "405": "用户名或密码不正确",
+    "4050": "账号被冻结",
+    "407": "模板内容含有敏感字符",
+    "408": "模板己存在",
 }
 DEL_TEMPLATE_MESSAGES = {
-    "2": "删除成功", "400": "非法ip访问", "401": "用户名不能为空", "402": "密码不能为空",
-    "404": "模板ID不能为空或模板ID不存在", "405": "用户名或密码不正确", "4050": "账号被冻结",
+    "2": "删除成功",
+    "400": "非法ip访问",
+    "401": "用户名不能为空",
+    "402": "密码不能为空",
+    "404": "模板ID不能为空或模板ID不存在",
+    "405": "用户名或密码不正确",
+    "4050": "账号被冻结",
 }
 RECEIPT_MESSAGES = {
-    "2": "成功", "0": "未知错误", "-1": "关机", "-2": "停机", "-3": "暂时无法接通", "-4": "正在通话", "-5": "空号",
-    "-6": "无人接听", "-8": "呼入限制", "-9": "网络忙", "-10": "呼出限制", "-11": "线路忙", "-12": "用户拒接",
+    "2": "成功",
+    "0": "未知错误",
+    "-1": "关机",
+    "-2": "停机",
+    "-3": "暂时无法接通",
+    "-4": "正在通话",
+    "-5": "空号",
+    "-6": "无人接听",
+    "-8": "呼入限制",
+    "-9": "网络忙",
+    "-10": "呼出限制",
+    "-11": "线路忙",
+    "-12": "用户拒接",
 }
 # (root element, message table, the extra field answered, its value on failure)
 METHODS = {
@@ -85,7 +126,9 @@ def md5(text: str) -> str:
 
 
 class FakeIhuyi(FakeVendor):
-    def __init__(self, account: str = "test", apikey: str = "1q784322ba1d9bb88d50cf5cdfd89k7d", *, balance: int = 10**9):
+    def __init__(
+        self, account: str = "test", apikey: str = "1q784322ba1d9bb88d50cf5cdfd89k7d", *, balance: int = 10**9
+    ):
         super().__init__()
         self.account = account
         self.apikey = apikey
@@ -111,8 +154,15 @@ class FakeIhuyi(FakeVendor):
         """Answer the next ``times`` requests of ``method`` with ``code`` (after the path check)."""
         self.forced[method].extend([str(code)] * times)
 
-    def push_body(self, voiceid: str, code: str = "2", *, talktime: int | None = None, msg: str | None = None,
-                  report_time: str | None = None) -> tuple[bytes, dict[str, str], dict[str, str]]:
+    def push_body(
+        self,
+        voiceid: str,
+        code: str = "2",
+        *,
+        talktime: int | None = None,
+        msg: str | None = None,
+        report_time: str | None = None,
+    ) -> tuple[bytes, dict[str, str], dict[str, str]]:
         """A receipt push (6.2) for an accepted call: (form body, headers, query)."""
         call = self.by_voiceid[str(voiceid)]
         fields = {
@@ -213,8 +263,14 @@ class FakeIhuyi(FakeVendor):
             self.balance -= 1
             voiceid = str(self._voiceid)
             self._voiceid += 1
-            call = {"custom_id": None, "mobile": mobile, "vendor_message_id": voiceid, "batch_id": None,
-                    "content": content, "time": now}
+            call = {
+                "custom_id": None,
+                "mobile": mobile,
+                "vendor_message_id": voiceid,
+                "batch_id": None,
+                "content": content,
+                "time": now,
+            }
             self.submitted.append(call)
             self.by_voiceid[voiceid] = call
         return "2", voiceid

@@ -89,19 +89,42 @@ class FakeSms10692(FakeVendor):
         self._task_ids = itertools.count(1212)
 
     # ---- helpers for tests
-    def queue_report(self, mobile: str, taskid: str, status: str = "10", errorcode: str = "DELIVRD",
-                     receivetime: str | None = None, extno: str = "") -> None:
+    def queue_report(
+        self,
+        mobile: str,
+        taskid: str,
+        status: str = "10",
+        errorcode: str = "DELIVRD",
+        receivetime: str | None = None,
+        extno: str = "",
+    ) -> None:
         receivetime = receivetime or datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         with self._state:
-            self.reports.append({"mobile": mobile, "taskid": str(taskid), "status": status,
-                                 "receivetime": receivetime, "errorcode": errorcode, "extno": extno})
+            self.reports.append(
+                {
+                    "mobile": mobile,
+                    "taskid": str(taskid),
+                    "status": status,
+                    "receivetime": receivetime,
+                    "errorcode": errorcode,
+                    "extno": extno,
+                }
+            )
 
-    def queue_reply(self, mobile: str, content: str, taskid: str = "", receivetime: str | None = None,
-                    extno: str = "") -> None:
+    def queue_reply(
+        self, mobile: str, content: str, taskid: str = "", receivetime: str | None = None, extno: str = ""
+    ) -> None:
         receivetime = receivetime or datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         with self._state:
-            self.replies.append({"mobile": mobile, "taskid": str(taskid), "content": content,
-                                 "receivetime": receivetime, "extno": extno})
+            self.replies.append(
+                {
+                    "mobile": mobile,
+                    "taskid": str(taskid),
+                    "content": content,
+                    "receivetime": receivetime,
+                    "extno": extno,
+                }
+            )
 
     def report_status(self, mobile: str) -> tuple[str, str]:
         return self.report_for.get(mobile, ("10", "DELIVRD"))
@@ -135,8 +158,7 @@ class FakeSms10692(FakeVendor):
         if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
             return {}
         try:
-            parsed = parse_qs(request.body.decode("ascii"), keep_blank_values=True, encoding=encoding,
-                              errors="strict")
+            parsed = parse_qs(request.body.decode("ascii"), keep_blank_values=True, encoding=encoding, errors="strict")
         except (UnicodeDecodeError, ValueError):
             return None
         return {k: v[-1] for k, v in parsed.items()}
@@ -171,8 +193,9 @@ class FakeSms10692(FakeVendor):
     def _send(self, form: dict[str, str], path: str) -> str:
         message = self.send_message or self._send_error(form)
         if message:
-            return self._returnsms(status="Faild", message=message, remainpoint=self.points, taskID="",
-                                   successCounts="0")
+            return self._returnsms(
+                status="Faild", message=message, remainpoint=self.points, taskID="", successCounts="0"
+            )
         mobiles = form["mobile"].split(",")
         with self._state:
             self.points -= len(mobiles)
@@ -180,18 +203,39 @@ class FakeSms10692(FakeVendor):
             content, send_time, extno = form["content"], form.get("sendTime", ""), form.get("extno", "")
             now = datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
             for mobile in mobiles:
-                self.submitted.append({
-                    "custom_id": None, "mobile": mobile, "mobile_e164": "+86" + mobile,
-                    "vendor_message_id": task_id, "batch_id": task_id, "content": content,
-                    "send_time": send_time, "extno": extno, "endpoint": path,
-                })
+                self.submitted.append(
+                    {
+                        "custom_id": None,
+                        "mobile": mobile,
+                        "mobile_e164": "+86" + mobile,
+                        "vendor_message_id": task_id,
+                        "batch_id": task_id,
+                        "content": content,
+                        "send_time": send_time,
+                        "extno": extno,
+                        "endpoint": path,
+                    }
+                )
                 if self.auto_report:
                     status, errorcode = self.report_status(mobile)
-                    self.reports.append({"mobile": mobile, "taskid": task_id, "status": status,
-                                         "receivetime": now, "errorcode": errorcode, "extno": extno})
+                    self.reports.append(
+                        {
+                            "mobile": mobile,
+                            "taskid": task_id,
+                            "status": status,
+                            "receivetime": now,
+                            "errorcode": errorcode,
+                            "extno": extno,
+                        }
+                    )
             remain = self.points
-        return self._returnsms(status=self.success_spelling, message="ok", remainpoint=remain, taskID=task_id,
-                               successCounts=str(len(mobiles)))
+        return self._returnsms(
+            status=self.success_spelling,
+            message="ok",
+            remainpoint=remain,
+            taskID=task_id,
+            successCounts=str(len(mobiles)),
+        )
 
     def _send_error(self, form: dict[str, str]) -> str | None:
         auth = self._auth_error(form)
@@ -227,8 +271,13 @@ class FakeSms10692(FakeVendor):
         message = self.overage_message or self._auth_error(form)
         if message:
             return self._returnsms(status="Faild", message=message, payinfo="", overage="", sendTotal="")
-        return self._returnsms(status=self.overage_spelling, message="", payinfo=self.payinfo,
-                               overage=self.points, sendTotal=self.send_total)
+        return self._returnsms(
+            status=self.overage_spelling,
+            message="",
+            payinfo=self.payinfo,
+            overage=self.points,
+            sendTotal=self.send_total,
+        )
 
     # ---- chapter 3: keyword check
     def _checkkeyword(self, form: dict[str, str], path: str) -> str:
@@ -252,11 +301,16 @@ class FakeSms10692(FakeVendor):
                 error = "4"
         if error:
             remark = PULL_ERRORS[error]
-            return (f'<?xml version="1.0" encoding="utf-8" ?>\n<returnsms><errorstatus><error>{error}</error>'
-                    f"<remark>{remark}</remark></errorstatus></returnsms>")
+            return (
+                f'<?xml version="1.0" encoding="utf-8" ?>\n<returnsms><errorstatus><error>{error}</error>'
+                f"<remark>{remark}</remark></errorstatus></returnsms>"
+            )
         if path == "/v2statusApi.aspx":
-            queue, box, fields = self.reports, "statusbox", ("mobile", "taskid", "status", "receivetime",
-                                                              "errorcode", "extno")
+            queue, box, fields = (
+                self.reports,
+                "statusbox",
+                ("mobile", "taskid", "status", "receivetime", "errorcode", "extno"),
+            )
             limit = int(form.get("statusNum") or 4000)
         else:
             queue, box, fields = self.replies, "callbox", ("mobile", "taskid", "content", "receivetime", "extno")

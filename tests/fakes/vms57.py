@@ -49,8 +49,17 @@ class FakeVms57(FakeVendor):
     max_numbers = 100
     page_size = 50
 
-    def __init__(self, *, userid="1001", account="vmsuser", password="vmspass", balance="1000.00",
-                 price="0.05", caller_numbers=("02160000000",), auto_report="10"):
+    def __init__(
+        self,
+        *,
+        userid="1001",
+        account="vmsuser",
+        password="vmspass",
+        balance="1000.00",
+        price="0.05",
+        caller_numbers=("02160000000",),
+        auto_report="10",
+    ):
         super().__init__()
         self.credentials = {"userid": userid, "account": account, "password": password}
         self.initial_balance = Decimal(balance)
@@ -77,12 +86,30 @@ class FakeVms57(FakeVendor):
         """The next requests answer these raw bodies (whatever their action), one each."""
         self.forced.extend(bodies)
 
-    def queue_report(self, batch_id: str, mobile: str, status: str = "10", *, hold_time: str = "15",
-                     fee_time: str = "60", error_code: str = "", start: str = "2014-02-25 10:00:00",
-                     end: str = "2014-02-25 10:00:15", report_time: str = "2014-02-25 10:00:16") -> dict:
-        record = {"batchID": batch_id, "status": status, "calledNumber": mobile, "reportTime": report_time,
-                  "reportErrorCode": error_code, "holdTime": hold_time, "feeTime": fee_time,
-                  "startTime": start, "endTime": end}
+    def queue_report(
+        self,
+        batch_id: str,
+        mobile: str,
+        status: str = "10",
+        *,
+        hold_time: str = "15",
+        fee_time: str = "60",
+        error_code: str = "",
+        start: str = "2014-02-25 10:00:00",
+        end: str = "2014-02-25 10:00:15",
+        report_time: str = "2014-02-25 10:00:16",
+    ) -> dict:
+        record = {
+            "batchID": batch_id,
+            "status": status,
+            "calledNumber": mobile,
+            "reportTime": report_time,
+            "reportErrorCode": error_code,
+            "holdTime": hold_time,
+            "feeTime": fee_time,
+            "startTime": start,
+            "endTime": end,
+        }
         with self.lock:
             self.reports.append(record)
         return record
@@ -143,15 +170,30 @@ class FakeVms57(FakeVendor):
             self.balance_amount -= cost
             batch = str(next(self._batches))
             for number in numbers:
-                self.submitted.append({
-                    "custom_id": None, "taskname": taskname, "mobile": number, "batch_id": batch,
-                    "vendor_message_id": f"{batch}:{number}", "content": text, "caller": caller, "attime": attime,
-                })
+                self.submitted.append(
+                    {
+                        "custom_id": None,
+                        "taskname": taskname,
+                        "mobile": number,
+                        "batch_id": batch,
+                        "vendor_message_id": f"{batch}:{number}",
+                        "content": text,
+                        "caller": caller,
+                        "attime": attime,
+                    }
+                )
         if self.auto_report:
             for number in numbers:
-                self.queue_report(batch, number, self.auto_report,
-                                  **({} if self.auto_report == "10" else {"hold_time": "0", "fee_time": "0",
-                                                                          "error_code": "NOANSWER"}))
+                self.queue_report(
+                    batch,
+                    number,
+                    self.auto_report,
+                    **(
+                        {}
+                        if self.auto_report == "10"
+                        else {"hold_time": "0", "fee_time": "0", "error_code": "NOANSWER"}
+                    ),
+                )
         return Reply(f"0|{batch}")
 
     def _report(self, form: dict[str, str]) -> Reply:
@@ -171,6 +213,8 @@ class FakeVms57(FakeVendor):
         boxes = "".join(
             "<callbox>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in r.items()) + "</callbox>" for r in records
         )
-        body = (f'<?xml version="1.0" encoding="utf-8"?><result><count>{count}</count>'
-                f"<reportMsg>{escape(message)}</reportMsg>{boxes}</result>")
+        body = (
+            f'<?xml version="1.0" encoding="utf-8"?><result><count>{count}</count>'
+            f"<reportMsg>{escape(message)}</reportMsg>{boxes}</result>"
+        )
         return Reply(body, 200, "text/xml; charset=utf-8")

@@ -26,26 +26,59 @@ APP_ID, KEY = "EUCP-EMY-TEST-00001", "Sk3y-0123456789a"
 ACCOUNTS = {
     "ihuyi": VendorAccount(vendor="ihuyi", name="ihuyi", api_id="test", api_secret="key"),
     "emay": VendorAccount(vendor="emay", name="emay", api_id=APP_ID, api_secret=KEY),
-    "emay-encrypted": VendorAccount(vendor="emay", name="emay-enc", api_id=APP_ID, api_secret=KEY, options={"push_mode": "encrypted"}),
+    "emay-encrypted": VendorAccount(
+        vendor="emay", name="emay-enc", api_id=APP_ID, api_secret=KEY, options={"push_mode": "encrypted"}
+    ),
     "fungo": VendorAccount(vendor="fungo", name="fungo", api_id="cp", api_secret="pw"),
     "simulator": VendorAccount(vendor="simulator", name="simulator"),
 }
 PUSH_VENDORS = sorted(ACCOUNTS)
-assert {a.vendor for a in ACCOUNTS.values()} == {code for code in ("ihuyi", "emay", "fungo", "simulator", "vms57", "sms10692")
-                                                 if adapter_class(code).supports("parse_callback")}
+assert {a.vendor for a in ACCOUNTS.values()} == {
+    code
+    for code in ("ihuyi", "emay", "fungo", "simulator", "vms57", "sms10692")
+    if adapter_class(code).supports("parse_callback")
+}
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
-NUMBERish = st.one_of(TEXT, st.from_regex(r"-?[0-9]{1,12}(\.[0-9]{1,3})?", fullmatch=True),
-                      st.sampled_from(["1e1000000", "-1", "NaN", "Infinity", "0", "2", "９", "²", "1_000", " 12 "]))
+NUMBERish = st.one_of(
+    TEXT,
+    st.from_regex(r"-?[0-9]{1,12}(\.[0-9]{1,3})?", fullmatch=True),
+    st.sampled_from(["1e1000000", "-1", "NaN", "Infinity", "0", "2", "９", "²", "1_000", " 12 "]),
+)
 SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), TEXT, NUMBERish)
-JSON = st.recursive(SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
-                    max_leaves=12)
+JSON = st.recursive(
+    SCALAR,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
+    max_leaves=12,
+)
 FIELDS = {
     "ihuyi": ["voiceid", "code", "msg", "mobilephone", "talktime", "report_time", "templateid"],
-    "emay": ["voiceId", "customVoiceId", "joinId", "customJoinId", "state", "message", "desc", "callingTime",
-             "callingDuration", "mobile", "keyContent", "appId"],
+    "emay": [
+        "voiceId",
+        "customVoiceId",
+        "joinId",
+        "customJoinId",
+        "state",
+        "message",
+        "desc",
+        "callingTime",
+        "callingDuration",
+        "mobile",
+        "keyContent",
+        "appId",
+    ],
     "fungo": ["args", "userMoblie", "userMobile", "content", "cpMoblie"],
-    "simulator": ["code", "vendor_message_id", "custom_id", "mobile", "talk_seconds", "billed_seconds", "key", "message", "at"],
+    "simulator": [
+        "code",
+        "vendor_message_id",
+        "custom_id",
+        "mobile",
+        "talk_seconds",
+        "billed_seconds",
+        "key",
+        "message",
+        "at",
+    ],
 }
 
 
@@ -64,8 +97,12 @@ def form_pushes(draw, vendor: str) -> bytes:
 
 @st.composite
 def json_pushes(draw, vendor: str) -> bytes:
-    items = draw(st.lists(st.one_of(JSON, st.dictionaries(st.sampled_from(FIELDS[vendor]), st.one_of(NUMBERish, JSON), max_size=8)),
-                          max_size=4))
+    items = draw(
+        st.lists(
+            st.one_of(JSON, st.dictionaries(st.sampled_from(FIELDS[vendor]), st.one_of(NUMBERish, JSON), max_size=8)),
+            max_size=4,
+        )
+    )
     key = "reports" if vendor == "simulator" else "data"
     document = draw(st.sampled_from([{key: items}, {"code": "SUCCESS", key: items}, items, {key: draw(JSON)}]))
     return json.dumps(document, ensure_ascii=draw(st.booleans())).encode()
@@ -78,15 +115,26 @@ def encrypted(document: bytes) -> bytes:
 @st.composite
 def pushes(draw, label: str) -> tuple[bytes, dict[str, str], dict[str, str]]:
     vendor = vendor_of(label)
-    body = draw(st.one_of(st.binary(max_size=300), form_pushes(vendor if vendor in FIELDS else "ihuyi"),
-                          json_pushes(vendor if vendor in FIELDS else "ihuyi")))
+    body = draw(
+        st.one_of(
+            st.binary(max_size=300),
+            form_pushes(vendor if vendor in FIELDS else "ihuyi"),
+            json_pushes(vendor if vendor in FIELDS else "ihuyi"),
+        )
+    )
     if label == "emay-encrypted" and draw(st.booleans()):
         body = encrypted(body)
     headers = draw(st.dictionaries(TEXT, TEXT, max_size=3))
     if vendor == "emay" and draw(st.booleans()):
-        headers[draw(st.sampled_from(["appId", "appid", "APPID", "HTTP_APPID"]))] = draw(st.sampled_from([APP_ID, "", APP_ID + " ", "x"]))
-    query = draw(st.one_of(st.dictionaries(TEXT, TEXT, max_size=3),
-                           st.dictionaries(st.sampled_from(sum(FIELDS.values(), [])), NUMBERish, max_size=4)))
+        headers[draw(st.sampled_from(["appId", "appid", "APPID", "HTTP_APPID"]))] = draw(
+            st.sampled_from([APP_ID, "", APP_ID + " ", "x"])
+        )
+    query = draw(
+        st.one_of(
+            st.dictionaries(TEXT, TEXT, max_size=3),
+            st.dictionaries(st.sampled_from(sum(FIELDS.values(), [])), NUMBERish, max_size=4),
+        )
+    )
     return body, headers, query
 
 

@@ -15,12 +15,76 @@ E164_CHINA = re.compile(r"\+86[0-9]{5,12}")  # service numbers such as 010 95xxx
 FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 # 号段 in use (ranges phonenumbers' metadata knows); each candidate is still checked with phonenumbers.
-MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + ["145", "147", "150", "151", "152", "153", "155", "156", "157",
-                                                   "158", "159", "166", "172", "173", "175", "176", "177", "178",
-                                                   "180", "181", "182", "183", "184", "185", "186", "187", "188",
-                                                   "189", "191", "193", "195", "196", "197", "198", "199"]
-AREA_CODES = ["10", "20", "21", "22", "23", "24", "25", "27", "28", "29", "311", "351", "371", "431", "451", "471",
-              "510", "512", "531", "551", "571", "591", "731", "755", "757", "760", "769", "791", "851", "871", "898"]
+MOBILE_PREFIXES = [f"13{d}" for d in range(10)] + [
+    "145",
+    "147",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "172",
+    "173",
+    "175",
+    "176",
+    "177",
+    "178",
+    "180",
+    "181",
+    "182",
+    "183",
+    "184",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
+    "191",
+    "193",
+    "195",
+    "196",
+    "197",
+    "198",
+    "199",
+]
+AREA_CODES = [
+    "10",
+    "20",
+    "21",
+    "22",
+    "23",
+    "24",
+    "25",
+    "27",
+    "28",
+    "29",
+    "311",
+    "351",
+    "371",
+    "431",
+    "451",
+    "471",
+    "510",
+    "512",
+    "531",
+    "551",
+    "571",
+    "591",
+    "731",
+    "755",
+    "757",
+    "760",
+    "769",
+    "791",
+    "851",
+    "871",
+    "898",
+]
 SEPARATORS = [" ", "-", "\u3000", "\u00a0", "－", "‐", "."]
 
 
@@ -42,7 +106,11 @@ def mobiles(draw) -> str:
 def landlines(draw) -> tuple[str, str]:
     """(area code, subscriber number), valid for phonenumbers."""
     area = draw(st.sampled_from(AREA_CODES))
-    length = 8 if len(area) == 2 or area in ("755", "757", "760", "769", "512", "571", "510") else draw(st.sampled_from([7, 8]))
+    length = (
+        8
+        if len(area) == 2 or area in ("755", "757", "760", "769", "512", "571", "510")
+        else draw(st.sampled_from([7, 8]))
+    )
     subscriber = draw(st.from_regex(rf"[2-8][0-9]{{{length - 1}}}", fullmatch=True))
     assume(is_valid("0" + area + subscriber))
     return area, subscriber
@@ -76,8 +144,11 @@ def mobile_spellings(draw) -> tuple[str, str]:
 @st.composite
 def landline_spellings(draw) -> tuple[str, str]:
     area, subscriber = draw(landlines())
-    form = draw(st.sampled_from(["0{a}-{s}", "0{a} {s}", "(0{a}) {s}", "0{a}{s}", "+86 {a} {s}", "0086{a}{s}", "+86-{a}-{s}",
-                                 "（0{a}）{s}"]))
+    form = draw(
+        st.sampled_from(
+            ["0{a}-{s}", "0{a} {s}", "(0{a}) {s}", "0{a}{s}", "+86 {a} {s}", "0086{a}{s}", "+86-{a}-{s}", "（0{a}）{s}"]
+        )
+    )
     return area + subscriber, digits_style(draw, form.format(a=area, s=subscriber))
 
 
@@ -123,8 +194,13 @@ def normalizes(text: str) -> str | None:
 
 
 @SETTINGS
-@given(st.one_of(mobile_spellings().map(lambda c: c[1]), landline_spellings().map(lambda c: c[1]),
-                 st.text(alphabet="0123456789+-() 86１３８", max_size=20)))
+@given(
+    st.one_of(
+        mobile_spellings().map(lambda c: c[1]),
+        landline_spellings().map(lambda c: c[1]),
+        st.text(alphabet="0123456789+-() 86１３８", max_size=20),
+    )
+)
 def test_normalize_is_idempotent_on_its_output(text):
     first = normalizes(text)
     assume(first is not None)
@@ -133,9 +209,15 @@ def test_normalize_is_idempotent_on_its_output(text):
 
 
 @SETTINGS
-@given(st.one_of(st.text(max_size=60), st.text(alphabet="0123456789+-()．.eE ext转分机#*,;\u3000\u200b", max_size=40),
-                 st.binary(max_size=40).map(lambda b: b.decode("latin-1")), st.integers().map(str),
-                 st.floats(allow_nan=True, allow_infinity=True).map(str)))
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.text(alphabet="0123456789+-()．.eE ext转分机#*,;\u3000\u200b", max_size=40),
+        st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+        st.integers().map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(str),
+    )
+)
 @example("1.38001E+10")
 @example("010-12345678 ext 123")
 @example("010-12345678转123")

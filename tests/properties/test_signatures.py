@@ -28,8 +28,11 @@ SIGNERS = {  # name → (function, strategies for its inputs, the documented md5
     "sms10692": (sms10692_sign, (TEXT, TEXT, STAMP), lambda a, p, t: a + p + t),
     "emay": (emay_sign, (TEXT, TEXT, STAMP), lambda a, s, t: a + s + t),
     "emay-balance": (lambda a, s: emay_sign(a, s), (TEXT, TEXT), lambda a, s: a + s),
-    "ihuyi": (ihuyi_sign, (TEXT, TEXT, TEXT, TEXT, st.integers(10**9, 10**10 - 1)),
-              lambda a, k, m, c, t: a + k + m + c + str(t)),
+    "ihuyi": (
+        ihuyi_sign,
+        (TEXT, TEXT, TEXT, TEXT, st.integers(10**9, 10**10 - 1)),
+        lambda a, k, m, c, t: a + k + m + c + str(t),
+    ),
 }
 
 

@@ -19,7 +19,9 @@ def finance_user(email="finance@example.com"):
 
 def test_alert_once_per_crossing_below_the_threshold(db, start_fake):
     fake = start_fake(FakeEmay(balance=500))
-    account = make_account("emay", base_url=fake.url, api_id=fake.app_id, api_secret=fake.secret_key, low_balance_threshold=Decimal("100"))
+    account = make_account(
+        "emay", base_url=fake.url, api_id=fake.app_id, api_secret=fake.secret_key, low_balance_threshold=Decimal("100")
+    )
     finance_user()
     assert services.snapshot_balance(account).snapshot.amount == Decimal("500")
     assert mail.outbox == []
@@ -55,7 +57,9 @@ def test_beat_task_snapshots_every_active_account(db):
 
 def test_admin_check_balance_action(admin_client, db):
     account = make_account()
-    response = admin_client.post("/admin/vendors/vendoraccount/", {"action": "check_balance_now", "_selected_action": [account.pk]}, follow=True)
+    response = admin_client.post(
+        "/admin/vendors/vendoraccount/", {"action": "check_balance_now", "_selected_action": [account.pk]}, follow=True
+    )
     assert response.status_code == 200
     assert BalanceSnapshot.objects.filter(account=account).count() == 1
     assert "10000" in response.content.decode()

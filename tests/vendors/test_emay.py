@@ -59,10 +59,26 @@ DOC_PUSH = """{
 }"""
 # 2.4.2.2 (voice-SMS report example)
 DOC_JOIN_REPORTS = [
-    {"appId": "EUCP - EMY - DDDD - 3EEEE", "joinId": "20170392833833891100", "customJoinId": "1553885000011111",
-     "state": " 4 ", "desc": "success", "mobile": "18566666666", "keyContent": "12", "voiceSign": ""},
-    {"appId": "EUCP - EMY - DDDD - 3EEEE", "joinId": "20170392833833891100", "customJoinId": "1553885000011111",
-     "state": " 2 ", "desc": "fail", "mobile": "18566666666", "keyContent": "12", "voiceSign": ""},
+    {
+        "appId": "EUCP - EMY - DDDD - 3EEEE",
+        "joinId": "20170392833833891100",
+        "customJoinId": "1553885000011111",
+        "state": " 4 ",
+        "desc": "success",
+        "mobile": "18566666666",
+        "keyContent": "12",
+        "voiceSign": "",
+    },
+    {
+        "appId": "EUCP - EMY - DDDD - 3EEEE",
+        "joinId": "20170392833833891100",
+        "customJoinId": "1553885000011111",
+        "state": " 2 ",
+        "desc": "fail",
+        "mobile": "18566666666",
+        "keyContent": "12",
+        "voiceSign": "",
+    },
 ]
 
 
@@ -72,8 +88,14 @@ def fake(start_fake):
 
 
 def make_adapter(fake, *, api_id=APP_ID, secret=SECRET, **options):
-    account = VendorAccount(vendor="emay", name="emay test", base_url=fake.url if fake else "http://127.0.0.1:9",
-                            api_id=api_id, api_secret=secret, options=options)
+    account = VendorAccount(
+        vendor="emay",
+        name="emay test",
+        base_url=fake.url if fake else "http://127.0.0.1:9",
+        api_id=api_id,
+        api_secret=secret,
+        options=options,
+    )
     return EmayAdapter(account)
 
 
@@ -152,13 +174,17 @@ def test_send_products(fake, product, path, content_key, ids_key):
 
 
 def test_verify_is_one_request_per_call_with_the_code(fake):
-    batch = [OutboundCall("v-1", "+8613900000001", "张三，您的验证码是123456", ["张三", "123456"]),
-             OutboundCall("v-2", "+8613900000002", "4321")]
+    batch = [
+        OutboundCall("v-1", "+8613900000001", "张三，您的验证码是123456", ["张三", "123456"]),
+        OutboundCall("v-2", "+8613900000002", "4321"),
+    ]
     results = make_adapter(fake).send(batch, product="verify")
     assert all(r.accepted for r in results)
     verify_requests = [r for r in fake.requests if r.path == "/voice/sendVFCode"]
     assert [(r.form["mobile"], r.form["content"], r.form["customVoiceId"]) for r in verify_requests] == [
-        ("13900000001", "123456", "v-1"), ("13900000002", "4321", "v-2")]
+        ("13900000001", "123456", "v-1"),
+        ("13900000002", "4321", "v-2"),
+    ]
     assert "mobiles" not in verify_requests[0].form
 
 
@@ -183,7 +209,9 @@ def test_one_request_per_distinct_content_in_order(fake):
     results = make_adapter(fake).send(batch)
     assert [r.custom_id for r in results] == [c.custom_id for c in batch]
     assert [(r.form["content"], r.form["customVoiceIds"]) for r in fake.requests] == [
-        ("甲", "call-0,call-1,call-4"), ("乙", "call-2,call-3")]
+        ("甲", "call-0,call-1,call-4"),
+        ("乙", "call-2,call-3"),
+    ]
     by_custom = {e["custom_id"]: e["vendor_message_id"] for e in fake.submitted}
     assert all(r.vendor_message_id == by_custom[r.custom_id] for r in results)
 
@@ -192,14 +220,19 @@ def test_answer_matched_by_mobile_when_custom_ids_are_not_echoed(fake):
     fake.echo_custom_ids = False
     fake.omit_from_answer = {"13800000001"}
     results = make_adapter(fake).send(calls(3))
-    assert [r.vendor_message_id for r in results] == [fake.submitted[0]["vendor_message_id"], None,
-                                                      fake.submitted[2]["vendor_message_id"]]
+    assert [r.vendor_message_id for r in results] == [
+        fake.submitted[0]["vendor_message_id"],
+        None,
+        fake.submitted[2]["vendor_message_id"],
+    ]
     assert (results[1].accepted, results[1].error_code) == (False, RESULT_UNCERTAIN)
 
 
 def test_bad_number_refused_locally_the_rest_sent(fake):
-    batch = calls(2) + [OutboundCall("landline", "+861088886666", "您的快递已到，请及时领取"),
-                        OutboundCall("chicago", "+13125551234", "您的快递已到，请及时领取")]
+    batch = calls(2) + [
+        OutboundCall("landline", "+861088886666", "您的快递已到，请及时领取"),
+        OutboundCall("chicago", "+13125551234", "您的快递已到，请及时领取"),
+    ]
     results = make_adapter(fake).send(batch)
     assert [r.accepted for r in results] == [True, True, False, False]
     assert {(r.error_code, r.error_message) for r in results[2:]} == {("ERROR_MOBILE_ERROR", "手机号码错误")}
@@ -240,12 +273,23 @@ def test_voice_sms_option_errors(fake, options, code):
 
 
 def test_voice_sms_options_are_sent(fake):
-    adapter = make_adapter(fake, trigger_conditions=4, connect_time=10, sms_content="回复TD退订", is_acoustic_sign=True,
-                           acoustic_sign_content="请留言")
+    adapter = make_adapter(
+        fake,
+        trigger_conditions=4,
+        connect_time=10,
+        sms_content="回复TD退订",
+        is_acoustic_sign=True,
+        acoustic_sign_content="请留言",
+    )
     assert adapter.send(calls(1), product="voice_sms")[0].accepted
     form = fake.last.form
-    expected = {"triggerConditions": "4", "connectTime": "10", "smsContent": "回复TD退订", "isAcousticSign": "1",
-                "isInteractive": "0"}
+    expected = {
+        "triggerConditions": "4",
+        "connectTime": "10",
+        "smsContent": "回复TD退订",
+        "isAcousticSign": "1",
+        "isInteractive": "0",
+    }
     assert {k: form[k] for k in expected} == expected
     assert "keyContent" not in form
 
@@ -260,8 +304,10 @@ def test_no_balance_is_a_request_error(start_fake):
     assert err.value.code == "ERROR_NEEDMORE_BLANCE"
 
 
-ALL_CODES = sorted(({("voice", c) for c in VOICE_ERRORS} | {("join", c) for c in JOIN_ERRORS})
-                   - {("voice", "SUCCESS"), ("join", "SUCCESS")})
+ALL_CODES = sorted(
+    ({("voice", c) for c in VOICE_ERRORS} | {("join", c) for c in JOIN_ERRORS})
+    - {("voice", "SUCCESS"), ("join", "SUCCESS")}
+)
 
 
 @pytest.mark.parametrize(("line", "code"), ALL_CODES)
@@ -376,9 +422,13 @@ def test_pull_hands_out_each_report_once_matched_by_custom_id(fake):
     reports = adapter.fetch_reports()
     assert fake.last.path == "/voice/getReport" and fake.last.form["number"] == "1000"
     assert [(r.custom_id, r.vendor_message_id, r.mobile) for r in reports] == [
-        (s.custom_id, s.vendor_message_id, s.mobile) for s in sent]
-    assert [(r.outcome, r.raw_code) for r in reports] == [("answered", "SUCCESS"), ("no_answer", "FAIL_CALL"),
-                                                          ("answered", "SUCCESS")]
+        (s.custom_id, s.vendor_message_id, s.mobile) for s in sent
+    ]
+    assert [(r.outcome, r.raw_code) for r in reports] == [
+        ("answered", "SUCCESS"),
+        ("no_answer", "FAIL_CALL"),
+        ("answered", "SUCCESS"),
+    ]
     assert reports[0].talk_seconds == 68 and reports[0].reported_at.tzinfo is not None
     assert adapter.fetch_reports() == []
 
@@ -400,7 +450,10 @@ def test_without_line_option_both_lines_are_pulled(fake):
     reports = adapter.fetch_reports()
     assert [r.path for r in fake.requests[-2:]] == ["/voice/getReport", "/join/getReport"]
     assert [(r.custom_id, r.raw_code, r.outcome) for r in reports] == [
-        ("call-0", "SUCCESS", "answered"), ("call-1", "SUCCESS", "answered"), ("call-5", "4", "answered")]
+        ("call-0", "SUCCESS", "answered"),
+        ("call-1", "SUCCESS", "answered"),
+        ("call-5", "4", "answered"),
+    ]
     assert reports[2].reported_at is None and reports[2].raw_message == "success"
     adapter.fetch_reports(limit=3)
     assert [r.form["number"] for r in fake.requests[-2:]] == ["3", "3"]
@@ -427,13 +480,33 @@ def test_reports_already_handed_out_are_not_lost_when_the_other_line_fails(fake)
         adapter.fetch_reports()
 
 
-DOC_STATES = ["SUCCESS", "FAIL_CALL", "FAIL_ERROR_VOICE", "FAIL_UNKNOWN", "TIMEOUT", "FAIL_NEEDMORE_BALANCE",
-              "FAIL_MOBILE", "FAIL_BLACKDICTIONARY", "FAIL_AUDITINGFAIL", "FAIL_APPID"]
-EXPECTED = {"SUCCESS": "answered", "FAIL_CALL": "no_answer", "FAIL_ERROR_VOICE": "vendor_error",
-            "FAIL_UNKNOWN": "unknown", "TIMEOUT": "timeout", "FAIL_NEEDMORE_BALANCE": "insufficient_balance",
-            "FAIL_MOBILE": "invalid_number", "FAIL_BLACKDICTIONARY": "content_rejected",
-            "FAIL_AUDITINGFAIL": "content_rejected", "FAIL_APPID": "vendor_error",
-            "4": "answered", "3": "timeout", "2": "no_answer"}
+DOC_STATES = [
+    "SUCCESS",
+    "FAIL_CALL",
+    "FAIL_ERROR_VOICE",
+    "FAIL_UNKNOWN",
+    "TIMEOUT",
+    "FAIL_NEEDMORE_BALANCE",
+    "FAIL_MOBILE",
+    "FAIL_BLACKDICTIONARY",
+    "FAIL_AUDITINGFAIL",
+    "FAIL_APPID",
+]
+EXPECTED = {
+    "SUCCESS": "answered",
+    "FAIL_CALL": "no_answer",
+    "FAIL_ERROR_VOICE": "vendor_error",
+    "FAIL_UNKNOWN": "unknown",
+    "TIMEOUT": "timeout",
+    "FAIL_NEEDMORE_BALANCE": "insufficient_balance",
+    "FAIL_MOBILE": "invalid_number",
+    "FAIL_BLACKDICTIONARY": "content_rejected",
+    "FAIL_AUDITINGFAIL": "content_rejected",
+    "FAIL_APPID": "vendor_error",
+    "4": "answered",
+    "3": "timeout",
+    "2": "no_answer",
+}
 
 
 def test_outcome_table_is_complete():
@@ -446,8 +519,16 @@ def test_outcome_table_is_complete():
 
 @pytest.mark.parametrize("state", DOC_STATES)
 def test_voice_state_mapping(fake, state):
-    fake.queue_report("voice", voiceId="v1", customVoiceId="c1", state=f" {state} ", message=STATE_TEXT[state],
-                      callingTime="2017-03-15 12:00:00", callingDuration=0, mobile="18566666666")
+    fake.queue_report(
+        "voice",
+        voiceId="v1",
+        customVoiceId="c1",
+        state=f" {state} ",
+        message=STATE_TEXT[state],
+        callingTime="2017-03-15 12:00:00",
+        callingDuration=0,
+        mobile="18566666666",
+    )
     (report,) = make_adapter(fake, line="voice").fetch_reports()
     assert (report.outcome, report.raw_code, report.raw_message) == (EXPECTED[state], state, STATE_TEXT[state])
     assert report.answered is (state == "SUCCESS")
@@ -480,14 +561,17 @@ def test_plain_push_as_form_field_reports(fake):
     body, headers, query = fake.push_body([fake.report_for(entry, "FAIL_MOBILE")], form=True)
     parsed = make_adapter(fake).parse_callback(body, {k.lower(): v for k, v in headers.items()}, query)
     assert [(r.custom_id, r.outcome, r.mobile) for r in parsed.reports] == [
-        ("call-9", "invalid_number", "+8613800000009")]
+        ("call-9", "invalid_number", "+8613800000009")
+    ]
 
 
 def test_voice_sms_push_items_are_read():
     body = ('{"code":"SUCCESS","data":' + json.dumps(DOC_JOIN_REPORTS) + "}").encode()
     parsed = make_adapter(None).parse_callback(body, {"appId": APP_ID}, {})
     assert [(r.vendor_message_id, r.outcome, r.key_pressed) for r in parsed.reports] == [
-        ("20170392833833891100", "answered", "12"), ("20170392833833891100", "no_answer", "12")]
+        ("20170392833833891100", "answered", "12"),
+        ("20170392833833891100", "no_answer", "12"),
+    ]
 
 
 def test_encrypted_push_round_trips_after_a_send(fake):
@@ -499,7 +583,8 @@ def test_encrypted_push_round_trips_after_a_send(fake):
     parsed = adapter.parse_callback(body, headers, query)
     assert [(r.custom_id, r.vendor_message_id, r.outcome, r.key_pressed) for r in parsed.reports] == [
         (sent[0].custom_id, sent[0].vendor_message_id, "answered", "5"),
-        (sent[1].custom_id, sent[1].vendor_message_id, "timeout", None)]
+        (sent[1].custom_id, sent[1].vendor_message_id, "timeout", None),
+    ]
 
 
 def test_encrypted_push_with_another_key_is_rejected(fake):
@@ -513,8 +598,7 @@ def test_encrypted_push_with_another_key_is_rejected(fake):
         adapter.parse_callback(plain, headers, query)
 
 
-@pytest.mark.parametrize(
-    "headers", [{}, {"appId": "EUCP-EMY-OTHER"}, {"appId": ""}], ids=["missing", "other", "empty"])
+@pytest.mark.parametrize("headers", [{}, {"appId": "EUCP-EMY-OTHER"}, {"appId": ""}], ids=["missing", "other", "empty"])
 def test_push_with_wrong_app_id_header_is_rejected(fake, headers):
     body, _headers, query = fake.push_body([])
     with pytest.raises(CallbackRejected):
@@ -522,7 +606,8 @@ def test_push_with_wrong_app_id_header_is_rejected(fake, headers):
 
 
 @pytest.mark.parametrize(
-    "body", [b"<html>oops</html>", b"\xff\xfe\x00garbage", b'{"code": "SUCCESS", "data": [', b"a=b", b""])
+    "body", [b"<html>oops</html>", b"\xff\xfe\x00garbage", b'{"code": "SUCCESS", "data": [', b"a=b", b""]
+)
 def test_unreadable_plain_push_is_rejected(body):
     with pytest.raises(CallbackRejected):
         make_adapter(None).parse_callback(body, {"AppId": APP_ID}, {})
@@ -539,19 +624,52 @@ def test_truncated_encrypted_push_is_rejected(fake):
     ("path", "params", "code"),
     [
         ("/voice/send", {"content": "x", "mobiles": ",".join(["13800000000"] * 501)}, "ERROR_MOBILE_NUMBER"),
-        ("/voice/send", {"content": "x", "mobiles": "13800000000,13800000001", "customVoiceIds": "a"},
-         "ERROR_CUSTOM_VOICE_ID_NUMBER"),
-        ("/voice/send", {"content": "x", "mobiles": "13800000000", "customVoiceIds": "a" * 65},
-         "ERROR_CUSTOM_VOICE_ID"),
+        (
+            "/voice/send",
+            {"content": "x", "mobiles": "13800000000,13800000001", "customVoiceIds": "a"},
+            "ERROR_CUSTOM_VOICE_ID_NUMBER",
+        ),
+        (
+            "/voice/send",
+            {"content": "x", "mobiles": "13800000000", "customVoiceIds": "a" * 65},
+            "ERROR_CUSTOM_VOICE_ID",
+        ),
         ("/voice/send", {"content": "", "mobiles": "13800000000"}, "ERROR_CONTENT_EMPTY"),
         ("/voice/send", {"content": "x"}, "ERROR_MOBILE_EMPTY"),
         ("/voice/sendVFCode", {"content": "1234", "mobiles": "13800000000"}, "ERROR_MOBILE_EMPTY"),
-        ("/join/send", {"voiceContent": "x", "mobiles": "13800000000", "triggerConditions": "3", "keyContent": "1",
-                        "customJoinIds": "a,b"}, "ERROR_CUSTOM_JOIN_ID_NUMBER"),
-        ("/join/send", {"voiceContent": "x", "mobiles": "13800000000", "triggerConditions": "4", "connectTime": "9",
-                        "isInteractive": "2"}, "ERROR_ISINTERACTIVE"),
-        ("/join/send", {"voiceContent": "x", "mobiles": "13800000000", "triggerConditions": "4", "connectTime": "9",
-                        "isAcousticSign": "x"}, "ERROR_ISACOUSTICSIGN"),
+        (
+            "/join/send",
+            {
+                "voiceContent": "x",
+                "mobiles": "13800000000",
+                "triggerConditions": "3",
+                "keyContent": "1",
+                "customJoinIds": "a,b",
+            },
+            "ERROR_CUSTOM_JOIN_ID_NUMBER",
+        ),
+        (
+            "/join/send",
+            {
+                "voiceContent": "x",
+                "mobiles": "13800000000",
+                "triggerConditions": "4",
+                "connectTime": "9",
+                "isInteractive": "2",
+            },
+            "ERROR_ISINTERACTIVE",
+        ),
+        (
+            "/join/send",
+            {
+                "voiceContent": "x",
+                "mobiles": "13800000000",
+                "triggerConditions": "4",
+                "connectTime": "9",
+                "isAcousticSign": "x",
+            },
+            "ERROR_ISACOUSTICSIGN",
+        ),
     ],
 )
 def test_fake_refuses_malformed_requests(fake, path, params, code):

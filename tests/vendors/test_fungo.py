@@ -63,7 +63,12 @@ def test_verify_sends_each_code_with_credentials(fake):
     assert [r.custom_id for r in results] == ["c-1", "c-2"]
     first, second = fake.requests
     assert first.method == "GET" and first.path == "/Recv_center"
-    assert first.query == {"CpName": "fungo-cp", "CpPassword": "fungo-pass", "DesMobile": "13800000001", "Content": "1234"}
+    assert first.query == {
+        "CpName": "fungo-cp",
+        "CpPassword": "fungo-pass",
+        "DesMobile": "13800000001",
+        "Content": "1234",
+    }
     assert second.query["Content"] == "567890"
     assert results[0].vendor_message_id == results[0].batch_id == fake.submitted[0]["vendor_message_id"]
     assert len(results[0].vendor_message_id) == 32
@@ -100,7 +105,10 @@ def test_distinct_contents_and_repeated_numbers_go_in_separate_requests(fake):
     [
         ({"content_format": "tts"}, "{app}|1001|123"),
         ({"content_format": "keypress", "template_id": "1002"}, "{app}|1002|123"),
-        ({"content_format": "recording", "template_id": "1003", "recording_file": "notice.wav"}, "{app}|1003|notice.wav"),
+        (
+            {"content_format": "recording", "template_id": "1003", "recording_file": "notice.wav"},
+            "{app}|1003|notice.wav",
+        ),
         ({"content_format": "keypress", "content_labels": True}, "【语音通知按键】{app}|1001|123"),
         ({"content_format": "recording", "content_labels": True}, "【语音通知文件】{app}|1001|hello.vox"),
     ],
@@ -311,16 +319,45 @@ def test_balance_codes_as_printed_in_the_document(shared_fake, raw):
 
 # ---------------------------------------------------------------------- outcomes and billing
 OUTCOMES = {
-    "0": "answered", "-1000": "vendor_error", "-1003": "vendor_error", "-1004": "vendor_error",
-    "-1005": "vendor_error", "-1006": "insufficient_balance", "-1007": "vendor_error", "-1008": "vendor_error",
-    "-1009": "content_rejected", "-1010": "invalid_number", "-1011": "insufficient_balance",
-    "-1012": "blacklisted", "-1013": "content_rejected", "-1014": "vendor_error", "-1015": "content_rejected",
-    "-1016": "content_rejected", "-1017": "rate_limited", "-1018": "vendor_error", "-1019": "rate_limited",
-    "-1020": "vendor_error", "-1021": "content_rejected", "-1022": "vendor_error", "-1025": "content_rejected",
-    "-1026": "content_rejected", "-1027": "vendor_error", "-1050": "content_rejected",
-    "-1051": "content_rejected", "-2001": "vendor_error", "-1099": "vendor_error", "9992": "unreachable",
-    "9993": "vendor_error", "9994": "invalid_number", "9995": "unknown", "9996": "vendor_error",
-    "9997": "barred", "9998": "unreachable", "-9999": "rate_limited", "-9990": "timeout", "-111": "rate_limited",
+    "0": "answered",
+    "-1000": "vendor_error",
+    "-1003": "vendor_error",
+    "-1004": "vendor_error",
+    "-1005": "vendor_error",
+    "-1006": "insufficient_balance",
+    "-1007": "vendor_error",
+    "-1008": "vendor_error",
+    "-1009": "content_rejected",
+    "-1010": "invalid_number",
+    "-1011": "insufficient_balance",
+    "-1012": "blacklisted",
+    "-1013": "content_rejected",
+    "-1014": "vendor_error",
+    "-1015": "content_rejected",
+    "-1016": "content_rejected",
+    "-1017": "rate_limited",
+    "-1018": "vendor_error",
+    "-1019": "rate_limited",
+    "-1020": "vendor_error",
+    "-1021": "content_rejected",
+    "-1022": "vendor_error",
+    "-1025": "content_rejected",
+    "-1026": "content_rejected",
+    "-1027": "vendor_error",
+    "-1050": "content_rejected",
+    "-1051": "content_rejected",
+    "-2001": "vendor_error",
+    "-1099": "vendor_error",
+    "9992": "unreachable",
+    "9993": "vendor_error",
+    "9994": "invalid_number",
+    "9995": "unknown",
+    "9996": "vendor_error",
+    "9997": "barred",
+    "9998": "unreachable",
+    "-9999": "rate_limited",
+    "-9990": "timeout",
+    "-111": "rate_limited",
 }
 
 
@@ -353,10 +390,19 @@ def test_status_push_from_the_fake_matches_submitted_calls(fake):
     by_mobile = {r.mobile: r for r in parsed.reports}
     assert set(by_mobile) == set(statuses)
     first = by_mobile["+8613800000001"]
-    assert (first.outcome, first.answered, first.raw_code, first.raw_message) == ("answered", True, "0", "消息被发送到目的地")
+    assert (first.outcome, first.answered, first.raw_code, first.raw_message) == (
+        "answered",
+        True,
+        "0",
+        "消息被发送到目的地",
+    )
     assert first.vendor_message_id == first.batch_id == fake.submitted[0]["vendor_message_id"]
     assert (first.custom_id, first.talk_seconds, first.billed_seconds, first.billed_units, first.reported_at) == (
-        None, None, None, None, None,
+        None,
+        None,
+        None,
+        None,
+        None,
     )
     assert by_mobile["+8613800000002"].outcome == "unreachable" and not by_mobile["+8613800000002"].answered
     assert by_mobile["+8613800000003"].outcome == "blacklisted"

@@ -39,7 +39,9 @@ def fake(start_fake):
 
 def adapter_for(fake, secret=APIKEY, account=APIID, **options):
     return IhuyiAdapter(
-        VendorAccount(vendor="ihuyi", name="ihuyi", base_url=fake.url, api_id=account, api_secret=secret, options=options)
+        VendorAccount(
+            vendor="ihuyi", name="ihuyi", base_url=fake.url, api_id=account, api_secret=secret, options=options
+        )
     )
 
 
@@ -90,8 +92,13 @@ def test_fake_rejects_wrong_credentials(fake, mode, secret, account):
 def test_fake_rejects_a_stale_or_tampered_dynamic_password(fake):
     url = fake.url + "/webservice/voice.php?method=Submit"
     old = "1451544941"
-    form = {"account": APIID, "mobile": "13800138000", "content": "1125", "time": old,
-            "password": md5(APIID + APIKEY + "13800138000" + "1125" + old)}
+    form = {
+        "account": APIID,
+        "mobile": "13800138000",
+        "content": "1125",
+        "time": old,
+        "password": md5(APIID + APIKEY + "13800138000" + "1125" + old),
+    }
     assert "<code>405</code>" in requests.post(url, data=form, timeout=5).text
     adapter = IhuyiAdapter(VendorAccount(vendor="ihuyi", api_id=APIID, api_secret=APIKEY))
     form.update(adapter.auth_params("13800138000", "1125"), content="1126")  # signed other content
@@ -152,7 +159,9 @@ def test_content_limit_is_checked_before_sending(fake):
     assert ok.accepted
     # and the fake itself refuses what is too long
     form = {"account": APIID, "password": APIKEY, "mobile": "13800138000", "content": "语" * 181}
-    assert "<code>0</code>" in requests.post(fake.url + "/webservice/voice.php?method=Submit", data=form, timeout=5).text
+    assert (
+        "<code>0</code>" in requests.post(fake.url + "/webservice/voice.php?method=Submit", data=form, timeout=5).text
+    )
 
 
 @pytest.mark.parametrize("fmt", ["xml", "json"])
@@ -175,12 +184,20 @@ def test_fake_refuses_numbers_and_content_as_documented(fake):
     adapter = adapter_for(fake)
     fake.blacklist.add("13800000001")
     fake.sensitive_words.add("赌博")
-    results = adapter.send([
-        call(mobile="+8613800000001"), call(mobile="+86123"), call(content=""), call(7, content="来赌博吧"),
-    ])
+    results = adapter.send(
+        [
+            call(mobile="+8613800000001"),
+            call(mobile="+86123"),
+            call(content=""),
+            call(7, content="来赌博吧"),
+        ]
+    )
     assert [r.error_code for r in results] == ["4030", "406", "404", "407"]
     assert [adapter.map_outcome(r.error_code) for r in results] == [
-        "blacklisted", "invalid_number", "content_rejected", "content_rejected",
+        "blacklisted",
+        "invalid_number",
+        "content_rejected",
+        "content_rejected",
     ]
     assert fake.submitted == []
 
@@ -336,9 +353,22 @@ def test_add_and_delete_templates(fake, fmt):
 
 # --------------------------------------------------------------------------- outcomes, pushes
 RECEIPT_OUTCOMES = {
-    "2": "answered", "0": "unknown", "-1": "powered_off", "-2": "suspended", "-3": "unreachable", "-4": "busy",
-    "-5": "invalid_number", "-6": "no_answer", "-8": "barred", "-9": "network_busy", "-10": "barred",
-    "-11": "network_busy", "-12": "rejected", "-7": "unknown", "99": "unknown", " -6 ": "no_answer",
+    "2": "answered",
+    "0": "unknown",
+    "-1": "powered_off",
+    "-2": "suspended",
+    "-3": "unreachable",
+    "-4": "busy",
+    "-5": "invalid_number",
+    "-6": "no_answer",
+    "-8": "barred",
+    "-9": "network_busy",
+    "-10": "barred",
+    "-11": "network_busy",
+    "-12": "rejected",
+    "-7": "unknown",
+    "99": "unknown",
+    " -6 ": "no_answer",
 }
 
 

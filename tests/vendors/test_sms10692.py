@@ -71,8 +71,13 @@ def fake(start_fake):
 
 def make_adapter(fake, *, secret="mima", user_id="12", **options):
     account = VendorAccount(
-        vendor="sms10692", name="sms10692 test", base_url=fake.url, api_id="test", api_secret=secret,
-        user_id=user_id, options=options,
+        vendor="sms10692",
+        name="sms10692 test",
+        base_url=fake.url,
+        api_id="test",
+        api_secret=secret,
+        user_id=user_id,
+        options=options,
     )
     return Sms10692Adapter(account)
 
@@ -86,8 +91,9 @@ def xml(body, encoding="utf-8"):
 
 
 def form_of(request, encoding="utf-8"):
-    return {k: v[-1] for k, v in parse_qs(request.body.decode("ascii"), keep_blank_values=True,
-                                          encoding=encoding).items()}
+    return {
+        k: v[-1] for k, v in parse_qs(request.body.decode("ascii"), keep_blank_values=True, encoding=encoding).items()
+    }
 
 
 # --------------------------------------------------------------------------- signature
@@ -246,11 +252,17 @@ def test_one_request_per_content_and_no_number_twice_in_a_request(fake):
 
 def test_a_later_request_failing_keeps_the_earlier_accepted_calls(fake):
     fake.points = Decimal(2)
-    batch = [OutboundCall("a", "+8613800000001", "甲"), OutboundCall("b", "+8613800000002", "乙"),
-             OutboundCall("c", "+8613800000003", "丙")]
+    batch = [
+        OutboundCall("a", "+8613800000001", "甲"),
+        OutboundCall("b", "+8613800000002", "乙"),
+        OutboundCall("c", "+8613800000003", "丙"),
+    ]
     results = make_adapter(fake).send(batch)
     assert [(r.custom_id, r.accepted, r.error_code) for r in results] == [
-        ("a", True, None), ("b", True, None), ("c", False, RESULT_NOT_SENT)]  # refused in words: queued again
+        ("a", True, None),
+        ("b", True, None),
+        ("c", False, RESULT_NOT_SENT),
+    ]  # refused in words: queued again
     assert "对不起，您当前要发送的量大于您当前余额" in results[2].error_message
     fake.reset()  # a fresh vendor
     fake.inject("ok", "500")  # "ok" is not a fault: the first request is served normally
@@ -307,8 +319,12 @@ def test_undocumented_failure_message_fails_the_request(fake):
 
 
 def test_partial_success_keeps_every_call_accepted_and_missing_task_id_is_none(fake):
-    fake.scripted.append(xml("<returnsms><returnstatus>Success</returnstatus><message>ok</message><remainpoint>9"
-                             "</remainpoint><taskID> 77 </taskID><successCounts>1</successCounts></returnsms>"))
+    fake.scripted.append(
+        xml(
+            "<returnsms><returnstatus>Success</returnstatus><message>ok</message><remainpoint>9"
+            "</remainpoint><taskID> 77 </taskID><successCounts>1</successCounts></returnsms>"
+        )
+    )
     fake.scripted.append(xml("<returnsms><returnstatus>Sucess</returnstatus><message>ok</message></returnsms>"))
     adapter = make_adapter(fake)
     assert [(r.accepted, r.vendor_message_id) for r in adapter.send(calls(2))] == [(True, "77")] * 2
@@ -411,10 +427,19 @@ def test_reports_from_the_documents_example(fake):
     fake.scripted.append(xml(DOC_REPORTS))
     first, second = make_adapter(fake).fetch_reports()
     assert (first.mobile, first.vendor_message_id, first.outcome, first.raw_code, first.raw_message) == (
-        "+8615023239810", "1212", "answered", "10", "DELIVRD")
+        "+8615023239810",
+        "1212",
+        "answered",
+        "10",
+        "DELIVRD",
+    )
     assert first.reported_at == datetime(2011, 12, 2, 22, 12, 11, tzinfo=BEIJING)
     assert (second.mobile, second.outcome, second.answered, second.raw_message) == (
-        "+8615023239811", "unreachable", False, "2")
+        "+8615023239811",
+        "unreachable",
+        False,
+        "2",
+    )
 
 
 @pytest.mark.parametrize(
@@ -465,7 +490,9 @@ def test_replies_from_the_documents_example(fake):
     fake.scripted.append(xml(DOC_REPLIES))
     replies = make_adapter(fake).fetch_replies()
     assert [(r.mobile, r.content) for r in replies] == [
-        ("+8615023239810", "你好，我不需要"), ("+8615023239811", "你好，本次活动路线是怎么的")]
+        ("+8615023239810", "你好，我不需要"),
+        ("+8615023239811", "你好，本次活动路线是怎么的"),
+    ]
 
 
 # --------------------------------------------------------------------------- transport and garbage
@@ -557,5 +584,9 @@ def test_submitted_records_what_was_dialled(fake):
     (record,) = fake.submitted
     assert record["custom_id"] is None
     assert (record["mobile"], record["mobile_e164"], record["content"], record["extno"]) == (
-        "13800138000", "+8613800138000", "您好", "01")
+        "13800138000",
+        "+8613800138000",
+        "您好",
+        "01",
+    )
     assert record["vendor_message_id"] == record["batch_id"]

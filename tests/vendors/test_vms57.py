@@ -35,8 +35,13 @@ def fake(server):
 
 def make_adapter(fake, *, password="vmspass", base_url=None, **options):
     account = VendorAccount(
-        vendor="vms57", name="vms57-test", base_url=base_url or fake.url, api_id="vmsuser",
-        api_secret=password, user_id="1001", options=options,
+        vendor="vms57",
+        name="vms57-test",
+        base_url=base_url or fake.url,
+        api_id="vmsuser",
+        api_secret=password,
+        user_id="1001",
+        options=options,
     )
     return Vms57Adapter(account)
 
@@ -47,8 +52,12 @@ def adapter(fake):
 
 
 def call(i, code="1234", **kw):
-    return OutboundCall(custom_id=f"call-{i}", mobile=f"+86138{i:08d}", content=kw.get("content", ""),
-                        variables=kw.get("variables", [code]))
+    return OutboundCall(
+        custom_id=f"call-{i}",
+        mobile=f"+86138{i:08d}",
+        content=kw.get("content", ""),
+        variables=kw.get("variables", [code]),
+    )
 
 
 # --------------------------------------------------------------------------- submit
@@ -56,9 +65,16 @@ def test_send_posts_documented_parameters(fake, adapter):
     [result] = adapter.send([call(1)], product="verify")
     form = fake.last.form
     assert fake.last.method == "POST" and fake.last.path == "/vms.ashx"
-    assert form == {"action": "audio", "userid": "1001", "account": "vmsuser", "password": "vmspass",
-                    "taskname": "call-1", "destNumbers": "13800000001", "vmsText": "1234",
-                    "callerNumber": "02160000000"}
+    assert form == {
+        "action": "audio",
+        "userid": "1001",
+        "account": "vmsuser",
+        "password": "vmspass",
+        "taskname": "call-1",
+        "destNumbers": "13800000001",
+        "vmsText": "1234",
+        "callerNumber": "02160000000",
+    }
     batch = fake.submitted[0]["batch_id"]
     assert result.accepted and result.batch_id == batch
     assert result.vendor_message_id == f"{batch}:13800000001" == fake.submitted[0]["vendor_message_id"]
@@ -76,8 +92,11 @@ def test_same_code_shares_a_request_and_different_codes_do_not(fake, adapter):
     assert [r.custom_id for r in results] == ["call-1", "call-2", "call-3", "call-4"]
     assert all(r.accepted for r in results)
     sent = [(r.form["vmsText"], r.form["destNumbers"], r.form["taskname"]) for r in fake.requests]
-    assert sent == [("11", "13800000001,13800000003", "call-1"), ("22", "13800000002", "call-2"),
-                    ("33", "13800000004", "call-4")]
+    assert sent == [
+        ("11", "13800000001,13800000003", "call-1"),
+        ("22", "13800000002", "call-2"),
+        ("33", "13800000004", "call-4"),
+    ]
     assert results[0].batch_id == results[2].batch_id != results[1].batch_id
 
 
@@ -398,8 +417,17 @@ def test_malformed_report_xml(fake, adapter, body):
     ],
 )
 def test_fake_is_strict(fake, change, code):
-    form = {"action": "audio", "userid": "1001", "account": "vmsuser", "password": "vmspass", "taskname": "t",
-            "destNumbers": "13800138000", "vmsText": "12", "callerNumber": "", **change}
+    form = {
+        "action": "audio",
+        "userid": "1001",
+        "account": "vmsuser",
+        "password": "vmspass",
+        "taskname": "t",
+        "destNumbers": "13800138000",
+        "vmsText": "12",
+        "callerNumber": "",
+        **change,
+    }
     assert requests.post(fake.url + "/vms.ashx", data=form, timeout=2).text == f"{code}|{ERRORS[code]}"
     assert requests.get(fake.url + "/vms.ashx", params=form, timeout=2).status_code == 405
 

@@ -178,9 +178,15 @@ SESSION = _build_session()
 def _never_connected(exc: BaseException) -> bool:
     """True when the connection was refused or never opened, so the vendor cannot have the request."""
     while exc is not None:
-        if isinstance(exc, (ConnectionRefusedError, urllib3_exceptions.NewConnectionError, urllib3_exceptions.NameResolutionError)):
+        if isinstance(
+            exc, (ConnectionRefusedError, urllib3_exceptions.NewConnectionError, urllib3_exceptions.NameResolutionError)
+        ):
             return True
-        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None)
+        exc = (
+            exc.__cause__
+            or exc.__context__
+            or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None)
+        )
     return False
 
 
@@ -190,7 +196,7 @@ def chunked(items: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def local_mobile(e164: str) -> str:
-    """"+8613800138000" → "13800138000": what Chinese vendors expect on the wire."""
+    """ "+8613800138000" → "13800138000": what Chinese vendors expect on the wire."""
     return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
 
 
@@ -275,7 +281,9 @@ class BaseAdapter:
             raise VendorUnavailable(f"{self.code}: {path} timed out", maybe_delivered=True) from exc
         except requests.ConnectionError as exc:
             sent = not _never_connected(exc)
-            raise VendorUnavailable(f"{self.code}: {path} unreachable ({type(exc).__name__})", maybe_delivered=sent) from exc
+            raise VendorUnavailable(
+                f"{self.code}: {path} unreachable ({type(exc).__name__})", maybe_delivered=sent
+            ) from exc
         except requests.RequestException as exc:
             raise VendorUnavailable(f"{self.code}: {path} failed ({type(exc).__name__})", maybe_delivered=True) from exc
         logger.debug("%s %s %s -> %s", self.code, method, path, response.status_code)
@@ -330,9 +338,7 @@ class BaseAdapter:
     def check_keywords(self, content: str) -> KeywordCheck:
         raise NotSupported(f"{self.label}: check_keywords")
 
-    def parse_callback(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
-    ) -> ParsedCallback:
+    def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
         raise NotSupported(f"{self.label}: parse_callback")
 
     # ---- introspection for the capability table and the admin
@@ -343,14 +349,12 @@ class BaseAdapter:
 
 def reject_all(calls: Iterable[OutboundCall], code: str, message: str) -> list[SubmitResult]:
     """Every call of a batch refused with the same vendor answer."""
-    return [
-        SubmitResult(c.custom_id, c.mobile, False, error_code=str(code), error_message=message)
-        for c in calls
-    ]
+    return [SubmitResult(c.custom_id, c.mobile, False, error_code=str(code), error_message=message) for c in calls]
 
 
-def unsent_results(exc: VendorError | VendorUnavailable, failed: Iterable[OutboundCall],
-                   untried: Iterable[OutboundCall]) -> list[SubmitResult]:
+def unsent_results(
+    exc: VendorError | VendorUnavailable, failed: Iterable[OutboundCall], untried: Iterable[OutboundCall]
+) -> list[SubmitResult]:
     """What became of the rest of a batch when a request failed after earlier ones were accepted.
 
     The failed request's calls as ``unsent_code`` says (uncertain ones are reconciled, never

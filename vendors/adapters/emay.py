@@ -91,8 +91,12 @@ from .base import (
 
 logger = logging.getLogger("vendors")
 
-SEND_PATHS = {"notify": "/voice/send", "verify": "/voice/sendVFCode", "marketing": "/voice/sendCTCode",
-              "voice_sms": "/join/send"}
+SEND_PATHS = {
+    "notify": "/voice/send",
+    "verify": "/voice/sendVFCode",
+    "marketing": "/voice/sendCTCode",
+    "voice_sms": "/join/send",
+}
 REPORT_PATHS = {"voice": "/voice/getReport", "join": "/join/getReport"}
 BALANCE_PATHS = {"voice": "/voice/getBalance", "join": "/join/getBalance"}
 MOBILE_RE = re.compile(r"\+861[3-9][0-9]{9}")  # mainland mobiles, E.164
@@ -128,10 +132,19 @@ OUTCOME_MAP = {
     "ERROR_OVER_SPEED": "rate_limited",
 }
 STATE_TEXT = {
-    "SUCCESS": "成功", "FAIL_CALL": "呼叫失败", "FAIL_ERROR_VOICE": "错误工单", "FAIL_UNKNOWN": "未知失败",
-    "TIMEOUT": "状态报告超时", "FAIL_NEEDMORE_BALANCE": "余额不足", "FAIL_MOBILE": "手机号错误",
-    "FAIL_BLACKDICTIONARY": "内容有黑词", "FAIL_AUDITINGFAIL": "审核失败", "FAIL_APPID": "APPID 错误",
-    "4": "成功", "3": "超时", "2": "失败",
+    "SUCCESS": "成功",
+    "FAIL_CALL": "呼叫失败",
+    "FAIL_ERROR_VOICE": "错误工单",
+    "FAIL_UNKNOWN": "未知失败",
+    "TIMEOUT": "状态报告超时",
+    "FAIL_NEEDMORE_BALANCE": "余额不足",
+    "FAIL_MOBILE": "手机号错误",
+    "FAIL_BLACKDICTIONARY": "内容有黑词",
+    "FAIL_AUDITINGFAIL": "审核失败",
+    "FAIL_APPID": "APPID 错误",
+    "4": "成功",
+    "3": "超时",
+    "2": "失败",
 }
 _COMMON_ERRORS = {
     "SUCCESS": "提交成功",
@@ -175,10 +188,17 @@ ERRORS = {"voice": VOICE_ERRORS, "join": JOIN_ERRORS}
 ALL_ERRORS = {**VOICE_ERRORS, **JOIN_ERRORS}
 # Codes that refuse only the calls of that request (their content, numbers or ids); every other
 # non-SUCCESS code is a whole-request failure.
-PER_CALL_CODES = frozenset({
-    "ERROR_MOBILE_EMPTY", "ERROR_MOBILE_ERROR", "ERROR_CONTENT_EMPTY", "ERROR_LONG_CONTENT",
-    "ERROR_VERIFICATION_CODE_CONTENT", "ERROR_CUSTOM_VOICE_ID", "ERROR_CUSTOM_JOIN_ID",
-})
+PER_CALL_CODES = frozenset(
+    {
+        "ERROR_MOBILE_EMPTY",
+        "ERROR_MOBILE_ERROR",
+        "ERROR_CONTENT_EMPTY",
+        "ERROR_LONG_CONTENT",
+        "ERROR_VERIFICATION_CODE_CONTENT",
+        "ERROR_CUSTOM_VOICE_ID",
+        "ERROR_CUSTOM_JOIN_ID",
+    }
+)
 RETRY_LATER_CODES = frozenset({"ERROR_OVER_SPEED"})
 
 
@@ -272,7 +292,9 @@ class EmayAdapter(BaseAdapter):
                     raise
                 logger.warning("emay: request %d of a batch failed after accepted ones: %s", n + 1, exc)
                 untried = [i for rest in requests_[n + 1 :] for i in rest]
-                for i, result in zip(indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True):
+                for i, result in zip(
+                    indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True
+                ):
                     results[i] = result
                 break
             accepted_any = accepted_any or any(r.accepted for r in group_results)
@@ -308,18 +330,26 @@ class EmayAdapter(BaseAdapter):
             code = next((c for c in candidates if VERIFY_CODE_RE.fullmatch(c)), candidates[0])
             return {"content": code, "mobile": local_mobile(call.mobile), "customVoiceId": call.custom_id}
         o = self.options
-        params = {"mobiles": ",".join(local_mobile(c.mobile) for c in calls),
-                  "isInteractive": _flag(o.get("is_interactive"))}
-        for key, name in (("interactive_content", "interactiveContent"),
-                          ("acoustic_sign_content", "acousticSignContent")):
+        params = {
+            "mobiles": ",".join(local_mobile(c.mobile) for c in calls),
+            "isInteractive": _flag(o.get("is_interactive")),
+        }
+        for key, name in (
+            ("interactive_content", "interactiveContent"),
+            ("acoustic_sign_content", "acousticSignContent"),
+        ):
             if _text(o.get(key)):
                 params[name] = str(o[key])
         ids = ",".join(c.custom_id for c in calls)
         if product != "voice_sms":
             return {"content": calls[0].content, "customVoiceIds": ids, **params}
         params.update(voiceContent=calls[0].content, customJoinIds=ids, isAcousticSign=_flag(o.get("is_acoustic_sign")))
-        for key, name in (("sms_content", "smsContent"), ("trigger_conditions", "triggerConditions"),
-                          ("key_content", "keyContent"), ("connect_time", "connectTime")):
+        for key, name in (
+            ("sms_content", "smsContent"),
+            ("trigger_conditions", "triggerConditions"),
+            ("key_content", "keyContent"),
+            ("connect_time", "connectTime"),
+        ):
             if _text(o.get(key)):
                 params[name] = _text(o[key])
         return params

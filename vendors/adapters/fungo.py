@@ -135,8 +135,23 @@ STATUS_MESSAGES = {
 }
 # Submit codes that fail the whole request (account, configuration, our own bug): raise.
 REQUEST_FAILURES = frozenset(
-    {"-1000", "-1003", "-1004", "-1005", "-1006", "-1007", "-1008", "-1011", "-1014",
-     "-1018", "-1020", "-1022", "-1027", "-2001", "-1099"}
+    {
+        "-1000",
+        "-1003",
+        "-1004",
+        "-1005",
+        "-1006",
+        "-1007",
+        "-1008",
+        "-1011",
+        "-1014",
+        "-1018",
+        "-1020",
+        "-1022",
+        "-1027",
+        "-2001",
+        "-1099",
+    }
 )
 # Every other listed non-zero code refuses the numbers / content of that request.
 NON_FINAL_STATUSES = frozenset({"9995"})
@@ -152,7 +167,12 @@ LOCAL_ERRORS = {
     "invalid_mobile": "发送目的地手机号码无效",
     "empty_content": "消息内容为空",
 }
-LABELS = {"verify": "【语音验证码】", "template": "【语音通知】", "keypress": "【语音通知按键】", "recording": "【语音通知文件】"}
+LABELS = {
+    "verify": "【语音验证码】",
+    "template": "【语音通知】",
+    "keypress": "【语音通知按键】",
+    "recording": "【语音通知文件】",
+}
 CONTENT_FORMATS = {"template": "template", "tts": "template", "keypress": "keypress", "recording": "recording"}
 CODE_RE = re.compile(r"\d{4,6}")
 MOBILE_RE = re.compile(r"\d{5,20}")
@@ -183,21 +203,49 @@ class FungoAdapter(BaseAdapter):
     max_content_length = None
     outcome_map = {
         "0": "answered",
-        "-1000": "vendor_error", "-1003": "vendor_error", "-1004": "vendor_error", "-1005": "vendor_error",
-        "-1006": "insufficient_balance", "-1007": "vendor_error", "-1008": "vendor_error",
-        "-1009": "content_rejected", "-1010": "invalid_number", "-1011": "insufficient_balance",
-        "-1012": "blacklisted", "-1013": "content_rejected", "-1014": "vendor_error",
-        "-1015": "content_rejected", "-1016": "content_rejected", "-1017": "rate_limited",
-        "-1018": "vendor_error", "-1019": "rate_limited", "-1020": "vendor_error",
-        "-1021": "content_rejected", "-1022": "vendor_error", "-1025": "content_rejected",
-        "-1026": "content_rejected", "-1027": "vendor_error", "-1050": "content_rejected",
-        "-1051": "content_rejected", "-2001": "vendor_error", "-1099": "vendor_error",
-        "9992": "unreachable", "9993": "vendor_error", "9994": "invalid_number", "9995": "unknown",
-        "9996": "vendor_error", "9997": "barred", "9998": "unreachable",
-        "-9999": "rate_limited", "-9990": "timeout", "-111": "rate_limited",
+        "-1000": "vendor_error",
+        "-1003": "vendor_error",
+        "-1004": "vendor_error",
+        "-1005": "vendor_error",
+        "-1006": "insufficient_balance",
+        "-1007": "vendor_error",
+        "-1008": "vendor_error",
+        "-1009": "content_rejected",
+        "-1010": "invalid_number",
+        "-1011": "insufficient_balance",
+        "-1012": "blacklisted",
+        "-1013": "content_rejected",
+        "-1014": "vendor_error",
+        "-1015": "content_rejected",
+        "-1016": "content_rejected",
+        "-1017": "rate_limited",
+        "-1018": "vendor_error",
+        "-1019": "rate_limited",
+        "-1020": "vendor_error",
+        "-1021": "content_rejected",
+        "-1022": "vendor_error",
+        "-1025": "content_rejected",
+        "-1026": "content_rejected",
+        "-1027": "vendor_error",
+        "-1050": "content_rejected",
+        "-1051": "content_rejected",
+        "-2001": "vendor_error",
+        "-1099": "vendor_error",
+        "9992": "unreachable",
+        "9993": "vendor_error",
+        "9994": "invalid_number",
+        "9995": "unknown",
+        "9996": "vendor_error",
+        "9997": "barred",
+        "9998": "unreachable",
+        "-9999": "rate_limited",
+        "-9990": "timeout",
+        "-111": "rate_limited",
         # local refusals (never sent)
-        "invalid_code": "content_rejected", "invalid_variables": "content_rejected",
-        "invalid_mobile": "invalid_number", "empty_content": "content_rejected",
+        "invalid_code": "content_rejected",
+        "invalid_variables": "content_rejected",
+        "invalid_mobile": "invalid_number",
+        "empty_content": "content_rejected",
     }
 
     # ------------------------------------------------------------------ auth
@@ -254,7 +302,10 @@ class FungoAdapter(BaseAdapter):
                 content = self._content(call, product)
             except _Refused as refused:
                 results[i] = SubmitResult(
-                    call.custom_id, call.mobile, False, error_code=refused.code,
+                    call.custom_id,
+                    call.mobile,
+                    False,
+                    error_code=refused.code,
                     error_message=LOCAL_ERRORS[refused.code],
                 )
                 continue
@@ -277,7 +328,9 @@ class FungoAdapter(BaseAdapter):
                 if not accepted_any:
                     raise
                 untried = [i for _content, rest in groups[n + 1 :] for i in rest]
-                for i, result in zip(indexes + untried, unsent_results(exc, batch, [calls[i] for i in untried]), strict=True):
+                for i, result in zip(
+                    indexes + untried, unsent_results(exc, batch, [calls[i] for i in untried]), strict=True
+                ):
                     results[i] = result
                 break
         return results  # type: ignore[return-value]
@@ -326,9 +379,7 @@ class FungoAdapter(BaseAdapter):
         return Balance(amount=amount.scaleb(-2), unit="CNY", raw=raw)  # fen → yuan, exact
 
     # ------------------------------------------------------------------ pushes
-    def parse_callback(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
-    ) -> ParsedCallback:
+    def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
         params: dict[str, str] = {}
         if body:
             try:

@@ -168,18 +168,44 @@ REVIEW_CODES = {"2": "成功", "0": "驳回"}
 # Receipt codes and Submit refusals → outcomes (see the module docstring for the readings).
 OUTCOME_MAP = {
     # receipt codes (6.2); "-7" is not in the table
-    "2": "answered", "0": "unknown", "-1": "powered_off", "-2": "suspended", "-3": "unreachable", "-4": "busy",
-    "-5": "invalid_number", "-6": "no_answer", "-8": "barred", "-9": "network_busy", "-10": "barred",
-    "-11": "network_busy", "-12": "rejected",
+    "2": "answered",
+    "0": "unknown",
+    "-1": "powered_off",
+    "-2": "suspended",
+    "-3": "unreachable",
+    "-4": "busy",
+    "-5": "invalid_number",
+    "-6": "no_answer",
+    "-8": "barred",
+    "-9": "network_busy",
+    "-10": "barred",
+    "-11": "network_busy",
+    "-12": "rejected",
     # Submit refusals (2.5)
-    "400": "vendor_error", "401": "vendor_error", "402": "vendor_error", "405": "vendor_error", "4050": "vendor_error",
-    "40505": "vendor_error", "4052": "vendor_error", "408": "vendor_error", "4051": "insufficient_balance",
-    "403": "invalid_number", "406": "invalid_number", "4030": "blacklisted",
-    "404": "content_rejected", "407": "content_rejected", "4071": "content_rejected", "4072": "content_rejected",
-    "40722": "content_rejected", "4077": "content_rejected",
-    "4080": "rate_limited", "4081": "rate_limited", "4082": "rate_limited",
+    "400": "vendor_error",
+    "401": "vendor_error",
+    "402": "vendor_error",
+    "405": "vendor_error",
+    "4050": "vendor_error",
+    "40505": "vendor_error",
+    "4052": "vendor_error",
+    "408": "vendor_error",
+    "4051": "insufficient_balance",
+    "403": "invalid_number",
+    "406": "invalid_number",
+    "4030": "blacklisted",
+    "404": "content_rejected",
+    "407": "content_rejected",
+    "4071": "content_rejected",
+    "4072": "content_rejected",
+    "40722": "content_rejected",
+    "4077": "content_rejected",
+    "4080": "rate_limited",
+    "4081": "rate_limited",
+    "4082": "rate_limited",
     # refused here, before sending
-    "content_too_long": "content_rejected", "unsupported_number": "invalid_number",
+    "content_too_long": "content_rejected",
+    "unsupported_number": "invalid_number",
 }
 
 
@@ -295,12 +321,18 @@ class IhuyiAdapter(BaseAdapter):
     def _submit(self, call: OutboundCall) -> SubmitResult:
         if len(call.content) > MAX_CONTENT:
             return SubmitResult(
-                call.custom_id, call.mobile, False, error_code="content_too_long",
+                call.custom_id,
+                call.mobile,
+                False,
+                error_code="content_too_long",
                 error_message=f"语音内容超过{MAX_CONTENT}个字符 ({len(call.content)})",
             )
         if not call.mobile.startswith("+86"):
             return SubmitResult(
-                call.custom_id, call.mobile, False, error_code="unsupported_number",
+                call.custom_id,
+                call.mobile,
+                False,
+                error_code="unsupported_number",
                 error_message="只支持中国内地手机号码及固话号码",
             )
         mobile = wire_mobile(call.mobile)
@@ -310,7 +342,9 @@ class IhuyiAdapter(BaseAdapter):
         message = self._message(fields, SUBMIT_ERRORS)
         if code == SUCCESS:
             voiceid = fields.get("voiceid") or None
-            return SubmitResult(call.custom_id, call.mobile, True, vendor_message_id=None if voiceid == "0" else voiceid)
+            return SubmitResult(
+                call.custom_id, call.mobile, True, vendor_message_id=None if voiceid == "0" else voiceid
+            )
         if code in SUBMIT_REQUEST_FAILURES:
             raise VendorError(code, message)
         return SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=message)
@@ -342,9 +376,7 @@ class IhuyiAdapter(BaseAdapter):
             raise VendorError(fields["code"], self._message(fields, DEL_TEMPLATE_ERRORS))
 
     # ---- pushes
-    def parse_callback(
-        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]
-    ) -> ParsedCallback:
+    def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
         """A receipt (has ``voiceid``) or a template review (has ``templateid``); acked ``success``."""
         try:
             text = body.decode("utf-8")
@@ -399,5 +431,3 @@ def _seconds(value: str | None) -> int | None:
     if not seconds.is_finite() or not 0 <= seconds <= MAX_SECONDS:
         return None
     return int(seconds)
-
-

@@ -99,8 +99,12 @@ class SimulatorAdapter(BaseAdapter):
             fate.update(vendor_message_id=message_id, custom_id=call.custom_id, mobile=call.mobile, at=due.isoformat())
             rows.append(
                 SimulatedCall(
-                    account=self.account, vendor_message_id=message_id, custom_id=call.custom_id,
-                    mobile=call.mobile, report=fate, report_due_at=due,
+                    account=self.account,
+                    vendor_message_id=message_id,
+                    custom_id=call.custom_id,
+                    mobile=call.mobile,
+                    report=fate,
+                    report_due_at=due,
                 )
             )
             results.append(SubmitResult(call.custom_id, call.mobile, True, vendor_message_id=message_id))

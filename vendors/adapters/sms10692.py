@@ -164,8 +164,6 @@ def lookup(table: dict[str, str], message: str) -> tuple[str, str]:
     return message or "Faild", message or "未知错误"
 
 
-
-
 def _text(element: Element, tag: str) -> str:
     return (element.findtext(tag) or "").strip()
 
@@ -259,7 +257,9 @@ class Sms10692Adapter(BaseAdapter):
                     raise  # nothing was dialled yet: the whole batch failed
                 # Earlier requests were accepted: keep them, say what became of this one and the rest.
                 untried = [i for _key, rest in requests_[number + 1 :] for i in rest]
-                for index, result in zip(indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True):
+                for index, result in zip(
+                    indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True
+                ):
                     results[index] = result
                 break
             for index, result in zip(indexes, outcome, strict=True):

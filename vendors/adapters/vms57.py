@@ -216,7 +216,9 @@ class Vms57Adapter(BaseAdapter):
                     raise  # nothing was dialled yet: the whole batch failed
                 logger.warning("%s: request failed mid-batch, %s calls not confirmed", self.code, len(group))
                 untried = [i for _key, rest in requests_[n + 1 :] for i in rest]
-                results.update(zip(indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True))
+                results.update(
+                    zip(indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True)
+                )
                 break
             results.update(zip(indexes, outcome, strict=True))
         return [results[i] for i in range(len(calls))]
@@ -253,7 +255,10 @@ class Vms57Adapter(BaseAdapter):
         try:
             max_pulls = int(self.options.get("report_max_pulls") or 100)
         except (TypeError, ValueError):
-            raise VendorError("config", f"options.report_max_pulls must be a whole number, not {self.options.get('report_max_pulls')!r}") from None
+            raise VendorError(
+                "config",
+                f"options.report_max_pulls must be a whole number, not {self.options.get('report_max_pulls')!r}",
+            ) from None
         if limit is not None:  # an explicit limit may need more pulls of 50
             max_pulls = max(max_pulls, -(-limit // REPORT_PAGE))
         for pull in range(max_pulls):

@@ -55,21 +55,38 @@ class Command(BaseCommand):
         campaign, created = Campaign.objects.get_or_create(
             name=DEMO_CAMPAIGN,
             # The simulator calls nobody, so the demo may "call" at any hour (real campaigns keep 08:00–21:00).
-            defaults={"account": account, "template": template, "product": "notify", "max_attempts": 2, "retry_delay_minutes": 1,
-                      "quiet_hours_start": time(0), "quiet_hours_end": time(0)},
+            defaults={
+                "account": account,
+                "template": template,
+                "product": "notify",
+                "max_attempts": 2,
+                "retry_delay_minutes": 1,
+                "quiet_hours_start": time(0),
+                "quiet_hours_end": time(0),
+            },
         )
         if created:
             rng = random.Random(42)
             rows = [
-                (f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}", [rng.choice(SURNAMES) + "先生", f"SO{rng.randrange(10**6):06d}"])
+                (
+                    f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}",
+                    [rng.choice(SURNAMES) + "先生", f"SO{rng.randrange(10**6):06d}"],
+                )
                 for _ in range(recipients)
             ]
             services.add_recipients(campaign, [{"mobile": m, "variables": v} for m, v in rows])
-        user, _created = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True, "is_superuser": True})
+        user, _created = get_user_model().objects.get_or_create(
+            username=username, defaults={"is_staff": True, "is_superuser": True}
+        )
         password = secrets.token_urlsafe(12)
         user.set_password(password)
         user.is_staff = user.is_superuser = True
         user.save()
         user.groups.add(*Group.objects.filter(name="Operators"))
-        self.stdout.write(self.style.SUCCESS(_("Demo ready: campaign “%(name)s” with %(count)d recipients.") % {"name": campaign.name, "count": campaign.recipients.count()}))
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("Demo ready: campaign “%(name)s” with %(count)d recipients.")
+                % {"name": campaign.name, "count": campaign.recipients.count()}
+            )
+        )
         self.stdout.write(_("Log in as %(user)s with password %(password)s") % {"user": username, "password": password})
