@@ -17,6 +17,7 @@ ROLE_PERMISSIONS = {
             "recipientimport": "add change view",
             "inboundreply": "view",
         },
+        "apikeys": {"apikey": "add change view"},
         "django_celery_beat": {
             "periodictask": "add change delete view",
             "intervalschedule": "add change delete view",

@@ -1,7 +1,8 @@
 """REST serializers: the shapes the API reads and answers (DESIGN.md, "HTTP interface").
 
 Writes go through ``campaigns.services``; these classes only validate input and shape output.
-Some serializers exist only to document a response in the OpenAPI schema (``*Doc``).
+Docstrings here are for engineers; what clients read in the schema is in ``help_text`` and
+``extend_schema_serializer`` (voiceops.api.schema keeps docstrings out of it).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
 
 from ..imports import progress_key
-from ..models import OUTCOME_CHOICES, CallRecord, Campaign, RecipientImport
+from ..models import OUTCOME_CHOICES, PRODUCT_CHOICES, CallRecord, Campaign, RecipientImport, VoiceTemplate
 from ..readers import FILE_SUFFIXES, UnreadableFile, check_size
 
 MAX_JSON_RECIPIENTS = 10_000
@@ -34,10 +36,17 @@ REJECTED_ROW_SCHEMA = {
 }
 
 
-class ErrorSerializer(serializers.Serializer):
-    """Documentation: the body of a refused request."""
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice that may not be known yet: the model keeps "" and the API answers null.
 
-    detail = serializers.CharField()
+    ("" is not one of the enum's values, and a client generated from the schema rejects it.)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -73,6 +82,11 @@ class CampaignSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = ["state", "created_at", "launched_at", "completed_at"]
+        extra_kwargs = {
+            "quiet_hours_start": {"help_text": _("Calls are placed from this time of day (Asia/Shanghai).")},
+            "quiet_hours_end": {"help_text": _("…until this time of day (Asia/Shanghai); equal bounds: any time.")},
+            "scheduled_at": {"help_text": _("When to start, with its UTC offset; set by launch with `at`.")},
+        }
 
     def validate(self, attrs):
         # The model's own rules (template of the same account, content or template, known outcomes);
@@ -90,7 +104,7 @@ class LaunchSerializer(serializers.Serializer):
 
 
 class TimelineSlotSerializer(serializers.Serializer):
-    hour = serializers.DateTimeField()
+    hour = serializers.DateTimeField(help_text=_("Start of the hour, with its UTC offset"))
     answered = serializers.IntegerField()
     not_answered = serializers.IntegerField()
 
@@ -114,6 +128,10 @@ class CampaignStatsSerializer(serializers.Serializer):
 
 
 class CallRecordSerializer(serializers.ModelSerializer):
+    outcome = BlankAsNullChoiceField(
+        choices=OUTCOME_CHOICES, read_only=True, help_text=_("null until the vendor reports the call")
+    )
+
     class Meta:
         model = CallRecord
         fields = [
@@ -141,8 +159,6 @@ class CallRecordSerializer(serializers.ModelSerializer):
 
 # --------------------------------------------------------------------------- recipients
 class RecipientRowSerializer(serializers.Serializer):
-    """Documentation: one JSON recipient."""
-
     mobile = serializers.CharField(help_text="Any common spelling: 13800138000, +86 138 0013 8000, 010-12345678")
     variables = serializers.ListField(child=serializers.CharField(), required=False, help_text="In template order")
 
@@ -254,7 +270,7 @@ def import_result_data(result) -> dict:
 
 
 class RecipientImportSerializer(serializers.ModelSerializer):
-    """A file import; while it runs, the live counts come from the cache the importer writes."""
+    # While the import runs, the live counts come from the cache the importer writes.
 
     file_name = serializers.CharField(source="original_name", read_only=True)
     percent = serializers.IntegerField(read_only=True)
@@ -312,9 +328,15 @@ class LatestBalanceSerializer(serializers.Serializer):
     taken_at = serializers.DateTimeField()
 
 
-class VendorAccountSerializer(serializers.ModelSerializer):
-    """Read-only; the secret is only ever shown masked, the callback token not at all."""
+PUBLIC_ACCOUNT_FIELDS = ("id", "vendor", "name", "products", "is_active")
 
+
+class VendorAccountSerializer(serializers.ModelSerializer):
+    """Everyone who may create campaigns (or send calls) sees ``PUBLIC_ACCOUNT_FIELDS``; the rest is
+    for those who may view vendor accounts (operators, finance). Never a secret in full, nor the
+    callback token."""
+
+    products = serializers.SerializerMethodField(help_text=_("What this account can send (campaign `product`)"))
     api_secret_masked = serializers.CharField(source="masked_secret", read_only=True)
     balance = serializers.SerializerMethodField()
     low_balance = serializers.SerializerMethodField()
@@ -323,14 +345,11 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = VendorAccount
         fields = [
-            "id",
-            "vendor",
-            "name",
+            *PUBLIC_ACCOUNT_FIELDS,
             "base_url",
             "api_id",
             "api_secret_masked",
             "user_id",
-            "is_active",
             "pull_reports",
             "rate_limit_per_second",
             "low_balance_threshold",
@@ -345,6 +364,22 @@ class VendorAccountSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # voiceops.api.schema: these may be absent from an answer (documented as not required).
+    optional_in_response = tuple(f for f in Meta.fields if f not in PUBLIC_ACCOUNT_FIELDS)
+
+    def to_representation(self, account):
+        data = super().to_representation(account)
+        if not self.context.get("full_accounts", False):
+            data = {name: data[name] for name in PUBLIC_ACCOUNT_FIELDS}
+        return data
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=PRODUCT_CHOICES)))
+    def get_products(self, account) -> list[str]:
+        try:
+            return list(adapter_class(account.vendor).products)
+        except NotSupported:
+            return []
+
     @extend_schema_field(LatestBalanceSerializer(allow_null=True))
     def get_balance(self, account):
         if getattr(account, "latest_at", None) is None:
@@ -357,3 +392,41 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     def get_low_balance(self, account):
         amount = getattr(account, "latest_amount", None)
         return None if amount is None else amount < account.low_balance_threshold
+
+
+# --------------------------------------------------------------------------- templates
+class VoiceTemplateSerializer(serializers.ModelSerializer):
+    variables = serializers.ListField(
+        source="variable_names",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text=_("The 【name】 placeholders in the text, in order: give each recipient's variables in this order"),
+    )
+    review_state = serializers.ChoiceField(
+        choices=VoiceTemplate.Review.choices,
+        read_only=True,
+        help_text=_("approved templates can be used; vendors without review approve at once"),
+    )
+
+    class Meta:
+        model = VoiceTemplate
+        fields = [
+            "id",
+            "account",
+            "name",
+            "content",
+            "variables",
+            "vendor_template_id",
+            "review_state",
+            "review_message",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["vendor_template_id", "review_message", "created_at", "updated_at"]
+
+
+class TemplateSubmitSerializer(serializers.Serializer):
+    resubmit = serializers.BooleanField(
+        default=False,
+        help_text=_("File it again although it was filed before (after a rejection or an edit)"),
+    )

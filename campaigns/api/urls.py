@@ -3,12 +3,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from .callbacks import vendor_callback
-from .views import CampaignCallsView, CampaignViewSet, RecipientImportViewSet, VendorAccountViewSet
+from .views import (
+    CampaignCallsView,
+    CampaignViewSet,
+    RecipientImportViewSet,
+    VendorAccountViewSet,
+    VoiceTemplateViewSet,
+)
 
 router = SimpleRouter()
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("imports", RecipientImportViewSet, basename="recipientimport")
 router.register("vendor-accounts", VendorAccountViewSet, basename="vendoraccount")
+router.register("templates", VoiceTemplateViewSet, basename="voicetemplate")
 
 urlpatterns = [
     path("callbacks/<str:vendor>/<str:token>/", vendor_callback, name="vendor-callback"),
