@@ -237,6 +237,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "voiceops.api.schema.add_links",
+        "voiceops.api.schema.multi_body_not_required",
     ],
 }
 

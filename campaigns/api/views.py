@@ -240,11 +240,11 @@ class CampaignViewSet(
         return Response(import_result_data(result))
 
     def _start_file_import(self, request, campaign: Campaign) -> Response:
-        if not request.user.has_perm(ADD_IMPORT):
+        if api_key_of(request) is None and not request.user.has_perm(ADD_IMPORT):  # a key: its scope did
             self.permission_denied(request, message=gettext("You may not upload recipient files."))
         body = RecipientFileSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = services.start_file_import(campaign, body.validated_data["file"], request.user)
+        job = services.start_file_import(campaign, body.validated_data["file"], _actor(request))
         url = reverse("recipientimport-detail", args=[job.pk])
         return Response(
             {"import": job.pk, "progress_url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url}

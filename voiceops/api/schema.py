@@ -69,6 +69,21 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         return schema
 
 
+def multi_body_not_required(result, generator, request, public):
+    """An operation taking several body types (the recipients upload) says its body is not required.
+
+    openapi-python-client 0.28–0.29 types such a body ``A | B | Unset`` whatever ``required`` says
+    and imports ``Unset`` only for a body that is not required (its issue #1451): with
+    ``required: true`` the generated module does not import. Sent without a body, the operation
+    answers 400 naming the missing field, as its description says.
+    """
+    for _path, _method, operation in _operations(result):
+        body = operation.get("requestBody")
+        if body and len(body.get("content", {})) > 1:
+            body["required"] = False
+    return result
+
+
 def _operations(schema):
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
