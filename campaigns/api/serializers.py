@@ -7,9 +7,11 @@ Docstrings here are for engineers; what clients read in the schema is in ``help_
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from pathlib import Path
 
 from django.core.cache import cache
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -49,8 +51,41 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return None if value in ("", None) else super().to_representation(value)
 
 
+class LocalTimeField(serializers.TimeField):
+    """A time of day on the project's clock (Asia/Shanghai), answered with its UTC offset.
+
+    JSON Schema's ``time`` (RFC 3339) carries an offset: ``08:00:00+08:00``. Input may carry any
+    offset (converted to the project's clock) or none (taken as the project's clock).
+    """
+
+    def to_representation(self, value):
+        text = super().to_representation(value)
+        if not text or value.tzinfo is not None:
+            return text
+        offset = timezone.localtime().strftime("%z")  # "+0800"
+        return f"{text}{offset[:3]}:{offset[3:]}"
+
+    def to_internal_value(self, value):
+        try:
+            parsed = time.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            return super().to_internal_value(value)  # other accepted spellings, or the error message
+        if parsed.tzinfo is None:
+            return parsed
+        moment = datetime.combine(timezone.localdate(), parsed)
+        return timezone.localtime(moment).time().replace(tzinfo=None)
+
+
 # --------------------------------------------------------------------------- campaigns
 class CampaignSerializer(serializers.ModelSerializer):
+    quiet_hours_start = LocalTimeField(
+        required=False, help_text=_("Calls are placed from this time of day (Asia/Shanghai), e.g. 08:00:00+08:00.")
+    )
+    quiet_hours_end = LocalTimeField(
+        required=False, help_text=_("…until this time of day (Asia/Shanghai); equal bounds: any time.")
+    )
     retry_outcomes = serializers.ListField(
         child=serializers.ChoiceField(choices=OUTCOME_CHOICES),
         required=False,
@@ -83,8 +118,6 @@ class CampaignSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["state", "created_at", "launched_at", "completed_at"]
         extra_kwargs = {
-            "quiet_hours_start": {"help_text": _("Calls are placed from this time of day (Asia/Shanghai).")},
-            "quiet_hours_end": {"help_text": _("…until this time of day (Asia/Shanghai); equal bounds: any time.")},
             "scheduled_at": {"help_text": _("When to start, with its UTC offset; set by launch with `at`.")},
         }
 

@@ -25,7 +25,7 @@ from voiceops.api.errors import Conflict, ErrorSerializer
 from .. import selectors, services, templates_service
 from ..models import CallRecord, Campaign, RecipientImport, VoiceTemplate
 from ..services import CampaignError
-from .filters import CallRecordFilter
+from .filters import CallRecordFilter, CampaignFilter, VendorAccountFilter, VoiceTemplateFilter
 from .serializers import (
     CallRecordSerializer,
     CampaignSerializer,
@@ -103,7 +103,7 @@ class CampaignViewSet(
 ):
     queryset = Campaign.objects.select_related("account", "template")
     serializer_class = CampaignSerializer
-    filterset_fields = ["state", "product", "account"]
+    filterset_class = CampaignFilter
     required_scopes = {
         "list": (MANAGE_CAMPAIGNS, READ_STATISTICS),
         "retrieve": (MANAGE_CAMPAIGNS, READ_STATISTICS),
@@ -326,7 +326,7 @@ class VendorAccountViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = VendorAccount.objects.with_latest_balance()
     serializer_class = VendorAccountSerializer
     permission_classes = [AccountReaders]
-    filterset_fields = ["vendor", "is_active"]
+    filterset_class = VendorAccountFilter
     required_scopes = (MANAGE_CAMPAIGNS, SEND_CALLS)
 
     def get_serializer_context(self):
@@ -364,7 +364,7 @@ class VoiceTemplateViewSet(
 ):
     queryset = VoiceTemplate.objects.select_related("account")
     serializer_class = VoiceTemplateSerializer
-    filterset_fields = ["account", "review_state"]
+    filterset_class = VoiceTemplateFilter
     required_scopes = {
         "list": (MANAGE_CAMPAIGNS, SEND_CALLS),
         "retrieve": (MANAGE_CAMPAIGNS, SEND_CALLS),

@@ -75,11 +75,19 @@ def test_create_a_campaign_with_a_template(marketing):
         "draft",
         "verify",
         3,
-        "09:00:00",
+        "09:00:00+08:00",  # a time of day with its offset (RFC 3339), on Beijing time
     )
     campaign = Campaign.objects.get(pk=body["id"])
     assert campaign.created_by == response.wsgi_request.user
     assert campaign.retry_outcomes == ["busy", "no_answer"]
+    assert str(campaign.quiet_hours_start) == "09:00:00"
+
+
+def test_a_time_of_day_with_another_offset_is_converted_to_beijing_time(marketing):
+    payload = {"name": "c", "account": make_account().pk, "content": "x", "quiet_hours_end": "12:30:00Z"}
+    response = marketing.post("/api/campaigns/", payload, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["quiet_hours_end"] == "20:30:00+08:00"
 
 
 def test_create_with_content_only_and_read_it_back(marketing):

@@ -79,7 +79,7 @@ def _model(name: str):
 
 
 def test_a_developer_runs_a_campaign_through_the_generated_client(generated_client, live_server):
-    account = make_account(options={"seed": 3, "report_delay": [0, 0], "answer_rate": 0.5})
+    account = make_account(options={"seed": 3, "report_delay": [0, 0], "answer_rate": 0.5}, pull_reports=True)
     _key, secret = ApiKey.objects.create_key(name="crm", scopes=[MANAGE_CAMPAIGNS, READ_STATISTICS])
     client = generated_client.AuthenticatedClient(base_url=live_server.url, token=secret, prefix="Api-Key")
 
@@ -134,7 +134,7 @@ def test_a_developer_runs_a_campaign_through_the_generated_client(generated_clie
     open_calls = _api("campaigns.campaigns_calls_list").sync(id=campaign.id, client=client)
     assert len(open_calls.results) == 7 and all(call.outcome is None for call in open_calls.results)
 
-    run_until_done(Campaign.objects.get(pk=campaign.id))
+    assert run_until_done(Campaign.objects.get(pk=campaign.id)).state == Campaign.State.COMPLETED
     stats = _api("campaigns.campaigns_stats_retrieve").sync(id=campaign.id, client=client)
     records = CallRecord.objects.filter(campaign_id=campaign.id, is_test=False)
     assert stats.total == records.count() >= 7
