@@ -11,15 +11,19 @@ tests/badinput.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import schemathesis
 from django.contrib.auth.models import Group, User
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.checks import negative_data_rejection
 
 from apikeys.models import ApiKey
 from apikeys.scopes import SCOPE_LABELS
@@ -27,7 +31,10 @@ from campaigns import services
 from campaigns.models import CallRecord, Campaign, RecipientImport
 from tests.factories import make_account, make_campaign
 
-KNOWN_IDS: dict[str, list[int]] = {}  # resource → ids of real rows, filled per test by ``api_data``
+KNOWN_IDS: dict[str, list[int]] = {}
+CSV = "手机号,name,order\n13800138000,王先生,SO1\n".encode(
+    "gb18030"
+)  # resource → ids of real rows, filled per test by ``api_data``
 
 
 def _resource(path: str) -> str:
@@ -88,29 +95,50 @@ def api_schema(wsgi_app, api_data):
     loaded = loaded.exclude(path_regex=r"^/api/callbacks/")
 
     @loaded.hook
-    def flatmap_path_parameters(ctx, path_parameters):
-        ids = KNOWN_IDS.get(_resource(ctx.operation.path))
-        if not ids or not path_parameters or "id" not in path_parameters:
-            return st.just(path_parameters)
-        return st.one_of(st.just(path_parameters), st.sampled_from(ids).map(lambda i: {**path_parameters, "id": i}))
+    def flatmap_case(ctx, case):
+        """Valid data (positive mode) names real rows and a real file, which a schema cannot say.
 
-    @loaded.hook
-    def flatmap_body(ctx, body):
-        if (
-            ctx.operation.path != "/api/campaigns/"
-            or ctx.operation.method.upper() != "POST"
-            or not isinstance(body, dict)
-        ):
-            return st.just(body)
-        real = st.fixed_dictionaries(
-            {
-                "account": st.sampled_from(KNOWN_IDS["vendor-accounts"]),
-                "template": st.one_of(st.none(), st.sampled_from(KNOWN_IDS["templates"])),
-            }
-        )
-        return st.one_of(st.just(body), real.map(lambda fields: {**body, **fields}))
+        Half the valid requests name a real row in the path; a campaign needs an existing account
+        and a template of that account (or content); a template needs an existing account; an
+        upload needs a CSV; a start time lies between the years 2000 and 2100 (the API refuses
+        others); the upload is sent with a body (its schema marks it optional only because of a
+        client generator's bug: voiceops.api.schema.multi_body_not_required). Invalid data is
+        left as drawn.
+        """
+        if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
+            return st.just(case)
+        case = _made_valid(case)
+        ids = KNOWN_IDS.get(_resource(case.operation.path))
+        if not ids or "id" not in (case.path_parameters or {}):
+            return st.just(case)
+        return st.one_of(st.just(case), st.sampled_from(ids).map(lambda i: _with_id(case, i)))
 
     return loaded
+
+
+def _with_id(case, pk):
+    case.path_parameters = {**case.path_parameters, "id": pk}
+    return case
+
+
+def _made_valid(case):
+    method, path = case.operation.method.upper(), case.operation.path
+    body = dict(case.body) if isinstance(case.body, dict) else case.body
+    if method == "POST" and path == "/api/campaigns/" and isinstance(body, dict):
+        body.update(account=KNOWN_IDS["vendor-accounts"][0], fallback_account=None)
+        body["template"] = KNOWN_IDS["templates"][0] if not str(body.get("content") or "").strip() else None
+    elif method == "POST" and path == "/api/templates/" and isinstance(body, dict):
+        body["account"] = KNOWN_IDS["vendor-accounts"][0]
+    elif path.endswith("/recipients/") and case.media_type == "multipart/form-data":
+        body = {"file": CSV}
+    elif path.endswith("/recipients/") and not isinstance(body, dict):
+        body = {"recipients": [{"mobile": "13800138000"}]}
+    if isinstance(body, dict):
+        for name in ("at", "scheduled_at"):
+            if body.get(name) is not None:
+                body[name] = (timezone.now() + timedelta(days=1)).isoformat()
+    case.body = body
+    return case
 
 
 MAX_EXAMPLES = 40  # per operation (valid and invalid data, every request media type): about 20 s in all
@@ -133,6 +161,7 @@ def test_no_operation_answers_a_server_error(api_schema, api_data):
                 operation.as_strategy(mode, media_type=media_type)
                 for media_type in media_types
                 for mode in GenerationMode
+                if mode == GenerationMode.POSITIVE or media_type != "multipart/form-data"  # see below
             ]
         )
 
@@ -144,7 +173,12 @@ def test_no_operation_answers_a_server_error(api_schema, api_data):
             with transaction.atomic():  # every example starts from the same rows
                 response = case.call(headers=headers)
                 transaction.set_rollback(True)
-            case.validate_response(response, headers=headers)
+            # A multipart form has no types to violate once serialized (every part is bytes), so
+            # "invalid" forms are valid ones: the negative-data check does not apply to them.
+            # Likewise a case schemathesis could not make invalid is labelled "Positive test case".
+            unchanged = case.meta is not None and case.meta.phase.data.description == "Positive test case"
+            skipped = [negative_data_rejection] if case.media_type == "multipart/form-data" or unchanged else []
+            case.validate_response(response, headers=headers, excluded_checks=skipped)
 
         try:
             check()

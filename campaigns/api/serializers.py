@@ -7,7 +7,7 @@ Docstrings here are for engineers; what clients read in the schema is in ``help_
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 from django.core.cache import cache
@@ -51,6 +51,21 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return None if value in ("", None) else super().to_representation(value)
 
 
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class MomentField(serializers.DateTimeField):
+    """A moment with its offset, between the years 2000 and 2100 (a start time, not a date of history)."""
+
+    default_error_messages = {"out_of_range": _("Give a time between the years 2000 and 2100.")}
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not EARLIEST <= moment < LATEST:
+            self.fail("out_of_range")
+        return moment
+
+
 class LocalTimeField(serializers.TimeField):
     """A time of day on the project's clock (Asia/Shanghai), answered with its UTC offset.
 
@@ -80,6 +95,9 @@ class LocalTimeField(serializers.TimeField):
 
 # --------------------------------------------------------------------------- campaigns
 class CampaignSerializer(serializers.ModelSerializer):
+    scheduled_at = MomentField(
+        required=False, allow_null=True, help_text=_("When to start, with its UTC offset; set by launch with `at`.")
+    )
     quiet_hours_start = LocalTimeField(
         required=False, help_text=_("Calls are placed from this time of day (Asia/Shanghai), e.g. 08:00:00+08:00.")
     )
@@ -117,9 +135,6 @@ class CampaignSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = ["state", "created_at", "launched_at", "completed_at"]
-        extra_kwargs = {
-            "scheduled_at": {"help_text": _("When to start, with its UTC offset; set by launch with `at`.")},
-        }
 
     def validate(self, attrs):
         # The model's own rules (template of the same account, content or template, known outcomes);
@@ -129,7 +144,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 
 class LaunchSerializer(serializers.Serializer):
-    at = serializers.DateTimeField(
+    at = MomentField(
         required=False,
         allow_null=True,
         help_text=_("Start at this time instead of now. Without it, a future start time set on the campaign is kept."),
@@ -191,9 +206,23 @@ class CallRecordSerializer(serializers.ModelSerializer):
 
 
 # --------------------------------------------------------------------------- recipients
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class StringOrIntegerField(serializers.Field):
+    """A number as text or as a JSON number (spreadsheet exports send both)."""
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class StringOrNumberField(serializers.Field):
+    pass
+
+
 class RecipientRowSerializer(serializers.Serializer):
-    mobile = serializers.CharField(help_text="Any common spelling: 13800138000, +86 138 0013 8000, 010-12345678")
-    variables = serializers.ListField(child=serializers.CharField(), required=False, help_text="In template order")
+    mobile = StringOrIntegerField(
+        required=False,
+        help_text="Any common spelling: 13800138000, +86 138 0013 8000, 010-12345678 "
+        "(a row without one is reported in `rejected`)",
+    )
+    variables = serializers.ListField(child=StringOrNumberField(), required=False, help_text="In template order")
 
 
 @extend_schema_field(RecipientRowSerializer(many=True))
@@ -204,6 +233,7 @@ class RecipientRowsField(serializers.Field):
     refuses what cannot be read at all, and a list too long for one request.
     """
 
+    min_items, max_items = 1, MAX_JSON_RECIPIENTS  # for the schema (voiceops.api.schema)
     default_error_messages = {
         "not_a_list": _("“recipients” must be a list of objects."),
         "empty": _("“recipients” is empty."),
@@ -239,18 +269,16 @@ class RecipientRowsField(serializers.Field):
         return value
 
 
-def _scalar(value) -> bool:
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+def _scalar(value, types=(str, int, float)) -> bool:
+    return isinstance(value, types) and not isinstance(value, bool)
 
 
 def _read_row(item) -> tuple[str | None, dict | None]:
     if not isinstance(item, dict):
         return gettext("each recipient must be an object with “mobile” and “variables”"), None
-    mobile = item.get("mobile")
-    if mobile is None:
-        mobile = ""  # the import rejects it as an empty number, with its line
-    if not _scalar(mobile):
-        return gettext("“mobile” must be a string"), None
+    mobile = item.get("mobile", "")  # a row without a number is reported as rejected, with its line
+    if not _scalar(mobile, (str, int)):
+        return gettext("“mobile” must be a string or a whole number"), None
     variables = item.get("variables")
     if variables is None:
         variables = []
@@ -456,10 +484,21 @@ class VoiceTemplateSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["vendor_template_id", "review_message", "created_at", "updated_at"]
+        # Kept as written: the schema says "a string", and whitespace is a (poor) string too.
+        extra_kwargs = {"name": {"trim_whitespace": False}, "content": {"trim_whitespace": False}}
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """true or false, as JSON says: not 0, 1, "yes" or "on" (the schema says boolean)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
 
 
 class TemplateSubmitSerializer(serializers.Serializer):
-    resubmit = serializers.BooleanField(
+    resubmit = JsonBooleanField(
         default=False,
         help_text=_("File it again although it was filed before (after a rejection or an edit)"),
     )

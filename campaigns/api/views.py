@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -41,6 +42,7 @@ from .serializers import (
     import_result_data,
 )
 
+ID = r"[0-9]+"  # ids in URLs are digits only ("/campaigns/%0D1/" is no campaign)
 CHANGE_CAMPAIGN = "campaigns.change_campaign"
 VIEW_CAMPAIGN = "campaigns.view_campaign"
 ADD_CAMPAIGN = "campaigns.add_campaign"
@@ -101,6 +103,7 @@ class CampaignViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
+    lookup_value_regex = ID
     queryset = Campaign.objects.select_related("account", "template")
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
@@ -161,7 +164,7 @@ class CampaignViewSet(
     @action(detail=True, methods=["post"])
     def launch(self, request, pk=None):
         campaign = self.get_object()
-        body = LaunchSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body = LaunchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         at = body.validated_data.get("at")
         if at is None and campaign.scheduled_at and campaign.scheduled_at > timezone.now():
@@ -265,6 +268,25 @@ class CallCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
+    def get_page_size(self, request):
+        """A page size that is given must be a whole number from 1 (larger ones are capped)."""
+        given = request.query_params.get(self.page_size_query_param)
+        if given is not None:
+            try:
+                valid = int(given) >= 1
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValidationError({self.page_size_query_param: gettext("Enter a whole number from 1.")})
+        return super().get_page_size(request)
+
 
 @extend_schema(
     summary="A campaign's call attempts",
@@ -297,6 +319,7 @@ class CampaignCallsView(generics.ListAPIView):
     )
 )
 class RecipientImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = ID
     queryset = RecipientImport.objects.all()
     serializer_class = RecipientImportSerializer
     required_scopes = (MANAGE_CAMPAIGNS,)
@@ -323,6 +346,7 @@ class AccountReaders(ScopedModelPermissions):
     retrieve=extend_schema(summary="One vendor account"),
 )
 class VendorAccountViewSet(viewsets.ReadOnlyModelViewSet):
+    lookup_value_regex = ID
     queryset = VendorAccount.objects.with_latest_balance()
     serializer_class = VendorAccountSerializer
     permission_classes = [AccountReaders]
@@ -362,6 +386,7 @@ class TemplateRefused(Conflict):
 class VoiceTemplateViewSet(
     mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
+    lookup_value_regex = ID
     queryset = VoiceTemplate.objects.select_related("account")
     serializer_class = VoiceTemplateSerializer
     filterset_class = VoiceTemplateFilter
@@ -394,7 +419,7 @@ class VoiceTemplateViewSet(
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         template = self.get_object()
-        body = TemplateSubmitSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body = TemplateSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = templates_service.submit_template(template, resubmit=body.validated_data["resubmit"])
         if not result.ok:

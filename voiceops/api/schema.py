@@ -15,6 +15,7 @@ import re
 
 from drf_spectacular.plumbing import get_override
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
+from rest_framework import serializers
 
 from .errors import ErrorSerializer
 
@@ -62,6 +63,30 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if direction == "response" and optional and "required" in schema:
             schema["required"] = [name for name in schema["required"] if name not in optional]
         return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # DRF refuses NUL characters in every text field: say so, so clients do not send them.
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+            and "format" not in schema
+        ):
+            schema["pattern"] = "^[^\\u0000]*$"
+        if schema.get("type") == "array":  # a custom list field states its bounds as min_items/max_items
+            for attr, key in (("min_items", "minItems"), ("max_items", "maxItems")):
+                if getattr(field, attr, None) is not None:
+                    schema[key] = getattr(field, attr)
+        return schema
+
+    def _resolve_path_parameters(self, variables):
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:  # ids are integers; the URL pattern that says so is no extra rule
+            if parameter["schema"].get("type") == "integer":
+                parameter["schema"].pop("pattern", None)
+        return parameters
 
     def _map_response_type_hint(self, method):
         schema = super()._map_response_type_hint(method)
