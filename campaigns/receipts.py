@@ -14,7 +14,6 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -24,6 +23,7 @@ from vendors.models import VendorAccount
 
 from . import single_receipt
 from .bulk import ChangedCall, is_retryable, pause_before_retry, update_calls, update_calls_by_key
+from .lifecycle import queue_next_attempt
 from .models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
 from .models import InboundReply as InboundReplyRow
 
@@ -233,30 +233,6 @@ def queue_retries(changed: list[tuple[CallRecord | ChangedCall, DeliveryReport]]
             queue_next_attempt(call, delay_minutes=campaign.retry_delay_minutes, campaign=campaign)
 
 
-def queue_next_attempt(
-    call: CallRecord, *, delay_minutes: int, campaign: Campaign | None = None, force: bool = False
-) -> bool:
-    """A new queued row for the recipient's next attempt (unique per attempt: never two)."""
-    campaign = campaign or call.campaign
-    if not force and call.attempt >= campaign.max_attempts:
-        return False
-    if campaign.state in (Campaign.State.CANCELLED,):
-        return False
-    attempt = call.attempt + 1
-    with transaction.atomic():
-        _obj, created = CallRecord.objects.get_or_create(
-            recipient_id=call.recipient_id,
-            attempt=attempt,
-            defaults={
-                "campaign_id": call.campaign_id,
-                "mobile": call.mobile,
-                "custom_id": f"R{call.recipient_id}A{attempt}",
-                "not_before": timezone.now() + timedelta(minutes=delay_minutes),
-            },
-        )
-    return created
-
-
 def reports_to_json(reports: list[DeliveryReport]) -> bytes:
     return json.dumps([asdict(r) for r in reports], default=str, ensure_ascii=False).encode("utf-8")
 
@@ -458,19 +434,3 @@ def pull_account(account: VendorAccount) -> int:
     event = record_event(account, account.vendor, reports_to_json(reports), source="pull")
     apply_parsed(event, ParsedCallback(reports=reports))  # the reports in hand, not read back from the row
     return len(reports)
-
-
-def expire_overdue() -> int:
-    """Submitted calls with no receipt within their campaign's report window become ``expired``."""
-    now = timezone.now()
-    expired = 0
-    for campaign in (
-        Campaign.objects.filter(calls__state=CallRecord.State.SUBMITTED).distinct().only("id", "report_window_minutes")
-    ):
-        cutoff = now - timedelta(minutes=campaign.report_window_minutes)
-        expired += (
-            CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.SUBMITTED)
-            .filter(Q(submitted_at__lt=cutoff))
-            .update(state=CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
-        )
-    return expired

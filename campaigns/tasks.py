@@ -8,7 +8,7 @@ from celery import shared_task
 
 from vendors.models import VendorAccount
 
-from . import dispatch, receipts, services
+from . import dispatch, lifecycle, receipts, services
 from .models import Campaign
 
 
@@ -22,7 +22,7 @@ def tick() -> int:
     for campaign_id in (
         Campaign.objects.filter(state=Campaign.State.RUNNING).exclude(id__in=due).values_list("id", flat=True)
     ):
-        services.complete_if_done(campaign_id)
+        lifecycle.complete_if_done(campaign_id)
     return len(due)
 
 
@@ -58,7 +58,7 @@ def apply_stalled_events() -> int:
 
 @shared_task(name="campaigns.reports.expire_overdue", ignore_result=True)
 def expire_overdue() -> int:
-    return receipts.expire_overdue()
+    return lifecycle.expire_overdue()
 
 
 @shared_task(name="campaigns.imports.fail_interrupted", ignore_result=True)

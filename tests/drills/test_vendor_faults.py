@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from campaigns import dispatch, receipts, services
+from campaigns import dispatch, lifecycle, receipts, services
 from campaigns.models import CallRecord, Campaign
 from tests.conftest import wait_for
 from tests.drills import TEXT, closed_port_url, dialled, emay_account, ihuyi_account
@@ -155,7 +155,7 @@ def test_slow_vendor_that_accepted_is_reconciled_by_its_receipt(db, start_fake):
     assert len(fake.submitted) == 40, "rows awaiting reconciliation are never re-sent"
     assert receipts.pull_account(account) == 40
     assert states(campaign) == {"answered": 40}
-    assert services.complete_if_done(campaign.pk)
+    assert lifecycle.complete_if_done(campaign.pk)
     assert set(dialled(fake).values()) == {1}
 
 
