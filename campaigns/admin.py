@@ -28,7 +28,7 @@ from unfold.contrib.filters.admin import (
 )
 from unfold.decorators import action, display
 
-from . import admin_views, exports, receipts, templates_service
+from . import admin_views, exports, templates_service
 from .models import (
     OUTCOME_LABELS,
     CallbackEvent,
@@ -41,6 +41,7 @@ from .models import (
     VoiceTemplate,
 )
 from .phones import InvalidNumber, normalize
+from .receipts.events import process_event
 
 STATE_COLORS = {
     "draft": "info",
@@ -548,7 +549,7 @@ class CallbackEventAdmin(ModelAdmin):
     def reprocess(self, request, queryset):
         results: dict[str, int] = {}
         for pk in queryset.values_list("pk", flat=True)[:1000]:
-            state = receipts.process_event(pk).state
+            state = process_event(pk).state
             results[state] = results.get(state, 0) + 1
         summary = ", ".join(f"{CallbackEvent.State(k).label}: {n}" for k, n in sorted(results.items()))
         self.message_user(request, _("Processed again: %(summary)s") % {"summary": summary or "0"})

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_http_methods
 from vendors.adapters import ADAPTERS, CallbackRejected, ParsedCallback, get_adapter
 from vendors.models import VendorAccount
 
-from .. import receipts
 from ..models import CallbackEvent
+from ..receipts.events import store_and_apply, store_unapplied
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024
@@ -103,12 +103,12 @@ def vendor_callback(request, vendor: str, token: str):
     try:
         parsed: ParsedCallback = get_adapter(account).parse_callback(body, headers, query)
     except CallbackRejected as exc:
-        receipts.store_unapplied(event, CallbackEvent.State.REFUSED, str(exc))
+        store_unapplied(event, CallbackEvent.State.REFUSED, str(exc))
         # the reason helps whoever sets up the push (a wrong key, a wrong appId, not the format)
         return HttpResponse(f"rejected: {exc}", status=400, content_type="text/plain; charset=utf-8")
     except Exception as exc:  # a parser bug: keep the event for re-processing, let the vendor retry
         logger.exception("callback for %s could not be parsed", vendor)
-        receipts.store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
+        store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
         return HttpResponse("error", status=500, content_type="text/plain")
-    receipts.store_and_apply(event, parsed)  # a failure to apply is kept on the event; the vendor gets its ack
+    store_and_apply(event, parsed)  # a failure to apply is kept on the event; the vendor gets its ack
     return HttpResponse(parsed.ack_body, status=parsed.ack_status, content_type="text/plain; charset=utf-8")

@@ -63,7 +63,7 @@ def test_calls_without_a_receipt_expire_and_a_late_receipt_still_counts(db):
 
     from django.utils import timezone
 
-    from campaigns import receipts
+    from campaigns.receipts.reports import apply_reports
     from vendors.adapters import get_adapter
 
     account = make_account(options={"report_delay": [3600, 3600]})  # receipts come far too late
@@ -88,5 +88,5 @@ def test_calls_without_a_receipt_expire_and_a_late_receipt_still_counts(db):
             "billed_seconds": 60,
         }
     )
-    assert receipts.apply_reports(account, [late]) == (1, 0)
+    assert apply_reports(account, [late]) == (1, 0)
     assert CallRecord.objects.filter(state="answered").count() == 1

@@ -46,7 +46,8 @@ def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str
                 origin = ".".join(base + ([node.module] if node.module else []))
             else:
                 origin = node.module or ""
-            targets = [origin] + [f"{origin}.{alias.name}" for alias in node.names]
+            submodules = [f"{origin}.{alias.name}" for alias in node.names]
+            targets = [m if m in modules else origin for m in submodules]  # `from . import x` names x, not "."
         else:
             continue
         for target in targets:
@@ -105,3 +106,10 @@ def test_the_graph_sees_the_imports_it_guards():
 def test_find_cycle_reports_a_cycle_hidden_in_a_function():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_receipts_modules_import_downward():
+    graph = import_graph()
+    assert "campaigns.receipts.reports" in graph["campaigns.receipts.events"]
+    assert {"campaigns.receipts.events", "campaigns.receipts.reports"} <= graph["campaigns.receipts.pulls"]
+    assert not {"campaigns.receipts.events", "campaigns.receipts.pulls"} & graph["campaigns.receipts.reports"]

@@ -1,60 +1,33 @@
-"""Receipts: every vendor report reaches its call record exactly once, whether pushed or pulled.
+"""Applying reports: match each delivery report to its call and move the call to its final state.
 
-The path is always: store the raw event (``CallbackEvent``) → parse with the account's adapter →
-apply. Applying is a conditional UPDATE from an open state to a final one, so a repeated or late
-receipt changes nothing, and a final state never moves back. A report that matches no call is
-kept (event state ``unmatched``) for reconciliation.
+Applying is a conditional UPDATE from an open state to a final one, so a repeated or late report
+changes nothing and a final state never moves back. A report that matches no call is counted as
+unmatched, for its event to be kept for reconciliation.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict
 from datetime import timedelta
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from vendors.adapters import DeliveryReport, InboundReply, NotSupported, ParsedCallback, get_adapter
+from vendors.adapters import DeliveryReport, InboundReply, ParsedCallback
 from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
-from . import single_receipt
-from .bulk import ChangedCall, is_retryable, pause_before_retry, update_calls, update_calls_by_key
-from .lifecycle import queue_next_attempt
-from .models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
-from .models import InboundReply as InboundReplyRow
+from ..bulk import ChangedCall, update_calls, update_calls_by_key
+from ..lifecycle import queue_next_attempt
+from ..models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
+from ..models import InboundReply as InboundReplyRow
 
 logger = logging.getLogger(__name__)
 
+
 APPLICABLE_STATES = ("submitting", "submitted", "expired")
-# A push or pull that loses a deadlock to a concurrent one (PostgreSQL picks a victim) is applied again.
-APPLY_TRIES = 5
 # Vendors whose message id names a whole batch (reports match on message id + mobile).
 SHARED_MESSAGE_IDS = ("sms10692", "fungo")
-
-
-def record_event(
-    account: VendorAccount | None,
-    vendor: str,
-    body: bytes,
-    *,
-    source: str = "push",
-    headers=None,
-    query=None,
-    remote_addr=None,
-) -> CallbackEvent:
-    return CallbackEvent.objects.create(
-        account=account,
-        vendor=vendor,
-        body=body,
-        source=source,
-        headers=headers or {},
-        query=query or {},
-        remote_addr=remote_addr,
-    )
 
 
 def _find_calls(account: VendorAccount, reports: list[DeliveryReport]) -> dict[int, CallRecord]:
@@ -91,7 +64,7 @@ def _find_calls(account: VendorAccount, reports: list[DeliveryReport]) -> dict[i
     return found
 
 
-def _values(report: DeliveryReport, now) -> dict:
+def report_values(report: DeliveryReport, now) -> dict:
     """What a report writes on its call record."""
     return {
         "state": CallRecord.State.ANSWERED if report.answered else CallRecord.State.FAILED,
@@ -115,7 +88,7 @@ def _apply_by_lookup(account, reports, now) -> tuple[list[tuple[CallRecord, Deli
         if call is None or call.id in reported:  # the same receipt twice in one push counts once
             continue
         reported[call.id] = (call, report)
-        values = _values(report, now)
+        values = report_values(report, now)
         values["vendor_message_id"] = call.vendor_message_id or (report.vendor_message_id or "")[:100]
         rows.append((call.id, values))
     changed = update_calls(rows, from_states=APPLICABLE_STATES)
@@ -139,7 +112,7 @@ def _apply_in_one_statement(account, reports, now) -> tuple[list[tuple[CallRecor
         if not keyed:
             continue
         rows = [
-            (key, {**_values(report, now), "vendor_message_id": (report.vendor_message_id or "")[:100]})
+            (key, {**report_values(report, now), "vendor_message_id": (report.vendor_message_id or "")[:100]})
             for key, report in keyed.items()
         ]
         for key, call in update_calls_by_key(
@@ -202,7 +175,7 @@ def _apply_to_unanswered_submits(account, reports, now) -> list[tuple[CallRecord
         if report.reported_at and call.submitted_at and call.submitted_at > report.reported_at + CLOCK_SLACK:
             continue
         picked[call.id] = (call, report)
-        updates.append((call.id, {**_values(report, now), "vendor_message_id": report.vendor_message_id[:100]}))
+        updates.append((call.id, {**report_values(report, now), "vendor_message_id": report.vendor_message_id[:100]}))
     changed = update_calls(updates, from_states=(CallRecord.State.SUBMITTING,))
     if changed:
         logger.info("%s receipt(s) reconciled with calls whose submit got no answer", len(changed))
@@ -233,149 +206,6 @@ def queue_retries(changed: list[tuple[CallRecord | ChangedCall, DeliveryReport]]
             queue_next_attempt(call, delay_minutes=campaign.retry_delay_minutes, campaign=campaign)
 
 
-def reports_to_json(reports: list[DeliveryReport]) -> bytes:
-    return json.dumps([asdict(r) for r in reports], default=str, ensure_ascii=False).encode("utf-8")
-
-
-def reports_from_json(body: bytes) -> list[DeliveryReport]:
-    items = json.loads(body.decode("utf-8"))
-    for item in items:
-        item["reported_at"] = parse_datetime(item["reported_at"]) if item.get("reported_at") else None
-    return [DeliveryReport(**item) for item in items]
-
-
-def replies_from_json(body: bytes) -> list[InboundReply]:
-    items = json.loads(body.decode("utf-8"))
-    for item in items:
-        item["received_at"] = parse_datetime(item["received_at"]) if item.get("received_at") else None
-    return [InboundReply(**item) for item in items]
-
-
-def process_event(event_id: int) -> CallbackEvent:
-    """Parse and apply one stored event. Safe to run again after a fix (applying is idempotent)."""
-    event = CallbackEvent.objects.select_related("account").get(pk=event_id)
-    try:
-        if event.source == "pull" and event.query.get("kind") == "replies":
-            parsed = ParsedCallback(replies=replies_from_json(bytes(event.body)))
-        elif event.source == "pull":
-            parsed = ParsedCallback(reports=reports_from_json(bytes(event.body)))
-        else:
-            parsed = get_adapter(event.account).parse_callback(bytes(event.body), event.headers, event.query)
-    except Exception as exc:
-        return mark_failed(event, exc)
-    return apply_parsed(event, parsed)
-
-
-# An event still ``received`` this long after it came was left by a process that died mid-way.
-STALLED_AFTER = timedelta(minutes=2)
-STALLED_BATCH = 1000
-
-
-def apply_stalled_events() -> int:
-    """Apply events stored but never applied (the process died between storing and applying)."""
-    cutoff = timezone.now() - STALLED_AFTER
-    stalled = CallbackEvent.objects.filter(state=CallbackEvent.State.RECEIVED, received_at__lt=cutoff)
-    ids = list(stalled.order_by("received_at").values_list("id", flat=True)[:STALLED_BATCH])
-    for event_id in ids:
-        process_event(event_id)
-    if ids:
-        logger.warning("%s callback event(s) were stored but not applied; applied them now", len(ids))
-    return len(ids)
-
-
-def apply_parsed(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
-    """Apply what one stored event says, and record how it went on the event."""
-    for tries in range(APPLY_TRIES):
-        try:
-            with transaction.atomic():  # a savepoint when called inside the callback's transaction
-                _applied, unmatched = apply_reports(event.account, parsed.reports)
-                apply_template_reviews(event.account, parsed)
-                store_replies(event, parsed.replies)
-            break
-        except Exception as exc:
-            if isinstance(exc, DatabaseError) and is_retryable(exc) and tries < APPLY_TRIES - 1:
-                logger.info("callback event %s lost a deadlock, applying it again", event.pk)
-                pause_before_retry(tries)
-                continue
-            return mark_failed(event, exc)
-    event.state = CallbackEvent.State.UNMATCHED if unmatched else CallbackEvent.State.APPLIED
-    event.reports_count, event.processed_at, event.error = len(parsed.reports), timezone.now(), ""
-    CallbackEvent.objects.filter(pk=event.pk).update(
-        state=event.state, error="", reports_count=event.reports_count, processed_at=event.processed_at
-    )
-    return event
-
-
-def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
-    """Store a pushed event and apply it in one transaction (one commit on the hot path).
-
-    The raw event and its effects commit together; if applying fails, the transaction rolls back
-    and the raw event is stored on its own, marked failed, for re-processing after a fix. Either
-    way the body is stored before the vendor is acknowledged. A push of one report takes the
-    one-statement path of ``single_receipt`` first.
-    """
-    report = single_receipt.single_report(parsed, event.vendor, SHARED_MESSAGE_IDS)
-    if report is not None:
-        try:
-            changed = single_receipt.store_and_apply(
-                event,
-                report,
-                values=_values(report, timezone.now()),
-                from_states=APPLICABLE_STATES,
-                queue_retries=queue_retries,
-            )
-        except DatabaseError:  # rolled back whole: the general path below stores and applies it
-            logger.info("single receipt could not take the one-statement path", exc_info=True)
-            event.pk = None
-        else:
-            return event if changed else apply_parsed(event, parsed)
-    for tries in range(APPLY_TRIES):
-        try:
-            with transaction.atomic():
-                event.state, event.reports_count, event.processed_at = (
-                    CallbackEvent.State.APPLIED,
-                    len(parsed.reports),
-                    timezone.now(),
-                )
-                event.save(force_insert=True)
-                _applied, unmatched = apply_reports(event.account, parsed.reports)
-                apply_template_reviews(event.account, parsed)
-                store_replies(event, parsed.replies)
-                if unmatched:
-                    event.state = CallbackEvent.State.UNMATCHED
-                    CallbackEvent.objects.filter(pk=event.pk).update(state=event.state)
-            return event
-        except Exception as exc:
-            event.pk = None  # the insert was rolled back with the rest
-            if isinstance(exc, DatabaseError) and is_retryable(exc) and tries < APPLY_TRIES - 1:
-                logger.info("callback push lost a deadlock, applying it again")
-                pause_before_retry(tries)
-                continue
-            logger.exception("callback event could not be applied")
-            return store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
-    raise AssertionError("unreachable")
-
-
-def store_unapplied(event: CallbackEvent, state: str, error: str) -> CallbackEvent:
-    event.state, event.error, event.processed_at, event.reports_count = state, error[:2000], timezone.now(), 0
-    event.save(force_insert=True)
-    return event
-
-
-def mark_failed(event: CallbackEvent, exc: Exception) -> CallbackEvent:
-    """Keep the event, marked failed with the reason, for an operator to re-process after a fix."""
-    logger.exception("callback event %s failed to apply", event.pk)
-    event.state, event.error, event.processed_at = (
-        CallbackEvent.State.FAILED,
-        f"{type(exc).__name__}: {exc}"[:2000],
-        timezone.now(),
-    )
-    CallbackEvent.objects.filter(pk=event.pk).update(
-        state=event.state, error=event.error, processed_at=event.processed_at
-    )
-    return event
-
-
 def store_replies(event: CallbackEvent, replies: list[InboundReply]) -> int:
     """Keep each reply once, linked to the latest call to that number on the account."""
     stored = 0
@@ -398,21 +228,6 @@ def store_replies(event: CallbackEvent, replies: list[InboundReply]) -> int:
     return stored
 
 
-def pull_replies(account: VendorAccount) -> int:
-    """Pull-only vendors hand each reply out once: store the batch raw first, then keep each reply."""
-    try:
-        replies = get_adapter(account).fetch_replies()
-    except NotSupported:
-        return 0
-    if not replies:
-        return 0
-    body = json.dumps([asdict(r) for r in replies], default=str, ensure_ascii=False).encode("utf-8")
-    event = record_event(account, account.vendor, body, source="pull", query={"kind": "replies"})
-    stored = store_replies(event, replies)
-    CallbackEvent.objects.filter(pk=event.pk).update(state=CallbackEvent.State.APPLIED, processed_at=timezone.now())
-    return stored
-
-
 def apply_template_reviews(account: VendorAccount, parsed: ParsedCallback) -> int:
     changed = 0
     for review in parsed.template_reviews:
@@ -421,16 +236,3 @@ def apply_template_reviews(account: VendorAccount, parsed: ParsedCallback) -> in
             review_message=review.message[:2000],
         )
     return changed
-
-
-def pull_account(account: VendorAccount) -> int:
-    """Fetch reports from a pull vendor, store them raw first (each is handed out once), then apply."""
-    try:
-        reports = get_adapter(account).fetch_reports()
-    except NotSupported:
-        return 0
-    if not reports:
-        return 0
-    event = record_event(account, account.vendor, reports_to_json(reports), source="pull")
-    apply_parsed(event, ParsedCallback(reports=reports))  # the reports in hand, not read back from the row
-    return len(reports)
