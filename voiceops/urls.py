@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("dashboard/finance/", include("voiceops.finance")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("campaigns.callbacks.urls")),  # vendor pushes: plain views, not the REST API
     path("api/", include("campaigns.api.urls")),
 ]

@@ -8,7 +8,6 @@ with the account's key. The raw body is stored before anything else can fail.
 import logging
 import time
 
-from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -18,34 +17,10 @@ from vendors.models import VendorAccount
 
 from ..models import CallbackEvent
 from ..receipts.events import store_and_apply, store_unapplied
+from .accounts import active_accounts
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024
-
-
-ACCOUNT_CACHE_SECONDS = 10.0
-_accounts: dict[str, tuple[float, list[VendorAccount]]] = {}
-
-
-def _active_accounts(vendor: str) -> list[VendorAccount]:
-    """A vendor's active accounts, kept in this process for a few seconds (the receipt hot path).
-
-    Saving an account clears this process's copy at once; other processes see a change (a new
-    token, a deactivated account) within ACCOUNT_CACHE_SECONDS.
-    """
-    now = time.monotonic()
-    cached = _accounts.get(vendor)
-    if cached is None or now - cached[0] > ACCOUNT_CACHE_SECONDS:
-        cached = _accounts[vendor] = (now, list(VendorAccount.objects.filter(vendor=vendor, is_active=True)))
-    return cached[1]
-
-
-def forget_accounts(**kwargs) -> None:
-    _accounts.clear()
-
-
-post_save.connect(forget_accounts, sender=VendorAccount, dispatch_uid="callbacks.forget_accounts")
-
 
 _buckets: dict[int, list[float]] = {}
 
@@ -65,7 +40,7 @@ def _within_rate(account: VendorAccount) -> bool:
 
 def _account_for(vendor: str, token: str) -> VendorAccount | None:
     """The account whose current or previous token matches, compared in constant time."""
-    for account in _active_accounts(vendor):
+    for account in active_accounts(vendor):
         if account.token_matches(token):
             return account
     return None
