@@ -272,7 +272,7 @@ def main() -> None:
     from campaigns.imports import import_records
     from campaigns.models import CallbackEvent, CallRecord, Campaign
     from campaigns.tasks import pull_all, tick
-    from tests.drills import applied_per_call, install_apply_audit
+    from tests.drills.helpers import applied_per_call, install_apply_audit
     from tests.fakes.base import Reply
     from tests.fakes.emay import FakeEmay
     from tests.fakes.ihuyi import FakeIhuyi

@@ -33,7 +33,7 @@ from campaigns import lifecycle, services
 from campaigns.models import CallRecord, Campaign
 from campaigns.tasks import run_campaign, tick
 from tests.conftest import Worker, _reset_pool, wait_for
-from tests.drills import TEXT, dialled, ihuyi_account
+from tests.drills.helpers import TEXT, dialled, ihuyi_account
 from tests.factories import make_campaign
 from tests.fakes.ihuyi import FakeIhuyi
 

@@ -23,7 +23,7 @@ import requests
 from campaigns import dispatch, selectors, services
 from campaigns.models import CallbackEvent, CallRecord
 from campaigns.receipts import pulls
-from tests.drills import (
+from tests.drills.helpers import (
     TEXT,
     applied_per_call,
     emay_account,

@@ -22,7 +22,7 @@ from campaigns import dispatch, lifecycle, services
 from campaigns.models import CallRecord, Campaign
 from campaigns.receipts import pulls
 from tests.conftest import wait_for
-from tests.drills import TEXT, closed_port_url, dialled, emay_account, ihuyi_account
+from tests.drills.helpers import TEXT, closed_port_url, dialled, emay_account, ihuyi_account
 from tests.factories import make_campaign
 from tests.fakes.base import Reply
 from tests.fakes.emay import FakeEmay
