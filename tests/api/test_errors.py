@@ -4,7 +4,7 @@ bad bodies, DEBUG or not (voiceops.api.errors, voiceops.middleware.ApiAwareCommo
 import pytest
 from rest_framework.test import APIClient
 
-from tests.api import client_for, error_text, errors, make_user
+from tests.api.helpers import client_for, error_text, errors, make_user
 from tests.factories import make_campaign
 
 

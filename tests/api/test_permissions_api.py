@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
-from tests.api import client_for, errors
+from tests.api.helpers import client_for, errors
 from tests.factories import make_account, make_campaign
 from vendors.adapters import adapter_class
 from vendors.models import BalanceSnapshot, VendorAccount

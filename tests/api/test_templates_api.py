@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from campaigns.models import VoiceTemplate
-from tests.api import client_for, error_text, errors, field_errors
+from tests.api.helpers import client_for, error_text, errors, field_errors
 from tests.factories import make_account
 from tests.fakes.ihuyi import FakeIhuyi
 from vendors.models import VendorAccount

@@ -15,7 +15,7 @@ from apikeys.models import ApiKey
 from apikeys.permissions import credential_id, required_scopes
 from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SCOPE_LABELS, SEND_CALLS
 from campaigns.models import Campaign
-from tests.api import error_text, errors
+from tests.api.helpers import error_text, errors
 from tests.factories import make_account, make_campaign
 
 pytestmark = pytest.mark.django_db
