@@ -141,6 +141,24 @@ def _made_valid(case):
     return case
 
 
+def _not_applicable(case) -> list:
+    """The negative-data check where it cannot apply.
+
+    A multipart form has no types to violate once serialized (every part is bytes), so "invalid"
+    forms are valid ones; and a case schemathesis could not make invalid (the schema's own
+    example, a draw with no mutation left) is labelled "Positive test case" in negative mode.
+    """
+    meta = case.meta
+    unchanged = meta is not None and meta.phase.data.description in ("Positive test case", "Default positive test case")
+    if (
+        case.media_type == "multipart/form-data"
+        or unchanged
+        or (meta is not None and not meta.generation.mode.is_negative)
+    ):
+        return [negative_data_rejection]
+    return []
+
+
 MAX_EXAMPLES = 40  # per operation (valid and invalid data, every request media type): about 20 s in all
 
 
@@ -173,12 +191,7 @@ def test_no_operation_answers_a_server_error(api_schema, api_data):
             with transaction.atomic():  # every example starts from the same rows
                 response = case.call(headers=headers)
                 transaction.set_rollback(True)
-            # A multipart form has no types to violate once serialized (every part is bytes), so
-            # "invalid" forms are valid ones: the negative-data check does not apply to them.
-            # Likewise a case schemathesis could not make invalid is labelled "Positive test case".
-            unchanged = case.meta is not None and case.meta.phase.data.description == "Positive test case"
-            skipped = [negative_data_rejection] if case.media_type == "multipart/form-data" or unchanged else []
-            case.validate_response(response, headers=headers, excluded_checks=skipped)
+            case.validate_response(response, headers=headers, excluded_checks=_not_applicable(case))
 
         try:
             check()
@@ -196,3 +209,49 @@ def test_the_schema_run_reaches_every_operation(api_schema):
     assert len(operations) >= 13
     assert not any(path.startswith("/api/callbacks/") for _method, path in operations)
     assert Campaign.objects.count() == 3
+
+
+def test_stateful_sequences_follow_the_schema_links(api_schema, api_data):
+    """Sequences built from the schema's OpenAPI links (create → read, launch, upload → import…),
+    every response checked with all of schemathesis' checks, stateful ones included."""
+    headers = {"Authorization": f"Api-Key {api_data['token']}"}
+    links = {
+        (operation.ok().method.upper(), operation.ok().path)
+        for operation in api_schema.get_all_operations()
+        if any("links" in response for response in operation.ok().definition.raw["responses"].values())
+    }
+    assert {
+        ("POST", "/api/campaigns/"),
+        ("POST", "/api/templates/"),
+        ("POST", "/api/campaigns/{id}/recipients/"),
+    } <= links
+
+    steps = []
+
+    class Machine(api_schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # As in the test above: the key is ours, given explicitly (not generated auth).
+            case.validate_response(
+                response,
+                headers=headers,
+                transport_kwargs=kwargs or None,
+                recorder=self.recorder,
+                excluded_checks=_not_applicable(case),
+            )
+
+        def after_call(self, response, case):
+            super().after_call(response, case)
+            steps.append((case.operation.method.upper(), case.operation.path, response.status_code))
+
+    with transaction.atomic():
+        Machine.run(
+            settings=settings(
+                max_examples=30, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck)
+            )
+        )
+        transaction.set_rollback(True)
+    followed = {(m, p) for m, p, status in steps if "{id}" in p and status < 300}
+    assert len(steps) >= 30 and followed  # links were followed to real objects
