@@ -20,6 +20,10 @@ LAST_USED_PRECISION_SECONDS = 60
 
 
 class ApiKey(AbstractAPIKey):
+    prefix = models.CharField(
+        _("prefix"), max_length=8, unique=True, editable=False, help_text=_("The key's public first part")
+    )
+    created = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     name = models.CharField(
         _("name"), max_length=50, help_text=_("The system that uses this key, e.g. “order service (production)”.")
     )

@@ -68,6 +68,10 @@ class ErrorSerializer(serializers.Serializer):
 
 
 # --------------------------------------------------------------------------- Django's own error views
+def _json(body: dict, status: int) -> JsonResponse:
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+
+
 def error_body(kind: str, code: str, detail: str) -> dict:
     return {"type": kind, "errors": [{"code": code, "detail": detail, "attr": None}]}
 
@@ -98,14 +102,14 @@ def not_found(request, exception=None):
         detail = gettext("No such URL: %(path)s. The API's operations are listed at /api/docs/.") % {
             "path": request.path_info
         }
-    return JsonResponse(error_body("client_error", "not_found", detail), status=404)
+    return _json(error_body("client_error", "not_found", detail), status=404)
 
 
 def server_error(request):
     if not is_api(request):
         return defaults.server_error(request)
     detail = gettext("Something went wrong on the server; the error has been logged.")
-    return JsonResponse(error_body("server_error", "error", detail), status=500)
+    return _json(error_body("server_error", "error", detail), status=500)
 
 
 def bad_request(request, exception=None):
@@ -120,7 +124,7 @@ def permission_denied(request, exception=None):
     if not is_api(request):
         return defaults.permission_denied(request, exception)
     detail = gettext("You do not have permission to perform this action.")
-    return JsonResponse(error_body("client_error", "permission_denied", detail), status=403)
+    return _json(error_body("client_error", "permission_denied", detail), status=403)
 
 
 def json_error_for_status(request, status_code: int) -> JsonResponse:
@@ -135,6 +139,6 @@ def json_error_for_status(request, status_code: int) -> JsonResponse:
         return bad_request(request)
     if status_code == 405:
         detail = gettext("Method “%(method)s” not allowed.") % {"method": request.method}
-        return JsonResponse(error_body("client_error", "method_not_allowed", detail), status=405)
+        return _json(error_body("client_error", "method_not_allowed", detail), status=405)
     detail = gettext("The request was refused (HTTP %(status)d).") % {"status": status_code}
-    return JsonResponse(error_body("client_error", "error", detail), status=status_code)
+    return _json(error_body("client_error", "error", detail), status=status_code)
