@@ -245,11 +245,7 @@ class CampaignViewSet(
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
     def recipients(self, request, pk=None):
         campaign = self.get_object()
-        if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
-            raise CampaignError(
-                gettext("Recipients cannot be added to a campaign that is %(state)s.")
-                % {"state": campaign.get_state_display()}
-            )
+        services.ensure_open_for_recipients(campaign)
         if request.content_type.startswith(("multipart/", "application/x-www-form-urlencoded")):
             return self._start_file_import(request, campaign)
         body = RecipientListSerializer(data=request.data)

@@ -29,7 +29,6 @@ from ..charts import balance_chart
 from ..forms import Period
 
 RATE_DAYS = 7
-BILLED_STATES = ("answered", "failed", "expired")
 VENDOR_LABELS = dict(VENDOR_CHOICES)
 
 
@@ -142,7 +141,7 @@ def spend(period: Period) -> dict:
     """Billed units and cost per campaign, per vendor account and per vendor (one grouped query)."""
     rows = list(
         CallRecord.objects.filter(
-            state__in=BILLED_STATES,
+            state__in=CallRecord.RESULT_STATES,
             submitted_at__gte=period.since,
             submitted_at__lt=period.until,
             account__isnull=False,

@@ -515,7 +515,6 @@ def test_xlsx_formulas_are_never_evaluated(campaign, run_import):
 @pytest.mark.parametrize(
     ("name", "content", "needle"),
     [
-        ("empty.csv", b"", "no rows"),
         ("blank.csv", b"\n\r\n  \n,,,\n", "no rows"),
         ("bom-only.csv", codecs.BOM_UTF8, "no rows"),
         ("header.csv", HEADER.encode(), "only a header row"),
@@ -527,6 +526,14 @@ def test_xlsx_formulas_are_never_evaluated(campaign, run_import):
 def test_an_empty_or_header_only_file_is_refused(campaign, run_import, name, content, needle):
     job, seconds = run_import(campaign, name, content)
     assert_refused(job, campaign, needle)
+
+
+@pytest.mark.parametrize(("name", "content", "needle"), [("empty.csv", b"", "empty"), ("list.pdf", b"%PDF", "CSV")])
+def test_an_empty_or_foreign_upload_is_refused_before_it_is_stored(campaign, run_import, name, content, needle):
+    """The service holds the upload rules (admin and API call it): nothing is stored or queued."""
+    with pytest.raises(services.CampaignError, match=needle):
+        run_import(campaign, name, content)
+    assert not RecipientImport.objects.exists()
 
 
 @pytest.mark.parametrize(
