@@ -1,6 +1,6 @@
 """Dispatch: claim due calls, send them under the rate limits, record what the vendor said.
 
-Rules kept here (DESIGN.md, "A call's life"):
+Rules kept here (docs/architecture.md, "A call's life"):
 - rows are claimed queued → submitting by a conditional UPDATE of rows locked with
   ``SKIP LOCKED``, so two workers never take the same row;
 - the vendor is called outside any transaction, and a sent row is never re-sent blindly: when

@@ -41,7 +41,7 @@ def first_and_last(campaign: Campaign):
 
 
 def campaign_stats(campaign: Campaign) -> dict:
-    """Live figures for one campaign (DESIGN.md, "Stats")."""
+    """Live figures for one campaign (docs/architecture.md, "Where each rule lives")."""
     by_state: dict[str, int] = {}
     by_outcome: dict[str, int] = {}
     total = talk_total = units = 0

@@ -1,4 +1,4 @@
-"""REST serializers: the shapes the API reads and answers (DESIGN.md, "HTTP interface").
+"""REST serializers: the shapes the API reads and answers (docs/architecture.md, "Layers").
 
 Writes go through ``campaigns.services``; these classes only validate input and shape output.
 Some serializers exist only to document a response in the OpenAPI schema (``*Doc``).

@@ -1,4 +1,4 @@
-"""The REST API (DESIGN.md, "HTTP interface"). Thin: writes call ``campaigns.services``, reads
+"""The REST API (docs/architecture.md, "Layers"). Thin: writes call ``campaigns.services``, reads
 ``campaigns.selectors``; every answer, refusals and failures included, is JSON.
 """
 

@@ -1,4 +1,4 @@
-"""A fake 企信通 fungo platform (vendor-docs/002_7ffb9a4f9b938209.txt), as strict as the document.
+"""A fake 企信通 fungo platform (《语音验证码平台接口说明（HTTP）》), as strict as the document.
 
 - ``GET /Recv_center``: checks CpName/CpPassword (``-1000``), account state (``-1004``/``-1005``),
   DesMobile (comma-separated, ``-1010`` for a bad number, ``-1007`` above 200), Content (``-1009``

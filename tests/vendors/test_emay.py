@@ -1,4 +1,4 @@
-"""Emay adapter against the fake Emay server over real sockets (vendor-docs/003)."""
+"""Emay adapter against the fake Emay server over real sockets (《语音短信接口说明》)."""
 
 import hashlib
 import json

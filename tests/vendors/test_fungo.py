@@ -1,4 +1,4 @@
-"""fungo 企信通 adapter against FakeFungo over real sockets (vendor-docs/002_7ffb9a4f9b938209.txt)."""
+"""fungo 企信通 adapter against FakeFungo over real sockets (《语音验证码平台接口说明（HTTP）》)."""
 
 from __future__ import annotations
 

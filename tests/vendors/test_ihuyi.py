@@ -1,4 +1,4 @@
-"""ihuyi adapter against the fake ihuyi server over real sockets (vendor-docs/001_3afdab58e948836c.txt)."""
+"""ihuyi adapter against the fake ihuyi server over real sockets (《语音通知API接口文档》)."""
 
 from datetime import datetime
 from decimal import Decimal

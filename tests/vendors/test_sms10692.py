@@ -1,4 +1,4 @@
-"""sms10692 adapter against its fake over real sockets (vendor-docs/004_8ab47685e16400c6.txt)."""
+"""sms10692 adapter against its fake over real sockets (《客户接口说明》)."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal

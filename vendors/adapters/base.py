@@ -1,4 +1,4 @@
-"""The contract every vendor adapter follows (DESIGN.md, "Vendor adapters").
+"""The contract every vendor adapter follows (docs/architecture.md, "Adding a vendor").
 
 An adapter turns our neutral dataclasses into one vendor's HTTP requests and the vendor's answers
 back into them. The pipeline is fixed: build the request → ``request()`` (pooled session, timeouts,

@@ -1,6 +1,6 @@
 """企信通 fungo voice platform (语音验证码 / 语音通知).
 
-Implements ``vendor-docs/002_7ffb9a4f9b938209.txt`` ("语音验证码平台接口说明（HTTP）"):
+Implements fungo's 《语音验证码平台接口说明（HTTP）》 (sections 群发短信recv_center, 推送状态报告, 查询余额QueryBlance):
 
 - ``Recv_center`` (GET ``/Recv_center``): submit one content to up to 200 numbers
   (``batch_size = 200``, code ``-1007`` above that); answers JSON ``{"smsid": …, "code": "0"}`` or
