@@ -27,7 +27,7 @@ TEST_CALLS_SHOWN = 5
 TOP_FAILURES = 10
 
 
-# --------------------------------------------------------------------------- helpers
+# ---- helpers
 def _campaign(request, model_admin, object_id, *, change: bool = False) -> Campaign:
     campaign = model_admin.get_object(request, object_id)
     if campaign is None:
@@ -161,7 +161,7 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
     }
 
 
-# --------------------------------------------------------------------------- actions
+# ---- actions
 def _parse_when(value: str):
     value = (value or "").strip()
     if not value:
@@ -257,7 +257,7 @@ def upload_recipients(request, model_admin, object_id):
     return HttpResponseRedirect(_change_url(campaign, "vo-imports"))
 
 
-# --------------------------------------------------------------------------- JSON for the live parts
+# ---- JSON for the live parts
 @require_GET
 def import_progress(request, model_admin, object_id, import_id):
     campaign = _campaign(request, model_admin, object_id)
@@ -280,7 +280,7 @@ def campaign_progress(request, model_admin, object_id):
     return JsonResponse(data)
 
 
-# --------------------------------------------------------------------------- exports
+# ---- exports
 @require_GET
 def export_campaign_calls(request, model_admin, object_id, fmt):
     campaign = _campaign(request, model_admin, object_id)

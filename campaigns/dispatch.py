@@ -367,6 +367,9 @@ def reconcile_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
             CallRecord.State.SUBMIT_FAILED,
             outcome="timeout",
             reported_at=now,
-            raw_message="no answer from the vendor at submit and no receipt since; not re-sent — check with the vendor, then retry if needed",
+            raw_message=(
+                "no answer from the vendor at submit and no receipt since; not re-sent"
+                " — check with the vendor, then retry if needed"
+            ),
         )
     return flagged

@@ -126,8 +126,8 @@ def import_rows(
                 if result.rows > MAX_IMPORT_ROWS:
                     raise UnreadableFile(
                         _(
-                            "The file has more than %(max)s rows; one import takes at most %(max)s. Split the list into "
-                            "smaller files."
+                            "The file has more than %(max)s rows; one import takes at most %(max)s. "
+                            "Split the list into smaller files."
                         )
                         % {"max": f"{MAX_IMPORT_ROWS:,}"}
                     )

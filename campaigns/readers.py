@@ -156,7 +156,8 @@ def detect_encoding(path: Path) -> str:
                         if _utf16_without_bom(chunk):
                             raise UnreadableFile(
                                 _(
-                                    "The file is UTF-16 text without a byte-order mark; save it as “CSV UTF-8” and upload again."
+                                    "The file is UTF-16 text without a byte-order mark; "
+                                    "save it as “CSV UTF-8” and upload again."
                                 )
                             )
                         raise UnreadableFile(_("This is a binary file, not a CSV or XLSX list of numbers."))
@@ -373,8 +374,8 @@ def _with_content_check(rows: Iterator[list[str]]) -> Iterator[list[str]]:
             if _unknown_header(first) and not _DIGIT.search(row[0] if row else ""):
                 raise UnreadableFile(
                     _(
-                        "The first row is a header without a number column; name the column with the numbers “手机号” or "
-                        "“mobile” (or put the numbers in the first column, without a header)."
+                        "The first row is a header without a number column; name the column with the numbers "
+                        "“手机号” or “mobile” (or put the numbers in the first column, without a header)."
                     )
                 )
             break  # two rows with content: nothing more to check

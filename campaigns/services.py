@@ -32,7 +32,7 @@ class CampaignError(Exception):
     """An action that cannot be done now; the message says why in words a user can act on."""
 
 
-# --------------------------------------------------------------------------- recipients
+# ---- recipients
 def add_recipients(campaign: Campaign, records: list[dict]) -> ImportResult:
     ensure_open_for_recipients(campaign)
     return import_records(campaign, records)
@@ -153,7 +153,7 @@ def discard_upload(job: RecipientImport) -> None:
         RecipientImport.objects.filter(pk=job.pk).update(file="")
 
 
-# --------------------------------------------------------------------------- lifecycle
+# ---- lifecycle
 def _move(campaign: Campaign, to: str, **fields) -> bool:
     return campaign.can_become(to) and campaign.move_to(to, **fields)
 

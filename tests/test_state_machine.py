@@ -46,7 +46,7 @@ def test_final_state_never_moves_back(call):
     assert CallRecord.objects.get(pk=call.pk).state == "answered"
 
 
-# --------------------------------------------------------------------------- the table governs every write
+# ---- the table governs every write
 def test_groups_of_states_agree_with_the_table():
     final = {state for state, targets in CallRecord.TRANSITIONS.items() if not targets} | {"expired"}
     assert set(CallRecord.FINAL_STATES) == final

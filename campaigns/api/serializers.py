@@ -37,7 +37,7 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-# --------------------------------------------------------------------------- campaigns
+# ---- campaigns
 class CampaignSerializer(serializers.ModelSerializer):
     retry_outcomes = serializers.ListField(
         child=serializers.ChoiceField(choices=OUTCOME_CHOICES),
@@ -136,7 +136,7 @@ class CallRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# --------------------------------------------------------------------------- recipients
+# ---- recipients
 class RecipientRowSerializer(serializers.Serializer):
     """Documentation: one JSON recipient."""
 
@@ -283,7 +283,7 @@ class RecipientImportSerializer(serializers.ModelSerializer):
         return super().to_representation(job) | import_figures(job)
 
 
-# --------------------------------------------------------------------------- vendor accounts
+# ---- vendor accounts
 class LatestBalanceSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=16, decimal_places=4)
     unit = serializers.CharField()

@@ -32,7 +32,7 @@ RATE_DAYS = 7
 VENDOR_LABELS = dict(VENDOR_CHOICES)
 
 
-# --------------------------------------------------------------------------- balances
+# ---- balances
 def last_per_bucket(since: datetime, until: datetime, hourly: bool) -> list[dict]:
     """The last snapshot of each account in each hour (or local day), oldest first: one query."""
     trunc = TruncHour("taken_at") if hourly else TruncDay("taken_at")
@@ -136,7 +136,7 @@ def _bucket_labels(period: Period, hourly: bool):
     return [b.strftime("%m-%d") for b in buckets], buckets
 
 
-# --------------------------------------------------------------------------- spend
+# ---- spend
 def spend(period: Period) -> dict:
     """Billed units and cost per campaign, per vendor account and per vendor (one grouped query)."""
     rows = list(

@@ -77,7 +77,8 @@ def test_a_failed_receipt_on_the_last_attempt_queues_nothing(client, ihuyi):
 
 
 def test_a_receipt_for_a_submit_that_got_no_answer_is_reconciled(client, ihuyi):
-    """The submit timed out (row ``submitting``, no voiceid): the statement changes nothing, the general path finds it."""
+    """The submit timed out (row ``submitting``, no voiceid): the statement changes nothing, the general path
+    finds it."""
     fake, account = ihuyi
     dispatched(account, recipients=1)
     voiceid = fake.submitted[0]["vendor_message_id"]

@@ -77,7 +77,7 @@ class FakeFungo(FakeVendor):
         self.accounts[name] = FakeFungoAccount(password, balance, sub_account, state)
         return self.accounts[name]
 
-    # ------------------------------------------------------------------ dispatch
+    # ---- dispatch
     def handle(self, request: FakeRequest) -> Reply:
         if request.method != "GET":
             return Reply("Method Not Allowed", 405)
@@ -178,7 +178,7 @@ class FakeFungo(FakeVendor):
             return Reply("-99")
         return Reply(str(account.balance))
 
-    # ------------------------------------------------------------------ pushes for callback tests
+    # ---- pushes for callback tests
     def push_body(
         self,
         entries: Iterable[dict] | None = None,

@@ -51,7 +51,7 @@ PRODUCTS = ("notify", "verify", "marketing", "voice_sms")
 BEIJING = ZoneInfo("Asia/Shanghai")  # every vendor's clock
 
 
-# --------------------------------------------------------------------------- errors
+# ---- errors
 class VendorError(Exception):
     """The vendor refused the request (bad credentials, no balance, bad parameter): not retried."""
 
@@ -84,7 +84,7 @@ class CallbackRejected(Exception):
     """
 
 
-# --------------------------------------------------------------------------- data
+# ---- data
 @dataclass(frozen=True)
 class OutboundCall:
     custom_id: str
@@ -161,7 +161,7 @@ class ParsedCallback:
     ack_status: int = 200
 
 
-# --------------------------------------------------------------------------- HTTP
+# ---- HTTP
 def _build_session() -> requests.Session:
     """One pooled session for every vendor call. No transport retries: a dial is never repeated."""
     session = requests.Session()

@@ -248,12 +248,12 @@ class FungoAdapter(BaseAdapter):
         "empty_content": "content_rejected",
     }
 
-    # ------------------------------------------------------------------ auth
+    # ---- auth
     def _credentials(self) -> dict[str, str]:
         """The only place the credentials go into a request."""
         return {"CpName": self.account.api_id or "", "CpPassword": self.account.api_secret or ""}
 
-    # ------------------------------------------------------------------ submit
+    # ---- submit
     def _content(self, call: OutboundCall, product: str) -> str:
         opts = self.options
         if product == "verify":
@@ -362,7 +362,7 @@ class FungoAdapter(BaseAdapter):
             raise VendorError(code, message or f"未知返回码: {text[:200]}")
         return [SubmitResult(c.custom_id, c.mobile, False, error_code=code, error_message=message) for c in calls]
 
-    # ------------------------------------------------------------------ balance
+    # ---- balance
     def balance(self) -> Balance:
         response = self.request("GET", "/QueryBlance", params=self._credentials())
         raw = response.text.strip().lstrip("\ufeff").strip()
@@ -378,7 +378,7 @@ class FungoAdapter(BaseAdapter):
             return Balance(amount=amount, unit="calls", raw=raw)
         return Balance(amount=amount.scaleb(-2), unit="CNY", raw=raw)  # fen → yuan, exact
 
-    # ------------------------------------------------------------------ pushes
+    # ---- pushes
     def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
         params: dict[str, str] = {}
         if body:
