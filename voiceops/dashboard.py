@@ -24,7 +24,7 @@ from campaigns.admin_views import (
     progress_for,
 )
 from campaigns.models import CallbackEvent, CallCounter, CallRecord, Campaign
-from vendors.models import VendorAccount
+from vendors.models import HEALTH_LEVELS, VendorAccount
 
 RUNNING_SHOWN = 10
 LAG_AFTER = timedelta(minutes=10)
@@ -155,23 +155,14 @@ def vendor_health() -> list[dict]:
     for account in accounts:
         lag = lagging.get(account.pk, 0)
         low = account.latest_amount is not None and account.latest_amount < account.low_balance_threshold
-        if not account.is_active:
-            health, level = _("inactive"), "info"
-        elif account.circuit_is_open:
-            health, level = _("circuit open"), "danger"
-        elif account.consecutive_failures:
-            health, level = _("errors"), "warning"
-        elif lag:
-            health, level = _("receipts lagging"), "warning"
-        else:
-            health, level = _("healthy"), "success"
+        health = account.health(lagging_receipts=lag)
         rows.append(
             {
                 "account": account,
                 "lagging": lag,
                 "low": low,
-                "health": health,
-                "level": level,
+                "health": health.label,
+                "level": HEALTH_LEVELS[health],
                 "balance": f"{account.latest_amount.normalize():,f} {account.latest_unit}"
                 if account.latest_amount is not None
                 else "—",
