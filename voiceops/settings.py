@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -221,6 +222,7 @@ UNFOLD = {
     "SITE_TITLE": _("VoiceOps"),
     "SITE_HEADER": _("VoiceOps"),
     "SITE_SYMBOL": "call",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/png", "href": lambda request: static("voiceops/favicon.png")}],
     "SHOW_LANGUAGES": True,
     "DASHBOARD_CALLBACK": "voiceops.dashboard.admin_dashboard",
     "GLOBAL_CALLBACK": "voiceops.dashboard.admin_globals",
