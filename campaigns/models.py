@@ -81,6 +81,11 @@ class VoiceTemplate(models.Model):
     def variable_names(self) -> list[str]:
         return VARIABLE_PATTERN.findall(self.content)
 
+    @property
+    def filed_with_vendor(self) -> bool:
+        """Whether the vendor has seen this template: then it is re-submitted, never submitted anew."""
+        return bool(self.vendor_template_id) or self.review_state != self.Review.DRAFT
+
     def render(self, variables: list[str]) -> str:
         values = iter(variables)
         return VARIABLE_PATTERN.sub(lambda _m: next(values, ""), self.content)

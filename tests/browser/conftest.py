@@ -89,9 +89,12 @@ def web(browser, live_server, settings):
     settings.LANGUAGE_CODE = "en"
     contexts = []
 
-    def open_as(username: str | None = None):
+    def open_as(username: str | None = None, language: str = "en"):
         context = browser.new_context(
-            viewport={"width": 1440, "height": 1000}, locale="en-US", timezone_id="Asia/Shanghai"
+            viewport={"width": 1440, "height": 1000},
+            locale="zh-CN" if language == "zh-hans" else "en-US",
+            extra_http_headers={"Accept-Language": language},
+            timezone_id="Asia/Shanghai",
         )
         contexts.append(context)
         page = context.new_page()
