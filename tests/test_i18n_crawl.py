@@ -288,3 +288,11 @@ def test_the_crawler_sees_english_where_it_is():
     )
     offending, _links = english_words(html, data_words={"demo", "campaign"})
     assert offending == ["No results found", "Search", "Save"]
+
+
+def test_login_page_speaks_chinese(client):
+    """unfold's login page, before anyone has logged in."""
+    response = client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    offending, _links = english_words(response.content.decode(), data_words=set())
+    assert response.status_code == 200 and not offending, offending
+    assert "欢迎回到" in response.content.decode()
