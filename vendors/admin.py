@@ -111,7 +111,7 @@ class VendorAccountAdmin(ModelAdmin):
 
     @display(description=_("circuit open until"))
     def circuit_open_until_display(self, obj):
-        return obj.circuit_open_until if obj.circuit_is_open else "—"
+        return obj.circuit_open_until if obj.circuit_is_open else self.get_empty_value_display()
 
     @display(description=_("balance"))
     def latest_balance_display(self, obj):
