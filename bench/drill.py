@@ -615,7 +615,7 @@ def main() -> None:
             lost["recipient without a first attempt"] += 1
         for attempt, (_id, _r, _a, _m, custom_id, vmid, _acc, state, outcome, _raw) in attempts.items():
             accepted = emay_ids[custom_id] > 0 or vmid in ihuyi_ids
-            if state in ("queued", "submitting", "submitted", "expired"):
+            if state in (*CallRecord.OPEN_STATES, "expired"):
                 lost[f"left {state}"] += 1
             elif accepted and state not in ("answered", "failed"):
                 lost["accepted by a vendor, receipt never applied"] += 1

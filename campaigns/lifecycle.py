@@ -28,9 +28,9 @@ def queue_first_attempts(campaign: Campaign) -> int:
             cursor.execute(
                 f"INSERT INTO {table} (campaign_id, recipient_id, attempt, mobile, custom_id, vendor_message_id,"
                 " batch_id, state, outcome, raw_code, raw_message, key_pressed, created_at, is_test)"
-                f" SELECT %s, r.id, 1, r.mobile, 'R' || r.id || 'A1', '', '', 'queued', '', '', '', '', now(), false"
+                f" SELECT %s, r.id, 1, r.mobile, 'R' || r.id || 'A1', '', '', %s, '', '', '', '', now(), false"
                 f" FROM ({sql}) r",
-                [campaign.pk, *params],
+                [campaign.pk, CallRecord.State.QUEUED.value, *params],
             )
             return cursor.rowcount
     created = 0
