@@ -1,4 +1,4 @@
-"""REST serializers: the shapes the API reads and answers (DESIGN.md, "HTTP interface").
+"""REST serializers: the shapes the API reads and answers (docs/architecture.md, "Layers").
 
 Writes go through ``campaigns.services``; these classes only validate input and shape output.
 Docstrings here are for engineers; what clients read in the schema is in ``help_text`` and
@@ -8,9 +8,7 @@ Docstrings here are for engineers; what clients read in the schema is in ``help_
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from pathlib import Path
 
-from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -20,9 +18,9 @@ from rest_framework import serializers
 from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
 
-from ..imports import progress_key
 from ..models import OUTCOME_CHOICES, PRODUCT_CHOICES, CallRecord, Campaign, RecipientImport, VoiceTemplate
-from ..readers import FILE_SUFFIXES, UnreadableFile, check_size
+from ..readers import UnreadableFile, check_upload
+from ..selectors import import_figures
 
 MAX_JSON_RECIPIENTS = 10_000
 REJECTED_SHOWN = 1_000
@@ -93,7 +91,7 @@ class LocalTimeField(serializers.TimeField):
         return timezone.localtime(moment).time().replace(tzinfo=None)
 
 
-# --------------------------------------------------------------------------- campaigns
+# ---- campaigns
 class CampaignSerializer(serializers.ModelSerializer):
     scheduled_at = MomentField(
         required=False, allow_null=True, help_text=_("When to start, with its UTC offset; set by launch with `at`.")
@@ -205,7 +203,7 @@ class CallRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# --------------------------------------------------------------------------- recipients
+# ---- recipients
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
 class StringOrIntegerField(serializers.Field):
     """A number as text or as a JSON number (spreadsheet exports send both)."""
@@ -295,14 +293,8 @@ class RecipientFileSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV (UTF-8 or GB18030/GBK) or XLSX; a header row is optional")
 
     def validate_file(self, upload):
-        if Path(upload.name or "").suffix.lower() not in FILE_SUFFIXES:
-            raise serializers.ValidationError(
-                gettext("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": upload.name}
-            )
-        if not upload.size:
-            raise serializers.ValidationError(gettext("The file is empty."))
         try:
-            check_size(upload.size)
+            check_upload(upload.name, upload.size)
         except UnreadableFile as exc:
             raise serializers.ValidationError(str(exc)) from exc
         return upload
@@ -331,7 +323,7 @@ def import_result_data(result) -> dict:
 
 
 class RecipientImportSerializer(serializers.ModelSerializer):
-    # While the import runs, the live counts come from the cache the importer writes.
+    # While the import runs, the live counts come from the importer (selectors.import_figures).
 
     file_name = serializers.CharField(source="original_name", read_only=True)
     percent = serializers.IntegerField(read_only=True)
@@ -366,23 +358,10 @@ class RecipientImportSerializer(serializers.ModelSerializer):
         return (job.rejected_rows or [])[:REJECTED_SHOWN]
 
     def to_representation(self, job):
-        data = super().to_representation(job)
-        if job.state == RecipientImport.State.RUNNING:
-            live = cache.get(progress_key(job.pk))
-            if live:
-                data.update(
-                    {
-                        k: live[k]
-                        for k in ("processed_bytes", "rows", "accepted", "invalid", "duplicates", "blocked")
-                        if k in live
-                    }
-                )
-                if job.size_bytes:
-                    data["percent"] = min(99, int(data["processed_bytes"] * 100 / job.size_bytes))
-        return data
+        return super().to_representation(job) | import_figures(job)
 
 
-# --------------------------------------------------------------------------- vendor accounts
+# ---- vendor accounts
 class LatestBalanceSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=16, decimal_places=4)
     unit = serializers.CharField()
@@ -455,7 +434,7 @@ class VendorAccountSerializer(serializers.ModelSerializer):
         return None if amount is None else amount < account.low_balance_threshold
 
 
-# --------------------------------------------------------------------------- templates
+# ---- templates
 class VoiceTemplateSerializer(serializers.ModelSerializer):
     variables = serializers.ListField(
         source="variable_names",

@@ -1,4 +1,4 @@
-"""The REST API (DESIGN.md, "HTTP interface"). Thin: writes call ``campaigns.services``, reads
+"""The REST API (docs/architecture.md, "Layers"). Thin: writes call ``campaigns.services``, reads
 ``campaigns.selectors``; every answer, refusals and failures included, is JSON in the one error
 body of ``voiceops.api.errors``. Who may call what: ``apikeys.permissions`` (people by their
 Django permissions, API keys by the scopes each view names in ``required_scopes``).
@@ -52,7 +52,7 @@ CHANGE_TEMPLATE = "campaigns.change_voicetemplate"
 VIEW_ACCOUNT = "vendors.view_vendoraccount"
 
 
-# --------------------------------------------------------------------------- errors
+# ---- errors
 class CampaignErrorsMixin:
     """A campaign in the wrong state for the request (CampaignError) answers 409 with the reason."""
 
@@ -77,7 +77,7 @@ def _actor(request):
     return request.user if request.user.is_authenticated else None
 
 
-# --------------------------------------------------------------------------- campaigns
+# ---- campaigns
 def _action_schema(summary: str, description: str):
     return extend_schema(
         summary=summary,
@@ -150,7 +150,7 @@ class CampaignViewSet(
         campaign.refresh_from_db()
         return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data)
 
-    # ----------------------------------------------------------------- lifecycle
+    # ---- lifecycle
     @extend_schema(
         summary="Launch or schedule",
         description="Starts the campaign now, or at `at`. Without `at`, a start time in the future already set "
@@ -202,7 +202,7 @@ class CampaignViewSet(
         services.retry_failed(campaign, actor=_actor(request))
         return self._answer(campaign)
 
-    # ----------------------------------------------------------------- recipients and figures
+    # ---- recipients and figures
     @extend_schema(
         summary="Add recipients",
         description=(
@@ -230,11 +230,7 @@ class CampaignViewSet(
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser])
     def recipients(self, request, pk=None):
         campaign = self.get_object()
-        if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
-            raise CampaignError(
-                gettext("Recipients cannot be added to a campaign that is %(state)s.")
-                % {"state": campaign.get_state_display()}
-            )
+        services.ensure_open_for_recipients(campaign)
         if request.content_type.startswith("multipart/"):
             return self._start_file_import(request, campaign)
         body = RecipientListSerializer(data=request.data)
@@ -261,7 +257,7 @@ class CampaignViewSet(
         return Response({**stats, **CampaignStatsSerializer(stats).data})
 
 
-# --------------------------------------------------------------------------- calls
+# ---- calls
 class CallCursorPagination(CursorPagination):
     ordering = "-id"
     page_size = 100
@@ -311,7 +307,7 @@ class CampaignCallsView(generics.ListAPIView):
         return super().list(request, *args, **kwargs)
 
 
-# --------------------------------------------------------------------------- imports
+# ---- imports
 @extend_schema_view(
     retrieve=extend_schema(
         summary="Progress of a recipient file import",
@@ -325,7 +321,7 @@ class RecipientImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet)
     required_scopes = (MANAGE_CAMPAIGNS,)
 
 
-# --------------------------------------------------------------------------- vendor accounts
+# ---- vendor accounts
 class AccountReaders(ScopedModelPermissions):
     """Those who may view vendor accounts, and those who may create campaigns (who must pick one)."""
 
@@ -359,7 +355,7 @@ class VendorAccountViewSet(viewsets.ReadOnlyModelViewSet):
         return {**super().get_serializer_context(), "full_accounts": full}
 
 
-# --------------------------------------------------------------------------- templates
+# ---- templates
 TEMPLATE_FAILURE_STATUS = {
     "empty": status.HTTP_409_CONFLICT,
     "state": status.HTTP_409_CONFLICT,

@@ -1,6 +1,6 @@
 """企信通 fungo voice platform (语音验证码 / 语音通知).
 
-Implements ``vendor-docs/002_7ffb9a4f9b938209.txt`` ("语音验证码平台接口说明（HTTP）"):
+Implements fungo's 《语音验证码平台接口说明（HTTP）》 (sections 群发短信recv_center, 推送状态报告, 查询余额QueryBlance):
 
 - ``Recv_center`` (GET ``/Recv_center``): submit one content to up to 200 numbers
   (``batch_size = 200``, code ``-1007`` above that); answers JSON ``{"smsid": …, "code": "0"}`` or
@@ -69,6 +69,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlencode
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .base import (
     Balance,
@@ -248,12 +249,12 @@ class FungoAdapter(BaseAdapter):
         "empty_content": "content_rejected",
     }
 
-    # ------------------------------------------------------------------ auth
+    # ---- auth
     def _credentials(self) -> dict[str, str]:
         """The only place the credentials go into a request."""
         return {"CpName": self.account.api_id or "", "CpPassword": self.account.api_secret or ""}
 
-    # ------------------------------------------------------------------ submit
+    # ---- submit
     def _content(self, call: OutboundCall, product: str) -> str:
         opts = self.options
         if product == "verify":
@@ -279,7 +280,11 @@ class FungoAdapter(BaseAdapter):
     def _format(self) -> str:
         fmt = str(self.options.get("content_format") or "template").lower()
         if fmt not in CONTENT_FORMATS:
-            raise VendorError("config", f"options.content_format must be one of {sorted(CONTENT_FORMATS)}, not {fmt!r}")
+            raise VendorError(
+                "config",
+                gettext("options.content_format must be one of %(allowed)s, not %(value)r")
+                % {"allowed": "、".join(sorted(CONTENT_FORMATS)), "value": fmt},
+            )
         return fmt
 
     def send_batch(
@@ -290,7 +295,7 @@ class FungoAdapter(BaseAdapter):
         if product == "notify":
             self._format()
             if not self.options.get("app_id") or not self.options.get("template_id"):
-                raise VendorError("config", "fungo notify needs options.app_id and options.template_id")
+                raise VendorError("config", gettext("fungo notify needs options.app_id and options.template_id"))
         results: list[SubmitResult | None] = [None] * len(calls)
         groups: list[tuple[str, list[int]]] = []
         open_groups: dict[str, tuple[list[int], set[str]]] = {}
@@ -362,7 +367,7 @@ class FungoAdapter(BaseAdapter):
             raise VendorError(code, message or f"未知返回码: {text[:200]}")
         return [SubmitResult(c.custom_id, c.mobile, False, error_code=code, error_message=message) for c in calls]
 
-    # ------------------------------------------------------------------ balance
+    # ---- balance
     def balance(self) -> Balance:
         response = self.request("GET", "/QueryBlance", params=self._credentials())
         raw = response.text.strip().lstrip("\ufeff").strip()
@@ -378,7 +383,7 @@ class FungoAdapter(BaseAdapter):
             return Balance(amount=amount, unit="calls", raw=raw)
         return Balance(amount=amount.scaleb(-2), unit="CNY", raw=raw)  # fen → yuan, exact
 
-    # ------------------------------------------------------------------ pushes
+    # ---- pushes
     def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
         params: dict[str, str] = {}
         if body:

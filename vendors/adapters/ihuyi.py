@@ -1,6 +1,6 @@
 """互亿无线 ihuyi voice notification (语音通知).
 
-Implements ``vendor-docs/001_3afdab58e948836c.txt`` ("语音通知API接口文档"). Everything lives under
+Implements ihuyi's 《语音通知API接口文档》 (2 语音通知发送, 3 余额查询, and the push sections). All under
 one path, ``/webservice/voice.php``, with the operation in ``method``:
 
 - ``Submit``: one number per request (``batch_size = 1``), full content (the rendered text, which
@@ -63,6 +63,7 @@ from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from django.utils.translation import gettext
 
 from .base import (
     Balance,
@@ -240,14 +241,16 @@ class IhuyiAdapter(BaseAdapter):
     def auth_mode(self) -> str:
         mode = self.options.get("auth_mode", "dynamic")
         if mode not in ("dynamic", "plain"):
-            raise VendorError("config", f"ihuyi auth_mode must be 'dynamic' or 'plain', not {mode!r}")
+            raise VendorError(
+                "config", gettext("ihuyi auth_mode must be 'dynamic' or 'plain', not %(value)r") % {"value": mode}
+            )
         return mode
 
     @property
     def response_format(self) -> str:
         fmt = self.options.get("format", "xml")
         if fmt not in ("xml", "json"):
-            raise VendorError("config", f"ihuyi format must be 'xml' or 'json', not {fmt!r}")
+            raise VendorError("config", gettext("ihuyi format must be 'xml' or 'json', not %(value)r") % {"value": fmt})
         return fmt
 
     # ---- the one place credentials are built
