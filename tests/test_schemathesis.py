@@ -183,7 +183,13 @@ def test_no_operation_answers_a_server_error(api_schema, api_data):
             ]
         )
 
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,  # the same requests every run: a failure here is the code's, not the draw's
+        )
         @given(case=cases)
         def check(case):
             nonlocal calls
@@ -229,6 +235,13 @@ def test_stateful_sequences_follow_the_schema_links(api_schema, api_data):
     steps = []
 
     class Machine(api_schema.as_state_machine()):
+        def setup(self):
+            # Every sequence starts from the same rows, as hypothesis expects when it replays one.
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self):
+            transaction.savepoint_rollback(self.savepoint)
+
         def get_call_kwargs(self, case):
             return {"headers": headers}
 
@@ -249,7 +262,11 @@ def test_stateful_sequences_follow_the_schema_links(api_schema, api_data):
     with transaction.atomic():
         Machine.run(
             settings=settings(
-                max_examples=30, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck)
+                max_examples=30,
+                stateful_step_count=6,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
             )
         )
         transaction.set_rollback(True)
