@@ -13,6 +13,8 @@ PERIODIC_TASKS = {
     "Reconcile calls stuck in submitting": ("campaigns.dispatch.reconcile_stuck", 300, "dispatch"),
     "Snapshot vendor balances": ("vendors.snapshot_balances", 900, "reports"),
     "Fail interrupted imports": ("campaigns.imports.fail_interrupted", 300, "imports"),
+    "Deliver webhooks": ("webhooks.deliver_due", 2, "webhooks"),
+    "Disable failing webhook endpoints, purge old events": ("webhooks.housekeeping", 600, "webhooks"),
 }
 
 

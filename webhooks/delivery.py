@@ -1,0 +1,252 @@
+"""Sending what is due: claim, sign, post, record — at least once, with growing backoff.
+
+The beat runs ``deliver_due`` every few seconds. Deliveries are claimed with one conditional
+UPDATE that moves their ``next_attempt_at`` forward by a lease: a worker that dies mid-batch
+leaves them to come due again by themselves, and two workers never claim the same row at once.
+Each try is signed afresh (the receiver checks the timestamp) with the event's stable id, posted
+to the address checked on connect (``addresses``), without following redirects, under short
+timeouts and a cap on what is read back. A 2xx answer delivers; anything else is tried again
+after the next gap of ``WEBHOOK_RETRY_SCHEDULE`` (about 32 hours in all), then the delivery fails
+and waits for an operator's resend.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import payloads
+from .addresses import AddressRefused, PinnedAddressAdapter
+from .models import Delivery, DeliveryAttempt, Endpoint, Event
+from .signing import signature
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200  # deliveries claimed at once
+SEND_THREADS = 16  # posts in flight per worker process
+LEASE = timedelta(minutes=5)  # a claimed batch is someone's for this long
+RESPONSE_HEAD_BYTES = 1024  # what is read and kept of an answer
+USER_AGENT = "VoiceOps-Webhooks/1"
+
+
+@dataclass
+class TryResult:
+    delivery: Delivery
+    attempted_at: object
+    status: int | None = None
+    latency_ms: int = 0
+    error: str = ""
+    head: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+# --------------------------------------------------------------------------- claim
+def claim_due(limit: int = BATCH) -> list[int]:
+    """Ids of due deliveries to active endpoints, now leased to the caller (one conditional UPDATE)."""
+    now = timezone.now()
+    deliveries, endpoints = Delivery._meta.db_table, Endpoint._meta.db_table
+    lock = " FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {deliveries} SET next_attempt_at = %s WHERE id IN ("
+            f" SELECT d.id FROM {deliveries} d JOIN {endpoints} e ON e.id = d.endpoint_id"
+            f" WHERE d.state = %s AND d.next_attempt_at <= %s AND e.is_active"
+            f" ORDER BY d.next_attempt_at LIMIT %s{lock})"
+            " AND state = %s AND next_attempt_at <= %s RETURNING id",
+            [now + LEASE, Delivery.State.PENDING, now, limit, Delivery.State.PENDING, now],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def ensure_bodies(events: list[Event]) -> None:
+    """Build each event's body once; every later try sends the same bytes."""
+    for event in events:
+        if event.body:
+            continue
+        try:
+            text = payloads.body(event)
+        except Exception as exc:  # the object is gone, or a bug: keep the event, say why on the try
+            logger.exception("webhook event %s could not be built", event.pk)
+            event.build_error = f"{type(exc).__name__}: {exc}"
+            continue
+        Event.objects.filter(pk=event.pk, body="").update(body=text)
+        event.body = Event.objects.values_list("body", flat=True).get(pk=event.pk)
+
+
+# --------------------------------------------------------------------------- send
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False  # no proxy or .netrc from the environment: the pinned address is used
+        adapter = PinnedAddressAdapter(pool_connections=16, pool_maxsize=4, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        _local.session = session
+    return session
+
+
+def headers_for(event: Event, secret: str, timestamp: int) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": event.webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(secret, event.webhook_id, timestamp, event.body),
+    }
+
+
+def post(delivery: Delivery) -> TryResult:
+    """One try; never raises (what went wrong is the result's ``error``)."""
+    event, endpoint = delivery.event, delivery.endpoint
+    result = TryResult(delivery, timezone.now())
+    if not event.body:
+        result.error = getattr(event, "build_error", "") or "the event has no body"
+        return result
+    started = time.monotonic()
+    try:
+        response = _session().post(
+            endpoint.url,
+            data=event.body.encode("utf-8"),
+            headers=headers_for(event, endpoint.secret, int(time.time())),
+            timeout=(settings.WEBHOOK_CONNECT_TIMEOUT, settings.WEBHOOK_READ_TIMEOUT),
+            allow_redirects=False,
+            stream=True,
+        )
+        result.status = response.status_code
+        result.head = read_head(response, started + settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT)
+        if 300 <= response.status_code < 400:
+            result.error = f"redirect to {response.headers.get('Location', '?')[:200]} (not followed)"
+    except AddressRefused as exc:
+        result.error = str(exc)
+    except requests.Timeout:
+        result.error = "timed out"
+    except requests.RequestException as exc:
+        result.error = f"{type(exc).__name__}: {exc}"[:1000]
+    except Exception as exc:  # a bug must not stop the batch
+        logger.exception("webhook delivery %s", delivery.pk)
+        result.error = f"{type(exc).__name__}: {exc}"[:1000]
+    result.latency_ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def read_head(response: requests.Response, deadline: float) -> str:
+    """The first bytes of the answer, read until the cap or the deadline; the rest is never read.
+
+    A fully read answer leaves its connection in the pool for the next post; a longer or slower
+    one has its connection closed.
+    """
+    raw, chunks, size, finished = response.raw, [], 0, False
+    try:
+        while size <= RESPONSE_HEAD_BYTES and time.monotonic() < deadline:
+            chunk = raw.read1(RESPONSE_HEAD_BYTES + 1 - size) if size <= RESPONSE_HEAD_BYTES else b""
+            if not chunk:
+                finished = True
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except Exception as exc:  # the status is known already; a broken body does not change it
+        chunks.append(f" [{type(exc).__name__}]".encode())
+    if finished:
+        raw.release_conn()
+    else:
+        response.close()
+    return b"".join(chunks)[:RESPONSE_HEAD_BYTES].decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- record
+def retry_gap(tries: int) -> timedelta | None:
+    """How long after try number ``tries`` the next one comes (a little jitter), or None: give up."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if tries > len(schedule):
+        return None
+    seconds = schedule[tries - 1]
+    return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
+
+
+def record(results: list[TryResult]) -> None:
+    """Keep every try, move each delivery on, and keep each endpoint's health."""
+    now = timezone.now()
+    DeliveryAttempt.objects.bulk_create(
+        [
+            DeliveryAttempt(
+                delivery_id=r.delivery.pk,
+                attempted_at=r.attempted_at,
+                status_code=r.status,
+                latency_ms=r.latency_ms,
+                error=r.error[:2000],
+                response_head=r.head,
+            )
+            for r in results
+        ]
+    )
+    changed = []
+    for r in results:
+        d = r.delivery
+        d.tries += 1
+        d.last_status, d.last_error = r.status, r.error[:2000]
+        if r.ok:
+            d.state, d.delivered_at = Delivery.State.DELIVERED, now
+        else:
+            gap = retry_gap(d.tries)
+            if gap is None:
+                d.state = Delivery.State.FAILED
+            else:
+                d.next_attempt_at = now + gap
+        changed.append(d)
+    Delivery.objects.bulk_update(
+        changed, ["tries", "last_status", "last_error", "state", "delivered_at", "next_attempt_at"], batch_size=500
+    )
+    healthy = {r.delivery.endpoint_id for r in results if r.ok}
+    failing = {r.delivery.endpoint_id for r in results if not r.ok} - healthy
+    if healthy:
+        Endpoint.objects.filter(pk__in=healthy).update(last_success_at=now, failing_since=None)
+    if failing:
+        Endpoint.objects.filter(pk__in=failing, failing_since__isnull=True).update(failing_since=now)
+
+
+# --------------------------------------------------------------------------- the loop
+def send_claimed(ids: list[int], pool: ThreadPoolExecutor | None = None) -> list[TryResult]:
+    deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("event", "endpoint"))
+    events = {d.event_id: d.event for d in deliveries}
+    ensure_bodies(list(events.values()))
+    for d in deliveries:
+        d.event = events[d.event_id]  # one body per event, shared by its deliveries
+    if pool is None:
+        results = [post(d) for d in deliveries]
+    else:
+        results = list(pool.map(post, deliveries))
+    with transaction.atomic():
+        record(results)
+    return results
+
+
+def deliver_due(*, budget_seconds: float = 10.0, batch: int = BATCH, threads: int = SEND_THREADS) -> int:
+    """Send due deliveries until none is due or the budget is spent; returns how many were tried."""
+    deadline = time.monotonic() + budget_seconds
+    tried = 0
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook") as pool:
+        while time.monotonic() < deadline:
+            ids = claim_due(batch)
+            if not ids:
+                break
+            tried += len(send_claimed(ids, pool))
+            if len(ids) < batch:
+                break
+    return tried
