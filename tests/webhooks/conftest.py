@@ -50,3 +50,16 @@ def endpoint_for(db):
         return endpoint
 
     return make
+
+
+@pytest.fixture
+def make_operator(db):
+    from django.contrib.auth.models import Group, User
+
+    def make(username="ops", email="ops@example.com"):
+        user = User.objects.create_user(username, email=email, password="pw-ops-12345", is_staff=True)
+        group, _created = Group.objects.get_or_create(name="Operators")
+        user.groups.add(group)
+        return user
+
+    return make
