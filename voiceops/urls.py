@@ -8,4 +8,5 @@ urlpatterns = [
     path("dashboard/finance/", include("voiceops.finance")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("campaigns.api.urls")),
+    path("api/", include("webhooks.api.urls")),
 ]

@@ -54,6 +54,18 @@ class Endpoint(models.Model):
     def wants(self, event_type: str) -> bool:
         return event_type in (self.event_types or [])
 
+    def new_secret(self) -> str:
+        """Give the endpoint a new signing secret (saved by the caller) and return it, this once."""
+        from .signing import new_secret
+
+        self.secret = new_secret()
+        return self.secret
+
+    def clear_failure_record(self) -> None:
+        """Switched back on by an operator: the days of failures before are no reason to switch it off again."""
+        self.failing_since = self.disabled_at = None
+        self.disabled_reason = ""
+
 
 class Event(models.Model):
     """Something the customer's systems are told about; its ``uid`` is the ``webhook-id`` of every try."""
@@ -136,7 +148,7 @@ class DeliveryAttempt(models.Model):
         ordering = ["-attempted_at", "-id"]
 
     def __str__(self):
-        return f"{self.status_code or self.error[:40]}"
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error[:40]}"
 
     @property
     def succeeded(self) -> bool:

@@ -29,7 +29,11 @@ from .models import Event
 
 def body(event: Event) -> str:
     """The JSON body, compact and in UTF-8 (what is signed is exactly what is sent)."""
-    document = {"type": event.type, "timestamp": event.created_at.isoformat(), "data": event_data(event)}
+    document = {
+        "type": event.type,
+        "timestamp": timezone.localtime(event.created_at).isoformat(),
+        "data": event_data(event),
+    }
     return json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 

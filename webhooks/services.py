@@ -18,7 +18,6 @@ from voiceops import audit
 from .addresses import AddressRefused, check_url
 from .events import EVENT_TYPES
 from .models import Delivery, Endpoint, Event
-from .signing import new_secret
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +44,15 @@ def create_endpoint(*, name: str, url: str, event_types: list[str], is_active: b
     """A new endpoint and its secret: the only time the secret is returned."""
     validate_url(url)
     validate_event_types(event_types)
-    secret = new_secret()
-    endpoint = Endpoint.objects.create(
+    endpoint = Endpoint(
         name=name,
         url=url,
         event_types=list(dict.fromkeys(event_types)),
         is_active=is_active,
-        secret=secret,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
+    secret = endpoint.new_secret()
+    endpoint.save()
     audit.record(actor, endpoint, "Webhook endpoint created")
     return endpoint, secret
 
@@ -69,8 +68,7 @@ def update_endpoint(endpoint: Endpoint, *, actor=None, **fields) -> Endpoint:
     for name, value in fields.items():
         setattr(endpoint, name, value)
     if reactivated:
-        endpoint.failing_since = endpoint.disabled_at = None
-        endpoint.disabled_reason = ""
+        endpoint.clear_failure_record()
     endpoint.save()
     audit.record(actor, endpoint, "Webhook endpoint changed")
     return endpoint
@@ -78,8 +76,7 @@ def update_endpoint(endpoint: Endpoint, *, actor=None, **fields) -> Endpoint:
 
 def rotate_secret(endpoint: Endpoint, *, actor=None) -> str:
     """A new secret, effective for the next try; returned this once."""
-    secret = new_secret()
-    endpoint.secret = secret
+    secret = endpoint.new_secret()
     endpoint.save(update_fields=["secret", "updated_at"])
     audit.record(actor, endpoint, "Webhook signing secret rotated")
     return secret
