@@ -28,6 +28,7 @@ from django.utils import timezone
 from . import payloads
 from .addresses import AddressRefused, PinnedAddressAdapter
 from .models import Delivery, DeliveryAttempt, Endpoint, Event
+from .rows import update_from_values
 from .signing import signature
 
 logger = logging.getLogger(__name__)
@@ -72,18 +73,25 @@ def claim_due(limit: int = BATCH) -> list[int]:
 
 
 def ensure_bodies(events: list[Event]) -> None:
-    """Build each event's body once; every later try sends the same bytes."""
-    for event in events:
-        if event.body:
-            continue
-        try:
-            text = payloads.body(event)
-        except Exception as exc:  # the object is gone, or a bug: keep the event, say why on the try
-            logger.exception("webhook event %s could not be built", event.pk)
-            event.build_error = f"{type(exc).__name__}: {exc}"
-            continue
-        Event.objects.filter(pk=event.pk, body="").update(body=text)
-        event.body = Event.objects.values_list("body", flat=True).get(pk=event.pk)
+    """Build each event's body once; every later try sends the same bytes (one UPDATE for the batch)."""
+    built = []
+    for pk, text in payloads.bodies([event for event in events if not event.body]).items():
+        if isinstance(text, Exception):  # the object is gone, or a bug: keep the event, say why on the try
+            logger.error("webhook event %s could not be built: %s", pk, text)
+            next(e for e in events if e.pk == pk).build_error = f"{type(text).__name__}: {text}"
+        else:
+            built.append((pk, text))
+    stored = set(
+        update_from_values(
+            Event._meta.db_table, {"body": "text"}, built, set_sql="body = v.body", where=" AND t.body = ''"
+        )
+    )
+    by_id = {event.pk: event for event in events}
+    for pk, text in built:
+        by_id[pk].body = text
+    raced = [pk for pk, _text in built if pk not in stored]  # another worker built it first: send its bytes
+    for pk, text in Event.objects.filter(pk__in=raced).values_list("pk", "body"):
+        by_id[pk].body = text
 
 
 # --------------------------------------------------------------------------- send
@@ -181,7 +189,7 @@ def retry_gap(tries: int) -> timedelta | None:
 
 
 def record(results: list[TryResult]) -> None:
-    """Keep every try, move each delivery on, and keep each endpoint's health."""
+    """Keep every try, move each delivery on, and keep each endpoint's health (a few statements a batch)."""
     now = timezone.now()
     DeliveryAttempt.objects.bulk_create(
         [
@@ -196,7 +204,7 @@ def record(results: list[TryResult]) -> None:
             for r in results
         ]
     )
-    changed = []
+    rows = []
     for r in results:
         d = r.delivery
         d.tries += 1
@@ -209,9 +217,20 @@ def record(results: list[TryResult]) -> None:
                 d.state = Delivery.State.FAILED
             else:
                 d.next_attempt_at = now + gap
-        changed.append(d)
-    Delivery.objects.bulk_update(
-        changed, ["tries", "last_status", "last_error", "state", "delivered_at", "next_attempt_at"], batch_size=500
+        rows.append((d.pk, d.state, d.tries, d.last_status, d.last_error, d.delivered_at, d.next_attempt_at))
+    update_from_values(
+        Delivery._meta.db_table,
+        {
+            "state": "text",
+            "tries": "integer",
+            "last_status": "integer",
+            "last_error": "text",
+            "delivered_at": "timestamptz",
+            "next_attempt_at": "timestamptz",
+        },
+        rows,
+        set_sql="state = v.state, tries = v.tries, last_status = v.last_status, last_error = v.last_error,"
+        " delivered_at = v.delivered_at, next_attempt_at = v.next_attempt_at",
     )
     healthy = {r.delivery.endpoint_id for r in results if r.ok}
     failing = {r.delivery.endpoint_id for r in results if not r.ok} - healthy
@@ -222,31 +241,52 @@ def record(results: list[TryResult]) -> None:
 
 
 # --------------------------------------------------------------------------- the loop
-def send_claimed(ids: list[int], pool: ThreadPoolExecutor | None = None) -> list[TryResult]:
-    deliveries = list(Delivery.objects.filter(pk__in=ids).select_related("event", "endpoint"))
-    events = {d.event_id: d.event for d in deliveries}
-    ensure_bodies(list(events.values()))
+def load_claimed(ids: list[int]) -> list[Delivery]:
+    """The claimed deliveries with their event and endpoint: each endpoint loaded (its secret
+    decrypted) once, each event's snapshot read only while its body is still to be built."""
+    deliveries = list(
+        Delivery.objects.filter(pk__in=ids).only("id", "event_id", "endpoint_id", "state", "tries", "next_attempt_at")
+    )
+    endpoints = Endpoint.objects.in_bulk({d.endpoint_id for d in deliveries})
+    events = Event.objects.defer("snapshot").in_bulk({d.event_id for d in deliveries})
+    unbuilt = [event for event in events.values() if not event.body]
+    snapshots = dict(Event.objects.filter(pk__in=[e.pk for e in unbuilt]).values_list("pk", "snapshot"))
+    for event in unbuilt:
+        event.snapshot = snapshots.get(event.pk)
+    ensure_bodies(unbuilt)
     for d in deliveries:
-        d.event = events[d.event_id]  # one body per event, shared by its deliveries
-    if pool is None:
-        results = [post(d) for d in deliveries]
-    else:
-        results = list(pool.map(post, deliveries))
+        d.event, d.endpoint = events[d.event_id], endpoints[d.endpoint_id]
+    return deliveries
+
+
+def send_claimed(ids: list[int], pool: ThreadPoolExecutor | None = None) -> list[TryResult]:
+    deliveries = load_claimed(ids)
+    results = list(pool.map(post, deliveries)) if pool is not None else [post(d) for d in deliveries]
     with transaction.atomic():
         record(results)
     return results
 
 
-def deliver_due(*, budget_seconds: float = 10.0, batch: int = BATCH, threads: int = SEND_THREADS) -> int:
+_pool: ThreadPoolExecutor | None = None
+
+
+def sending_pool() -> ThreadPoolExecutor:
+    """The process's posting threads, kept between ticks (their sessions keep connections alive)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="webhook")
+    return _pool
+
+
+def deliver_due(*, budget_seconds: float = 10.0, batch: int = BATCH) -> int:
     """Send due deliveries until none is due or the budget is spent; returns how many were tried."""
     deadline = time.monotonic() + budget_seconds
     tried = 0
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook") as pool:
-        while time.monotonic() < deadline:
-            ids = claim_due(batch)
-            if not ids:
-                break
-            tried += len(send_claimed(ids, pool))
-            if len(ids) < batch:
-                break
+    while time.monotonic() < deadline:
+        ids = claim_due(batch)
+        if not ids:
+            break
+        tried += len(send_claimed(ids, sending_pool()))
+        if len(ids) < batch:
+            break
     return tried
