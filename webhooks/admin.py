@@ -247,7 +247,7 @@ class AttemptInline(TabularInline):
 class DeliveryAdmin(ModelAdmin):
     list_display = (
         "event_type",
-        "event_id",
+        "webhook_id",
         "endpoint",
         "state_badge",
         "tries",
@@ -265,7 +265,7 @@ class DeliveryAdmin(ModelAdmin):
     fields = (
         "endpoint",
         "event_type",
-        "event_id",
+        "webhook_id",
         "state",
         "tries",
         "next_try",
@@ -300,7 +300,7 @@ class DeliveryAdmin(ModelAdmin):
         return obj.event.type
 
     @display(description=_("event id (webhook-id)"))
-    def event_id(self, obj):
+    def webhook_id(self, obj):
         return obj.event.webhook_id
 
     @display(description=_("state"), label={"pending": "info", "delivered": "success", "failed": "danger"})
