@@ -4,7 +4,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.api import client_for, make_user
+from tests.api.helpers import client_for, make_user
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns import receipts, services
+from campaigns import lifecycle, services
 from campaigns.models import CallRecord, Campaign, RecipientImport
-from tests.callbacks import dispatched, push
+from campaigns.receipts import reports
+from tests.callbacks.helpers import dispatched, push
 from tests.factories import make_account, make_campaign
 from vendors import services as vendor_services
 from vendors.adapters import DeliveryReport
@@ -67,7 +68,7 @@ def test_a_push_of_many_receipts_in_one_bulk_statement_writes_every_event(client
     endpoint_for(receiver())
     campaign = dispatched(account, recipients=3)
     calls = list(CallRecord.objects.filter(campaign=campaign))
-    reports = [
+    receipts_in = [
         DeliveryReport(
             vendor_message_id=c.vendor_message_id,
             batch_id=None,
@@ -84,7 +85,7 @@ def test_a_push_of_many_receipts_in_one_bulk_statement_writes_every_event(client
         )
         for c in calls
     ]
-    applied, _unmatched = receipts.apply_reports(account, reports)
+    applied, _unmatched = reports.apply_reports(account, receipts_in)
     assert applied == 3
     assert sorted(e.object_id for e in events("call.answered")) == sorted(c.pk for c in calls)
     assert Delivery.objects.filter(state="pending").count() == 3
@@ -122,7 +123,7 @@ def test_an_expired_call_then_answered_late_is_two_events_each_telling_its_momen
     endpoint_for(receiver())
     campaign, (call,) = submitted_calls(1, report_window_minutes=1)
     CallRecord.objects.filter(pk=call.pk).update(submitted_at=timezone.now() - timedelta(minutes=5))
-    assert receipts.expire_overdue() == 1
+    assert lifecycle.expire_overdue() == 1
     call.refresh_from_db()
     call.move_to("answered", outcome="answered")
     expired, answered = events("call.expired")[0], events("call.answered")[0]
@@ -135,8 +136,8 @@ def test_a_campaign_completing_is_told_once_with_its_figures(receiver, endpoint_
     campaign, calls = submitted_calls(2)
     for call in calls:
         call.move_to("answered", outcome="answered")
-    assert services.complete_if_done(campaign.pk)
-    assert not services.complete_if_done(campaign.pk)
+    assert lifecycle.complete_if_done(campaign.pk)
+    assert not lifecycle.complete_if_done(campaign.pk)
     (event,) = events("campaign.completed")
     data = payloads.event_data(event)
     assert data["id"] == campaign.pk and data["state"] == Campaign.State.COMPLETED
