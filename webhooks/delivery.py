@@ -120,12 +120,37 @@ def headers_for(event: Event, secret: str, timestamp: int) -> dict[str, str]:
     }
 
 
-def post(delivery: Delivery) -> TryResult:
+class Unreachable:
+    """Endpoints that did not answer (timeout, no connection) during one batch.
+
+    After ``LIMIT`` such tries, the endpoint's other deliveries in the batch are not posted: they
+    count as failed tries and wait their backoff, so one dead receiver cannot hold every sending
+    thread for its timeouts while other endpoints' deliveries wait.
+    """
+
+    LIMIT = 3
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count: dict[int, int] = {}
+
+    def given_up(self, endpoint_id: int) -> bool:
+        return self._count.get(endpoint_id, 0) >= self.LIMIT
+
+    def add(self, endpoint_id: int) -> None:
+        with self._lock:
+            self._count[endpoint_id] = self._count.get(endpoint_id, 0) + 1
+
+
+def post(delivery: Delivery, unreachable: Unreachable | None = None) -> TryResult:
     """One try; never raises (what went wrong is the result's ``error``)."""
     event, endpoint = delivery.event, delivery.endpoint
     result = TryResult(delivery, timezone.now())
     if not event.body:
         result.error = getattr(event, "build_error", "") or "the event has no body"
+        return result
+    if unreachable is not None and unreachable.given_up(endpoint.pk):
+        result.error = f"not sent: the endpoint did not answer {Unreachable.LIMIT} tries just before"
         return result
     started = time.monotonic()
     try:
@@ -145,6 +170,12 @@ def post(delivery: Delivery) -> TryResult:
         result.error = str(exc)
     except requests.Timeout:
         result.error = "timed out"
+        if unreachable is not None:
+            unreachable.add(endpoint.pk)
+    except requests.ConnectionError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"[:1000]
+        if unreachable is not None:
+            unreachable.add(endpoint.pk)
     except requests.RequestException as exc:
         result.error = f"{type(exc).__name__}: {exc}"[:1000]
     except Exception as exc:  # a bug must not stop the batch
@@ -261,7 +292,11 @@ def load_claimed(ids: list[int]) -> list[Delivery]:
 
 def send_claimed(ids: list[int], pool: ThreadPoolExecutor | None = None) -> list[TryResult]:
     deliveries = load_claimed(ids)
-    results = list(pool.map(post, deliveries)) if pool is not None else [post(d) for d in deliveries]
+    unreachable = Unreachable()
+    if pool is None:
+        results = [post(d, unreachable) for d in deliveries]
+    else:
+        results = list(pool.map(post, deliveries, [unreachable] * len(deliveries)))
     with transaction.atomic():
         record(results)
     return results

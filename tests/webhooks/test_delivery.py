@@ -231,3 +231,18 @@ def test_old_finished_events_are_purged_and_pending_ones_kept(receiver, endpoint
     Event.objects.update(created_at=timezone.now() - timedelta(days=40))
     assert services.purge_old_events() == 1
     assert Event.objects.count() == 1 and Delivery.objects.get().state == "pending"
+
+
+def test_a_dead_endpoint_does_not_hold_the_batch(receiver, endpoint_for):
+    """After a few tries without an answer, its other deliveries in the batch wait their backoff unsent."""
+    alive, dead = receiver(), receiver()
+    endpoint_for(alive, name="alive")
+    gone = endpoint_for(dead, name="gone")
+    dead.stop()
+    answered_call(6)
+    assert len(delivery.send_claimed(delivery.claim_due(), pool=None)) == 12  # one after the other: exact counts
+    assert len(alive.received) == 6
+    gone_deliveries = Delivery.objects.filter(endpoint=gone)
+    assert set(gone_deliveries.values_list("state", "tries")) == {("pending", 1)}
+    errors = [a.error for a in DeliveryAttempt.objects.filter(delivery__endpoint=gone)]
+    assert sum(e.startswith("not sent") for e in errors) == 6 - delivery.Unreachable.LIMIT
