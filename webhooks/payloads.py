@@ -86,11 +86,16 @@ def call_from_snapshot(snapshot: dict) -> CallRecord:
 
 
 def call_reference(call: CallRecord) -> dict:
-    """Who placed the call: its campaign, and the caller's own ``out_id`` when the call has one.
+    """Who placed the call: its campaign, or the single call (``POST /api/calls/``) and the caller's ``out_id``.
 
-    Single calls (``POST /api/calls/``) extend this with where their ``out_id`` is kept.
+    The extension point for single calls: their attempts are call records linked to a
+    ``SingleCall`` (``single_call_id``) that holds the ``out_id``.
     """
-    return {"campaign": call.campaign_id, "out_id": getattr(call, "out_id", None) or None}
+    single_call_id = getattr(call, "single_call_id", None)
+    out_id = getattr(call, "out_id", None)
+    if single_call_id and not out_id:
+        out_id = call.single_call.out_id
+    return {"campaign": call.campaign_id, "single_call": single_call_id, "out_id": out_id or None}
 
 
 def call_data(call: CallRecord) -> dict:
