@@ -301,7 +301,7 @@ class DeliveryAdmin(ModelAdmin):
 
     @display(description=_("event id (webhook-id)"))
     def webhook_id(self, obj):
-        return obj.event.webhook_id
+        return format_html("<code>{}</code>", obj.event.webhook_id)
 
     @display(description=_("state"), label={"pending": "info", "delivered": "success", "failed": "danger"})
     def state_badge(self, obj):
@@ -330,8 +330,8 @@ class DeliveryAdmin(ModelAdmin):
                 request,
                 delivery,
                 _("Resend this delivery?"),
-                _("%(event)s is posted to %(url)s again now, with a new round of retries if it fails.")
-                % {"event": delivery.event.webhook_id, "url": delivery.endpoint.url},
+                _("The %(type)s event is posted to %(url)s again now, with a new round of retries if it fails.")
+                % {"type": delivery.event.type, "url": delivery.endpoint.url},
                 _("Resend"),
             )
         services.resend(Delivery.objects.filter(pk=object_id), actor=request.user)
