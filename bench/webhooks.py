@@ -38,7 +38,7 @@ def _import_the_app_not_this_script() -> None:
     assert importlib.import_module("webhooks").__file__.endswith("__init__.py")
 
 
-# --------------------------------------------------------------------------- the receiver (own process)
+# ---- the receiver (own process)
 def receiver_main(port: int) -> None:
     accepted: dict[str, int] = {}
     counts = {"requests": 0, "failed": 0}
@@ -89,7 +89,7 @@ def receiver_main(port: int) -> None:
     asyncio.run(serve())
 
 
-# --------------------------------------------------------------------------- the benchmark
+# ---- the benchmark
 def stats(port: int, full: bool = False) -> dict:
     """The receiver's counts (and with ``full``, how often it accepted each event id)."""
     import requests

@@ -96,7 +96,7 @@ class EndpointAdmin(ModelAdmin):
             )
         )
 
-    # ----------------------------------------------------------------- saving shows the secret once
+    # ---- saving shows the secret once
     def save_model(self, request, obj, form, change):
         if not change:
             request.webhook_secret = obj.new_secret()
@@ -122,7 +122,7 @@ class EndpointAdmin(ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    # ----------------------------------------------------------------- list
+    # ---- list
     @display(description=_("state"), label={"active": "success", "off": "danger", "failing": "warning"})
     def state_badge(self, obj):
         if not obj.is_active:
@@ -154,7 +154,7 @@ class EndpointAdmin(ModelAdmin):
             _("%(pending)s pending, %(failed)s failed — see all") % {"pending": obj.pending, "failed": obj.failed},
         )
 
-    # ----------------------------------------------------------------- actions
+    # ---- actions
     @action(description=_("Resend failed deliveries"), permissions=["resend"])
     def resend_failed_of_selected(self, request, queryset):
         count = sum(services.resend_failed(endpoint, actor=request.user) for endpoint in queryset)

@@ -55,7 +55,7 @@ class TryResult:
         return self.status is not None and 200 <= self.status < 300
 
 
-# --------------------------------------------------------------------------- claim
+# ---- claim
 def claim_due(limit: int = BATCH) -> list[int]:
     """Ids of due deliveries to active endpoints, now leased to the caller (one conditional UPDATE)."""
     now = timezone.now()
@@ -95,7 +95,7 @@ def ensure_bodies(events: list[Event]) -> None:
         by_id[pk].body = text
 
 
-# --------------------------------------------------------------------------- send
+# ---- send
 _local = threading.local()
 
 
@@ -210,7 +210,7 @@ def read_head(response: requests.Response, deadline: float) -> str:
     return b"".join(chunks)[:RESPONSE_HEAD_BYTES].decode("utf-8", "replace")
 
 
-# --------------------------------------------------------------------------- record
+# ---- record
 def retry_gap(tries: int) -> timedelta | None:
     """How long after try number ``tries`` the next one comes (a little jitter), or None: give up."""
     schedule = settings.WEBHOOK_RETRY_SCHEDULE
@@ -272,7 +272,7 @@ def record(results: list[TryResult]) -> None:
         Endpoint.objects.filter(pk__in=failing, failing_since__isnull=True).update(failing_since=now)
 
 
-# --------------------------------------------------------------------------- the loop
+# ---- the loop
 def load_claimed(ids: list[int]) -> list[Delivery]:
     """The claimed deliveries with their event and endpoint: each endpoint loaded (its secret
     decrypted) once, each event's snapshot read only while its body is still to be built."""

@@ -47,7 +47,7 @@ def _type_case(state: str) -> str:
     return f"CASE {state} {whens} END"
 
 
-# --------------------------------------------------------------------------- PostgreSQL
+# ---- PostgreSQL
 PG_DELIVERY_COLUMNS = "event_id, endpoint_id, state, tries, next_attempt_at, last_error, created_at"
 PG_EMIT = f"""
 CREATE OR REPLACE FUNCTION webhooks_emit(event_type text, object_id bigint, snapshot jsonb) RETURNS void
@@ -152,7 +152,7 @@ PG_REMOVE = "\n".join(
 )
 
 
-# --------------------------------------------------------------------------- SQLite
+# ---- SQLite
 SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 
@@ -214,7 +214,7 @@ END""",
     ]
 
 
-# --------------------------------------------------------------------------- install
+# ---- install
 def install(connection=default_connection) -> None:
     """Create or replace every trigger (idempotent)."""
     with connection.cursor() as cursor:
