@@ -18,6 +18,11 @@ ROLE_PERMISSIONS = {
             "inboundreply": "view",
         },
         "apikeys": {"apikey": "add change view"},
+        "webhooks": {
+            "endpoint": "add change delete view",
+            "delivery": "change view",
+            "deliveryattempt": "view",
+        },
         "django_celery_beat": {
             "periodictask": "add change delete view",
             "intervalschedule": "add change delete view",

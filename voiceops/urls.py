@@ -22,6 +22,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("campaigns.callbacks.urls")),  # vendor pushes: plain views, not the REST API
     path("api/", include("campaigns.api.urls")),
+    path("api/", include("webhooks.api.urls")),
 ]
 
 # Under /api/ these answer the API's JSON error body; elsewhere Django's usual pages.
