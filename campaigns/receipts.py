@@ -18,7 +18,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from vendors.adapters import DeliveryReport, InboundReply, NotSupported, ParsedCallback, get_adapter
+from vendors.adapters import (
+    PER_REQUEST,
+    DeliveryReport,
+    InboundReply,
+    NotSupported,
+    ParsedCallback,
+    adapter_class,
+    get_adapter,
+)
 from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
@@ -32,8 +40,11 @@ logger = logging.getLogger(__name__)
 APPLICABLE_STATES = ("submitting", "submitted", "expired")
 # A push or pull that loses a deadlock to a concurrent one (PostgreSQL picks a victim) is applied again.
 APPLY_TRIES = 5
-# Vendors whose message id names a whole batch (reports match on message id + mobile).
-SHARED_MESSAGE_IDS = ("sms10692", "fungo")
+
+
+def shares_message_ids(vendor: str) -> bool:
+    """Whether the vendor's message id names a whole request (reports then match on id + mobile)."""
+    return adapter_class(vendor).message_ids == PER_REQUEST
 
 
 def record_event(
@@ -212,7 +223,7 @@ def _apply_to_unanswered_submits(account, reports, now) -> list[tuple[CallRecord
 def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tuple[int, int]:
     """Apply reports; returns (applied, unmatched). Idempotent and order-proof."""
     now = timezone.now()
-    one_call_per_id = account.vendor not in SHARED_MESSAGE_IDS or all(r.custom_id for r in reports)
+    one_call_per_id = not shares_message_ids(account.vendor) or all(r.custom_id for r in reports)
     if connection.vendor == "postgresql" and one_call_per_id:
         changed, unmatched = _apply_in_one_statement(account, reports, now)
     else:
@@ -265,7 +276,7 @@ def reports_from_json(body: bytes) -> list[DeliveryReport]:
     items = json.loads(body.decode("utf-8"))
     for item in items:
         item["reported_at"] = parse_datetime(item["reported_at"]) if item.get("reported_at") else None
-    return [DeliveryReport(**item) for item in items]
+    return [DeliveryReport.from_dict(item) for item in items]
 
 
 def replies_from_json(body: bytes) -> list[InboundReply]:
@@ -284,7 +295,7 @@ def process_event(event_id: int) -> CallbackEvent:
         elif event.source == "pull":
             parsed = ParsedCallback(reports=reports_from_json(bytes(event.body)))
         else:
-            parsed = get_adapter(event.account).parse_callback(bytes(event.body), event.headers, event.query)
+            parsed = get_adapter(event.account).read_callback(bytes(event.body), event.headers, event.query)
     except Exception as exc:
         return mark_failed(event, exc)
     return apply_parsed(event, parsed)
@@ -338,7 +349,7 @@ def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEve
     way the body is stored before the vendor is acknowledged. A push of one report takes the
     one-statement path of ``single_receipt`` first.
     """
-    report = single_receipt.single_report(parsed, event.vendor, SHARED_MESSAGE_IDS)
+    report = single_receipt.single_report(parsed, shares_message_ids(event.vendor))
     if report is not None:
         try:
             changed = single_receipt.store_and_apply(
