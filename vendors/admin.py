@@ -2,12 +2,14 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from . import services
+from .adapters import ADAPTERS, adapter_class
+from .adapters.options import describe
 from .models import BalanceSnapshot, VendorAccount
 
 
@@ -54,6 +56,7 @@ class VendorAccountAdmin(ModelAdmin):
     search_fields = ("name", "api_id")
     readonly_fields = (
         "secret_on_file",
+        "option_reference",
         "callback_url_hint",
         "consecutive_failures",
         "circuit_open_until",
@@ -65,7 +68,10 @@ class VendorAccountAdmin(ModelAdmin):
     actions = ["check_balance_now", "rotate_callback_token"]
     fieldsets = (
         (None, {"fields": ("name", "vendor", "is_active", "base_url")}),
-        (_("Credentials"), {"fields": ("api_id", "api_secret", "secret_on_file", "user_id", "options")}),
+        (
+            _("Credentials"),
+            {"fields": ("api_id", "api_secret", "secret_on_file", "user_id", "options", "option_reference")},
+        ),
         (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports", "callback_url_hint")}),
         (_("Money"), {"fields": ("low_balance_threshold", "price_per_unit")}),
         (_("Health"), {"fields": ("consecutive_failures", "circuit_open_until", "last_error", "last_error_at")}),
@@ -86,6 +92,21 @@ class VendorAccountAdmin(ModelAdmin):
     @display(description=_("secret on file"))
     def secret_on_file(self, obj):
         return obj.masked_secret or _("none")
+
+    @display(description=_("options this vendor takes"))
+    def option_reference(self, obj):
+        """Each declared option key and what it takes (every vendor's before one is chosen)."""
+        vendors = [obj.vendor] if obj is not None and obj.vendor in ADAPTERS else list(ADAPTERS)
+        rows = [
+            (ADAPTERS[vendor][1] if len(vendors) > 1 and n == 0 else "", key, describe(spec))
+            for vendor in vendors
+            for n, (key, spec) in enumerate(adapter_class(vendor).option_specs.items())
+        ]
+        cell = '<td style="padding: 2px 16px 2px 0; vertical-align: top">'
+        return format_html(
+            '<table class="text-sm">{}</table>',
+            format_html_join("", f"<tr>{cell}{{}}</td>{cell}<code>{{}}</code></td>{cell}{{}}</td></tr>", rows),
+        )
 
     @display(description=_("callback URL"))
     def callback_url_hint(self, obj):

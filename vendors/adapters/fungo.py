@@ -171,7 +171,6 @@ LABELS = {
     "keypress": "【语音通知按键】",
     "recording": "【语音通知文件】",
 }
-CONTENT_FORMATS = {"template": "template", "tts": "template", "keypress": "keypress", "recording": "recording"}
 CODE_RE = re.compile(r"\d{4,6}")
 MOBILE_RE = re.compile(r"\d{5,20}")
 AMOUNT_RE = re.compile(r"\d+(\.\d+)?")
@@ -198,7 +197,9 @@ class FungoAdapter(BaseAdapter):
     max_content_length = None
     message_ids = PER_REQUEST  # the smsid names the request; reports match on it plus the number
     option_specs = {
-        "content_format": Option(choices=("template", "keypress", "recording"), aliases={"tts": "template"}),
+        "content_format": Option(
+            choices=("template", "keypress", "recording"), aliases={"tts": "template"}, default="template"
+        ),
         "app_id": Option(required_for=("notify",)),
         "template_id": Option(required_for=("notify",)),
         "recording_file": Option(),
@@ -275,7 +276,7 @@ class FungoAdapter(BaseAdapter):
                 raise _refused("invalid_code")
             kind, body = "verify", code
         else:
-            kind = CONTENT_FORMATS[self.option("content_format") or "template"]
+            kind = self.option("content_format")
             if kind == "recording":
                 param = str(self.option("recording_file") or call.content or "").strip()
                 if not param:
