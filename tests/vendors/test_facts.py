@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from campaigns import receipts, templates_service
+from campaigns import templates_service
 from campaigns.models import VoiceTemplate
+from campaigns.receipts import reports as receipts
 from vendors.adapters import ADAPTERS, PER_CALL, PER_REQUEST, adapter_class
 from vendors.adapters.base import PRODUCTS
 from vendors.models import VendorAccount
