@@ -1,16 +1,20 @@
 """Admin for vendor accounts: secrets are write-only, health and balance at a glance."""
 
+import json
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from . import services
 from .adapters import ADAPTERS, adapter_class
-from .adapters.options import describe
-from .models import BalanceSnapshot, VendorAccount
+from .adapters.options import Option
+from .models import HEALTH_LEVELS, BalanceSnapshot, VendorAccount
 
 
 class VendorAccountForm(forms.ModelForm):
@@ -58,8 +62,8 @@ class VendorAccountAdmin(ModelAdmin):
         "secret_on_file",
         "option_reference",
         "callback_url_hint",
-        "consecutive_failures",
-        "circuit_open_until",
+        "failures_in_a_row",
+        "circuit_open_until_display",
         "last_error",
         "last_error_at",
         "created_at",
@@ -74,7 +78,10 @@ class VendorAccountAdmin(ModelAdmin):
         ),
         (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports", "callback_url_hint")}),
         (_("Money"), {"fields": ("low_balance_threshold", "price_per_unit")}),
-        (_("Health"), {"fields": ("consecutive_failures", "circuit_open_until", "last_error", "last_error_at")}),
+        (
+            _("Health"),
+            {"fields": ("failures_in_a_row", "circuit_open_until_display", "last_error", "last_error_at")},
+        ),
     )
 
     def get_queryset(self, request):
@@ -98,7 +105,7 @@ class VendorAccountAdmin(ModelAdmin):
         """Each declared option key and what it takes (every vendor's before one is chosen)."""
         vendors = [obj.vendor] if obj is not None and obj.vendor in ADAPTERS else list(ADAPTERS)
         rows = [
-            (ADAPTERS[vendor][1] if len(vendors) > 1 and n == 0 else "", key, describe(spec))
+            (ADAPTERS[vendor][1] if len(vendors) > 1 and n == 0 else "", key, describe_option(spec))
             for vendor in vendors
             for n, (key, spec) in enumerate(adapter_class(vendor).option_specs.items())
         ]
@@ -118,11 +125,18 @@ class VendorAccountAdmin(ModelAdmin):
             _("(token shown only to superusers via the API)"),
         )
 
-    @display(description=_("health"), label={"ok": "success", "circuit open": "danger", "errors": "warning"})
+    @display(description=_("health"), label={health.value: level for health, level in HEALTH_LEVELS.items()})
     def health(self, obj):
-        if obj.circuit_is_open:
-            return "circuit open"
-        return "errors" if obj.consecutive_failures else "ok"
+        health = obj.health()
+        return health.value, health.label
+
+    @display(description=_("consecutive failures"))
+    def failures_in_a_row(self, obj):
+        return obj.consecutive_failures
+
+    @display(description=_("circuit open until"))
+    def circuit_open_until_display(self, obj):
+        return obj.circuit_open_until if obj.circuit_is_open else self.get_empty_value_display()
 
     @display(description=_("balance"))
     def latest_balance_display(self, obj):
@@ -166,3 +180,39 @@ class BalanceSnapshotAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def _code(*values) -> str:
+    return format_html_join(", ", "<code>{}</code>", ((value,) for value in values))
+
+
+def _fill(template, **parts) -> str:
+    """A translated template with HTML parts (values in <code>, as typed), escaped once."""
+    return mark_safe(conditional_escape(str(template)) % {k: conditional_escape(v) for k, v in parts.items()})
+
+
+def describe_option(spec: Option) -> str:
+    """What an option takes, in words, for the people who type it; literal values shown as code."""
+    low, high = _code(spec.low), _code(spec.high)
+    if spec.choices:
+        text = _fill(_("one of: %(choices)s"), choices=_code(*spec.choices))
+    elif spec.kind is bool:
+        text = _fill(_("%(true)s or %(false)s"), true=_code("true"), false=_code("false"))
+    elif spec.kind is int:
+        text = _fill(_("a whole number from %(low)s to %(high)s"), low=low, high=high)
+    elif spec.kind is Decimal:
+        text = _fill(_("a number from %(low)s to %(high)s"), low=low, high=high)
+    elif spec.kind == "pair":
+        text = _fill(_("[low, high], numbers from %(low)s to %(high)s"), low=low, high=high)
+    elif spec.kind == "weights":
+        text = _fill(_("weights by outcome (%(names)s)"), names=_code(*spec.allowed))
+    else:
+        text = conditional_escape(spec.hint or _("text"))
+    parts = [text]
+    if spec.default not in (None, ""):
+        default = spec.default
+        shown = json.dumps(default) if isinstance(default, (bool, tuple, list)) else str(default)
+        parts.append(_fill(_("default %(value)s"), value=_code(shown)))
+    if spec.required_for:
+        parts.append(_fill(_("required for %(products)s"), products=_code(*spec.required_for)))
+    return mark_safe("; ".join(parts))

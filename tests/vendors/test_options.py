@@ -152,8 +152,9 @@ def test_the_admin_shows_what_each_option_takes(admin_client):
     fungo = VendorAccount.objects.create(vendor="fungo", name="fungo", options={})
     page = admin_client.get(f"/admin/vendors/vendoraccount/{fungo.pk}/change/", HTTP_ACCEPT_LANGUAGE="en").content
     page = page.decode()
-    assert "<code>content_labels</code>" in page and "true or false; default true" in page
-    assert "required for notify" in page and "<code>push_mode</code>" not in page  # this vendor's only
+    assert "<code>content_labels</code>" in page
+    assert "<code>true</code> or <code>false</code>; default <code>true</code>" in page  # as typed: code
+    assert "required for <code>notify</code>" in page and "<code>push_mode</code>" not in page  # this vendor's
     add = admin_client.get("/admin/vendors/vendoraccount/add/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert all(f"<code>{key}</code>" in add for code in ADAPTERS for key in adapter_class(code).option_specs)
     assert "取值之一" in add

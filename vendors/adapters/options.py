@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .errors import BAD_OPTION
 
-__all__ = ["BAD_OPTION", "Option", "OptionError", "describe", "missing_options", "validate_options"]
+__all__ = ["BAD_OPTION", "Option", "OptionError", "missing_options", "validate_options"]
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
@@ -190,30 +190,3 @@ def missing_options(specs: Mapping[str, Option], options, product: str) -> list[
         for key, spec in specs.items()
         if product in spec.required_for and (options.get(key) is None or str(options.get(key)).strip() == "")
     ]
-
-
-def describe(spec: Option) -> str:
-    """What an option takes, in words, for the people who type it (the admin's option reference)."""
-    bounds = {"low": spec.low, "high": spec.high}
-    if spec.choices:
-        text = _("one of: %(choices)s") % {"choices": ", ".join(spec.choices)}
-    elif spec.kind is bool:
-        text = _("true or false")
-    elif spec.kind is int:
-        text = _("a whole number from %(low)s to %(high)s") % bounds
-    elif spec.kind is Decimal:
-        text = _("a number from %(low)s to %(high)s") % bounds
-    elif spec.kind == "pair":
-        text = _("[low, high], numbers from %(low)s to %(high)s") % bounds
-    elif spec.kind == "weights":
-        text = _("weights by outcome (%(names)s)") % {"names": ", ".join(spec.allowed)}
-    else:
-        text = str(spec.hint) if spec.hint else _("text")
-    parts = [str(text)]
-    if spec.default not in (None, ""):
-        default = spec.default
-        shown = json.dumps(default) if isinstance(default, (bool, tuple, list)) else str(default)
-        parts.append(str(_("default %(value)s") % {"value": shown}))
-    if spec.required_for:
-        parts.append(str(_("required for %(products)s") % {"products": ", ".join(spec.required_for)}))
-    return "; ".join(parts)
