@@ -1,4 +1,4 @@
-"""The contract every vendor adapter follows (docs/architecture.md, "Vendor adapters").
+"""The contract every vendor adapter follows (docs/architecture.md, "Adding a vendor").
 
 An adapter turns our neutral dataclasses into one vendor's HTTP requests and the vendor's answers
 back into them. The base owns the fixed pipelines, the adapters fill hooks and hold only their
@@ -84,7 +84,7 @@ PER_CALL, PER_REQUEST = "per_call", "per_request"
 SCHEDULE_SLACK = timedelta(minutes=1)  # a send_at this close to now is "now" for a vendor that cannot schedule
 
 
-# --------------------------------------------------------------------------- data
+# ---- data
 @dataclass(frozen=True)
 class OutboundCall:
     custom_id: str
@@ -171,7 +171,7 @@ class ParsedCallback:
     ack_status: int = 200
 
 
-# --------------------------------------------------------------------------- HTTP
+# ---- HTTP
 def _build_session() -> requests.Session:
     """One pooled session for every vendor call. No transport retries: a dial is never repeated."""
     session = requests.Session()

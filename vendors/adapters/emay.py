@@ -1,6 +1,6 @@
 """亿美软通 Emay voice: notification, verification code, marketing and voice-SMS on one host.
 
-Implements ``vendor-docs/003_5e994ff4e849d622.txt`` (语音短信接口说明, revision 3.5 "合并金融营销"):
+Implements Emay's 《语音短信接口说明》 (V3.0.1, revision 3.5 "合并金融营销"; chapter 2 语音接口, chapter 3 状态码表):
 ``/voice/send`` (notify), ``/voice/sendVFCode`` (verify), ``/voice/sendCTCode`` (marketing),
 ``/join/send`` (voice_sms); ``/voice/getReport`` and ``/join/getReport`` (pull, each report handed out
 once, at most 1000 a pull); ``/voice/getBalance`` and ``/join/getBalance``; report pushes, plain JSON
@@ -14,8 +14,9 @@ Readings chosen where the document is ambiguous:
   ``customSmsIds`` / ``customSmsId`` / ``contents`` contradict the parameter tables; the tables win.
 - One request carries one ``content`` for up to 500 numbers, so calls are grouped by identical content
   (one request per group, ≤ 500 numbers); ``/voice/sendVFCode`` takes one ``mobile``, so verify is one
-  request per call. A number appears at most once per request. The verification code is the first of ``content``, ``variables…`` that is 4 or 6
-  digits (a rendered "您的验证码是1234" sends its variable ``1234``); else ``content`` as is.
+  request per call. A number appears at most once per request. The verification code is the first of
+  ``content``, ``variables…`` that is 4 or 6 digits (a rendered "您的验证码是1234" sends its
+  variable ``1234``); else ``content`` as is.
 - Numbers that are not mainland mobiles (``+86 1[3-9]`` + 9 digits; Emay takes no other) are refused
   locally with ``ERROR_MOBILE_ERROR``, so one bad number cannot sink a request of 500.
 - Request-level answers (credentials, signature, clock, IP, balance, account type, bad parameters or
@@ -44,7 +45,8 @@ Readings chosen where the document is ambiguous:
 - Interactive and voice-message parameters exist for notify, marketing and voice-SMS only; the
   document gives ``/voice/sendVFCode`` none, so verify sends none.
 
-``options`` keys (declared in ``option_specs``, checked when the account is saved): ``line`` (``voice`` default, or ``join``: balance and report pulls), ``push_mode``
+``options`` keys (declared in ``option_specs``, checked when the account is saved): ``line``
+(``voice`` default, or ``join``: balance and report pulls), ``push_mode``
 (``plain`` default, or ``encrypted``), ``balance_unit``; for notify, marketing and voice_sms
 ``is_interactive`` (bool), ``interactive_content``, ``acoustic_sign_content``; for voice_sms also
 ``is_acoustic_sign`` (bool), ``sms_content``, ``trigger_conditions`` (3 = key press, 4 = connect

@@ -1,7 +1,7 @@
 """VMS57 platform (``vms57``): voice verification codes through ``/vms.ashx``.
 
-Implements "VMS57 语音标准规范接口说明文档V1.0" (2014-02-25,
-vendor-docs/000_585ae146f8add7cc.txt). Every request is an HTTP POST, form-encoded UTF-8, to
+Implements 《VMS57 语音标准规范接口说明文档V1.0》 (2014-02-25; sections 语音提交接口, 余额查询接口 and
+the report query). Every request is an HTTP POST, form-encoded UTF-8, to
 ``{base_url}/vms.ashx`` with ``action`` and the credentials ``userid`` / ``account`` / ``password``
 (built in ``_auth_params``, the only place that touches them):
 
@@ -43,7 +43,8 @@ Readings chosen where the document is silent or ambiguous:
 - Reports: status 10 (成功) → ``answered``; 20 (失败) carries no reason beyond ``reportErrorCode``
   (上级返回值, undocumented values, kept in ``raw_message``) and is read as ``no_answer``.
   ``holdTime`` (通话时长) → talk_seconds and ``feeTime`` (结算时长) → billed_seconds, both read as
-  seconds (fractions rounded half up, ``wire.bounded_seconds``); when ``holdTime`` is missing it is ``endTime - startTime``.
+  seconds (fractions rounded half up, ``wire.bounded_seconds``); when ``holdTime`` is missing it is
+  ``endTime - startTime``.
   ``reported_at`` is ``reportTime`` (接收时间), else ``endTime``; times are Beijing time in
   ``yyyy-MM-dd HH:mm:ss`` or the .NET ``yyyy/M/d H:mm:ss`` form; an unreadable field becomes None
   rather than losing the record. ``count`` -1 is an error with ``reportMsg`` → VendorError("-1").
@@ -52,7 +53,8 @@ Readings chosen where the document is silent or ambiguous:
   needs). Each record is handed out once, so a failed later pull returns the records already
   received instead of raising.
 
-``options`` keys (declared in ``option_specs``, checked when the account is saved): ``caller_number`` (verified caller number, optional), ``balance_unit`` (``CNY`` by
+``options`` keys (declared in ``option_specs``, checked when the account is saved):
+``caller_number`` (verified caller number, optional), ``balance_unit`` (``CNY`` by
 default), ``report_max_pulls`` (pulls per ``fetch_reports`` without a limit; default 100, i.e.
 5,000 records at 50 a pull).
 """

@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from vendors.adapters import DeliveryReport, ParsedCallback
 
+from ..models import CallbackEvent, CallRecord
+from . import is_postgresql
 from .bulk import ChangedCall
-from .models import CallbackEvent, CallRecord
 from .pg import server_cursor
 
 REPORT_COLUMNS = (
@@ -50,7 +51,7 @@ def single_report(parsed: ParsedCallback, shared_message_ids: bool) -> DeliveryR
 
     ``shared_message_ids``: the vendor's message id names a whole request, so it alone names no call.
     """
-    if connection.vendor != "postgresql" or len(parsed.reports) != 1 or parsed.replies or parsed.template_reviews:
+    if not is_postgresql() or len(parsed.reports) != 1 or parsed.replies or parsed.template_reviews:
         return None
     report = parsed.reports[0]
     if report.custom_id or (report.vendor_message_id and not shared_message_ids):
