@@ -95,7 +95,7 @@ def celery_broker():
     app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
     _reset_pool(app)
     with app.connection_for_write() as conn:
-        for queue in ("dispatch", "reports", "imports", "default"):
+        for queue in ("dispatch", "reports", "imports", "webhooks", "default"):
             conn.default_channel.queue_purge(queue)
     yield app
     app.conf.update(**old)

@@ -53,6 +53,16 @@ PERIODIC_TASKS = {
         "campaigns.imports.fail_interrupted", 300, "imports", _("Fail interrupted imports"),
         _("Marks imports whose worker died as failed, so the list can be uploaded again."),
     ),
+    "Deliver webhooks": SystemTask(
+        "webhooks.deliver_due", 2, "webhooks", _("Deliver webhooks"),
+        _("Sends due webhook deliveries to the customer's systems and retries failed ones. Without it "
+          "no webhook is sent (the events wait, none is lost)."),
+    ),
+    "Disable failing webhook endpoints, purge old events": SystemTask(
+        "webhooks.housekeeping", 600, "webhooks", _("Disable failing webhook endpoints, purge old events"),
+        _("Switches off endpoints with no successful delivery for days (operators are e-mailed) and "
+          "deletes finished webhook events past their retention."),
+    ),
 }  # fmt: skip
 
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "vendors",
     "campaigns",
     "reporting",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -180,6 +181,7 @@ CELERY_TASK_ROUTES = {
     "campaigns.reports.*": {"queue": "reports"},
     "vendors.*": {"queue": "reports"},
     "campaigns.imports.*": {"queue": "imports"},
+    "webhooks.*": {"queue": "webhooks"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -247,3 +249,17 @@ LOGGING = {
 # Vendor HTTP: connect and read timeouts for every request (seconds).
 VENDOR_CONNECT_TIMEOUT = env.float("VENDOR_CONNECT_TIMEOUT", default=3.05)
 VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=15.0)
+
+# Webhooks to the customer's systems (webhooks/). Outside DEBUG only HTTPS to public addresses;
+# WEBHOOK_ALLOW_LOOPBACK lets a receiver on 127.0.0.1 (plain HTTP too) take them in DEBUG and tests.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.05)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=5.0)
+# Seconds between tries (the last gap repeats no more): about 32 h in all, then the delivery fails.
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=int, default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800]
+)
+WEBHOOK_DISABLE_AFTER_DAYS = env.float("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+# Tests only: names resolved to these addresses instead of asking DNS ({"name": ["192.0.2.1"]}).
+WEBHOOK_HOST_OVERRIDES: dict[str, list[str]] = {}

@@ -22,4 +22,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("campaigns.callbacks.urls")),  # vendor pushes: plain views, not the REST API
     path("api/", include("campaigns.api.urls")),
+    path("api/", include("webhooks.api.urls")),
 ]

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from campaigns.models import RecipientImport
 from tests.api.helpers import client_for
 from tests.factories import make_account, make_campaign
+from webhooks.models import Endpoint
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 EXPECTED_PATHS = {
@@ -28,6 +29,10 @@ EXPECTED_PATHS = {
     "/api/imports/{id}/": {"get"},
     "/api/vendor-accounts/": {"get"},
     "/api/vendor-accounts/{id}/": {"get"},
+    "/api/webhooks/": {"get", "post"},
+    "/api/webhooks/{id}/": {"get", "put", "patch", "delete"},
+    "/api/webhooks/{id}/rotate-secret/": {"post"},
+    "/api/webhooks/{id}/resend-failed/": {"post"},
 }
 
 
@@ -80,7 +85,13 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
     campaign = make_campaign(recipients=2)
     job = RecipientImport.objects.create(campaign=campaign, original_name="x.csv")
     account = make_account()
-    ids = {"/api/imports/": job.pk, "/api/vendor-accounts/": account.pk, "/api/campaigns/": campaign.pk}
+    endpoint = Endpoint.objects.create(name="CRM", url="https://crm.example.com/hooks", secret="whsec_AAAA")
+    ids = {
+        "/api/imports/": job.pk,
+        "/api/vendor-accounts/": account.pk,
+        "/api/campaigns/": campaign.pk,
+        "/api/webhooks/": endpoint.pk,
+    }
     operator = client_for("Operators")
     checked = 0
     for path, operations in schema["paths"].items():
@@ -94,4 +105,4 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
             assert response["Content-Type"].startswith("application/json"), concrete
         assert operator.get(path.replace("{id}", "999999")).status_code in (200, 404)
         checked += 1
-    assert checked == 7
+    assert checked == 9
