@@ -32,7 +32,7 @@ class TemplateResult:
 
 def vendor_reviews_templates(template: VoiceTemplate) -> bool:
     try:
-        return adapter_class(template.account.vendor).supports("add_template")
+        return adapter_class(template.account.vendor).reviews_templates
     except NotSupported:
         return False
 

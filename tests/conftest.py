@@ -142,3 +142,13 @@ def _fresh_callback_account_cache():
     forget_accounts()
     yield
     forget_accounts()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the settings' language: a request with Accept-Language (the locale
+    middleware activates it in the thread) must not leak into the next test's messages."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
