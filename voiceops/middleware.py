@@ -9,7 +9,10 @@ to the view; every other request goes on through the stack.
 
 from functools import cached_property
 
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve, reverse
+from django.utils.translation import gettext as _
 
 CALLBACK_URL_NAME = "vendor-callback"
 
@@ -32,4 +35,32 @@ class VendorCallbackMiddleware:
             if match is not None and match.url_name == CALLBACK_URL_NAME:
                 request.resolver_match = match
                 return match.func(request, *match.args, **match.kwargs)
+        return self.get_response(request)
+
+
+# Room for the multipart envelope and the form's other fields around the largest recipient file.
+BODY_ENVELOPE_BYTES = 1024 * 1024
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses a request whose ``Content-Length`` already says it is larger than the largest file
+    we accept, before a byte of its body is read (Django would otherwise stream it all to disk
+    first, to refuse it afterwards). The largest legitimate body is a recipient file."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.RECIPIENT_FILE_MAX_BYTES + BODY_ENVELOPE_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > limit:
+            message = _("The request is too large: at most %(size)s MB can be uploaded.") % {
+                "size": settings.RECIPIENT_FILE_MAX_BYTES // (1024 * 1024)
+            }
+            if request.path_info.startswith("/api/"):
+                response = JsonResponse({"detail": message}, status=413)
+            else:
+                response = HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+            response["Connection"] = "close"
+            return response
         return self.get_response(request)

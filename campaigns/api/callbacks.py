@@ -8,6 +8,7 @@ with the account's key. The raw body is stored before anything else can fail.
 import logging
 import time
 
+from django.core.cache import cache
 from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from vendors.adapters import ADAPTERS, CallbackRejected, ParsedCallback, get_adapter
 from vendors.models import VendorAccount
+from voiceops.client_address import client_address
 
 from .. import receipts
 from ..models import CallbackEvent
@@ -47,20 +49,22 @@ def forget_accounts(**kwargs) -> None:
 post_save.connect(forget_accounts, sender=VendorAccount, dispatch_uid="callbacks.forget_accounts")
 
 
-_buckets: dict[int, list[float]] = {}
-
-
 def _within_rate(account: VendorAccount) -> bool:
-    """A token bucket per account in this process (no database round trip on the hot path)."""
-    now = time.monotonic()
-    rate = account.callback_rate_limit
-    tokens, last = _buckets.get(account.pk, (float(rate), now))
-    tokens = min(float(rate), tokens + (now - last) * rate)
-    if tokens < 1:
-        _buckets[account.pk] = (tokens, now)
-        return False
-    _buckets[account.pk] = (tokens - 1, now)
-    return True
+    """At most ``callback_rate_limit`` pushes per second per account, counted in the shared cache
+    (Redis in production) so that every web process draws from the same allowance."""
+    key = f"voiceops.callback-rate.{account.pk}.{int(time.time())}"
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the first push of this second
+        if cache.add(key, 1, timeout=5):
+            return True
+        count = cache.incr(key)
+    return count <= account.callback_rate_limit
+
+
+def _declared_length(request) -> int:
+    value = request.META.get("CONTENT_LENGTH") or ""
+    return int(value) if value.isdigit() else 0
 
 
 def _account_for(vendor: str, token: str) -> VendorAccount | None:
@@ -80,13 +84,14 @@ def vendor_callback(request, vendor: str, token: str):
     if account is None:
         logger.warning("callback for %s refused: unknown token", vendor)  # never log the token
         return HttpResponse("forbidden", status=403, content_type="text/plain")
-    if not account.callback_source_allowed(request.META.get("REMOTE_ADDR")):
-        logger.warning(
-            "callback for account %s refused: address %s not allowed", account.pk, request.META.get("REMOTE_ADDR")
-        )
+    source = client_address(request)
+    if not account.callback_source_allowed(source):
+        logger.warning("callback for account %s refused: address %s not allowed", account.pk, source)
         return HttpResponse("forbidden", status=403, content_type="text/plain")
     if not _within_rate(account):
         return HttpResponse("slow down", status=429, content_type="text/plain", headers={"Retry-After": "1"})
+    if _declared_length(request) > MAX_BODY:  # refused before the body is read
+        return HttpResponse("too large", status=413, content_type="text/plain")
     body = request.body
     if len(body) > MAX_BODY:
         return HttpResponse("too large", status=413, content_type="text/plain")
@@ -98,7 +103,7 @@ def vendor_callback(request, vendor: str, token: str):
         body=body,
         headers=headers,
         query=query,
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=source,
     )
     try:
         parsed: ParsedCallback = get_adapter(account).parse_callback(body, headers, query)

@@ -197,6 +197,7 @@ class _Refused(Exception):
 class FungoAdapter(BaseAdapter):
     code = "fungo"
     label = "fungo 企信通"
+    documented_hosts = ("qxt.fungo.cn",)  # the document's request URLs
     batch_size = 200
     products = ("verify", "notify")
     report_delivery = ("push",)

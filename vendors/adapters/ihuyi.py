@@ -228,6 +228,8 @@ def _bad_response(text: str) -> VendorError:
 class IhuyiAdapter(BaseAdapter):
     code = "ihuyi"
     label = "ihuyi 互亿无线"
+    documented_hosts = ("api.vm.ihuyi.com",)  # the document's request URLs
+    secret_options = ("auth_mode",)  # plain sends the APIKEY itself, dynamic only a hash of it
     batch_size = 1
     products = ("notify",)
     report_delivery = ("push",)
