@@ -210,3 +210,14 @@ def test_the_callback_guards_are_in_the_operators_form(client, operator, fungo):
     assert (fungo.callback_allowed_ips, fungo.callback_rate_limit) == ("192.0.2.0/24", 50)
     bad = change(client, fungo, callback_allowed_ips="not-an-address")
     assert bad.status_code == 200 and "not an address or network" in bad.content.decode()
+
+
+def test_a_template_submitted_to_a_host_that_answers_a_page_quotes_none_of_it(db, listener):
+    from campaigns import templates_service
+    from campaigns.models import VoiceTemplate
+
+    account = make_account("ihuyi", base_url=listener.url, allow_plain_http=True, api_id="C1", api_secret="k")
+    template = VoiceTemplate.objects.create(account=account, name="t", content="您的订单【变量】已发货")
+    result = templates_service.submit_template(template)
+    assert not result.ok and "bad_response" in result.message
+    assert "INTERNAL-ONLY-DATA" not in result.message and "<html>" not in result.message
