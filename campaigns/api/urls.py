@@ -2,7 +2,6 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from .callbacks import vendor_callback
 from .docs_access import SchemaAccess, docs_login_required
 from .views import CampaignCallsView, CampaignViewSet, RecipientImportViewSet, VendorAccountViewSet
 
@@ -12,7 +11,6 @@ router.register("imports", RecipientImportViewSet, basename="recipientimport")
 router.register("vendor-accounts", VendorAccountViewSet, basename="vendoraccount")
 
 urlpatterns = [
-    path("callbacks/<str:vendor>/<str:token>/", vendor_callback, name="vendor-callback"),
     path("campaigns/<int:id>/calls/", CampaignCallsView.as_view(), name="campaign-calls"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[SchemaAccess]), name="api-schema"),
     # the split view serves its script from a URL (?script), so the page runs under the CSP

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.callbacks import dispatched, push
+from tests.callbacks.helpers import dispatched, push
 from tests.factories import make_account
 from tests.fakes.ihuyi import FakeIhuyi
 
@@ -60,7 +60,7 @@ def _start_of_a_second():
 OTHER_PROCESS = """
 import sys, django
 django.setup()
-from campaigns.api.callbacks import _within_rate
+from campaigns.callbacks.views import _within_rate
 from vendors.models import VendorAccount
 account = VendorAccount(pk=int(sys.argv[1]), callback_rate_limit=int(sys.argv[2]))
 print("ready", flush=True)
