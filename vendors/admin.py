@@ -52,7 +52,8 @@ class VendorAccountForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk and not cleaned.get("api_secret"):
-            moved = self._secret_destination_changes(cleaned)
+            stored = VendorAccount.objects.get(pk=self.instance.pk)
+            moved = self._secret_destination_changes(cleaned, stored) if stored.api_secret else []
             if moved:
                 self.add_error(
                     "api_secret",
@@ -62,12 +63,11 @@ class VendorAccountForm(forms.ModelForm):
                     % {"changes": ", ".join(str(name) for name in moved)},
                 )
             else:
-                cleaned["api_secret"] = self.instance.api_secret
+                cleaned["api_secret"] = stored.api_secret
         return cleaned
 
-    def _secret_destination_changes(self, cleaned) -> list:
+    def _secret_destination_changes(self, cleaned, stored: VendorAccount) -> list:
         """The changed fields or options that decide where, or how openly, the secret goes."""
-        stored = VendorAccount.objects.get(pk=self.instance.pk)
         changes = [
             self.fields[name].label
             for name in ("vendor", "base_url", "allow_plain_http")

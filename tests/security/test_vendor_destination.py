@@ -221,3 +221,10 @@ def test_a_template_submitted_to_a_host_that_answers_a_page_quotes_none_of_it(db
     result = templates_service.submit_template(template)
     assert not result.ok and "bad_response" in result.message
     assert "INTERNAL-ONLY-DATA" not in result.message and "<html>" not in result.message
+
+
+def test_an_account_without_a_secret_moves_freely(client, operator, db):
+    account = make_account("simulator", base_url="")
+    response = change(client, account, base_url="https://sim.example.com")
+    assert response.status_code == 302
+    assert VendorAccount.objects.get(pk=account.pk).base_url == "https://sim.example.com"
