@@ -11,7 +11,7 @@ def sync(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0004_submit_tries"),
+        ("campaigns", "0005_created_by_verbose_names"),
         ("axes", "0010_accessattemptexpiration"),
     ]
 
