@@ -58,7 +58,8 @@ class VendorAccountForm(forms.ModelForm):
                 self.add_error(
                     "api_secret",
                     _(
-                        "Type the secret again: %(changes)s changed, and the stored secret is not sent to a new destination."
+                        "Type the secret again: %(changes)s changed, and the stored secret is not sent to a new "
+                        "destination."
                     )
                     % {"changes": ", ".join(str(name) for name in moved)},
                 )
