@@ -7,6 +7,8 @@ bounded: every figure comes from grouped aggregates, never from a loop over rows
 
 from __future__ import annotations
 
+import tempfile
+import uuid
 from pathlib import Path
 
 from django.contrib import messages
@@ -18,13 +20,14 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from . import exports, selectors, services
+from . import do_not_call, exports, selectors, services
 from .imports import progress_key
-from .models import OUTCOME_LABELS, CallCounter, CallRecord, Campaign, RecipientImport
-from .readers import FILE_SUFFIXES
+from .models import OUTCOME_LABELS, CallCounter, CallRecord, Campaign, DoNotCallEntry, RecipientImport
+from .readers import FILE_SUFFIXES, UnreadableFile, check_size
 
 FINAL_STATES = ("answered", "failed", "submit_failed", "cancelled", "expired")
 IN_FLIGHT_STATES = ("submitting", "submitted")
@@ -87,15 +90,24 @@ def outcome_label(outcome: str) -> str:
     return str(OUTCOME_LABELS.get(outcome, outcome)) if outcome else _("awaiting receipt")
 
 
-def progress_from_states(by_state: dict[str, int], recipients: int | None = None) -> dict:
-    """Progress figures from counts of call rows by state (one grouped query upstream)."""
+def _percent(rate: float | None) -> str:
+    return f"{rate * 100:.1f}%" if rate is not None else "—"
+
+
+def progress_from_states(by_state: dict[str, int], recipients: int | None = None, numbers_ended: int = 0) -> dict:
+    """Progress figures from counts of call rows by state (one grouped query upstream).
+
+    Cancelled calls were never dialled: they count as final but neither answered nor not answered.
+    The answer rates are ``selectors.answer_rates`` (the one definition).
+    """
     total = sum(by_state.values())
     queued = by_state.get("queued", 0)
     in_flight = sum(by_state.get(s, 0) for s in IN_FLIGHT_STATES)
     final = sum(by_state.get(s, 0) for s in FINAL_STATES)
-    answered = by_state.get("answered", 0)
-    failed = final - answered
-    ended = answered + sum(by_state.get(s, 0) for s in FAILED_STATES)
+    cancelled = by_state.get("cancelled", 0)
+    rates = selectors.answer_rates(by_state, numbers_ended)
+    answered = rates["answered"]
+    failed = rates["ended_attempts"] - answered
     data = {
         "total": total,
         "queued": queued,
@@ -103,12 +115,16 @@ def progress_from_states(by_state: dict[str, int], recipients: int | None = None
         "final": final,
         "answered": answered,
         "failed": failed,
+        "cancelled": cancelled,
         "pct_answered": _pct(answered, total),
         "pct_failed": _pct(failed, total),
+        "pct_cancelled": _pct(cancelled, total),
         "pct_submitted": _pct(in_flight, total),
         "pct_queued": _pct(queued, total),
         "pct_done": round(_pct(final, total)),
-        "answer_rate": f"{answered * 100 / ended:.1f}%" if ended else "—",
+        "answer_rate": _percent(rates["per_attempt"]),
+        "answer_rate_per_attempt": _percent(rates["per_attempt"]),
+        "answer_rate_per_number": _percent(rates["per_number"]),
     }
     if recipients is not None:
         data["recipients"] = recipients
@@ -138,7 +154,8 @@ def progress_for(campaign_ids) -> dict[int, dict]:
     by_campaign: dict[int, dict[str, int]] = {pk: {} for pk in campaign_ids}
     for row in counts_by_state(campaign_ids):
         by_campaign[row["campaign_id"]][row["state"]] = row["n"]
-    return {pk: progress_from_states(states) for pk, states in by_campaign.items()}
+    numbers = selectors.numbers_ended(by_campaign)
+    return {pk: progress_from_states(states, numbers_ended=numbers[pk]) for pk, states in by_campaign.items()}
 
 
 def chart_config(kind: str, labels: list, datasets: list[dict], **options) -> dict:
@@ -232,7 +249,8 @@ def import_status(job: RecipientImport) -> dict:
                 data[key] = live[key]
         data["percent"] = min(99, int(data["processed_bytes"] * 100 / job.size_bytes)) if job.size_bytes else 0
     data["rejected"] = data["invalid"] + data["duplicates"] + data["blocked"]
-    if data["ok"] and data["rejected"]:
+    data["has_counts"] = data["finished"] and data["rows"] > 0
+    if data["finished"] and data["rejected"]:
         for fmt in exports.FORMATS:
             data[f"rejected_{fmt}_url"] = reverse(
                 "admin:campaigns_campaign_import_rejected", args=[job.campaign_id, job.pk, fmt]
@@ -246,7 +264,7 @@ def _allowed_actions(request, model_admin, campaign: Campaign) -> dict[str, bool
     state = campaign.state
     return {
         "launch": state in ("draft", "scheduled"),
-        "schedule": state in ("draft", "paused"),
+        "schedule": state in ("draft", "scheduled", "paused"),
         "pause": state in ("scheduled", "running"),
         "resume": state == "paused",
         "cancel": state in ("draft", "scheduled", "running", "paused"),
@@ -258,7 +276,7 @@ def _allowed_actions(request, model_admin, campaign: Campaign) -> dict[str, bool
 def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
     """Everything the campaign's change page shows above the form (a fixed number of queries)."""
     stats = selectors.campaign_stats(campaign)
-    progress = progress_from_states(stats["by_state"], stats["recipients"])
+    progress = progress_from_states(stats["by_state"], stats["recipients"], stats["numbers_ended"])
     retries_pending = CallRecord.objects.filter(
         campaign=campaign, state=CallRecord.State.QUEUED, attempt__gt=1, is_test=False
     ).count()
@@ -292,7 +310,7 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
             "progress": progress,
             "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
             "live": campaign.state in (Campaign.State.RUNNING, Campaign.State.SCHEDULED),
-            "answer_rate": f"{stats['answer_rate'] * 100:.1f}%" if stats["answer_rate"] is not None else "—",
+            "answer_rate": progress["answer_rate_per_attempt"],
             "avg_talk": f"{stats['avg_talk_seconds']:.0f}" if stats["avg_talk_seconds"] is not None else "—",
             "retries_pending": retries_pending,
             "test_calls": test_calls,
@@ -320,8 +338,11 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
             },
             "calls_url": reverse("admin:campaigns_callrecord_changelist") + f"?campaign__id__exact={campaign.pk}",
             "now_local": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
-            "held_by_quiet_hours": campaign.state == Campaign.State.RUNNING and not campaign.in_calling_hours(),
             "calling_hours": f"{campaign.quiet_hours_start:%H:%M}–{campaign.quiet_hours_end:%H:%M}",
+            "quiet_start": f"{campaign.quiet_hours_start:%H:%M}",
+            "quiet_end": f"{campaign.quiet_hours_end:%H:%M}",
+            "launch_warning": calling_hours_warning(campaign, timezone.now()),
+            "not_dialling": selectors.why_not_dialling(campaign),
         }
     }
 
@@ -335,6 +356,26 @@ def _parse_when(value: str):
     if moment is None:
         return None
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def calling_hours_warning(campaign: Campaign, when) -> str:
+    """ "Calls will start at 08:00" when ``when`` falls outside the campaign's calling hours, else ""."""
+    starts = campaign.calls_start_at(when)
+    if starts == when:
+        return ""
+    local = timezone.localtime(starts)
+    same_day = local.date() == timezone.localtime(when).date()
+    return _("%(when)s is outside the calling hours (%(hours)s, Asia/Shanghai): calls will start at %(start)s.") % {
+        "when": timezone.localtime(when).strftime("%H:%M"),
+        "hours": f"{campaign.quiet_hours_start:%H:%M}–{campaign.quiet_hours_end:%H:%M}",
+        "start": local.strftime("%H:%M") if same_day else local.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def _warn_outside_calling_hours(request, campaign: Campaign, when) -> None:
+    warning = calling_hours_warning(campaign, when)
+    if warning:
+        messages.warning(request, warning)
 
 
 @require_POST
@@ -351,20 +392,18 @@ def campaign_action(request, model_admin, object_id, action):
                 _("“%(name)s” is running: calls go out as the schedule and calling hours allow.")
                 % {"name": campaign.name},
             )
+            _warn_outside_calling_hours(request, campaign, timezone.now())
         elif action == "schedule":
             when = _parse_when(request.POST.get("scheduled_at", ""))
             if when is None:
                 raise services.CampaignError(_("Give the date and time to start at."))
-            if when <= timezone.now():
-                raise services.CampaignError(
-                    _("The start time must be in the future; use “Launch now” to start at once.")
-                )
             services.launch(campaign, at=when, actor=request.user)
             messages.success(
                 request,
                 _("“%(name)s” is scheduled to start at %(when)s.")
                 % {"name": campaign.name, "when": formats.date_format(timezone.localtime(when), "DATETIME_FORMAT")},
             )
+            _warn_outside_calling_hours(request, campaign, when)
         elif action == "pause":
             services.pause(campaign, actor=request.user)
             messages.success(
@@ -470,3 +509,100 @@ def export_import_rejected(request, model_admin, object_id, import_id, fmt):
     if job is None:
         raise Http404(_("No such import."))
     return exports.export_rejected(job, fmt)
+
+
+# --------------------------------------------------------------------------- do-not-call list
+REJECTED_CACHE_SECONDS = 3600
+DNC_REASONS_SHOWN = 5
+
+
+def _dnc_changelist():
+    return HttpResponseRedirect(reverse("admin:campaigns_donotcallentry_changelist"))
+
+
+@require_POST
+def import_do_not_call(request, model_admin):
+    """A CSV/XLSX of numbers (and optional reasons) into the list; rejected rows reported inline
+    and downloadable for an hour; a file that added nothing is reported as a failure."""
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    upload = request.FILES.get("file")
+    if upload is None or not upload.size:
+        messages.error(request, _("Choose a CSV or XLSX file to upload."))
+        return _dnc_changelist()
+    if Path(upload.name).suffix.lower() not in FILE_SUFFIXES:
+        messages.error(request, _("“%(name)s” is not a CSV or XLSX file.") % {"name": upload.name})
+        return _dnc_changelist()
+    try:
+        check_size(upload.size)
+        with _stored(upload) as path:
+            result = do_not_call.import_file(path, upload.name, request.POST.get("reason", ""))
+    except UnreadableFile as exc:
+        messages.error(request, _("Nothing was added: %(error)s") % {"error": exc})
+        return _dnc_changelist()
+    link = ""
+    if result.rejected:
+        token = uuid.uuid4().hex
+        cache.set(f"voiceops.dnc.rejected.{token}", result.rejected, REJECTED_CACHE_SECONDS)
+        link = format_html(
+            ' {}: <a class="vo-link" href="{}">CSV</a> · <a class="vo-link" href="{}">XLSX</a>',
+            _("Rejected rows"),
+            reverse("admin:campaigns_donotcallentry_rejected", args=[token, "csv"]),
+            reverse("admin:campaigns_donotcallentry_rejected", args=[token, "xlsx"]),
+        )
+    reasons = "; ".join(
+        _("line %(line)s “%(number)s”: %(reason)s") % {"line": line, "number": number, "reason": reason}
+        for line, number, reason in result.rejected[:DNC_REASONS_SHOWN]
+    )
+    figures = {"rows": result.rows, "added": result.added, "already": result.already, "rejected": len(result.rejected)}
+    if result.failed:
+        text = _("Nothing was added from “%(name)s”: all %(rows)d rows were rejected. First reasons: %(reasons)s") % {
+            **figures,
+            "name": upload.name,
+            "reasons": reasons,
+        }
+        messages.error(request, format_html("{}{}", text, link))
+    else:
+        text = _(
+            "“%(name)s”: %(added)d numbers added, %(already)d already on the list, %(rejected)d rows rejected."
+        ) % {**figures, "name": upload.name}
+        if reasons:
+            text += " " + _("First reasons: %(reasons)s") % {"reasons": reasons}
+        level = messages.WARNING if result.rejected else messages.SUCCESS
+        messages.add_message(request, level, format_html("{}{}", text, link))
+    return _dnc_changelist()
+
+
+class _stored:
+    """The upload as a file on disk for the reader (deleted afterwards: it holds people's numbers)."""
+
+    def __init__(self, upload):
+        self.upload = upload
+
+    def __enter__(self) -> Path:
+        suffix = Path(self.upload.name).suffix.lower()
+        self.file = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115
+        for chunk in self.upload.chunks():
+            self.file.write(chunk)
+        self.file.close()
+        return Path(self.file.name)
+
+    def __exit__(self, *exc):
+        Path(self.file.name).unlink(missing_ok=True)
+
+
+@require_GET
+def export_do_not_call(request, model_admin, fmt):
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    return exports.export_do_not_call(DoNotCallEntry.objects.all(), fmt)
+
+
+@require_GET
+def do_not_call_rejected(request, model_admin, token, fmt):
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    rows = cache.get(f"voiceops.dnc.rejected.{token}")
+    if rows is None:
+        raise Http404(_("This report has expired; import the file again to see its rejected rows."))
+    return exports.export_rejected_rows(rows, fmt, f"do-not-call-rejected-{token[:8]}")

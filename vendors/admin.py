@@ -1,13 +1,16 @@
 """Admin for vendor accounts: secrets are write-only, health and balance at a glance."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
-from . import services
+from . import callback_setup, services
 from .models import BalanceSnapshot, VendorAccount
 
 
@@ -46,6 +49,21 @@ class VendorAccountForm(forms.ModelForm):
         return value
 
 
+def callback_details(account: VendorAccount, request) -> dict:
+    """What the account page shows those allowed: the URL to paste, where, and the rotation's state."""
+    previous = None
+    if account.previous_callback_token and account.previous_token_valid_until:
+        if account.previous_token_valid_until > timezone.now():
+            previous = account.previous_token_valid_until
+    return {
+        "pushes": callback_setup.pushes(account.vendor),
+        "url": callback_setup.callback_url(account, request=request),
+        "paste_where": callback_setup.paste_where(account.vendor),
+        "base_configured": bool(settings.PUBLIC_BASE_URL),
+        "previous_valid_until": previous,
+    }
+
+
 @admin.register(VendorAccount)
 class VendorAccountAdmin(ModelAdmin):
     form = VendorAccountForm
@@ -54,7 +72,6 @@ class VendorAccountAdmin(ModelAdmin):
     search_fields = ("name", "api_id")
     readonly_fields = (
         "secret_on_file",
-        "callback_url_hint",
         "consecutive_failures",
         "circuit_open_until",
         "last_error",
@@ -66,7 +83,7 @@ class VendorAccountAdmin(ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "vendor", "is_active", "base_url")}),
         (_("Credentials"), {"fields": ("api_id", "api_secret", "secret_on_file", "user_id", "options")}),
-        (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports", "callback_url_hint")}),
+        (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports")}),
         (_("Money"), {"fields": ("low_balance_threshold", "price_per_unit")}),
         (_("Health"), {"fields": ("consecutive_failures", "circuit_open_until", "last_error", "last_error_at")}),
     )
@@ -87,15 +104,12 @@ class VendorAccountAdmin(ModelAdmin):
     def secret_on_file(self, obj):
         return obj.masked_secret or _("none")
 
-    @display(description=_("callback URL"))
-    def callback_url_hint(self, obj):
-        if not obj.pk:
-            return _("Shown after saving.")
-        return format_html(
-            "<code>/api/callbacks/{}/&lt;token&gt;/</code> {}",
-            obj.vendor,
-            _("(token shown only to superusers via the API)"),
-        )
+    change_form_outer_after_template = "admin/vendors/vendoraccount/callback_url.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk and callback_setup.may_see_callback_url(request.user):
+            context["vo_callback"] = callback_details(obj, request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @display(description=_("health"), label={"ok": "success", "circuit open": "danger", "errors": "warning"})
     def health(self, obj):
@@ -127,9 +141,25 @@ class VendorAccountAdmin(ModelAdmin):
 
     @action(description=_("Rotate callback token (old one valid 7 more days)"), permissions=["change"])
     def rotate_callback_token(self, request, queryset):
+        if not callback_setup.may_see_callback_url(request.user):
+            raise PermissionDenied
         for account in queryset:
             account.rotate_callback_token()
-        self.message_user(request, _("Rotated %(count)d token(s).") % {"count": queryset.count()})
+            self.message_user(
+                request,
+                format_html(
+                    "{}<br><code>{}</code><br>{}",
+                    _("New callback URL of “%(name)s”: paste it in the vendor's console now.") % {"name": account.name},
+                    callback_setup.callback_url(account, request=request),
+                    _("The old URL keeps working until %(when)s; after that the vendor's pushes to it are refused.")
+                    % {
+                        "when": formats.date_format(
+                            timezone.localtime(account.previous_token_valid_until), "DATETIME_FORMAT"
+                        )
+                    },
+                ),
+                messages.WARNING,
+            )
 
 
 @admin.register(BalanceSnapshot)
@@ -145,3 +175,6 @@ class BalanceSnapshotAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # balance history is kept (even from superusers); removal is a retention job's

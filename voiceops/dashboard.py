@@ -24,6 +24,7 @@ from campaigns.admin_views import (
     progress_for,
 )
 from campaigns.models import CallbackEvent, CallCounter, CallRecord, Campaign
+from campaigns.selectors import not_dialling_for
 from vendors.models import VendorAccount
 
 RUNNING_SHOWN = 10
@@ -40,14 +41,16 @@ def local_midnight(day=None) -> datetime:
 def running_campaigns(limit: int = RUNNING_SHOWN) -> list[dict]:
     campaigns = list(
         Campaign.objects.filter(state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED])
-        .select_related("account")
+        .select_related("account", "fallback_account", "template")
         .order_by("-launched_at", "-id")[:limit]
     )
     progress = progress_for([c.pk for c in campaigns])
+    reasons = not_dialling_for(campaigns)
     return [
         {
             "campaign": c,
             "progress": progress[c.pk],
+            "not_dialling": reasons[c.pk],
             "url": reverse("admin:campaigns_campaign_change", args=[c.pk]),
             "progress_url": reverse("admin:campaigns_campaign_progress", args=[c.pk]),
         }

@@ -25,7 +25,7 @@ from vendors.models import VendorAccount
 
 from .. import selectors, services
 from ..models import CallRecord, Campaign, RecipientImport
-from ..services import CampaignError
+from ..services import CampaignError, CampaignInputError
 from .filters import CallRecordFilter
 from .serializers import (
     CallRecordSerializer,
@@ -75,6 +75,8 @@ class JSONErrorsMixin:
     """CampaignError → 409, Django ValidationError → 400, anything unexpected → a JSON 500."""
 
     def handle_exception(self, exc):
+        if isinstance(exc, CampaignInputError):
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         if isinstance(exc, CampaignError):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         if isinstance(exc, DjangoValidationError):
@@ -127,7 +129,7 @@ def _action_schema(summary: str, description: str):
 class CampaignViewSet(
     JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    queryset = Campaign.objects.select_related("account", "template")
+    queryset = Campaign.objects.select_related("account", "fallback_account", "template")
     serializer_class = CampaignSerializer
     permission_classes = [ModelPermissions]
     filterset_fields = ["state", "product", "account"]
@@ -165,12 +167,14 @@ class CampaignViewSet(
     # ----------------------------------------------------------------- lifecycle
     @extend_schema(
         summary="Launch or schedule",
-        description="Starts the campaign now, or at `at`. Without `at`, a start time in the future already set "
-        "on the campaign (`scheduled_at`) is kept. The body may be empty.",
+        description="Starts the campaign now, or at `at` (which must be in the future). Without `at`, a start "
+        "time in the future already set on the campaign (`scheduled_at`) is kept. A scheduled campaign launched "
+        "with a new `at` is rescheduled. A running campaign answers 409 with the reason. The body may be empty. "
+        "`calls_start_at` in the answer says when calls may first go out (calling hours).",
         request=LaunchSerializer,
         responses={
             200: CampaignSerializer,
-            400: OpenApiResponse(description="Bad `at`"),
+            400: OpenApiResponse(description="Bad `at` (not a time, or not in the future)"),
             404: NOT_FOUND,
             409: CONFLICT,
         },
@@ -229,6 +233,9 @@ class CampaignViewSet(
         responses={
             200: ImportResultSerializer,
             202: IMPORT_STARTED,
+            422: OpenApiResponse(
+                ImportResultSerializer, description="No recipient accepted: `detail` gives the first reasons"
+            ),
             400: OpenApiResponse(description="Unreadable request: field errors (bad rows named by line)"),
             404: NOT_FOUND,
             409: CONFLICT,
@@ -255,6 +262,11 @@ class CampaignViewSet(
         body = RecipientListSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = services.add_recipients(campaign, body.validated_data["recipients"])
+        if result.accepted_nothing:  # a failure, said as one, with the counts and every rejected row
+            return Response(
+                {"detail": result.nothing_accepted_message(), **import_result_data(result)},
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
         return Response(import_result_data(result))
 
     def _start_file_import(self, request, campaign: Campaign) -> Response:
