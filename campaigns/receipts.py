@@ -361,6 +361,8 @@ def apply_one_by_one(event: CallbackEvent, parsed: ParsedCallback, batch_error: 
     except Exception as exc:
         logger.exception("reviews or replies of callback event %s could not be applied", event.pk)
         other_error = f"{type(exc).__name__}: {exc}"
+    if len(failed) == len(parsed.reports) and not other_error:  # nothing applied: the event itself stays failed
+        return mark_failed(event, failed[0][1])
     notes = []
     if failed:
         kept = keep_failed_reports(event, failed)

@@ -10,7 +10,9 @@ import copy
 from pathlib import Path
 
 from django.core.cache import cache
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -62,7 +64,29 @@ class CampaignListSerializer(serializers.ListSerializer):
         return super().to_representation(campaigns)
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+def _bound_message(validator, placeholder: str):
+    """The model validator's own words (naming the bound), in DRF's placeholder, translated when shown."""
+    return lazy(lambda: str(validator.message).replace("%(limit_value)s", placeholder), str)()
+
+
+class ModelBoundsSerializer(serializers.ModelSerializer):
+    """Out-of-range numbers are refused with the model's messages ("At most 10080 minutes (7 days)."),
+    not DRF's generic ones; the bounds still reach the schema as minimum / maximum."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        messages = dict(kwargs.get("error_messages") or {})
+        for validator in getattr(model_field, "_validators", []):
+            if isinstance(validator, MaxValueValidator):
+                messages["max_value"] = _bound_message(validator, "{max_value}")
+            elif isinstance(validator, MinValueValidator):
+                messages["min_value"] = _bound_message(validator, "{min_value}")
+        if messages:
+            kwargs["error_messages"] = messages
+        return field_class, kwargs
+
+
+class CampaignSerializer(ModelBoundsSerializer):
     not_dialling = serializers.SerializerMethodField(
         help_text=_("Why the campaign makes no calls now (empty when calls can go out).")
     )
