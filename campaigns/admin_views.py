@@ -368,7 +368,7 @@ def calling_hours_warning(campaign: Campaign, when) -> str:
     return _("%(when)s is outside the calling hours (%(hours)s, Asia/Shanghai): calls will start at %(start)s.") % {
         "when": timezone.localtime(when).strftime("%H:%M"),
         "hours": f"{campaign.quiet_hours_start:%H:%M}–{campaign.quiet_hours_end:%H:%M}",
-        "start": local.strftime("%H:%M") if same_day else local.strftime("%Y-%m-%d %H:%M"),
+        "start": local.strftime("%H:%M") if same_day else local.strftime("%H:%M, %Y-%m-%d"),
     }
 
 
