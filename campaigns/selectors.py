@@ -289,14 +289,15 @@ def _reasons(campaign: Campaign, balances: dict, queued: dict | None, now) -> li
                     _("Calls go through the fallback account “%(name)s” meanwhile.") % {"name": fallback.name},
                 )
             )
-    if state in (Campaign.State.RUNNING, Campaign.State.SCHEDULED) and not campaign.in_calling_hours(now):
+    starts = campaign.scheduled_at if state == Campaign.State.SCHEDULED and campaign.scheduled_at else now
+    if state in (Campaign.State.RUNNING, Campaign.State.SCHEDULED) and not campaign.in_calling_hours(max(starts, now)):
         reasons.append(
             (
                 "quiet_hours",
                 _("Outside calling hours (%(hours)s, Asia/Shanghai): calls resume at %(when)s.")
                 % {
                     "hours": f"{campaign.quiet_hours_start:%H:%M}–{campaign.quiet_hours_end:%H:%M}",
-                    "when": _when(campaign.calls_start_at(now)),
+                    "when": _when(campaign.calls_start_at(max(starts, now))),
                 },
             )
         )

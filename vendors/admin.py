@@ -104,7 +104,7 @@ class VendorAccountAdmin(ModelAdmin):
     def secret_on_file(self, obj):
         return obj.masked_secret or _("none")
 
-    change_form_outer_after_template = "admin/vendors/vendoraccount/callback_url.html"
+    change_form_outer_before_template = "admin/vendors/vendoraccount/callback_url.html"
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk and callback_setup.may_see_callback_url(request.user):

@@ -34,10 +34,15 @@ def check_bounds(instance: models.Model) -> None:
     for field in instance._meta.concrete_fields:
         if not isinstance(field, (models.IntegerField, models.DecimalField, models.FloatField)):
             continue
-        value = getattr(instance, field.attname)
-        if value is None:
-            continue
         bounded = [v for v in field.validators if isinstance(v, (MinValueValidator, MaxValueValidator))]
+        value = getattr(instance, field.attname)
+        if value is None or not bounded:
+            continue
+        try:
+            value = field.to_python(value)  # "100" as code may pass it, compared as a number
+        except ValidationError as exc:
+            errors.setdefault(field.name, []).extend(exc.messages)
+            continue
         for validator in bounded:
             try:
                 validator(value)

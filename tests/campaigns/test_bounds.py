@@ -99,3 +99,11 @@ def test_the_migration_brings_stored_values_into_bounds():
     import_module("campaigns.migrations.0006_normalize_do_not_call_clamp_settings").clamp_campaign_settings(apps, None)
     campaign.refresh_from_db()
     assert (campaign.retry_delay_minutes, campaign.rate_limit_per_second) == (10080, 1000)
+
+
+def test_numbers_given_as_text_are_compared_as_numbers():
+    """Found when `make run` loaded its demo: a threshold given as "100" made save() raise TypeError."""
+    account = make_account(low_balance_threshold="100", callback_rate_limit="50")
+    assert VendorAccount.objects.get(pk=account.pk).callback_rate_limit == 50
+    with pytest.raises(ValidationError, match="At most 1000 calls a second"):
+        make_account(rate_limit_per_second="1001")

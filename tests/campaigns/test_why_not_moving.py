@@ -164,3 +164,18 @@ def test_every_rejection_reason_the_readme_lists_is_produced(mobile, variables, 
     assert result.accepted == 0
     assert result.rejected[0][2].startswith(reason), result.rejected
     assert Campaign.objects.get(pk=campaign.pk).recipient_count == 1
+
+
+def test_a_campaign_scheduled_inside_calling_hours_is_not_said_to_be_outside_them():
+    """Found trying the API: scheduled for 10:00 with hours 09:00–18:00, it said "calls resume at 09:00"."""
+    from datetime import time
+
+    campaign = make_campaign(recipients=1, quiet_hours_start=time(9), quiet_hours_end=time(18))
+    day = timezone.localtime() + timedelta(days=2)
+    services.launch(campaign, at=day.replace(hour=10, minute=0, second=0, microsecond=0))
+    body = client_for("Marketing").get(f"/api/campaigns/{campaign.pk}/").json()
+    assert [r["code"] for r in body["not_dialling"]] == ["scheduled"]
+    services.launch(campaign, at=day.replace(hour=20, minute=0, second=0, microsecond=0))
+    body = client_for("Marketing").get(f"/api/campaigns/{campaign.pk}/").json()
+    assert [r["code"] for r in body["not_dialling"]] == ["scheduled", "quiet_hours"]
+    assert "09:00" in body["not_dialling"][1]["message"]
