@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 MINUTES_PER_DAY = 24 * 60
 MAX_DELAY_MINUTES = 7 * MINUTES_PER_DAY  # retry delay, report window: a week at most
-MAX_CALLS_PER_SECOND = 1000  # above every vendor's contracted rate
+MAX_CALLS_PER_SECOND = 10_000  # above any contracted rate (the batched bench reaches ~4,600 calls/s)
 MAX_CALLBACKS_PER_SECOND = 100_000
 MAX_MONEY = 10**9
 

@@ -24,13 +24,13 @@ from campaigns.admin_views import (
     progress_for,
 )
 from campaigns.models import CallbackEvent, CallCounter, CallRecord, Campaign
-from campaigns.selectors import not_dialling_for
+from campaigns.selectors import ENDED_STATES, not_dialling_for
 from vendors.models import VendorAccount
 
 RUNNING_SHOWN = 10
 LAG_AFTER = timedelta(minutes=10)
 DAYS = 7
-FINAL_RESULT_STATES = ("answered", "failed", "expired")
+FINAL_RESULT_STATES = ENDED_STATES  # the answer rate's one definition (campaigns.selectors.answer_rates)
 
 
 def local_midnight(day=None) -> datetime:

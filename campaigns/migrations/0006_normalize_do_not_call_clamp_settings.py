@@ -9,7 +9,7 @@ bounds the model now enforces are brought to the bound, so no stored value can s
 from django.db import migrations
 
 MAX_DELAY_MINUTES = 7 * 24 * 60
-MAX_CALLS_PER_SECOND = 1000
+MAX_CALLS_PER_SECOND = 10_000
 
 
 def normalize_entries(apps, schema_editor):

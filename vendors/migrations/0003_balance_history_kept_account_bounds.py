@@ -36,6 +36,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='vendoraccount',
             name='rate_limit_per_second',
-            field=models.PositiveIntegerField(default=10, help_text='The rate the vendor contract allows; no campaign on this account sends faster.', validators=[django.core.validators.MinValueValidator(1, message='At least %(limit_value)s call a second.'), django.core.validators.MaxValueValidator(1000, message='At most %(limit_value)s calls a second.')], verbose_name='rate limit (calls/s)'),
+            field=models.PositiveIntegerField(default=10, help_text='The rate the vendor contract allows; no campaign on this account sends faster.', validators=[django.core.validators.MinValueValidator(1, message='At least %(limit_value)s call a second.'), django.core.validators.MaxValueValidator(10000, message='At most %(limit_value)s calls a second.')], verbose_name='rate limit (calls/s)'),
         ),
     ]
