@@ -28,8 +28,8 @@ from vendors.adapters.base import RESULT_NOT_SENT, RESULT_UNCERTAIN, unsent_code
 from vendors.models import VendorAccount
 
 from .bulk import update_calls
+from .lifecycle import complete_if_done
 from .models import CallRecord, Campaign, DoNotCallEntry, VoiceTemplate
-from .services import complete_if_done
 
 logger = logging.getLogger(__name__)
 

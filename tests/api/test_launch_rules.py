@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns.models import Campaign
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.factories import make_campaign
 from tests.test_admin_pages import login
 

@@ -12,9 +12,10 @@ import json
 
 import pytest
 
-from campaigns import receipts, services, tasks
+from campaigns import services, tasks
 from campaigns.admin import CallbackEventAdmin
 from campaigns.models import CallbackEvent, CallRecord
+from campaigns.receipts import events as receipts
 from tests.factories import make_account, make_campaign
 from tests.test_admin_pages import login
 from vendors.adapters import DeliveryReport, ParsedCallback

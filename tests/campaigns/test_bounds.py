@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.models import Campaign
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.factories import make_account, make_campaign
 from tests.test_admin_pages import login
 from vendors.models import VendorAccount

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from campaigns import selectors, services
 from campaigns.models import CallRecord, Recipient
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.factories import make_campaign
 from tests.test_admin_pages import login
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import CallRecord, Campaign, DoNotCallEntry, RecipientImport, VoiceTemplate
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.factories import make_account, make_campaign
 from tests.test_admin_pages import login
 from vendors.models import BalanceSnapshot, VendorAccount

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.test_admin_pages import login
 from vendors.models import VendorAccount
 
