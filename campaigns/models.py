@@ -81,6 +81,11 @@ class VoiceTemplate(models.Model):
     def variable_names(self) -> list[str]:
         return VARIABLE_PATTERN.findall(self.content)
 
+    @property
+    def filed_with_vendor(self) -> bool:
+        """Whether the vendor has seen this template: then it is re-submitted, never submitted anew."""
+        return bool(self.vendor_template_id) or self.review_state != self.Review.DRAFT
+
     def render(self, variables: list[str]) -> str:
         values = iter(variables)
         return VARIABLE_PATTERN.sub(lambda _m: next(values, ""), self.content)
@@ -171,7 +176,13 @@ class Campaign(models.Model):
         help_text=_("A call with no receipt this long after it was sent is marked expired."),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
@@ -523,7 +534,13 @@ class RecipientImport(models.Model):
     rejected_rows = models.JSONField(_("rejected rows"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
