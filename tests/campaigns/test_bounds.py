@@ -96,7 +96,7 @@ def test_the_migration_brings_stored_values_into_bounds():
 
     campaign = make_campaign()
     Campaign.objects.filter(pk=campaign.pk).update(retry_delay_minutes=HUGE // 2**33, rate_limit_per_second=10**6)
-    import_module("campaigns.migrations.0006_normalize_do_not_call_clamp_settings").clamp_campaign_settings(apps, None)
+    import_module("campaigns.migrations.0007_normalize_do_not_call_clamp_settings").clamp_campaign_settings(apps, None)
     campaign.refresh_from_db()
     assert (campaign.retry_delay_minutes, campaign.rate_limit_per_second) == (10080, 10_000)
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0004_submit_tries'),
+        ('campaigns', '0005_created_by_verbose_names'),
     ]
 
     operations = [

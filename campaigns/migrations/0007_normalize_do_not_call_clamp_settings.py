@@ -53,7 +53,7 @@ def clamp_campaign_settings(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("campaigns", "0005_records_kept_bounds_dnc_normalized")]
+    dependencies = [("campaigns", "0006_records_kept_bounds_dnc_normalized")]
 
     operations = [
         migrations.RunPython(normalize_entries, migrations.RunPython.noop),
