@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -15,7 +15,9 @@ from vendors.adapters import adapter_class
 from vendors.models import BalanceSnapshot, VendorAccount
 from vendors.services import CIRCUIT_OPEN_FOR
 
-from .models import CallCounter, CallRecord, Campaign, VoiceTemplate
+from .database import is_postgresql
+from .imports import progress_key
+from .models import CallCounter, CallRecord, Campaign, RecipientImport, VoiceTemplate
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -59,7 +61,7 @@ def numbers_ended(campaign_ids) -> dict[int, int]:
 def counted_by_state_outcome(campaign: Campaign) -> list[dict]:
     """(state, outcome, n, talk, units) rows: from the trigger-kept counters on PostgreSQL
     (a few dozen rows whatever the campaign's size), else aggregated from the records."""
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         source = CallCounter.objects.filter(campaign=campaign).values("state", "outcome")
         return list(
             source.annotate(n=Sum("calls"), talk=Sum("talk_seconds"), units=Sum("billed_units")).filter(n__gt=0)
@@ -70,8 +72,8 @@ def counted_by_state_outcome(campaign: Campaign) -> list[dict]:
 
 def first_and_last(campaign: Campaign):
     """(first submit, last report) times: kept by the counters on PostgreSQL, else aggregated."""
-    source = CallCounter.objects if connection.vendor == "postgresql" else CallRecord.objects.filter(is_test=False)
-    if connection.vendor == "postgresql":
+    source = CallCounter.objects if is_postgresql() else CallRecord.objects.filter(is_test=False)
+    if is_postgresql():
         found = source.filter(campaign=campaign).aggregate(
             first=Min("first_submitted_at"), last=Max("last_reported_at")
         )
@@ -81,7 +83,7 @@ def first_and_last(campaign: Campaign):
 
 
 def campaign_stats(campaign: Campaign) -> dict:
-    """Live figures for one campaign (DESIGN.md, "Stats")."""
+    """Live figures for one campaign (docs/architecture.md, "Where each rule lives")."""
     by_state: dict[str, int] = {}
     by_outcome: dict[str, int] = {}
     total = talk_total = units = 0
@@ -122,7 +124,7 @@ def campaign_stats(campaign: Campaign) -> dict:
 def hourly_timeline(campaign: Campaign) -> list[dict]:
     """Attempts ended per hour (by report time), split answered / not answered; test calls and
     cancelled calls (never dialled) are left out. From the trigger-kept counters on PostgreSQL."""
-    if connection.vendor != "postgresql":
+    if not is_postgresql():
         return timeline_from_records(campaign)
     rows = (
         CallCounter.objects.filter(campaign=campaign)
@@ -236,7 +238,7 @@ def _latest_balances(account_ids) -> dict:
     """The latest balance snapshot of each account (one query)."""
     if not account_ids:
         return {}
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         snaps = (
             BalanceSnapshot.objects.filter(account_id__in=account_ids)
             .order_by("account_id", "-taken_at")
@@ -309,3 +311,91 @@ def _reasons(campaign: Campaign, balances: dict, queued: dict | None, now) -> li
             )
         )
     return [{"code": code, "message": message} for code, message in reasons]
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(part * 100 / whole, 1) if whole else 0
+
+
+def _percent(rate: float | None) -> str:
+    return f"{rate * 100:.1f}%" if rate is not None else "—"
+
+
+def progress_from_states(by_state: dict[str, int], recipients: int | None = None, numbers_ended: int = 0) -> dict:
+    """Progress figures from counts of call rows by state (one grouped query upstream).
+
+    Cancelled calls were never dialled: they count as final but neither answered nor not answered.
+    The answer rates are ``selectors.answer_rates`` (the one definition).
+    """
+    total = sum(by_state.values())
+    queued = by_state.get("queued", 0)
+    in_flight = sum(by_state.get(s, 0) for s in CallRecord.IN_FLIGHT_STATES)
+    final = sum(by_state.get(s, 0) for s in CallRecord.FINAL_STATES)
+    cancelled = by_state.get("cancelled", 0)
+    rates = answer_rates(by_state, numbers_ended)
+    answered = rates["answered"]
+    failed = rates["ended_attempts"] - answered
+    data = {
+        "total": total,
+        "queued": queued,
+        "submitted": in_flight,
+        "final": final,
+        "answered": answered,
+        "failed": failed,
+        "cancelled": cancelled,
+        "pct_answered": _pct(answered, total),
+        "pct_failed": _pct(failed, total),
+        "pct_cancelled": _pct(cancelled, total),
+        "pct_submitted": _pct(in_flight, total),
+        "pct_queued": _pct(queued, total),
+        "pct_done": round(_pct(final, total)),
+        "answer_rate": _percent(rates["per_attempt"]),
+        "answer_rate_per_attempt": _percent(rates["per_attempt"]),
+        "answer_rate_per_number": _percent(rates["per_number"]),
+    }
+    if recipients is not None:
+        data["recipients"] = recipients
+    return data
+
+
+def counts_by_state(campaign_ids) -> list[dict]:
+    """(campaign_id, state, n) for several campaigns, test calls left out: from the trigger-kept
+    counters on PostgreSQL (a few rows per campaign whatever its size), else from the records."""
+    ids = list(campaign_ids)
+    if is_postgresql():
+        return list(
+            CallCounter.objects.filter(campaign_id__in=ids)
+            .values("campaign_id", "state")
+            .annotate(n=Sum("calls"))
+            .filter(n__gt=0)
+        )
+    return list(
+        CallRecord.objects.filter(campaign_id__in=ids, is_test=False)
+        .values("campaign_id", "state")
+        .annotate(n=Count("id"))
+    )
+
+
+def progress_for(campaign_ids) -> dict[int, dict]:
+    """Progress of several campaigns in one grouped query."""
+    by_campaign: dict[int, dict[str, int]] = {pk: {} for pk in campaign_ids}
+    for row in counts_by_state(campaign_ids):
+        by_campaign[row["campaign_id"]][row["state"]] = row["n"]
+    numbers = numbers_ended(by_campaign)
+    return {pk: progress_from_states(states, numbers_ended=numbers[pk]) for pk, states in by_campaign.items()}
+
+
+IMPORT_COUNTS = ("processed_bytes", "rows", "accepted", "invalid", "duplicates", "blocked")
+
+
+def import_figures(job: RecipientImport) -> dict:
+    """An import's counts and percent: live from the cache the importer writes while it runs, else its row.
+
+    The one place the two are merged (the admin's progress and the API's import resource).
+    """
+    figures = {name: getattr(job, name) for name in IMPORT_COUNTS} | {"percent": job.percent}
+    if job.state == RecipientImport.State.RUNNING:
+        live = cache.get(progress_key(job.pk)) or {}
+        figures.update({name: live[name] for name in IMPORT_COUNTS if name in live})
+        figures["percent"] = min(99, figures["processed_bytes"] * 100 // job.size_bytes) if job.size_bytes else 0
+    return figures

@@ -1,4 +1,4 @@
-"""REST serializers: the shapes the API reads and answers (DESIGN.md, "HTTP interface").
+"""REST serializers: the shapes the API reads and answers (docs/architecture.md, "Layers").
 
 Writes go through ``campaigns.services``; these classes only validate input and shape output.
 Some serializers exist only to document a response in the OpenAPI schema (``*Doc``).
@@ -7,9 +7,7 @@ Some serializers exist only to document a response in the OpenAPI schema (``*Doc
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
-from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.functional import lazy
@@ -21,10 +19,9 @@ from rest_framework import serializers
 from vendors import callback_setup
 from vendors.models import VendorAccount
 
-from ..imports import progress_key
 from ..models import OUTCOME_CHOICES, CallRecord, Campaign, RecipientImport
-from ..readers import FILE_SUFFIXES, UnreadableFile, check_size
-from ..selectors import not_dialling_for, why_not_dialling
+from ..readers import UnreadableFile, check_upload
+from ..selectors import import_figures, not_dialling_for, why_not_dialling
 
 MAX_JSON_RECIPIENTS = 10_000
 REJECTED_SHOWN = 1_000
@@ -46,7 +43,7 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-# --------------------------------------------------------------------------- campaigns
+# ---- campaigns
 class NotDiallingReasonSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="draft, scheduled, paused, template_review, account_inactive, circuit_open, "
@@ -215,7 +212,7 @@ class CallRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# --------------------------------------------------------------------------- recipients
+# ---- recipients
 class RecipientRowSerializer(serializers.Serializer):
     """Documentation: one JSON recipient."""
 
@@ -294,14 +291,8 @@ class RecipientFileSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV (UTF-8 or GB18030/GBK) or XLSX; a header row is optional")
 
     def validate_file(self, upload):
-        if Path(upload.name or "").suffix.lower() not in FILE_SUFFIXES:
-            raise serializers.ValidationError(
-                gettext("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": upload.name}
-            )
-        if not upload.size:
-            raise serializers.ValidationError(gettext("The file is empty."))
         try:
-            check_size(upload.size)
+            check_upload(upload.name, upload.size)
         except UnreadableFile as exc:
             raise serializers.ValidationError(str(exc)) from exc
         return upload
@@ -365,23 +356,10 @@ class RecipientImportSerializer(serializers.ModelSerializer):
         return (job.rejected_rows or [])[:REJECTED_SHOWN]
 
     def to_representation(self, job):
-        data = super().to_representation(job)
-        if job.state == RecipientImport.State.RUNNING:
-            live = cache.get(progress_key(job.pk))
-            if live:
-                data.update(
-                    {
-                        k: live[k]
-                        for k in ("processed_bytes", "rows", "accepted", "invalid", "duplicates", "blocked")
-                        if k in live
-                    }
-                )
-                if job.size_bytes:
-                    data["percent"] = min(99, int(data["processed_bytes"] * 100 / job.size_bytes))
-        return data
+        return super().to_representation(job) | import_figures(job)
 
 
-# --------------------------------------------------------------------------- vendor accounts
+# ---- vendor accounts
 class LatestBalanceSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=16, decimal_places=4)
     unit = serializers.CharField()
