@@ -30,6 +30,7 @@ from apikeys.scopes import SCOPE_LABELS
 from campaigns import services
 from campaigns.models import CallRecord, Campaign, RecipientImport
 from tests.factories import make_account, make_campaign
+from voiceops.bounds import MAX_CALLS_PER_SECOND
 
 KNOWN_IDS: dict[str, list[int]] = {}
 CSV = "手机号,name,order\n13800138000,王先生,SO1\n".encode(
@@ -67,7 +68,9 @@ def wsgi_app():
 def api_data(db, settings):
     """Real rows for the generated requests to find, and the operator's token."""
     settings.WEBHOOK_ALLOW_LOOPBACK = True  # valid generated endpoints point at this machine
-    account = make_account(options={"seed": 3, "report_delay": [0, 0]})
+    # The account allows the highest rate the schema does, so any schema-valid campaign rate fits under it
+    # (a campaign's rate may not exceed its account's: a rule across two rows the schema cannot express).
+    account = make_account(options={"seed": 3, "report_delay": [0, 0]}, rate_limit_per_second=MAX_CALLS_PER_SECOND)
     draft = make_campaign(recipients=3, account=account)
     running = make_campaign(recipients=3, account=account)
     services.launch(running)
@@ -144,6 +147,10 @@ def _made_valid(case):
         body = {"file": CSV}
     elif path.endswith("/recipients/") and not isinstance(body, dict):
         body = {"recipients": [{"mobile": "13800138000"}]}
+    elif path.endswith("/recipients/") and isinstance(body.get("recipients"), list) and body["recipients"]:
+        # One real number among the drawn ones: a list of which nothing is accepted answers 422 (documented).
+        real = {"mobile": "13912345678", "variables": ["王先生", "SO1"]}  # in no campaign yet; fills 【name】【order】
+        body["recipients"] = [real, *body["recipients"][1:]]
     if isinstance(body, dict):
         for name in ("at", "scheduled_at"):
             if body.get(name) is not None:

@@ -96,7 +96,6 @@ def test_a_pushed_batch_is_isolated_the_same_way():
             custom_id=c.custom_id,
             mobile=c.mobile,
             outcome="busy",
-            answered=False,
             talk_seconds=-5 if c.campaign_id == campaigns[0].pk else 0,
             billed_seconds=None,
             key_pressed=None,

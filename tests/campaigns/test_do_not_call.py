@@ -82,11 +82,11 @@ def test_a_test_call_to_a_listed_number_is_refused():
 
 
 def test_the_data_migration_normalizes_existing_entries():
-    migration = import_module("campaigns.migrations.0007_normalize_do_not_call_clamp_settings")
+    migration = import_module("campaigns.migrations.0008_normalize_do_not_call_clamp_settings")
     now_rows = [("137 0013 7000", "a"), ("+8613700137000", "b"), ("hello", ""), ("+8613800138000", "c")]
     DoNotCallEntry.objects.bulk_create([DoNotCallEntry(mobile=m, reason=r) for m, r in now_rows])  # as typed, before
     state = MigrationExecutor(connection).loader.project_state(
-        ("campaigns", "0007_normalize_do_not_call_clamp_settings")
+        ("campaigns", "0008_normalize_do_not_call_clamp_settings")
     )
     migration.normalize_entries(state.apps, None)  # the historical model: no normalizing save()
     entries = dict(DoNotCallEntry.objects.values_list("mobile", "reason"))
