@@ -13,6 +13,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -223,7 +224,12 @@ def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tupl
 
 def queue_retries(changed: list[tuple[CallRecord | ChangedCall, DeliveryReport]]) -> None:
     """The next attempt for each call a report just failed with an outcome its campaign retries."""
-    retry_candidates = [(call, report.outcome) for call, report in changed if not report.answered and not call.is_test]
+    # Single calls (no campaign) get no automatic retry: the caller decides whether to place another.
+    retry_candidates = [
+        (call, report.outcome)
+        for call, report in changed
+        if not report.answered and not call.is_test and call.campaign_id is not None
+    ]
     if not retry_candidates:
         return
     campaigns = Campaign.objects.in_bulk({c.campaign_id for c, _o in retry_candidates})
@@ -473,4 +479,8 @@ def expire_overdue() -> int:
             .filter(Q(submitted_at__lt=cutoff))
             .update(state=CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
         )
+    single_cutoff = now - timedelta(minutes=settings.SINGLE_CALL_REPORT_WINDOW_MINUTES)
+    expired += CallRecord.objects.filter(
+        campaign__isnull=True, state=CallRecord.State.SUBMITTED, submitted_at__lt=single_cutoff
+    ).update(state=CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
     return expired

@@ -12,6 +12,8 @@ ROLE_PERMISSIONS = {
             "recipient": "add change delete view",
             "voicetemplate": "add change delete view",
             "callrecord": "change view",
+            "singlecall": "view",
+            "callroute": "add change delete view",
             "callbackevent": "change view",
             "donotcallentry": "add change delete view",
             "recipientimport": "add change view",

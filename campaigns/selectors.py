@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 
-from .models import CallCounter, CallRecord, Campaign
+from .models import CallCounter, CallRecord, Campaign, SingleCall
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -97,3 +97,15 @@ def hourly_timeline(campaign: Campaign) -> list[dict]:
         slot = timeline.setdefault(row["hour"], {"hour": row["hour"], "answered": 0, "not_answered": 0})
         slot["answered" if row["state"] == "answered" else "not_answered"] += row["n"]
     return list(timeline.values())
+
+
+def single_calls() -> QuerySet[SingleCall]:
+    """Single calls with ``state`` and ``outcome`` of their latest attempt (filterable) and their attempts."""
+    latest = CallRecord.objects.filter(single_call=OuterRef("pk")).order_by("-attempt")
+    return (
+        SingleCall.objects.annotate(
+            state=Subquery(latest.values("state")[:1]), outcome=Subquery(latest.values("outcome")[:1])
+        )
+        .select_related("account")
+        .prefetch_related(Prefetch("attempts", queryset=CallRecord.objects.order_by("attempt")))
+    )

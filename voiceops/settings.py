@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "voiceops",
     "vendors",
     "campaigns",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -243,3 +244,14 @@ LOGGING = {
 # Vendor HTTP: connect and read timeouts for every request (seconds).
 VENDOR_CONNECT_TIMEOUT = env.float("VENDOR_CONNECT_TIMEOUT", default=3.05)
 VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=15.0)
+
+# Single calls over the API (DESIGN.md, "Transactional calls").
+# Per-number limits across every vendor: "seconds:calls" windows, failed calls counted.
+SINGLE_CALL_NUMBER_LIMITS = [
+    tuple(int(part) for part in item.split(":"))
+    for item in env.list("SINGLE_CALL_NUMBER_LIMITS", default=["60:1", "3600:5", "86400:20"])
+]
+SINGLE_CALL_DAILY_CAP = env.int("SINGLE_CALL_DAILY_CAP", default=10000)  # per API credential, per local day
+SINGLE_CALL_REPORT_WINDOW_MINUTES = env.int("SINGLE_CALL_REPORT_WINDOW_MINUTES", default=60)
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)

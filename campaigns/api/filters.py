@@ -2,7 +2,7 @@
 
 import django_filters
 
-from ..models import OUTCOME_CHOICES, CallRecord
+from ..models import OUTCOME_CHOICES, CallRecord, SingleCall
 from ..phones import InvalidNumber, normalize
 
 
@@ -26,3 +26,22 @@ class CallRecordFilter(django_filters.FilterSet):
         except InvalidNumber:
             value = value.strip()
         return queryset.filter(mobile=value)
+
+
+class SingleCallFilter(django_filters.FilterSet):
+    out_id = django_filters.CharFilter(help_text="Your own reference, exactly")
+    state = django_filters.ChoiceFilter(choices=CallRecord.State.choices, help_text="Of the latest attempt")
+    outcome = django_filters.ChoiceFilter(choices=OUTCOME_CHOICES, help_text="Of the latest attempt")
+    mobile = django_filters.CharFilter(
+        method="filter_mobile", help_text="Any spelling: 13800138000, +86 138-0013-8000, …"
+    )
+    product = django_filters.ChoiceFilter(choices=[(p, p) for p in SingleCall.PRODUCTS])
+    account = django_filters.NumberFilter(field_name="account_id")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = SingleCall
+        fields = ["out_id", "state", "outcome", "mobile", "product", "account"]
+
+    filter_mobile = CallRecordFilter.filter_mobile

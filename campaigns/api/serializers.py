@@ -17,7 +17,7 @@ from rest_framework import serializers
 from vendors.models import VendorAccount
 
 from ..imports import progress_key
-from ..models import OUTCOME_CHOICES, CallRecord, Campaign, RecipientImport
+from ..models import OUTCOME_CHOICES, CallRecord, Campaign, RecipientImport, SingleCall
 from ..readers import FILE_SUFFIXES, UnreadableFile, check_size
 
 MAX_JSON_RECIPIENTS = 10_000
@@ -357,3 +357,150 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     def get_low_balance(self, account):
         amount = getattr(account, "latest_amount", None)
         return None if amount is None else amount < account.low_balance_threshold
+
+
+# --------------------------------------------------------------------------- single calls
+class SingleCallRequestSerializer(serializers.Serializer):
+    """The body of ``POST /api/calls/``; the service checks what depends on the account."""
+
+    mobile = serializers.CharField(max_length=40, help_text="Any common spelling; answered as E.164")
+    product = serializers.ChoiceField(choices=[(p, p) for p in SingleCall.PRODUCTS])
+    code = serializers.CharField(
+        required=False, allow_blank=True, max_length=6, help_text="verify: the code to read out, 4 to 6 digits"
+    )
+    template = serializers.IntegerField(
+        required=False, allow_null=True, help_text="notify, voice_sms: a voice template id"
+    )
+    variables = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, max_length=200),
+        required=False,
+        max_length=20,
+        help_text="The template's variables, in its order",
+    )
+    content = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Free text, where the vendor plays it"
+    )
+    out_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="Your own reference, echoed everywhere"
+    )
+    account = serializers.IntegerField(
+        required=False, allow_null=True, help_text="A vendor account id; default: the route for the product"
+    )
+
+
+class CallAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CallRecord
+        fields = [
+            "id",
+            "attempt",
+            "account",
+            "custom_id",
+            "vendor_message_id",
+            "state",
+            "outcome",
+            "raw_code",
+            "raw_message",
+            "talk_seconds",
+            "billed_seconds",
+            "billed_units",
+            "key_pressed",
+            "submitted_at",
+            "reported_at",
+        ]
+        read_only_fields = fields
+
+
+class SingleCallSerializer(serializers.ModelSerializer):
+    """A single call as its caller sees it: the latest attempt's state and result, and every attempt."""
+
+    state = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField()
+    raw_code = serializers.SerializerMethodField()
+    raw_message = serializers.SerializerMethodField()
+    talk_seconds = serializers.SerializerMethodField()
+    billed_seconds = serializers.SerializerMethodField()
+    key_pressed = serializers.SerializerMethodField()
+    submitted_at = serializers.SerializerMethodField()
+    reported_at = serializers.SerializerMethodField()
+    attempts = CallAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SingleCall
+        fields = [
+            "id",
+            "out_id",
+            "mobile",
+            "product",
+            "account",
+            "template",
+            "state",
+            "outcome",
+            "raw_code",
+            "raw_message",
+            "talk_seconds",
+            "billed_seconds",
+            "key_pressed",
+            "created_at",
+            "submitted_at",
+            "reported_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+    @staticmethod
+    def _latest(call):
+        attempts = list(call.attempts.all())
+        return attempts[-1] if attempts else None
+
+    def _field(self, call, name, default=None):
+        latest = self._latest(call)
+        return getattr(latest, name) if latest is not None else default
+
+    @extend_schema_field(serializers.ChoiceField(choices=CallRecord.State.choices))
+    def get_state(self, call) -> str:
+        return self._field(call, "state", CallRecord.State.QUEUED)
+
+    @extend_schema_field(serializers.CharField(help_text="Empty until a result is known; else an outcome"))
+    def get_outcome(self, call) -> str:
+        return self._field(call, "outcome", "")
+
+    def get_raw_code(self, call) -> str:
+        return self._field(call, "raw_code", "")
+
+    def get_raw_message(self, call) -> str:
+        return self._field(call, "raw_message", "")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_talk_seconds(self, call):
+        return self._field(call, "talk_seconds")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_billed_seconds(self, call):
+        return self._field(call, "billed_seconds")
+
+    def get_key_pressed(self, call) -> str:
+        return self._field(call, "key_pressed", "")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_submitted_at(self, call):
+        value = self._field(call, "submitted_at")
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_reported_at(self, call):
+        value = self._field(call, "reported_at")
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+
+class FrequencyLimitSerializer(serializers.Serializer):
+    """Documentation: the body of a call refused by a frequency limit (HTTP 429)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    limit = serializers.ChoiceField(choices=[("number", "number"), ("vendor", "vendor"), ("daily_cap", "daily_cap")])
+    window = serializers.CharField(help_text="e.g. number:1/1min")
+    window_seconds = serializers.IntegerField()
+    max_calls = serializers.IntegerField()
+    frees_at = serializers.DateTimeField()
+    retry_after = serializers.IntegerField(help_text="Seconds; also in the Retry-After header")

@@ -3,10 +3,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from .callbacks import vendor_callback
-from .views import CampaignCallsView, CampaignViewSet, RecipientImportViewSet, VendorAccountViewSet
+from .views import CampaignCallsView, CampaignViewSet, RecipientImportViewSet, SingleCallViewSet, VendorAccountViewSet
 
 router = SimpleRouter()
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("calls", SingleCallViewSet, basename="singlecall")
 router.register("imports", RecipientImportViewSet, basename="recipientimport")
 router.register("vendor-accounts", VendorAccountViewSet, basename="vendoraccount")
 

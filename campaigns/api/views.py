@@ -12,7 +12,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -21,22 +28,27 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 
+from idempotency.services import idempotent
 from vendors.models import VendorAccount
+from voiceops.credentials import credential_id
 
-from .. import selectors, services
+from .. import selectors, services, single_calls
 from ..models import CallRecord, Campaign, RecipientImport
 from ..services import CampaignError
-from .filters import CallRecordFilter
+from .filters import CallRecordFilter, SingleCallFilter
 from .serializers import (
     CallRecordSerializer,
     CampaignSerializer,
     CampaignStatsSerializer,
     ErrorSerializer,
+    FrequencyLimitSerializer,
     ImportResultSerializer,
     LaunchSerializer,
     RecipientFileSerializer,
     RecipientImportSerializer,
     RecipientListSerializer,
+    SingleCallRequestSerializer,
+    SingleCallSerializer,
     VendorAccountSerializer,
     import_result_data,
 )
@@ -94,6 +106,18 @@ class JSONErrorsMixin:
             )
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Any unique string up to 255 characters. Sent again with the same body, the first answer is "
+    "replayed (header `Idempotent-Replayed: true`) and nothing more is created; with another body: 422. "
+    "Kept 24 hours, per credential.",
+)
+IDEMPOTENCY_RESPONSES = {
+    409: OpenApiResponse(description="A request with this Idempotency-Key is still in progress; retry shortly"),
+    422: OpenApiResponse(description="This Idempotency-Key was used with a different request"),
+}
 CONFLICT = OpenApiResponse(ErrorSerializer, description="The campaign is in a state that does not allow this")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object")
 IMPORT_STARTED = inline_serializer(
@@ -111,7 +135,8 @@ def _action_schema(summary: str, description: str):
         summary=summary,
         description=description,
         request=None,
-        responses={200: CampaignSerializer, 404: NOT_FOUND, 409: CONFLICT},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: CampaignSerializer, 404: NOT_FOUND, 409: CONFLICT, 422: IDEMPOTENCY_RESPONSES[422]},
     )
 
 
@@ -122,6 +147,7 @@ def _action_schema(summary: str, description: str):
         summary="Create a campaign",
         description="Created as a draft; add recipients, then launch. The template must belong "
         "to the campaign's vendor account.",
+        parameters=[IDEMPOTENCY_KEY],
     ),
 )
 class CampaignViewSet(
@@ -155,6 +181,10 @@ class CampaignViewSet(
         # The list filters (state, product, account) are not meant for one campaign or its actions.
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
 
@@ -168,6 +198,7 @@ class CampaignViewSet(
         description="Starts the campaign now, or at `at`. Without `at`, a start time in the future already set "
         "on the campaign (`scheduled_at`) is kept. The body may be empty.",
         request=LaunchSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             200: CampaignSerializer,
             400: OpenApiResponse(description="Bad `at`"),
@@ -176,6 +207,7 @@ class CampaignViewSet(
         },
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def launch(self, request, pk=None):
         campaign = self.get_object()
         body = LaunchSerializer(data=request.data if isinstance(request.data, dict) else {})
@@ -188,6 +220,7 @@ class CampaignViewSet(
 
     @_action_schema("Pause", "Stops dispatching; calls already with the vendor still report.")
     @action(detail=True, methods=["post"])
+    @idempotent
     def pause(self, request, pk=None):
         campaign = self.get_object()
         services.pause(campaign, actor=request.user)
@@ -195,6 +228,7 @@ class CampaignViewSet(
 
     @_action_schema("Resume", "Continues a paused campaign (scheduled again if its start time is still ahead).")
     @action(detail=True, methods=["post"])
+    @idempotent
     def resume(self, request, pk=None):
         campaign = self.get_object()
         services.resume(campaign, actor=request.user)
@@ -202,6 +236,7 @@ class CampaignViewSet(
 
     @_action_schema("Cancel", "Cancels the campaign and every call not yet handed to the vendor.")
     @action(detail=True, methods=["post"])
+    @idempotent
     def cancel(self, request, pk=None):
         campaign = self.get_object()
         services.cancel(campaign, actor=request.user)
@@ -211,6 +246,7 @@ class CampaignViewSet(
         "Retry failed calls", "Queues a new attempt for every recipient whose last attempt failed or expired."
     )
     @action(detail=True, methods=["post"], url_path="retry-failed")
+    @idempotent
     def retry_failed(self, request, pk=None):
         campaign = self.get_object()
         services.retry_failed(campaign, actor=request.user)
@@ -226,6 +262,7 @@ class CampaignViewSet(
             "background: the answer is 202 with the import's progress URL."
         ),
         request={"application/json": RecipientListSerializer, "multipart/form-data": RecipientFileSerializer},
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             200: ImportResultSerializer,
             202: IMPORT_STARTED,
@@ -243,6 +280,7 @@ class CampaignViewSet(
         ],
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
+    @idempotent
     def recipients(self, request, pk=None):
         campaign = self.get_object()
         if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
@@ -304,6 +342,59 @@ class CampaignCallsView(JSONErrorsMixin, generics.ListAPIView):
     def list(self, request, *args, **kwargs):
         get_object_or_404(Campaign.objects.only("pk"), pk=self.kwargs["id"])
         return super().list(request, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------- single calls
+@extend_schema_view(
+    list=extend_schema(
+        summary="List single calls",
+        description="Newest first; filter by `out_id`, state or outcome of the latest attempt, number, product, "
+        "account or creation time.",
+    ),
+    retrieve=extend_schema(summary="One single call", responses={200: SingleCallSerializer, 404: NOT_FOUND}),
+)
+class SingleCallViewSet(JSONErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One call to one number outside any campaign (a verification code, a notification)."""
+
+    serializer_class = SingleCallSerializer
+    permission_classes = [ModelPermissions]
+    filterset_class = SingleCallFilter
+    pagination_class = CallCursorPagination
+    queryset = selectors.single_calls()
+
+    @extend_schema(
+        summary="Place a single call",
+        description="`verify` reads out `code` (4 to 6 digits); `notify` and `voice_sms` play a `template` with its "
+        "`variables`, or `content` where the vendor plays free text. Without `account`, the template's account or "
+        "the route set for the product in the admin is used. Frequency limits per number (across every vendor), "
+        "the vendor's own per-number limits and a daily cap per credential are checked first: a refused call "
+        "answers 429 saying which limit and when it frees, and nothing is sent.",
+        request=SingleCallRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: SingleCallSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Field errors"),
+            429: OpenApiResponse(FrequencyLimitSerializer, description="A frequency limit refused the call"),
+            **IDEMPOTENCY_RESPONSES,
+        },
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        body = SingleCallRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            call = single_calls.place_call(
+                single_calls.CallRequest(**body.validated_data),
+                credential=credential_id(request),
+                user=request.user,
+            )
+        except single_calls.CallRefused as refused:
+            data = refused.refusal.as_dict()
+            return Response(
+                data, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(data["retry_after"])}
+            )
+        url = reverse("singlecall-detail", args=[call.pk])
+        return Response(self.get_serializer(call).data, status=status.HTTP_201_CREATED, headers={"Location": url})
 
 
 # --------------------------------------------------------------------------- imports

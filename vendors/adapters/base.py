@@ -249,6 +249,8 @@ class BaseAdapter:
     max_content_length: int | None = None
     # (window in seconds, most calls to one number in that window) that the vendor states
     per_number_limits: tuple[tuple[int, int], ...] = ()
+    # Whether the vendor plays any text we send, without a template filed with it first
+    free_content = False
 
     def __init__(self, account):
         self.account = account

@@ -173,6 +173,7 @@ class Sms10692Adapter(BaseAdapter):
     label = "sms10692 platform"
     batch_size = 1000
     products = ("notify", "verify", "marketing")
+    free_content = True  # the content is played as sent
     report_delivery = ("pull",)
     outcome_map: ClassVar[dict[str, str]] = {"10": "answered", "20": "unreachable"}
     max_content_length = None
