@@ -9,6 +9,7 @@ class CampaignsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete
 
+        from . import admin_single_calls  # noqa: F401  (registers the single-call admin beside campaigns.admin)
         from .models import Recipient
 
         post_delete.connect(_recipient_deleted, sender=Recipient, dispatch_uid="campaigns.recipient_count")

@@ -262,6 +262,7 @@ class SingleCall(models.Model):
     """
 
     PRODUCTS = ("verify", "notify", "voice_sms")
+    HIDDEN_CODE = "••••"
 
     out_id = models.CharField(_("caller's reference"), max_length=64, blank=True)
     product = models.CharField(_("product"), max_length=20, choices=PRODUCT_CHOICES)
@@ -303,6 +304,12 @@ class SingleCall(models.Model):
         if self.product == "verify":
             return self.variables[0] if self.variables else ""
         return self.template.content if self.template_id else self.content
+
+    def shown_variables(self) -> str:
+        """The variables as staff may see them: a verification code is the callee's secret, never shown."""
+        if self.product == "verify":
+            return self.HIDDEN_CODE
+        return "、".join(self.variables or []) or "—"
 
     def outbound_text(self) -> str:
         """What the vendor is asked to play: the code, or the message with its variables filled in."""

@@ -265,7 +265,9 @@ def spend(period: Period) -> dict:
                 blank(
                     name=row["campaign__name"],
                     url=reverse("admin:campaigns_campaign_change", args=[row["campaign_id"]]),
-                ),
+                )
+                if row["campaign_id"] is not None
+                else blank(name=_("Single calls (API)"), url=reverse("admin:campaigns_singlecall_changelist")),
             ),
             by_account.setdefault(
                 account.pk,

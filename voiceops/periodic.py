@@ -13,6 +13,7 @@ PERIODIC_TASKS = {
     "Reconcile calls stuck in submitting": ("campaigns.dispatch.reconcile_stuck", 300, "dispatch"),
     "Snapshot vendor balances": ("vendors.snapshot_balances", 900, "reports"),
     "Fail interrupted imports": ("campaigns.imports.fail_interrupted", 300, "imports"),
+    "Forget expired idempotency keys": ("idempotency.delete_expired", 3600, "default"),
 }
 
 
