@@ -22,6 +22,8 @@ PRODUCT_LABELS = {
     "voice_sms": _("Voice SMS"),
 }
 PRODUCT_CHOICES = [(p, PRODUCT_LABELS[p]) for p in PRODUCTS]
+SINGLE_CALL_PRODUCTS = ("verify", "notify", "voice_sms")  # one call to one number: no marketing
+SINGLE_CALL_PRODUCT_CHOICES = [(p, PRODUCT_LABELS[p]) for p in SINGLE_CALL_PRODUCTS]
 
 OUTCOME_LABELS = {
     "answered": _("Answered"),
@@ -224,7 +226,7 @@ class Recipient(models.Model):
 class CallRoute(models.Model):
     """The vendor account a single call of a product goes through when the caller names none."""
 
-    product = models.CharField(_("product"), max_length=20, choices=PRODUCT_CHOICES, unique=True)
+    product = models.CharField(_("product"), max_length=20, choices=SINGLE_CALL_PRODUCT_CHOICES, unique=True)
     account = models.ForeignKey(
         VendorAccount, on_delete=models.PROTECT, related_name="call_routes", verbose_name=_("vendor account")
     )
@@ -261,11 +263,11 @@ class SingleCall(models.Model):
     calls are; the call's state, outcome and times are those of its latest attempt.
     """
 
-    PRODUCTS = ("verify", "notify", "voice_sms")
+    PRODUCTS = SINGLE_CALL_PRODUCTS
     HIDDEN_CODE = "••••"
 
     out_id = models.CharField(_("caller's reference"), max_length=64, blank=True)
-    product = models.CharField(_("product"), max_length=20, choices=PRODUCT_CHOICES)
+    product = models.CharField(_("product"), max_length=20, choices=SINGLE_CALL_PRODUCT_CHOICES)
     mobile = models.CharField(_("number"), max_length=20)  # E.164
     account = models.ForeignKey(
         VendorAccount, on_delete=models.PROTECT, related_name="single_calls", verbose_name=_("vendor account")

@@ -215,6 +215,8 @@ SPECTACULAR_SETTINGS = {
         "CallStateEnum": "campaigns.models.CallRecord.State",
         "ImportStateEnum": "campaigns.models.RecipientImport.State",
         "OutcomeEnum": "campaigns.models.OUTCOME_CHOICES",  # also the items of retry_outcomes
+        "ProductEnum": "campaigns.models.PRODUCT_CHOICES",
+        "SingleCallProductEnum": "campaigns.models.SINGLE_CALL_PRODUCT_CHOICES",
     },
 }
 

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from ..models import OUTCOME_CHOICES, CallRecord, SingleCall
+from ..models import OUTCOME_CHOICES, SINGLE_CALL_PRODUCT_CHOICES, CallRecord, SingleCall
 from ..phones import InvalidNumber, normalize
 
 
@@ -35,7 +35,7 @@ class SingleCallFilter(django_filters.FilterSet):
     mobile = django_filters.CharFilter(
         method="filter_mobile", help_text="Any spelling: 13800138000, +86 138-0013-8000, …"
     )
-    product = django_filters.ChoiceFilter(choices=[(p, p) for p in SingleCall.PRODUCTS])
+    product = django_filters.ChoiceFilter(choices=SINGLE_CALL_PRODUCT_CHOICES)
     account = django_filters.NumberFilter(field_name="account_id")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

@@ -17,7 +17,7 @@ from rest_framework import serializers
 from vendors.models import VendorAccount
 
 from ..imports import progress_key
-from ..models import OUTCOME_CHOICES, CallRecord, Campaign, RecipientImport, SingleCall
+from ..models import OUTCOME_CHOICES, SINGLE_CALL_PRODUCT_CHOICES, CallRecord, Campaign, RecipientImport, SingleCall
 from ..readers import FILE_SUFFIXES, UnreadableFile, check_size
 
 MAX_JSON_RECIPIENTS = 10_000
@@ -364,7 +364,7 @@ class SingleCallRequestSerializer(serializers.Serializer):
     """The body of ``POST /api/calls/``; the service checks what depends on the account."""
 
     mobile = serializers.CharField(max_length=40, help_text="Any common spelling; answered as E.164")
-    product = serializers.ChoiceField(choices=[(p, p) for p in SingleCall.PRODUCTS])
+    product = serializers.ChoiceField(choices=SINGLE_CALL_PRODUCT_CHOICES)
     code = serializers.CharField(
         required=False, allow_blank=True, max_length=6, help_text="verify: the code to read out, 4 to 6 digits"
     )

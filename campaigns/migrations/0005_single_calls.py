@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
             name='CallRoute',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('product', models.CharField(choices=[('notify', 'Notification'), ('verify', 'Verification code'), ('marketing', 'Marketing'), ('voice_sms', 'Voice SMS')], max_length=20, unique=True, verbose_name='product')),
+                ('product', models.CharField(choices=[('verify', 'Verification code'), ('notify', 'Notification'), ('voice_sms', 'Voice SMS')], max_length=20, unique=True, verbose_name='product')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
                 ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='call_routes', to='vendors.vendoraccount', verbose_name='vendor account')),
             ],
@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('out_id', models.CharField(blank=True, max_length=64, verbose_name="caller's reference")),
-                ('product', models.CharField(choices=[('notify', 'Notification'), ('verify', 'Verification code'), ('marketing', 'Marketing'), ('voice_sms', 'Voice SMS')], max_length=20, verbose_name='product')),
+                ('product', models.CharField(choices=[('verify', 'Verification code'), ('notify', 'Notification'), ('voice_sms', 'Voice SMS')], max_length=20, verbose_name='product')),
                 ('mobile', models.CharField(max_length=20, verbose_name='number')),
                 ('variables', models.JSONField(blank=True, default=list, verbose_name='variables')),
                 ('content', models.TextField(blank=True, verbose_name='content')),

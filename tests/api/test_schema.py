@@ -9,7 +9,7 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from campaigns.models import RecipientImport
+from campaigns.models import CallRecord, RecipientImport, SingleCall
 from tests.api import client_for
 from tests.factories import make_account, make_campaign
 
@@ -26,6 +26,8 @@ EXPECTED_PATHS = {
     "/api/campaigns/{id}/stats/": {"get"},
     "/api/campaigns/{id}/calls/": {"get"},
     "/api/imports/{id}/": {"get"},
+    "/api/calls/": {"get", "post"},
+    "/api/calls/{id}/": {"get"},
     "/api/vendor-accounts/": {"get"},
     "/api/vendor-accounts/{id}/": {"get"},
 }
@@ -80,7 +82,14 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
     campaign = make_campaign(recipients=2)
     job = RecipientImport.objects.create(campaign=campaign, original_name="x.csv")
     account = make_account()
-    ids = {"/api/imports/": job.pk, "/api/vendor-accounts/": account.pk, "/api/campaigns/": campaign.pk}
+    single = SingleCall.objects.create(product="verify", mobile="+8613800138000", account=account, variables=["1234"])
+    CallRecord.objects.create(single_call=single, mobile=single.mobile, custom_id="S1A1")
+    ids = {
+        "/api/imports/": job.pk,
+        "/api/vendor-accounts/": account.pk,
+        "/api/campaigns/": campaign.pk,
+        "/api/calls/": single.pk,
+    }
     operator = client_for("Operators")
     checked = 0
     for path, operations in schema["paths"].items():
@@ -94,4 +103,4 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
             assert response["Content-Type"].startswith("application/json"), concrete
         assert operator.get(path.replace("{id}", "999999")).status_code in (200, 404)
         checked += 1
-    assert checked == 7
+    assert checked == 9
