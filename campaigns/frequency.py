@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -137,10 +137,16 @@ def take_daily_quota(credential: str, now: datetime) -> Refusal | None:
     cap = settings.SINGLE_CALL_DAILY_CAP
     if not cap:
         return None
-    local = timezone.localtime(now)
-    day = local.date()
-    quota, _created = CallQuota.objects.get_or_create(credential=credential, day=day)
-    if not CallQuota.objects.filter(pk=quota.pk, calls__lt=cap).update(calls=F("calls") + 1):
+    day = timezone.localtime(now).date()
+    with connection.cursor() as cursor:  # one statement: create today's row or add one, below the cap
+        cursor.execute(
+            f"INSERT INTO {CallQuota._meta.db_table} (credential, day, calls) VALUES (%s, %s, 1) "
+            "ON CONFLICT (credential, day) DO UPDATE SET calls = excluded.calls + "
+            f"{CallQuota._meta.db_table}.calls WHERE {CallQuota._meta.db_table}.calls < %s RETURNING calls",
+            [credential, day, cap],
+        )
+        counted = cursor.fetchone()
+    if counted is None:
         midnight = timezone.make_aware(datetime.combine(day + timedelta(days=1), datetime.min.time()))
         return Refusal("daily_cap", 86400, cap, midnight)
     return None

@@ -307,6 +307,13 @@ class SingleCall(models.Model):
             return self.variables[0] if self.variables else ""
         return self.template.content if self.template_id else self.content
 
+    @property
+    def attempt_records(self) -> list:
+        """The attempts in order, read once per instance (prefetched by ``selectors.single_calls``)."""
+        if not hasattr(self, "attempt_list"):
+            self.attempt_list = list(self.attempts.all())
+        return self.attempt_list
+
     def shown_variables(self) -> str:
         """The variables as staff may see them: a verification code is the callee's secret, never shown."""
         if self.product == "verify":

@@ -54,26 +54,30 @@ def place_call(request: CallRequest, *, credential: str, user=None) -> SingleCal
     call = prepare(request)
     adapter = adapter_class(call.account.vendor)
     now = timezone.now()
-    with transaction.atomic():
+    # The checks write nothing unless they pass (the quota's upsert adds only below the cap), so a
+    # refusal leaves the transaction clean and needs no savepoint.
+    with transaction.atomic(savepoint=False):
         frequency.lock_number(call.mobile)
         refusal = (
             frequency.number_refusal(call.mobile, now)
             or frequency.vendor_refusal(adapter, call.account_id, call.mobile, now)
             or frequency.take_daily_quota(credential, now)
         )
-        if refusal is not None:
-            raise CallRefused(refusal)
-        call.credential, call.created_by, call.created_at = credential, user, now
-        call.save(force_insert=True)
-        attempt = CallRecord.objects.create(
-            single_call=call,
-            account=call.account,
-            attempt=1,
-            mobile=call.mobile,
-            custom_id=f"S{call.pk}A1",
-            created_at=now,
-        )
-        transaction.on_commit(lambda: tasks.send_single_call.delay(attempt.pk))
+        if refusal is None:
+            call.credential, call.created_by, call.created_at = credential, user, now
+            call.save(force_insert=True)
+            attempt = CallRecord.objects.create(
+                single_call=call,
+                account=call.account,
+                attempt=1,
+                mobile=call.mobile,
+                custom_id=f"S{call.pk}A1",
+                created_at=now,
+            )
+            transaction.on_commit(lambda: tasks.send_single_call.delay(attempt.pk))
+    if refusal is not None:
+        raise CallRefused(refusal)
+    call.attempt_list = [attempt]  # what the answer shows, without reading it back
     return call
 
 

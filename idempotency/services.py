@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from rest_framework import status
@@ -26,10 +27,17 @@ from voiceops.credentials import credential_id
 
 from .models import IdempotencyKey
 
+logger = logging.getLogger(__name__)
+
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 IN_PROGRESS = 0  # status of a row whose request has not finished (never committed as such)
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
+
+
+class KeyInProgress(Exception):
+    """Another request holds this key and did not finish within ``IDEMPOTENCY_WAIT_SECONDS``."""
 
 
 def idempotent(handler):
@@ -58,13 +66,15 @@ def run_once(request, key: str, handler) -> Response:
     with transaction.atomic():
         try:
             claimed, existing = _claim(credential, key, request, fingerprint)
-        except DatabaseError:  # waited longer than IDEMPOTENCY_WAIT_SECONDS for the first request
+        except KeyInProgress:  # waited longer than IDEMPOTENCY_WAIT_SECONDS for the first request
+            logger.info("idempotency key %r still held by another request", key, exc_info=True)
+            transaction.set_rollback(True)
             return _in_progress()
         if existing is not None:
             return _answer_existing(existing, fingerprint)
         response = handler()
         if status.is_success(response.status_code):
-            IdempotencyKey.objects.filter(pk=claimed.pk).update(
+            IdempotencyKey.objects.filter(pk=claimed).update(
                 status_code=response.status_code,
                 response_body=json.loads(json.dumps(response.data, cls=JSONEncoder)),
                 location=response.headers.get("Location", "")[:500],
@@ -75,33 +85,54 @@ def run_once(request, key: str, handler) -> Response:
 
 
 def _claim(credential: str, key: str, request, fingerprint: str):
-    """Insert the key row (waiting for a concurrent holder of the key); returns (row, None) or (None, existing)."""
-    fields = {"method": request.method, "path": request.path[:500], "fingerprint": fingerprint}
+    """Insert the key row (waiting for a concurrent holder of the key); returns (row id, None) or (None, existing)."""
+    values = [credential, key, request.method, request.path[:500], fingerprint, IN_PROGRESS, timezone.now()]
     for _try in range(3):
-        _set_lock_timeout(settings.IDEMPOTENCY_WAIT_SECONDS)  # how long to wait for a concurrent holder
         try:
-            with transaction.atomic():
-                row = IdempotencyKey.objects.create(credential=credential, key=key, status_code=IN_PROGRESS, **fields)
-            return row, None
-        except IntegrityError:
-            existing = IdempotencyKey.objects.filter(credential=credential, key=key).first()
-            if existing is None:  # the holder rolled back meanwhile: claim it again
-                continue
-            if existing.created_at < timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS):
-                IdempotencyKey.objects.filter(pk=existing.pk).delete()  # expired, not yet swept
-                continue
-            return None, existing
-        finally:
-            _set_lock_timeout(None)
-    raise DatabaseError("idempotency key kept changing hands")
+            with connection.cursor() as cursor:
+                cursor.execute(_insert_sql(), [*_lock_timeout_param(), *values])
+                inserted = cursor.fetchone()
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise KeyInProgress from exc
+            raise
+        if inserted is not None:
+            return inserted[0], None
+        existing = IdempotencyKey.objects.filter(credential=credential, key=key).first()
+        if existing is None:  # the holder rolled back meanwhile: claim it again
+            continue
+        if existing.created_at < timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS):
+            IdempotencyKey.objects.filter(pk=existing.pk).delete()  # expired, not yet swept
+            continue
+        return None, existing
+    raise KeyInProgress
 
 
-def _set_lock_timeout(seconds: float | None) -> None:
+COLUMNS = "credential, key, method, path, fingerprint, status_code, created_at, location"
+
+
+def _insert_sql() -> str:
+    """One statement: insert unless the key exists. On PostgreSQL a concurrent uncommitted insert of
+    the same key makes it wait; ``lock_timeout`` (set in the same statement, for the rest of the
+    transaction) bounds that wait to ``IDEMPOTENCY_WAIT_SECONDS``."""
+    table = IdempotencyKey._meta.db_table
+    if connection.vendor == "postgresql":
+        return (
+            f"INSERT INTO {table} ({COLUMNS}) SELECT new.* "
+            "FROM (SELECT set_config('lock_timeout', %s, true)) AS wait, "
+            "(VALUES (%s, %s, %s, %s, %s, %s::smallint, %s::timestamptz, '')) AS new "
+            "ON CONFLICT (credential, key) DO NOTHING RETURNING id"
+        )
+    return (
+        f"INSERT INTO {table} ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, '') "
+        "ON CONFLICT (credential, key) DO NOTHING RETURNING id"
+    )
+
+
+def _lock_timeout_param() -> list[str]:
     if connection.vendor != "postgresql":
-        return  # SQLite serializes writers itself
-    value = "0" if seconds is None else f"{int(seconds * 1000)}ms"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [value])
+        return []  # SQLite serializes writers itself
+    return [f"{int(settings.IDEMPOTENCY_WAIT_SECONDS * 1000)}ms"]
 
 
 def _answer_existing(existing: IdempotencyKey, fingerprint: str) -> Response:

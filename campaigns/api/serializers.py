@@ -423,7 +423,7 @@ class SingleCallSerializer(serializers.ModelSerializer):
     key_pressed = serializers.SerializerMethodField()
     submitted_at = serializers.SerializerMethodField()
     reported_at = serializers.SerializerMethodField()
-    attempts = CallAttemptSerializer(many=True, read_only=True)
+    attempts = CallAttemptSerializer(many=True, read_only=True, source="attempt_records")
 
     class Meta:
         model = SingleCall
@@ -450,7 +450,7 @@ class SingleCallSerializer(serializers.ModelSerializer):
 
     @staticmethod
     def _latest(call):
-        attempts = list(call.attempts.all())
+        attempts = call.attempt_records
         return attempts[-1] if attempts else None
 
     def _field(self, call, name, default=None):
