@@ -121,6 +121,9 @@ class SingleCallAdmin(ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a placed call is a record of money spent and of a number called
+
 
 @admin.register(CallRoute)
 class CallRouteAdmin(ModelAdmin):

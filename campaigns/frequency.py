@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from .models import CallQuota, CallRecord, SingleCall
 
@@ -45,7 +45,7 @@ class Refusal:
 
     def message(self) -> str:
         frees = timezone.localtime(self.frees_at).strftime("%Y-%m-%d %H:%M:%S")
-        values = {"most": self.most, "window": describe_window(self.window_seconds), "frees": frees}
+        values = {"most": self.most, "window": spoken_window(self.window_seconds), "frees": frees}
         if self.limit == "daily_cap":
             return (
                 gettext(
@@ -75,12 +75,26 @@ class Refusal:
             "window": self.window_name,
             "window_seconds": self.window_seconds,
             "max_calls": self.most,
-            "frees_at": self.frees_at.isoformat(),
+            "frees_at": timezone.localtime(self.frees_at).isoformat(),
             "retry_after": self.retry_after(now),
         }
 
 
+def spoken_window(seconds: int) -> str:
+    """The window in words for people: "1 minute", "24 hours" (translated)."""
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds % size == 0:
+            n = seconds // size
+            if unit == "day":
+                return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
+            if unit == "hour":
+                return ngettext("%(n)d hour", "%(n)d hours", n) % {"n": n}
+            return ngettext("%(n)d minute", "%(n)d minutes", n) % {"n": n}
+    return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
+
+
 def describe_window(seconds: int) -> str:
+    """The window as a short code for programs: "1min", "1h", "1d", "90s"."""
     for size, name in ((86400, "d"), (3600, "h"), (60, "min")):
         if seconds % size == 0:
             return f"{seconds // size}{name}"

@@ -228,7 +228,11 @@ class CallRoute(models.Model):
 
     product = models.CharField(_("product"), max_length=20, choices=SINGLE_CALL_PRODUCT_CHOICES, unique=True)
     account = models.ForeignKey(
-        VendorAccount, on_delete=models.PROTECT, related_name="call_routes", verbose_name=_("vendor account")
+        VendorAccount,
+        on_delete=models.PROTECT,
+        related_name="call_routes",
+        verbose_name=_("vendor account"),
+        help_text=_("Single calls of this product that name no account and no template go through this account."),
     )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

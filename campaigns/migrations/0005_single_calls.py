@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('product', models.CharField(choices=[('verify', 'Verification code'), ('notify', 'Notification'), ('voice_sms', 'Voice SMS')], max_length=20, unique=True, verbose_name='product')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='call_routes', to='vendors.vendoraccount', verbose_name='vendor account')),
+                ('account', models.ForeignKey(help_text='Single calls of this product that name no account and no template go through this account.', on_delete=django.db.models.deletion.PROTECT, related_name='call_routes', to='vendors.vendoraccount', verbose_name='vendor account')),
             ],
             options={
                 'verbose_name': 'single-call route',

@@ -80,3 +80,9 @@ def test_finance_counts_single_calls_spend_apart_from_campaigns(calls):
     data = finance.spend(finance.Period(today - timedelta(days=1), today))
     rows = {str(r["name"]): r for r in data["campaigns"]}
     assert rows["Single calls (API)"]["calls"] == 2 and rows["Single calls (API)"]["cost"] == Decimal("0.40")
+
+
+def test_no_one_deletes_a_placed_call(admin_client, calls):
+    page = admin_client.get(f"/admin/campaigns/singlecall/{calls[0]}/change/").content.decode()
+    assert "/delete/" not in page
+    assert admin_client.post(f"/admin/campaigns/singlecall/{calls[0]}/delete/", {"post": "yes"}).status_code == 403
