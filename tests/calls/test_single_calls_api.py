@@ -195,3 +195,23 @@ def test_operators_read_single_calls(client, account, django_capture_on_commit_c
     assert operator.get(f"/api/calls/{call_id}/").status_code == 200
     assert operator.post("/api/calls/", VERIFY, format="json").status_code == 403
     assert client.get("/api/calls/999999/").status_code == 404
+
+
+def test_a_single_call_without_a_receipt_expires_after_its_window(client, account, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns import dispatch, receipts
+
+    call_id = client.post("/api/calls/", VERIFY, format="json").json()["id"]
+    attempt = CallRecord.objects.get(single_call_id=call_id)
+    late = timezone.now() - timedelta(minutes=settings.SINGLE_CALL_REPORT_WINDOW_MINUTES + 1)
+    CallRecord.objects.filter(pk=attempt.pk).update(state="submitted", submitted_at=late)
+    assert receipts.expire_overdue() == 1
+    assert client.get(f"/api/calls/{call_id}/").json()["state"] == "expired"
+    # one stuck in submitting (the answer was lost) is flagged for an operator, never re-sent
+    CallRecord.objects.filter(pk=attempt.pk).update(state="submitting")
+    assert dispatch.reconcile_stuck() == 1
+    attempt.refresh_from_db()
+    assert attempt.state == "submit_failed" and attempt.outcome == "timeout"
