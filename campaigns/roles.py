@@ -38,7 +38,7 @@ ROLE_PERMISSIONS = {
     },
     "Finance": {
         "vendors": {"vendoraccount": "view", "balancesnapshot": "view"},
-        "campaigns": {"campaign": "view", "callrecord": "view"},
+        "campaigns": {"campaign": "view", "callrecord": "view", "singlecall": "view"},  # spend links to them
     },
 }
 

@@ -86,3 +86,9 @@ def test_no_one_deletes_a_placed_call(admin_client, calls):
     page = admin_client.get(f"/admin/campaigns/singlecall/{calls[0]}/change/").content.decode()
     assert "/delete/" not in page
     assert admin_client.post(f"/admin/campaigns/singlecall/{calls[0]}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_finance_follows_the_single_calls_spend_link(client, calls):
+    login(client, "Finance")
+    assert client.get("/admin/campaigns/singlecall/").status_code == 200
+    assert client.get("/admin/campaigns/callroute/").status_code == 403  # routes are the operators'
