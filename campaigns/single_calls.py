@@ -9,6 +9,7 @@ enqueued when the transaction commits, with the beat's tick as the safety net.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from . import frequency, tasks
 from .models import CallRecord, CallRoute, SingleCall, VoiceTemplate
 from .phones import InvalidNumber, normalize
 
+logger = logging.getLogger(__name__)
 CODE = re.compile(r"[0-9]{4,6}")
 
 
@@ -74,11 +76,19 @@ def place_call(request: CallRequest, *, credential: str, user=None) -> SingleCal
                 custom_id=f"S{call.pk}A1",
                 created_at=now,
             )
-            transaction.on_commit(lambda: tasks.send_single_call.delay(attempt.pk))
+            transaction.on_commit(lambda: enqueue(attempt.pk))
     if refusal is not None:
         raise CallRefused(refusal)
     call.attempt_list = [attempt]  # what the answer shows, without reading it back
     return call
+
+
+def enqueue(attempt_id: int) -> None:
+    """Hand the committed call to a worker now; if the broker cannot take it, the beat's tick will."""
+    try:
+        tasks.send_single_call.delay(attempt_id)
+    except Exception:  # the call is committed and answered 201: never fail the request for this
+        logger.warning("single call %s not enqueued; the dispatch tick will send it", attempt_id, exc_info=True)
 
 
 def prepare(request: CallRequest) -> SingleCall:

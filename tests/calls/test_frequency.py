@@ -141,3 +141,23 @@ def test_the_beat_sends_single_calls_the_web_could_not_enqueue(route, django_cap
     assert CallRecord.objects.get(single_call_id=call_id).state == "submitted"
     tasks.tick()  # a second tick or a late task sends nothing more
     assert dispatch.send_single_call(CallRecord.objects.get().pk).submitted == 0
+
+
+def test_a_broker_that_cannot_take_the_task_does_not_fail_the_accepted_call(
+    route, settings, django_capture_on_commit_callbacks
+):
+    from voiceops.celery import app
+
+    old = app.conf.broker_url, app.conf.task_always_eager, app.conf.broker_connection_max_retries
+    app.conf.update(broker_url="redis://127.0.0.1:9/0", task_always_eager=False, broker_connection_max_retries=0)
+    app._pool = None
+    app.amqp._producer_pool = None
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = integrator().post("/api/calls/", verify(), format="json")
+    finally:
+        app.conf.update(broker_url=old[0], task_always_eager=old[1], broker_connection_max_retries=old[2])
+        app._pool = None
+        app.amqp._producer_pool = None
+    assert response.status_code == 201
+    assert CallRecord.objects.get().state == "queued"  # the tick's safety net will send it
