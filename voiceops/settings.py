@@ -249,10 +249,21 @@ VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=15.0)
 
 # Single calls over the API (DESIGN.md, "Transactional calls").
 # Per-number limits across every vendor: "seconds:calls" windows, failed calls counted.
-SINGLE_CALL_NUMBER_LIMITS = [
-    tuple(int(part) for part in item.split(":"))
-    for item in env.list("SINGLE_CALL_NUMBER_LIMITS", default=["60:1", "3600:5", "86400:20"])
-]
+
+
+def _windows(items: list[str]) -> list[tuple[int, int]]:
+    windows = []
+    for item in items:
+        seconds, _, calls = item.partition(":")
+        if not (seconds.strip().isdigit() and calls.strip().isdigit() and int(seconds) > 0 and int(calls) > 0):
+            raise ImproperlyConfigured(
+                f"SINGLE_CALL_NUMBER_LIMITS: {item!r} is not seconds:calls (e.g. 60:1,3600:5,86400:20)"
+            )
+        windows.append((int(seconds), int(calls)))
+    return windows
+
+
+SINGLE_CALL_NUMBER_LIMITS = _windows(env.list("SINGLE_CALL_NUMBER_LIMITS", default=["60:1", "3600:5", "86400:20"]))
 SINGLE_CALL_DAILY_CAP = env.int("SINGLE_CALL_DAILY_CAP", default=10000)  # per API credential, per local day
 SINGLE_CALL_REPORT_WINDOW_MINUTES = env.int("SINGLE_CALL_REPORT_WINDOW_MINUTES", default=60)
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)

@@ -161,3 +161,14 @@ def test_a_broker_that_cannot_take_the_task_does_not_fail_the_accepted_call(
         app.amqp._producer_pool = None
     assert response.status_code == 201
     assert CallRecord.objects.get().state == "queued"  # the tick's safety net will send it
+
+
+def test_a_mistyped_window_setting_is_a_clear_error_at_start():
+    from tests.test_settings import run_django
+
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SINGLE_CALL_NUMBER_LIMITS)"
+    keys = {"SECRET_KEY": "s" * 50, "FIELD_ENCRYPTION_KEYS": "YmVuY2gta2V5LTMyLWJ5dGVzLWxvbmctMTIzNDU2Nzg"}
+    good = run_django(code, SINGLE_CALL_NUMBER_LIMITS="30:1,3600:4", **keys)
+    assert good.returncode == 0 and "[(30, 1), (3600, 4)]" in good.stdout
+    bad = run_django(code, SINGLE_CALL_NUMBER_LIMITS="60:1,1h:5", **keys)
+    assert bad.returncode != 0 and "'1h:5' is not seconds:calls" in bad.stderr
