@@ -1,6 +1,10 @@
 """Query filters for the API lists."""
 
+from datetime import UTC
+
 import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from ..models import OUTCOME_CHOICES, SINGLE_CALL_PRODUCT_CHOICES, CallRecord, SingleCall
 from ..phones import InvalidNumber, normalize
@@ -28,6 +32,21 @@ class CallRecordFilter(django_filters.FilterSet):
         return queryset.filter(mobile=value)
 
 
+class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time with any offset, handed to the database in UTC (PostgreSQL refuses odd offsets)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        try:
+            return moment.astimezone(UTC) if moment is not None and moment.tzinfo else moment
+        except OverflowError as exc:
+            raise forms.ValidationError(_("Enter a valid date/time.")) from exc
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
 class SingleCallFilter(django_filters.FilterSet):
     out_id = django_filters.CharFilter(help_text="Your own reference, exactly")
     state = django_filters.ChoiceFilter(choices=CallRecord.State.choices, help_text="Of the latest attempt")
@@ -37,8 +56,8 @@ class SingleCallFilter(django_filters.FilterSet):
     )
     product = django_filters.ChoiceFilter(choices=SINGLE_CALL_PRODUCT_CHOICES)
     account = django_filters.NumberFilter(field_name="account_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = SingleCall

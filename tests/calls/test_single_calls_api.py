@@ -215,3 +215,17 @@ def test_a_single_call_without_a_receipt_expires_after_its_window(client, accoun
     assert dispatch.reconcile_stuck() == 1
     attempt.refresh_from_db()
     assert attempt.state == "submit_failed" and attempt.outcome == "timeout"
+
+
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        ({"created_after": "3858-05-11T14:20:24.0-22:43"}, 200),  # any offset: compared in UTC
+        ({"created_before": "0001-01-01T00:00:00-10:00"}, 200),
+        ({"created_after": "0001-01-01T00:00:00+10:00"}, 400),  # before year 1 in UTC
+        ({"created_after": "yesterday"}, 400),
+        ({"state": "bogus"}, 400),
+    ],
+)
+def test_list_filters_refuse_what_they_cannot_read_and_never_fail(client, account, query, status):
+    assert client.get("/api/calls/", query).status_code == status
