@@ -268,11 +268,11 @@ def main() -> None:
     from django.db import close_old_connections, connection
     from django.db.models import Count
 
-    from campaigns import dispatch, selectors, services
+    from campaigns import dispatch, lifecycle, selectors, services
     from campaigns.imports import import_records
     from campaigns.models import CallbackEvent, CallRecord, Campaign
     from campaigns.tasks import pull_all, tick
-    from tests.drills import applied_per_call, install_apply_audit
+    from tests.drills.helpers import applied_per_call, install_apply_audit
     from tests.fakes.base import Reply
     from tests.fakes.emay import FakeEmay
     from tests.fakes.ihuyi import FakeIhuyi
@@ -572,7 +572,7 @@ def main() -> None:
         # ---- settle: what is still awaiting reconciliation is flagged for an operator, never re-sent
         Campaign.objects.filter(pk=campaign.pk).update(report_window_minutes=0)
         flagged = dispatch.reconcile_stuck(older_than=timedelta(0))
-        services.complete_if_done(campaign.pk)
+        lifecycle.complete_if_done(campaign.pk)
         campaign.refresh_from_db()
     finally:
         pool.terminate()

@@ -11,7 +11,8 @@ from functools import update_wrapper
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import BinaryField, F, Func, IntegerField, Q, Value
+from django.db.models.lookups import GreaterThan
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, re_path, reverse
 from django.utils import timezone
@@ -28,7 +29,7 @@ from unfold.contrib.filters.admin import (
 )
 from unfold.decorators import action, display
 
-from . import admin_views, exports, receipts, templates_service
+from . import admin_views, exports, templates_service
 from .models import (
     OUTCOME_LABELS,
     CallbackEvent,
@@ -41,6 +42,7 @@ from .models import (
     VoiceTemplate,
 )
 from .phones import InvalidNumber, normalize
+from .receipts.events import process_event
 
 STATE_COLORS = {
     "draft": "info",
@@ -409,19 +411,33 @@ RECEIPT_WINDOW_AFTER = timedelta(hours=2)
 MAX_RECEIPTS = 20
 
 
-def _body_contains_any(queryset, needles: list[str]):
-    from django.db import connection
+class BytesPosition(Func):
+    """Where ``needle`` starts in the binary ``haystack`` (1-based, 0 if absent): position() or instr()."""
 
+    output_field = IntegerField()
+
+    def __init__(self, haystack, needle: bytes):
+        super().__init__(haystack, Value(needle, output_field=BinaryField()))
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        haystack, needle = self.get_source_expressions()
+        return Func(needle, haystack, function="position", arg_joiner=" in ", output_field=IntegerField()).as_sql(
+            compiler, connection
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="instr", **extra_context)
+
+
+def _body_contains_any(queryset, needles: list[str]):
+    """Stored events whose raw body holds any of ``needles`` (the receipts of one recipient's calls)."""
     needles = [n for n in needles if n]
     if not needles:
         return queryset.none()
-    if connection.vendor == "postgresql":
-        clause = "position(%s::bytea in body) > 0"
-    else:
-        clause = "instr(body, %s) > 0"
-    return queryset.extra(
-        where=["(" + " OR ".join([clause] * len(needles)) + ")"], params=[n.encode() for n in needles]
-    )  # noqa: S610
+    found = Q()
+    for needle in needles:
+        found |= Q(GreaterThan(BytesPosition(F("body"), needle.encode()), 0))
+    return queryset.filter(found)
 
 
 def _receipt_text(event: CallbackEvent, needles: set[str]) -> str:
@@ -555,7 +571,7 @@ class CallbackEventAdmin(ModelAdmin):
     def reprocess(self, request, queryset):
         results: dict[str, int] = {}
         for pk in queryset.values_list("pk", flat=True)[:1000]:
-            state = receipts.process_event(pk).state
+            state = process_event(pk).state
             results[state] = results.get(state, 0) + 1
         summary = ", ".join(f"{CallbackEvent.State(k).label}: {n}" for k, n in sorted(results.items()))
         self.message_user(request, _("Processed again: %(summary)s") % {"summary": summary or "0"})

@@ -21,9 +21,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from reporting.charts import outcome_chart, outcome_color, outcome_label, timeline_chart
+
 from . import exports, selectors, services
 from .imports import progress_key
-from .models import OUTCOME_LABELS, CallCounter, CallRecord, Campaign, RecipientImport
+from .models import CallCounter, CallRecord, Campaign, RecipientImport
 from .readers import FILE_SUFFIXES
 
 FINAL_STATES = ("answered", "failed", "submit_failed", "cancelled", "expired")
@@ -33,31 +35,6 @@ FINISHED_CAMPAIGN_STATES = (Campaign.State.COMPLETED, Campaign.State.CANCELLED)
 RECENT_IMPORTS = 5
 TEST_CALLS_SHOWN = 5
 TOP_FAILURES = 10
-
-# One colour per outcome, the same on every chart (Tailwind 500/600 shades).
-OUTCOME_COLORS = {
-    "answered": "#16a34a",
-    "no_answer": "#f59e0b",
-    "busy": "#f97316",
-    "rejected": "#dc2626",
-    "powered_off": "#64748b",
-    "suspended": "#a855f7",
-    "unreachable": "#0ea5e9",
-    "invalid_number": "#be123c",
-    "barred": "#7c3aed",
-    "network_busy": "#eab308",
-    "blacklisted": "#111827",
-    "content_rejected": "#db2777",
-    "insufficient_balance": "#b91c1c",
-    "rate_limited": "#0891b2",
-    "vendor_error": "#9f1239",
-    "timeout": "#94a3b8",
-    "unknown": "#a3a3a3",
-    "": "#cbd5e1",
-}
-ANSWERED_COLOR = "#16a34a"
-NOT_ANSWERED_COLOR = "#f59e0b"
-PRIMARY_COLOR = "#9333ea"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -81,10 +58,6 @@ def _change_url(campaign: Campaign, anchor: str = "") -> str:
 
 def _pct(part: int, whole: int) -> float:
     return round(part * 100 / whole, 1) if whole else 0
-
-
-def outcome_label(outcome: str) -> str:
-    return str(OUTCOME_LABELS.get(outcome, outcome)) if outcome else _("awaiting receipt")
 
 
 def progress_from_states(by_state: dict[str, int], recipients: int | None = None) -> dict:
@@ -139,59 +112,6 @@ def progress_for(campaign_ids) -> dict[int, dict]:
     for row in counts_by_state(campaign_ids):
         by_campaign[row["campaign_id"]][row["state"]] = row["n"]
     return {pk: progress_from_states(states) for pk, states in by_campaign.items()}
-
-
-def chart_config(kind: str, labels: list, datasets: list[dict], **options) -> dict:
-    """A Chart.js configuration (rendered with json_script, drawn by static/voiceops/js/charts.js)."""
-    return {
-        "type": kind,
-        "data": {"labels": [str(label) for label in labels], "datasets": datasets},
-        "options": options,
-    }
-
-
-def outcome_chart(by_outcome: dict[str, int]) -> dict | None:
-    items = sorted(by_outcome.items(), key=lambda kv: -kv[1])
-    if not items:
-        return None
-    return chart_config(
-        "doughnut",
-        [outcome_label(k) for k, _n in items],
-        [
-            {
-                "data": [n for _k, n in items],
-                "backgroundColor": [OUTCOME_COLORS.get(k, "#a3a3a3") for k, _n in items],
-                "borderWidth": 1,
-            }
-        ],
-        plugins={"legend": {"display": True, "position": "right"}},
-    )
-
-
-def timeline_chart(timeline: list[dict]) -> dict | None:
-    if not timeline:
-        return None
-    labels = [timezone.localtime(slot["hour"]).strftime("%m-%d %H:00") for slot in timeline]
-    return chart_config(
-        "bar",
-        labels,
-        [
-            {
-                "label": _("Answered"),
-                "data": [s["answered"] for s in timeline],
-                "backgroundColor": ANSWERED_COLOR,
-                "stack": "calls",
-            },
-            {
-                "label": _("Not answered"),
-                "data": [s["not_answered"] for s in timeline],
-                "backgroundColor": NOT_ANSWERED_COLOR,
-                "stack": "calls",
-            },
-        ],
-        plugins={"legend": {"display": True, "position": "top"}},
-        scales={"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True, "ticks": {"precision": 0}}},
-    )
 
 
 def failure_reasons(campaign: Campaign, limit: int = TOP_FAILURES) -> list[dict]:
@@ -297,7 +217,7 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
             "retries_pending": retries_pending,
             "test_calls": test_calls,
             "outcomes": [
-                {"outcome": k, "label": outcome_label(k), "count": n, "color": OUTCOME_COLORS.get(k, "#a3a3a3")}
+                {"outcome": k, "label": outcome_label(k), "count": n, "color": outcome_color(k)}
                 for k, n in by_outcome.items()
             ],
             "outcome_chart": outcome_chart(by_outcome),

@@ -7,12 +7,17 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self):
-        from django.db.models.signals import post_delete
+        from django.db.models.signals import post_delete, post_save
+
+        from vendors.models import VendorAccount
 
         from . import admin_single_calls  # noqa: F401  (registers the single-call admin beside campaigns.admin)
+        from .callbacks.accounts import forget_accounts
         from .models import Recipient
 
         post_delete.connect(_recipient_deleted, sender=Recipient, dispatch_uid="campaigns.recipient_count")
+        # a saved account (new token, deactivated) is seen at once by this process's callback view
+        post_save.connect(forget_accounts, sender=VendorAccount, dispatch_uid="callbacks.forget_accounts")
 
 
 def _recipient_deleted(sender, instance, **kwargs):

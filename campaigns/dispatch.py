@@ -30,8 +30,8 @@ from vendors.models import VendorAccount
 
 from . import frequency
 from .bulk import update_calls
+from .lifecycle import complete_if_done
 from .models import CallRecord, Campaign, SingleCall, VoiceTemplate
-from .services import complete_if_done
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from vendors.adapters import adapter_class
 
+from .lifecycle import queue_first_attempts
 from .models import Campaign, DoNotCallEntry, Recipient
 from .phones import InvalidNumber, normalize
 from .readers import MAX_CELL_CHARS, UnreadableFile
@@ -177,8 +178,6 @@ def import_rows(
             sink.close(ok)
         Campaign.objects.filter(pk=campaign.pk).update(recipient_count=F("recipient_count") + result.accepted)
         if campaign.state != Campaign.State.DRAFT:
-            from .services import queue_first_attempts
-
             queue_first_attempts(campaign)
     return result
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +21,8 @@ from vendors.adapters import adapter_class
 from voiceops import audit
 
 from .imports import ImportResult, import_records, import_rows, set_progress
-from .models import CallRecord, Campaign, Recipient, RecipientImport, VoiceTemplate
+from .lifecycle import queue_first_attempts, queue_next_attempt
+from .models import CallRecord, Campaign, RecipientImport, VoiceTemplate
 from .readers import UnreadableFile, check_size, column_plan, open_rows
 
 logger = logging.getLogger(__name__)
@@ -151,39 +152,6 @@ def discard_upload(job: RecipientImport) -> None:
         RecipientImport.objects.filter(pk=job.pk).update(file="")
 
 
-# --------------------------------------------------------------------------- call rows
-def queue_first_attempts(campaign: Campaign) -> int:
-    """Create the queued first attempt of every recipient that has none yet (one INSERT … SELECT)."""
-    has_call = CallRecord.objects.filter(recipient=OuterRef("pk"), is_test=False)  # a test call is no attempt
-    missing = Recipient.objects.filter(campaign=campaign).filter(~Exists(has_call))
-    if connection.vendor == "postgresql":
-        sql, params = missing.values("id", "mobile").query.sql_with_params()
-        table = CallRecord._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (campaign_id, recipient_id, attempt, mobile, custom_id, vendor_message_id,"
-                " batch_id, state, outcome, raw_code, raw_message, key_pressed, created_at, is_test)"
-                f" SELECT %s, r.id, 1, r.mobile, 'R' || r.id || 'A1', '', '', 'queued', '', '', '', '', now(), false"
-                f" FROM ({sql}) r",
-                [campaign.pk, *params],
-            )
-            return cursor.rowcount
-    created = 0
-    now = timezone.now()
-    batch = []
-    for rid, mobile in missing.values_list("id", "mobile").iterator(chunk_size=2000):
-        batch.append(
-            CallRecord(
-                campaign=campaign, recipient_id=rid, attempt=1, mobile=mobile, custom_id=f"R{rid}A1", created_at=now
-            )
-        )
-        if len(batch) >= 2000:
-            created += len(CallRecord.objects.bulk_create(batch))
-            batch = []
-    created += len(CallRecord.objects.bulk_create(batch))
-    return created
-
-
 # --------------------------------------------------------------------------- lifecycle
 def _move(campaign: Campaign, to: str, **fields) -> bool:
     if not campaign.can_become(to):
@@ -264,8 +232,6 @@ def cancel(campaign: Campaign, *, actor=None) -> int:
 
 def retry_failed(campaign: Campaign, *, actor=None) -> int:
     """Queue a new attempt for every recipient whose last attempt failed or expired (operator's choice)."""
-    from .receipts import queue_next_attempt
-
     last = (
         CallRecord.objects.filter(campaign=campaign, recipient=OuterRef("recipient"))
         .order_by("-attempt")
@@ -283,18 +249,6 @@ def retry_failed(campaign: Campaign, *, actor=None) -> int:
             state=Campaign.State.RUNNING, completed_at=None
         )
     return count
-
-
-def complete_if_done(campaign_id: int) -> bool:
-    """Completion is derived from the records: no call open, none queued for a retry."""
-    open_calls = CallRecord.objects.filter(campaign_id=campaign_id, state__in=CallRecord.OPEN_STATES, is_test=False)
-    if open_calls.exists():
-        return False
-    return bool(
-        Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING).update(
-            state=Campaign.State.COMPLETED, completed_at=timezone.now()
-        )
-    )
 
 
 def send_test_call(campaign: Campaign, mobile_text: str, *, actor=None) -> CallRecord:

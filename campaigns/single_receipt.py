@@ -1,7 +1,7 @@
 """The single-receipt hot path: one prepared statement stores a push and applies its one report.
 
 ihuyi pushes one receipt per request, hundreds a second at peak (other vendors now and then). The general
-path (``receipts.store_and_apply``) costs an ORM insert, a bulk UPDATE built for 500 rows and
+path (``receipts.events.store_and_apply``) costs an ORM insert, a bulk UPDATE built for 500 rows and
 four round trips. Here a push holding exactly one report keyed by our custom id, or by a vendor
 message id that names one call, is a single statement: the UPDATE of the call from an open
 state and the INSERT of the raw event, whose state says whether the report was applied. It is
@@ -11,7 +11,7 @@ prepared once per connection, with server-side parameters.
   event and the call's final state commit together, nothing else is to be done.
 - A failed report runs it in a transaction with queueing the next attempt, as the general path.
 - When no call changed (a replay, a late receipt, an unknown id, a submit that got no answer)
-  the event is stored ``received`` and handed to ``receipts.apply_parsed``, which tells these
+  the event is stored ``received`` and handed to ``receipts.events.apply_parsed``, which tells these
   apart; should the process die first, the beat's ``apply_stalled_events`` does.
 """
 

@@ -8,8 +8,10 @@ from celery import shared_task
 
 from vendors.models import VendorAccount
 
-from . import dispatch, receipts, services
+from . import dispatch, lifecycle, services
 from .models import Campaign
+from .receipts import events as receipt_events
+from .receipts import pulls
 
 
 @shared_task(name="campaigns.dispatch.tick", ignore_result=True)
@@ -24,7 +26,7 @@ def tick() -> int:
     for campaign_id in (
         Campaign.objects.filter(state=Campaign.State.RUNNING).exclude(id__in=due).values_list("id", flat=True)
     ):
-        services.complete_if_done(campaign_id)
+        lifecycle.complete_if_done(campaign_id)
     return len(due)
 
 
@@ -48,19 +50,19 @@ def pull_all() -> int:
     """Beat: pull receipts for every active account set to pull."""
     pulled = 0
     for account in VendorAccount.objects.filter(is_active=True, pull_reports=True):
-        pulled += receipts.pull_account(account) + receipts.pull_replies(account)
+        pulled += pulls.pull_account(account) + pulls.pull_replies(account)
     return pulled
 
 
 @shared_task(name="campaigns.reports.apply_stalled_events", ignore_result=True)
 def apply_stalled_events() -> int:
     """Beat: events a dead process stored but never applied are applied now."""
-    return receipts.apply_stalled_events()
+    return receipt_events.apply_stalled_events()
 
 
 @shared_task(name="campaigns.reports.expire_overdue", ignore_result=True)
 def expire_overdue() -> int:
-    return receipts.expire_overdue()
+    return lifecycle.expire_overdue()
 
 
 @shared_task(name="campaigns.imports.fail_interrupted", ignore_result=True)

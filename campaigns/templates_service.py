@@ -1,7 +1,7 @@
 """Voice templates at the vendor: submit, re-submit and delete, with results a user can act on.
 
 Vendors that review templates (ihuyi: AddTemplate / DelTemplate) hold a template id and a
-verdict; the verdict arrives later by push (``receipts.apply_template_reviews``). Vendors without
+verdict; the verdict arrives later by push (``receipts.reports.apply_template_reviews``). Vendors without
 templates send the text as it is, so their templates are usable as soon as they are saved.
 A vendor's refusal never loses the local row, and its own words are shown to the user.
 """

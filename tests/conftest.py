@@ -137,7 +137,7 @@ def wait_for(predicate, timeout=30.0, interval=0.2):
 @pytest.fixture(autouse=True)
 def _fresh_callback_account_cache():
     """The callback view keeps accounts for a few seconds; each test starts without that copy."""
-    from campaigns.api.callbacks import forget_accounts
+    from campaigns.callbacks.accounts import forget_accounts
 
     forget_accounts()
     yield

@@ -497,7 +497,7 @@ def test_recipients_come_in_through_uploads_not_the_add_form(admin_client):
 
 def test_the_running_card_counts_every_running_or_paused_campaign(admin_client):
     """The list below shows the newest few; the figure counts them all, and its link lists the same ones."""
-    from voiceops.dashboard import RUNNING_SHOWN
+    from reporting.selectors.dashboard import RUNNING_SHOWN
 
     for state in ["running"] * RUNNING_SHOWN + ["paused", "completed"]:
         make_campaign(state=state)

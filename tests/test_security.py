@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from campaigns import services, tasks
-from tests.callbacks import dispatched, push
+from tests.callbacks.helpers import dispatched, push
 from tests.factories import make_account, make_campaign
 from tests.fakes.emay import FakeEmay
 from tests.fakes.fungo import FakeFungo

@@ -9,7 +9,7 @@ from tests.factories import make_campaign
 @pytest.fixture
 def call(db):
     campaign = make_campaign(recipients=1)
-    from campaigns.services import queue_first_attempts
+    from campaigns.lifecycle import queue_first_attempts
 
     queue_first_attempts(campaign)
     return CallRecord.objects.get(campaign=campaign)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "voiceops",
     "vendors",
     "campaigns",
+    "reporting",
     "idempotency",
 ]
 
@@ -225,8 +226,8 @@ UNFOLD = {
     "SITE_HEADER": _("VoiceOps"),
     "SITE_SYMBOL": "call",
     "SHOW_LANGUAGES": True,
-    "DASHBOARD_CALLBACK": "voiceops.dashboard.admin_dashboard",
-    "GLOBAL_CALLBACK": "voiceops.dashboard.admin_globals",
+    "DASHBOARD_CALLBACK": "reporting.views.admin_dashboard",
+    "GLOBAL_CALLBACK": "reporting.views.admin_globals",
 }
 
 LOGGING = {

@@ -2,7 +2,6 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from .callbacks import vendor_callback
 from .views import CampaignCallsView, CampaignViewSet, RecipientImportViewSet, SingleCallViewSet, VendorAccountViewSet
 
 router = SimpleRouter()
@@ -12,7 +11,6 @@ router.register("imports", RecipientImportViewSet, basename="recipientimport")
 router.register("vendor-accounts", VendorAccountViewSet, basename="vendoraccount")
 
 urlpatterns = [
-    path("callbacks/<str:vendor>/<str:token>/", vendor_callback, name="vendor-callback"),
     path("campaigns/<int:id>/calls/", CampaignCallsView.as_view(), name="campaign-calls"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns.models import CallRecord, Campaign, VoiceTemplate
-from tests.api import client_for, run_until_done
+from tests.api.helpers import client_for, run_until_done
 from tests.factories import make_account, make_campaign
 
 CAMPAIGN_FIELDS = {

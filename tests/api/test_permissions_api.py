@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
-from tests.api import client_for, make_user
+from tests.api.helpers import client_for, make_user
 from tests.factories import make_account, make_campaign
 from vendors.models import BalanceSnapshot, VendorAccount
 

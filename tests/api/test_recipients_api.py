@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from campaigns import services
 from campaigns.imports import ImportResult, set_progress
 from campaigns.models import CallRecord, DoNotCallEntry, Recipient, RecipientImport
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.factories import make_campaign
 
 CSV = "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n13900139000,,SO5\n"

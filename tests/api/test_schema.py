@@ -10,7 +10,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from campaigns.models import CallRecord, RecipientImport, SingleCall
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.factories import make_account, make_campaign
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"

@@ -25,7 +25,7 @@ from openpyxl import Workbook
 
 from campaigns import exports, imports, services
 from campaigns.models import Recipient, RecipientImport
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.factories import make_campaign
 
 HEADER = "手机号,name,order\n"

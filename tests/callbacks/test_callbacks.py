@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from campaigns import selectors, services
 from campaigns.models import CallbackEvent, CallRecord, InboundReply, VoiceTemplate
-from tests.callbacks import dispatched, push
+from tests.callbacks.helpers import dispatched, push
 from tests.factories import make_account, make_campaign
 from tests.fakes.emay import FakeEmay
 from tests.fakes.fungo import FakeFungo

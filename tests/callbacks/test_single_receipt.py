@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from campaigns import selectors, tasks
 from campaigns.models import CallbackEvent, CallRecord
-from tests.callbacks import dispatched, push
+from tests.callbacks.helpers import dispatched, push
 from tests.factories import make_account
 from tests.fakes.emay import FakeEmay
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns.models import CallRecord, CallRoute, Campaign, Recipient, SingleCall
 from idempotency.models import IdempotencyKey
 from idempotency.services import delete_expired
-from tests.api import client_for
+from tests.api.helpers import client_for
 from tests.calls import integrator
 from tests.factories import make_account, make_campaign
 

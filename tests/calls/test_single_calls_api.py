@@ -179,7 +179,7 @@ def test_an_inactive_route_account_is_refused(client, account):
 
 
 def test_a_user_without_the_permission_cannot_place_calls(account):
-    from tests.api import client_for
+    from tests.api.helpers import client_for
 
     response = client_for("Marketing").post("/api/calls/", VERIFY, format="json")
     assert response.status_code == 403
@@ -187,7 +187,7 @@ def test_a_user_without_the_permission_cannot_place_calls(account):
 
 
 def test_operators_read_single_calls(client, account, django_capture_on_commit_callbacks):
-    from tests.api import client_for
+    from tests.api.helpers import client_for
 
     with django_capture_on_commit_callbacks(execute=True):
         call_id = client.post("/api/calls/", VERIFY, format="json").json()["id"]
@@ -202,13 +202,13 @@ def test_a_single_call_without_a_receipt_expires_after_its_window(client, accoun
 
     from django.utils import timezone
 
-    from campaigns import dispatch, receipts
+    from campaigns import dispatch, lifecycle
 
     call_id = client.post("/api/calls/", VERIFY, format="json").json()["id"]
     attempt = CallRecord.objects.get(single_call_id=call_id)
     late = timezone.now() - timedelta(minutes=settings.SINGLE_CALL_REPORT_WINDOW_MINUTES + 1)
     CallRecord.objects.filter(pk=attempt.pk).update(state="submitted", submitted_at=late)
-    assert receipts.expire_overdue() == 1
+    assert lifecycle.expire_overdue() == 1
     assert client.get(f"/api/calls/{call_id}/").json()["state"] == "expired"
     # one stuck in submitting (the answer was lost) is flagged for an operator, never re-sent
     CallRecord.objects.filter(pk=attempt.pk).update(state="submitting")

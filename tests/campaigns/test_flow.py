@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from campaigns import services, tasks
+from campaigns import lifecycle, services, tasks
 from campaigns.models import CallRecord, Campaign, RecipientImport
 from tests.factories import make_account, make_campaign, run_until_done
 
@@ -63,7 +63,7 @@ def test_calls_without_a_receipt_expire_and_a_late_receipt_still_counts(db):
 
     from django.utils import timezone
 
-    from campaigns import receipts
+    from campaigns.receipts.reports import apply_reports
     from vendors.adapters import get_adapter
 
     account = make_account(options={"report_delay": [3600, 3600]})  # receipts come far too late
@@ -75,7 +75,7 @@ def test_calls_without_a_receipt_expire_and_a_late_receipt_still_counts(db):
     assert tasks.expire_overdue() == 2
     assert set(CallRecord.objects.values_list("state", "outcome")) == {("expired", "timeout")}
     campaign.refresh_from_db()
-    services.complete_if_done(campaign.pk)
+    lifecycle.complete_if_done(campaign.pk)
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.COMPLETED  # expired calls are final for completion
     late = get_adapter(account)._report(
@@ -88,5 +88,5 @@ def test_calls_without_a_receipt_expire_and_a_late_receipt_still_counts(db):
             "billed_seconds": 60,
         }
     )
-    assert receipts.apply_reports(account, [late]) == (1, 0)
+    assert apply_reports(account, [late]) == (1, 0)
     assert CallRecord.objects.filter(state="answered").count() == 1

@@ -2,7 +2,7 @@
 
 from campaigns import templates_service
 from campaigns.models import VoiceTemplate
-from tests.callbacks import push
+from tests.callbacks.helpers import push
 from tests.factories import make_account
 from tests.fakes.ihuyi import FakeIhuyi
 

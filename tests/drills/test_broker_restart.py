@@ -29,11 +29,11 @@ import pytest
 import redis
 from django.utils import timezone
 
-from campaigns import services
+from campaigns import lifecycle, services
 from campaigns.models import CallRecord, Campaign
 from campaigns.tasks import run_campaign, tick
 from tests.conftest import Worker, _reset_pool, wait_for
-from tests.drills import TEXT, dialled, ihuyi_account
+from tests.drills.helpers import TEXT, dialled, ihuyi_account
 from tests.factories import make_campaign
 from tests.fakes.ihuyi import FakeIhuyi
 
@@ -209,5 +209,5 @@ def test_broker_restart_mid_campaign_loses_nothing_and_dials_nothing_twice(drill
     assert len(counts) == recipients and set(counts.values()) == {1}, "a number was dialled twice"
     assert set(counts) == set(calls.values_list("mobile", flat=True))
     assert calls.filter(submitted_at__lt=down_at).exists() and calls.filter(submitted_at__gt=down_at).exists()
-    assert not services.complete_if_done(campaign.pk), "submitted calls still await receipts: not complete"
+    assert not lifecycle.complete_if_done(campaign.pk), "submitted calls still await receipts: not complete"
     assert restarts == 0, "a worker died when the broker went away (see voiceops/kombu_fix.py)"

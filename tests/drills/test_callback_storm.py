@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from campaigns import dispatch, receipts, selectors, services
+from campaigns import dispatch, selectors, services
 from campaigns.models import CallbackEvent, CallRecord
-from tests.drills import (
+from campaigns.receipts import pulls
+from tests.drills.helpers import (
     TEXT,
     applied_per_call,
     emay_account,
@@ -133,7 +134,7 @@ def test_replayed_out_of_order_concurrent_receipts_are_applied_once(audit, live_
 
         try:
             while len(pulled) < 10 and sum(pulled) < len(emay_reports):
-                pulled.append(receipts.pull_account(emay_acc))
+                pulled.append(pulls.pull_account(emay_acc))
         finally:
             connection.close()
 

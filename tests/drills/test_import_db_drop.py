@@ -16,7 +16,7 @@ from django.db import connection
 from campaigns import services
 from campaigns.models import Campaign, Recipient, RecipientImport
 from tests.conftest import wait_for
-from tests.drills import TEXT
+from tests.drills.helpers import TEXT
 from tests.factories import make_campaign
 
 ROWS = 250_000

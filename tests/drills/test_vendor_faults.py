@@ -18,10 +18,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from campaigns import dispatch, receipts, services
+from campaigns import dispatch, lifecycle, services
 from campaigns.models import CallRecord, Campaign
+from campaigns.receipts import pulls
 from tests.conftest import wait_for
-from tests.drills import TEXT, closed_port_url, dialled, emay_account, ihuyi_account
+from tests.drills.helpers import TEXT, closed_port_url, dialled, emay_account, ihuyi_account
 from tests.factories import make_campaign
 from tests.fakes.base import Reply
 from tests.fakes.emay import FakeEmay
@@ -153,9 +154,9 @@ def test_slow_vendor_that_accepted_is_reconciled_by_its_receipt(db, start_fake):
     VendorAccount.objects.filter(pk=account.pk).update(circuit_open_until=None, consecutive_failures=0)
     dispatch.dispatch_campaign(campaign.pk, budget_seconds=3)
     assert len(fake.submitted) == 40, "rows awaiting reconciliation are never re-sent"
-    assert receipts.pull_account(account) == 40
+    assert pulls.pull_account(account) == 40
     assert states(campaign) == {"answered": 40}
-    assert services.complete_if_done(campaign.pk)
+    assert lifecycle.complete_if_done(campaign.pk)
     assert set(dialled(fake).values()) == {1}
 
 
@@ -259,7 +260,7 @@ def test_an_unreadable_answer_to_an_accepted_batch_is_reconciled_not_redialled(d
         backoff_elapsed(campaign)
         dispatch.dispatch_campaign(campaign.pk, budget_seconds=3)
     assert len(fake.submitted) == 30, "the vendor took them once; an unreadable answer must not cause a second dial"
-    assert receipts.pull_account(account) == 30
+    assert pulls.pull_account(account) == 30
     assert states(campaign) == {"answered": 30}
     assert set(dialled(fake).values()) == {1}
 

@@ -1,10 +1,9 @@
-"""``/dashboard/finance/``: balances, their history and spend, for finance (read-only).
+"""The finance page's figures (``/dashboard/finance/``, read-only).
 
-Who: superusers and the Finance and Operators groups. What: every vendor account's latest balance
-in its own unit (CNY, calls or points), when it was read, a history chart, accounts under their
-threshold highlighted, days left at the last 7 days' spend rate; spend per campaign, per vendor
-account and per vendor for a chosen period (billed units × the account's price per unit), as a
-page and as CSV. Only GET is answered: nothing here changes anything.
+Every vendor account's latest balance in its own unit (CNY, calls or points), when it was read, a
+history chart, accounts under their threshold highlighted, days left at the last 7 days' spend rate;
+spend per campaign, per vendor account and per vendor for a chosen period (billed units × the
+account's price per unit).
 
 Spend is counted by call time (``submitted_at``, indexed with the state) for calls that ended
 (answered, failed, expired). Balance history is read as the last snapshot of each hour or day
@@ -14,95 +13,25 @@ Spend is counted by call time (``submitted_at``, indexed with the state) for cal
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django import forms
-from django.contrib import admin
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import RowNumber, TruncDay, TruncHour
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext
 
-from campaigns.exports import csv_response
 from campaigns.models import CallRecord
 from vendors.adapters import VENDOR_CHOICES
 from vendors.models import BalanceSnapshot, VendorAccount
 
-FINANCE_GROUPS = ("Finance", "Operators")
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
+from ..charts import balance_chart
+from ..forms import Period
+
 RATE_DAYS = 7
 BILLED_STATES = ("answered", "failed", "expired")
 VENDOR_LABELS = dict(VENDOR_CHOICES)
-
-
-def can_view_finance(user) -> bool:
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    if user.is_superuser:
-        return True
-    cached = getattr(user, "_vo_finance", None)
-    if cached is None:
-        cached = user._vo_finance = user.groups.filter(name__in=FINANCE_GROUPS).exists()
-    return cached
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-class PeriodForm(forms.Form):
-    start = forms.DateField(label=gettext_lazy("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=gettext_lazy("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end and start > end:
-            raise forms.ValidationError(_("The start of the period is after its end."))
-        if start and end and (end - start).days >= MAX_DAYS:
-            raise forms.ValidationError(_("Choose a period of at most %(days)d days.") % {"days": MAX_DAYS})
-        return data
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    end: date  # included
-
-    @property
-    def since(self) -> datetime:
-        return _day_start(self.start)
-
-    @property
-    def until(self) -> datetime:
-        return _day_start(self.end + timedelta(days=1))
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    @classmethod
-    def from_request(cls, request) -> tuple[Period, PeriodForm]:
-        today = timezone.localdate()
-        form = PeriodForm(request.GET or None)
-        start = end = None
-        if form.is_bound and form.is_valid():
-            start, end = form.cleaned_data.get("start"), form.cleaned_data.get("end")
-        end = end or today
-        start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-        if not form.is_bound:
-            form = PeriodForm(initial={"start": start, "end": end})
-        return cls(start, end), form
 
 
 # --------------------------------------------------------------------------- balances
@@ -173,36 +102,12 @@ def balances(period: Period) -> list[dict]:
         unit = account.latest_unit or ""
         chart = None
         if points:
-            chart = {
-                "type": "line",
-                "data": {
-                    "labels": labels,
-                    "datasets": [
-                        {
-                            "label": _("balance") + (f" ({unit})" if unit else ""),
-                            "data": [float(points[b]) if b in points else None for b in buckets],
-                            "borderColor": "#9333ea",
-                            "backgroundColor": "#9333ea22",
-                            "fill": True,
-                            "spanGaps": True,
-                            "tension": 0.25,
-                            "pointRadius": 2,
-                        },
-                        {
-                            "label": _("threshold"),
-                            "data": [float(account.low_balance_threshold)] * len(buckets),
-                            "borderColor": "#dc2626",
-                            "borderDash": [6, 4],
-                            "pointRadius": 0,
-                            "borderWidth": 1,
-                        },
-                    ],
-                },
-                "options": {
-                    "plugins": {"legend": {"display": True, "position": "top"}},
-                    "scales": {"y": {"beginAtZero": True}},
-                },
-            }
+            chart = balance_chart(
+                labels,
+                [float(points[b]) if b in points else None for b in buckets],
+                float(account.low_balance_threshold),
+                unit,
+            )
         rows.append(
             {
                 "account": account,
@@ -267,7 +172,7 @@ def spend(period: Period) -> dict:
                     url=reverse("admin:campaigns_campaign_change", args=[row["campaign_id"]]),
                 )
                 if row["campaign_id"] is not None
-                else blank(name=_("Single calls (API)"), url=reverse("admin:campaigns_singlecall_changelist")),
+                else blank(name=gettext("Single calls (API)"), url=reverse("admin:campaigns_singlecall_changelist")),
             ),
             by_account.setdefault(
                 account.pk,
@@ -296,88 +201,3 @@ def spend(period: Period) -> dict:
             total[key] += item[key]
     order = lambda table: sorted(table.values(), key=lambda i: (-i["cost"], -i["units"], str(i["name"])))  # noqa: E731
     return {"campaigns": order(by_campaign), "accounts": order(by_account), "vendors": order(by_vendor), "total": total}
-
-
-# --------------------------------------------------------------------------- views
-def _guard(request):
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-    if not (request.user.is_staff and can_view_finance(request.user)):
-        raise PermissionDenied
-    return None
-
-
-@never_cache
-@require_GET
-def finance_dashboard(request):
-    if (response := _guard(request)) is not None:
-        return response
-    period, form = Period.from_request(request)
-    context = {
-        **admin.site.each_context(request),
-        "title": _("Finance"),
-        "subtitle": _("Balances and spend"),
-        "form": form,
-        "period": period,
-        "balances": balances(period),
-        "spend": spend(period),
-        "export_url": reverse("finance-export"),
-        "query": f"start={period.start.isoformat()}&end={period.end.isoformat()}",
-        "rate_days": RATE_DAYS,
-    }
-    return TemplateResponse(request, "dashboard/finance.html", context)
-
-
-@never_cache
-@require_GET
-def finance_export(request):
-    if (response := _guard(request)) is not None:
-        return response
-    period, _form = Period.from_request(request)
-    kind = request.GET.get("kind", "campaigns")
-    stamp = f"{period.start:%Y%m%d}-{period.end:%Y%m%d}"
-    if kind == "balances":
-        header = [
-            _("vendor account"),
-            _("vendor"),
-            _("balance"),
-            _("unit"),
-            _("read at"),
-            _("low balance threshold"),
-            _("below threshold"),
-            _("days left"),
-        ]
-        rows = (
-            [
-                b["account"].name,
-                b["vendor"],
-                b["amount"],
-                b["unit"],
-                b["read_at"],
-                b["account"].low_balance_threshold,
-                b["below"],
-                b["days_left"],
-            ]
-            for b in balances(period)
-        )
-        return csv_response(f"balances-{timezone.localdate():%Y%m%d}.csv", header, rows)
-    data = spend(period)
-    if kind not in ("campaigns", "accounts", "vendors"):
-        kind = "campaigns"
-    first = {"campaigns": _("campaign"), "accounts": _("vendor account"), "vendors": _("vendor")}[kind]
-    header = [first, _("calls"), _("answered"), _("billed units"), _("cost (CNY)"), _("units without a price")]
-    if kind == "accounts":
-        header.insert(1, _("vendor"))
-    rows = []
-    for item in data[kind]:
-        row = [item["name"], item["calls"], item["answered"], item["units"], item["cost"], item["unpriced_units"]]
-        if kind == "accounts":
-            row.insert(1, item["vendor"])
-        rows.append(row)
-    return csv_response(f"spend-{kind}-{stamp}.csv", header, rows)
-
-
-urlpatterns = [
-    path("", finance_dashboard, name="finance-dashboard"),
-    path("export.csv", finance_export, name="finance-export"),
-]

@@ -1,4 +1,4 @@
-"""The admin home page's figures (unfold DASHBOARD_CALLBACK), drawn by templates/admin/index.html.
+"""The admin home page's figures (``reporting.views.admin_dashboard``), drawn by templates/admin/index.html.
 
 Each section shows only to users allowed to see its data (vendor accounts to operators and
 finance, callback events to operators), and every figure is one grouped query: the page costs
@@ -16,15 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.admin_views import (
-    ANSWERED_COLOR,
-    PRIMARY_COLOR,
-    chart_config,
-    outcome_chart,
-    progress_for,
-)
+from campaigns.admin_views import progress_for
 from campaigns.models import CallbackEvent, CallCounter, CallRecord, Campaign
 from vendors.models import VendorAccount
+
+from ..charts import answer_rate_chart, outcome_chart
 
 RUNNING_SHOWN = 10
 LAG_AFTER = timedelta(minutes=10)
@@ -53,6 +49,11 @@ def running_campaigns(limit: int = RUNNING_SHOWN) -> list[dict]:
         }
         for c in campaigns
     ]
+
+
+def running_count() -> int:
+    """Every running or paused campaign (the home page lists the latest RUNNING_SHOWN of them)."""
+    return Campaign.objects.filter(state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED]).count()
 
 
 def results_by_hour(since: datetime, states=None) -> list[dict]:
@@ -99,43 +100,7 @@ def answer_rate_by_day(days: int = DAYS) -> dict:
         labels.append(day.strftime("%m-%d"))
         volumes.append(slot["n"] if slot else 0)
         rates.append(round(slot["answered"] * 100 / slot["n"], 1) if slot and slot["n"] else None)
-    chart = chart_config(
-        "bar",
-        labels,
-        [
-            {
-                "type": "line",
-                "label": _("Answer rate (%)"),
-                "data": rates,
-                "borderColor": ANSWERED_COLOR,
-                "backgroundColor": ANSWERED_COLOR,
-                "yAxisID": "rate",
-                "tension": 0.3,
-                "spanGaps": True,
-                "order": 0,
-                "pointRadius": 4,
-            },
-            {
-                "type": "bar",
-                "label": _("Calls with a result"),
-                "data": volumes,
-                "backgroundColor": PRIMARY_COLOR + "55",
-                "yAxisID": "calls",
-                "order": 1,
-            },
-        ],
-        plugins={"legend": {"display": True, "position": "top"}},
-        scales={
-            "rate": {"type": "linear", "position": "left", "min": 0, "max": 100, "ticks": {"vo_suffix": "%"}},
-            "calls": {
-                "type": "linear",
-                "position": "right",
-                "beginAtZero": True,
-                "grid": {"drawOnChartArea": False},
-                "ticks": {"precision": 0},
-            },
-        },
-    )
+    chart = answer_rate_chart(labels, rates, volumes)
     total = sum(volumes)
     answered = sum(slot["answered"] for slot in per_day.values())
     return {"chart": chart, "total": total, "rate": f"{answered * 100 / total:.1f}%" if total else "—"}
@@ -195,32 +160,3 @@ def callback_problems() -> dict:
         "failed_url": f"{base}?state__exact={CallbackEvent.State.FAILED}",
         "unmatched_url": f"{base}?state__exact={CallbackEvent.State.UNMATCHED}",
     }
-
-
-def admin_dashboard(request, context):
-    user = request.user
-    data: dict = {"finance_url": context.get("finance_nav_url")}  # admin_globals decided who may see it
-    if user.has_perm("campaigns.view_campaign"):
-        data["running"] = running_campaigns()
-        data["running_count"] = Campaign.objects.filter(
-            state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED]
-        ).count()
-        data["campaigns_url"] = reverse("admin:campaigns_campaign_changelist")
-    if user.has_perm("campaigns.view_callrecord"):
-        data["today"] = todays_outcomes()
-        data["week"] = answer_rate_by_day()
-        data["calls_url"] = reverse("admin:campaigns_callrecord_changelist")
-    if user.has_perm("vendors.view_vendoraccount"):
-        data["vendors"] = vendor_health()
-    if user.has_perm("campaigns.view_callbackevent"):
-        data["callbacks"] = callback_problems()
-    context["vo_dash"] = data
-    context["title"] = _("Dashboard")
-    return context
-
-
-def admin_globals(request) -> dict:
-    """Context on every admin page (unfold's GLOBAL_CALLBACK): the sidebar's finance link, for those allowed."""
-    from .finance import can_view_finance
-
-    return {"finance_nav_url": reverse("finance-dashboard") if can_view_finance(request.user) else None}

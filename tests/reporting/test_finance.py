@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import CallRecord
+from reporting.forms import Period
+from reporting.selectors import finance
 from tests.factories import make_account, make_campaign
 from vendors.models import BalanceSnapshot, VendorAccount
-from voiceops import finance
 
 pytestmark = pytest.mark.django_db
 URL = "/dashboard/finance/"
@@ -147,7 +148,7 @@ def test_spend_per_campaign_account_and_vendor(client):
         submitted_at=timezone.now() - timedelta(days=90)
     )  # outside the period
 
-    data = finance.spend(finance.Period(timezone.localdate() - timedelta(days=29), timezone.localdate()))
+    data = finance.spend(Period(timezone.localdate() - timedelta(days=29), timezone.localdate()))
     # one row per campaign id (the names repeat: "c"); the old campaign is outside the period
     assert sorted(
         (r["units"], r["cost"], r["calls"], r["answered"], r["unpriced_units"]) for r in data["campaigns"]

@@ -8,7 +8,6 @@ with the account's key. The raw body is stored before anything else can fail.
 import logging
 import time
 
-from django.db.models.signals import post_save
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -16,36 +15,12 @@ from django.views.decorators.http import require_http_methods
 from vendors.adapters import ADAPTERS, CallbackRejected, ParsedCallback, get_adapter
 from vendors.models import VendorAccount
 
-from .. import receipts
 from ..models import CallbackEvent
+from ..receipts.events import store_and_apply, store_unapplied
+from .accounts import active_accounts
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024
-
-
-ACCOUNT_CACHE_SECONDS = 10.0
-_accounts: dict[str, tuple[float, list[VendorAccount]]] = {}
-
-
-def _active_accounts(vendor: str) -> list[VendorAccount]:
-    """A vendor's active accounts, kept in this process for a few seconds (the receipt hot path).
-
-    Saving an account clears this process's copy at once; other processes see a change (a new
-    token, a deactivated account) within ACCOUNT_CACHE_SECONDS.
-    """
-    now = time.monotonic()
-    cached = _accounts.get(vendor)
-    if cached is None or now - cached[0] > ACCOUNT_CACHE_SECONDS:
-        cached = _accounts[vendor] = (now, list(VendorAccount.objects.filter(vendor=vendor, is_active=True)))
-    return cached[1]
-
-
-def forget_accounts(**kwargs) -> None:
-    _accounts.clear()
-
-
-post_save.connect(forget_accounts, sender=VendorAccount, dispatch_uid="callbacks.forget_accounts")
-
 
 _buckets: dict[int, list[float]] = {}
 
@@ -65,7 +40,7 @@ def _within_rate(account: VendorAccount) -> bool:
 
 def _account_for(vendor: str, token: str) -> VendorAccount | None:
     """The account whose current or previous token matches, compared in constant time."""
-    for account in _active_accounts(vendor):
+    for account in active_accounts(vendor):
         if account.token_matches(token):
             return account
     return None
@@ -103,12 +78,12 @@ def vendor_callback(request, vendor: str, token: str):
     try:
         parsed: ParsedCallback = get_adapter(account).parse_callback(body, headers, query)
     except CallbackRejected as exc:
-        receipts.store_unapplied(event, CallbackEvent.State.REFUSED, str(exc))
+        store_unapplied(event, CallbackEvent.State.REFUSED, str(exc))
         # the reason helps whoever sets up the push (a wrong key, a wrong appId, not the format)
         return HttpResponse(f"rejected: {exc}", status=400, content_type="text/plain; charset=utf-8")
     except Exception as exc:  # a parser bug: keep the event for re-processing, let the vendor retry
         logger.exception("callback for %s could not be parsed", vendor)
-        receipts.store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
+        store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
         return HttpResponse("error", status=500, content_type="text/plain")
-    receipts.store_and_apply(event, parsed)  # a failure to apply is kept on the event; the vendor gets its ack
+    store_and_apply(event, parsed)  # a failure to apply is kept on the event; the vendor gets its ack
     return HttpResponse(parsed.ack_body, status=parsed.ack_status, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,1 @@
+"""Reads for the reporting pages: ``dashboard`` (the admin home page) and ``finance`` (balances, spend)."""
