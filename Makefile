@@ -27,12 +27,14 @@ run: env
 	mkdir -p var/staticfiles
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py compilemessages -v0 2>/dev/null || true
-	$(PY) manage.py demo
-	@echo "VoiceOps is starting at http://127.0.0.1:$(PORT)/admin/ (stop with Ctrl-C)"
-	@trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A voiceops worker --beat -Q dispatch,reports,imports,default --concurrency 2 \
+	@login="$$($(PY) manage.py demo)" && echo "$$login" && \
+	echo "VoiceOps is starting at http://127.0.0.1:$(PORT)/admin/ (stop with Ctrl-C)" && \
+	trap 'kill 0' EXIT INT TERM && \
+	{ $(VENV)/bin/celery -A voiceops worker --beat -Q dispatch,reports,imports,default --concurrency 2 \
 	  --scheduler django_celery_beat.schedulers:DatabaseScheduler -l warning & \
-	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload & \
+	  $(PY) scripts/greet.py $(PORT) "$$(echo "$$login" | tail -n 1)"; \
+	  wait; }
 
 test: install
 	$(VENV)/bin/ruff check .

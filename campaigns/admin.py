@@ -8,6 +8,7 @@ buttons and uploads are small views in ``admin_views`` that call ``services``.
 from datetime import datetime, time, timedelta
 from functools import update_wrapper
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -17,6 +18,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -28,9 +30,11 @@ from unfold.contrib.filters.admin import (
     RelatedDropdownFilter,
 )
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
 from . import admin_views, exports, templates_service
 from .models import (
+    OUTCOME_CHOICES,
     OUTCOME_LABELS,
     CallbackEvent,
     CallRecord,
@@ -170,7 +174,7 @@ class VoiceTemplateAdmin(ModelAdmin):
                 "reviews": templates_service.vendor_reviews_templates(obj),
                 "submit_url": reverse("admin:campaigns_voicetemplate_vendor", args=[obj.pk, "submit"]),
                 "resubmit_url": reverse("admin:campaigns_voicetemplate_vendor", args=[obj.pk, "resubmit"]),
-                "can_submit": obj.review_state in (VoiceTemplate.Review.DRAFT, VoiceTemplate.Review.REJECTED),
+                "can_submit": not obj.filed_with_vendor,
             }
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -203,8 +207,33 @@ def template_vendor_action(request, model_admin, object_id, operation):
 
 
 # --------------------------------------------------------------------------- campaigns
+class CampaignForm(forms.ModelForm):
+    """Retries are chosen among the outcomes by checkbox, never typed as JSON."""
+
+    retry_outcomes = forms.MultipleChoiceField(
+        label=capfirst(_("retry on")),
+        choices=[(value, label) for value, label in OUTCOME_CHOICES if value != "answered"],
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
+        required=False,
+        help_text=_(
+            "Outcomes that get another attempt. With none ticked the default set applies; "
+            "to never retry, set max attempts to 1."
+        ),
+    )
+
+    class Meta:
+        model = Campaign
+        fields = ("retry_outcomes",)  # the admin adds the fields of its fieldsets
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "retry_outcomes" in self.fields:
+            self.initial["retry_outcomes"] = list(self.instance.retryable_outcomes)
+
+
 @admin.register(Campaign)
 class CampaignAdmin(ModelAdmin):
+    form = CampaignForm
     list_display = ("name", "account", "product", "state_badge", "scheduled_at", "launched_at", "completed_at")
     list_filter = ("state", "product", "account")
     search_fields = ("name",)
@@ -221,6 +250,21 @@ class CampaignAdmin(ModelAdmin):
     @display(description=_("state"), label=STATE_COLORS, ordering="state")
     def state_badge(self, obj):
         return obj.state, obj.get_state_display()
+
+    @display(description=_("retry on"))
+    def retry_on(self, obj):
+        return "、".join(str(OUTCOME_LABELS[o]) for o in obj.retryable_outcomes if o in OUTCOME_LABELS)
+
+    def get_fieldsets(self, request, obj=None):
+        """Who may only read a campaign sees its retry outcomes by name, not the stored list."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        swap = {"retry_outcomes": "retry_on"}
+        return [(name, {**opts, "fields": [swap.get(f, f) for f in opts["fields"]]}) for name, opts in fieldsets]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "retry_on")
 
     def get_urls(self):
         views = admin_views
@@ -331,7 +375,7 @@ class CallRecordAdmin(ModelAdmin):
     actions = ["export_csv", "export_xlsx"]
     change_form_outer_before_template = "admin/campaigns/callrecord/attempts.html"
     change_form_outer_after_template = "admin/campaigns/callrecord/receipts.html"
-    readonly_fields = [f.name for f in CallRecord._meta.fields] + ["recipient_variables"]
+    readonly_fields = [f.name for f in CallRecord._meta.fields] + ["number", "recipient_variables"]
     fieldsets = (
         (
             None,
@@ -339,9 +383,8 @@ class CallRecordAdmin(ModelAdmin):
                 "fields": (
                     "campaign",
                     "single_call",
-                    "recipient",
+                    "number",
                     "recipient_variables",
-                    "mobile",
                     "attempt",
                     "is_test",
                     "state",
@@ -376,6 +419,24 @@ class CallRecordAdmin(ModelAdmin):
     @display(description=_("outcome"), ordering="outcome")
     def outcome_display(self, obj):
         return OUTCOME_LABELS.get(obj.outcome, obj.outcome) if obj.outcome else "—"
+
+    @display(description=_("number"))
+    def number(self, obj):
+        """The number, shown once, linked to its recipient row (``get_fieldsets`` shows it only to
+        those who may open that row; others see the plain ``mobile``)."""
+        if not obj.recipient_id:
+            return obj.mobile
+        url = reverse("admin:campaigns_recipient_change", args=[obj.recipient_id])
+        return format_html('<a href="{}">{}</a>', url, obj.mobile)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.admin_site._registry[Recipient].has_view_permission(request):
+            return fieldsets
+        return [
+            (name, {**opts, "fields": ["mobile" if f == "number" else f for f in opts["fields"]]})
+            for name, opts in fieldsets
+        ]
 
     @display(description=_("variables"))
     def recipient_variables(self, obj):

@@ -83,6 +83,11 @@ class VoiceTemplate(models.Model):
     def variable_names(self) -> list[str]:
         return VARIABLE_PATTERN.findall(self.content)
 
+    @property
+    def filed_with_vendor(self) -> bool:
+        """Whether the vendor has seen this template: then it is re-submitted, never submitted anew."""
+        return bool(self.vendor_template_id) or self.review_state != self.Review.DRAFT
+
     def render(self, variables: list[str]) -> str:
         values = iter(variables)
         return VARIABLE_PATTERN.sub(lambda _m: next(values, ""), self.content)
@@ -150,7 +155,13 @@ class Campaign(models.Model):
     )
     report_window_minutes = models.PositiveIntegerField(_("report window (minutes)"), default=24 * 60)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
@@ -288,7 +299,13 @@ class SingleCall(models.Model):
     content = models.TextField(_("content"), blank=True)
     credential = models.CharField(_("placed by"), max_length=100, blank=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -596,7 +613,13 @@ class RecipientImport(models.Model):
     rejected_rows = models.JSONField(_("rejected rows"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -656,6 +679,8 @@ class CallQuota(models.Model):
     calls = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("daily single-call count")
+        verbose_name_plural = _("daily single-call counts")
         constraints = [models.UniqueConstraint(fields=["credential", "day"], name="callquota_one_row_per_day")]
 
     def __str__(self):

@@ -15,7 +15,9 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from vendors.adapters import adapter_class
 from voiceops import audit
@@ -188,7 +190,11 @@ def launch(campaign: Campaign, at=None, *, actor=None) -> Campaign:
                 _("A campaign that is %(state)s cannot be launched.") % {"state": campaign.get_state_display()}
             )
         queue_first_attempts(campaign)
-        audit.record(actor, campaign, "Scheduled" if target == Campaign.State.SCHEDULED else "Launched")
+        audit.record(
+            actor,
+            campaign,
+            gettext_lazy("Scheduled") if target == Campaign.State.SCHEDULED else gettext_lazy("Launched"),
+        )
     return campaign
 
 
@@ -198,7 +204,7 @@ def pause(campaign: Campaign, *, actor=None) -> Campaign:
             _("Only a scheduled or running campaign can be paused (it is %(state)s).")
             % {"state": campaign.get_state_display()}
         )
-    audit.record(actor, campaign, "Paused")
+    audit.record(actor, campaign, gettext_lazy("Paused"))
     return campaign
 
 
@@ -212,7 +218,7 @@ def resume(campaign: Campaign, *, actor=None) -> Campaign:
         raise CampaignError(
             _("Only a paused campaign can be resumed (it is %(state)s).") % {"state": campaign.get_state_display()}
         )
-    audit.record(actor, campaign, "Resumed")
+    audit.record(actor, campaign, gettext_lazy("Resumed"))
     return campaign
 
 
@@ -226,7 +232,7 @@ def cancel(campaign: Campaign, *, actor=None) -> int:
         cancelled = CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED).update(
             state=CallRecord.State.CANCELLED
         )
-        audit.record(actor, campaign, f"Cancelled ({cancelled} queued calls)")
+        audit.record(actor, campaign, format_lazy(gettext_lazy("Cancelled ({count} queued calls)"), count=cancelled))
         return cancelled
 
 
@@ -243,7 +249,7 @@ def retry_failed(campaign: Campaign, *, actor=None) -> int:
         state__in=[CallRecord.State.FAILED, CallRecord.State.SUBMIT_FAILED, CallRecord.State.EXPIRED],
     )
     count = sum(1 for call in failed.iterator() if queue_next_attempt(call, delay_minutes=0, force=True))
-    audit.record(actor, campaign, f"Retry failed calls ({count})")
+    audit.record(actor, campaign, format_lazy(gettext_lazy("Retry failed calls ({count})"), count=count))
     if count and campaign.state == Campaign.State.COMPLETED:
         Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(
             state=Campaign.State.RUNNING, completed_at=None
@@ -279,7 +285,7 @@ def send_test_call(campaign: Campaign, mobile_text: str, *, actor=None) -> CallR
         custom_id=f"T{secrets.token_hex(8)}",
     )
     transaction.on_commit(lambda: send_task.delay(call.pk))
-    audit.record(actor, campaign, f"Test call to {mobile}")
+    audit.record(actor, campaign, format_lazy(gettext_lazy("Test call to {mobile}"), mobile=mobile))
     return call
 
 

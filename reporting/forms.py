@@ -18,9 +18,19 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+class DatePicker(forms.DateInput):
+    """The browser's date picker: its value is always yyyy-MM-dd, whatever the interface language
+    (Chinese formats dates as yyyy/MM/dd, which the picker refuses and shows empty)."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
 class PeriodForm(forms.Form):
-    start = forms.DateField(label=gettext_lazy("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=gettext_lazy("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=gettext_lazy("from"), required=False, widget=DatePicker)
+    end = forms.DateField(label=gettext_lazy("to"), required=False, widget=DatePicker)
 
     def clean(self):
         data = super().clean()

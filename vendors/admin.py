@@ -8,7 +8,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from . import services
-from .models import BalanceSnapshot, VendorAccount
+from .models import HEALTH_LEVELS, BalanceSnapshot, VendorAccount
 
 
 class VendorAccountForm(forms.ModelForm):
@@ -55,8 +55,8 @@ class VendorAccountAdmin(ModelAdmin):
     readonly_fields = (
         "secret_on_file",
         "callback_url_hint",
-        "consecutive_failures",
-        "circuit_open_until",
+        "failures_in_a_row",
+        "circuit_open_until_display",
         "last_error",
         "last_error_at",
         "created_at",
@@ -68,7 +68,10 @@ class VendorAccountAdmin(ModelAdmin):
         (_("Credentials"), {"fields": ("api_id", "api_secret", "secret_on_file", "user_id", "options")}),
         (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports", "callback_url_hint")}),
         (_("Money"), {"fields": ("low_balance_threshold", "price_per_unit")}),
-        (_("Health"), {"fields": ("consecutive_failures", "circuit_open_until", "last_error", "last_error_at")}),
+        (
+            _("Health"),
+            {"fields": ("failures_in_a_row", "circuit_open_until_display", "last_error", "last_error_at")},
+        ),
     )
 
     def get_queryset(self, request):
@@ -97,11 +100,18 @@ class VendorAccountAdmin(ModelAdmin):
             _("(token shown only to superusers via the API)"),
         )
 
-    @display(description=_("health"), label={"ok": "success", "circuit open": "danger", "errors": "warning"})
+    @display(description=_("health"), label={health.value: level for health, level in HEALTH_LEVELS.items()})
     def health(self, obj):
-        if obj.circuit_is_open:
-            return "circuit open"
-        return "errors" if obj.consecutive_failures else "ok"
+        health = obj.health()
+        return health.value, health.label
+
+    @display(description=_("consecutive failures"))
+    def failures_in_a_row(self, obj):
+        return obj.consecutive_failures
+
+    @display(description=_("circuit open until"))
+    def circuit_open_until_display(self, obj):
+        return obj.circuit_open_until if obj.circuit_is_open else self.get_empty_value_display()
 
     @display(description=_("balance"))
     def latest_balance_display(self, obj):

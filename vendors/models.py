@@ -34,6 +34,25 @@ class VendorAccountQuerySet(models.QuerySet):
         )
 
 
+class Health(models.TextChoices):
+    """An account's health: one wording for the admin list, the account page and the home page."""
+
+    HEALTHY = "healthy", _("healthy")
+    INACTIVE = "inactive", _("inactive")
+    CIRCUIT_OPEN = "circuit_open", _("circuit open")
+    ERRORS = "errors", _("errors")
+    LAGGING = "lagging", _("receipts lagging")
+
+
+HEALTH_LEVELS = {
+    Health.HEALTHY: "success",
+    Health.INACTIVE: "info",
+    Health.CIRCUIT_OPEN: "danger",
+    Health.ERRORS: "warning",
+    Health.LAGGING: "warning",
+}
+
+
 class VendorAccount(models.Model):
     """One set of credentials at one vendor. The secret is encrypted at rest (AES-GCM)."""
 
@@ -165,6 +184,18 @@ class VendorAccount(models.Model):
     @property
     def circuit_is_open(self) -> bool:
         return bool(self.circuit_open_until and self.circuit_open_until > timezone.now())
+
+    def health(self, lagging_receipts: int = 0) -> Health:
+        """The worst thing true of the account now (``lagging_receipts``: submitted calls overdue)."""
+        if not self.is_active:
+            return Health.INACTIVE
+        if self.circuit_is_open:
+            return Health.CIRCUIT_OPEN
+        if self.consecutive_failures:
+            return Health.ERRORS
+        if lagging_receipts:
+            return Health.LAGGING
+        return Health.HEALTHY
 
 
 class BalanceSnapshot(models.Model):

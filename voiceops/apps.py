@@ -8,6 +8,9 @@ class VoiceOpsConfig(AppConfig):
     verbose_name = _("VoiceOps")
 
     def ready(self):
+        from . import library_i18n
         from .periodic import ensure_periodic_tasks
+
+        library_i18n.install()
 
         post_migrate.connect(ensure_periodic_tasks, dispatch_uid="voiceops.ensure_periodic_tasks")

@@ -1,20 +1,68 @@
 """The beat schedule, stored in django-celery-beat's tables so operators can see and change it.
 
 ``ensure_periodic_tasks`` runs after every ``migrate``: it creates missing entries and leaves
-entries an operator has edited alone.
+entries an operator has edited alone. These tasks keep the system running: only a superuser may
+disable or delete one (``voiceops.admin``), and the admin says what each does.
 """
 
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class SystemTask:
+    task: str
+    every_seconds: int
+    queue: str
+    label: Promise
+    purpose: Promise
+
+
+# Keyed by the name stored in the database (English, stable); people read ``label``.
 PERIODIC_TASKS = {
-    # name shown in the admin: (task, every N seconds, queue)
-    "Dispatch due calls": ("campaigns.dispatch.tick", 5, "dispatch"),
-    "Pull vendor reports": ("campaigns.reports.pull_all", 20, "reports"),
-    "Expire calls without a report": ("campaigns.reports.expire_overdue", 300, "reports"),
-    "Apply callback events left unapplied": ("campaigns.reports.apply_stalled_events", 120, "reports"),
-    "Reconcile calls stuck in submitting": ("campaigns.dispatch.reconcile_stuck", 300, "dispatch"),
-    "Snapshot vendor balances": ("vendors.snapshot_balances", 900, "reports"),
-    "Fail interrupted imports": ("campaigns.imports.fail_interrupted", 300, "imports"),
-    "Forget expired idempotency keys": ("idempotency.delete_expired", 3600, "default"),
-}
+    "Dispatch due calls": SystemTask(
+        "campaigns.dispatch.tick", 5, "dispatch", _("Dispatch due calls"),
+        _("Starts campaigns whose time has come and hands each one with calls due to a dispatcher. "
+          "Without it no call is placed."),
+    ),
+    "Pull vendor reports": SystemTask(
+        "campaigns.reports.pull_all", 20, "reports", _("Pull vendor reports"),
+        _("Fetches call results from vendors that do not push them. Without it those calls stay "
+          "submitted."),
+    ),
+    "Expire calls without a report": SystemTask(
+        "campaigns.reports.expire_overdue", 300, "reports", _("Expire calls without a report"),
+        _("Marks calls whose report window has passed without a result, so campaigns can finish."),
+    ),
+    "Apply callback events left unapplied": SystemTask(
+        "campaigns.reports.apply_stalled_events", 120, "reports", _("Apply callback events left unapplied"),
+        _("Applies vendor pushes that were stored but not applied (a worker stopped midway)."),
+    ),
+    "Reconcile calls stuck in submitting": SystemTask(
+        "campaigns.dispatch.reconcile_stuck", 300, "dispatch", _("Reconcile calls stuck in submitting"),
+        _("Finds calls whose submission may have reached the vendor without an answer and flags them "
+          "for an operator instead of sending them twice."),
+    ),
+    "Snapshot vendor balances": SystemTask(
+        "vendors.snapshot_balances", 900, "reports", _("Snapshot vendor balances"),
+        _("Reads every active account's balance for the finance pages and the low-balance alert."),
+    ),
+    "Fail interrupted imports": SystemTask(
+        "campaigns.imports.fail_interrupted", 300, "imports", _("Fail interrupted imports"),
+        _("Marks imports whose worker died as failed, so the list can be uploaded again."),
+    ),
+    "Forget expired idempotency keys": SystemTask(
+        "idempotency.delete_expired", 3600, "default", _("Forget expired idempotency keys"),
+        _("Deletes Idempotency-Key records older than their retention (24 hours by default), so a "
+          "key may be used again after that."),
+    ),
+}  # fmt: skip
+
+
+def system_task(name: str) -> SystemTask | None:
+    return PERIODIC_TASKS.get(name)
 
 
 def ensure_periodic_tasks(app_config=None, **kwargs) -> None:
@@ -22,8 +70,10 @@ def ensure_periodic_tasks(app_config=None, **kwargs) -> None:
         return
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    for name, (task, seconds, queue) in PERIODIC_TASKS.items():
+    for name, spec in PERIODIC_TASKS.items():
         if PeriodicTask.objects.filter(name=name).exists():
             continue
-        schedule, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
-        PeriodicTask.objects.create(name=name, task=task, interval=schedule, queue=queue)
+        schedule, _created = IntervalSchedule.objects.get_or_create(
+            every=spec.every_seconds, period=IntervalSchedule.SECONDS
+        )
+        PeriodicTask.objects.create(name=name, task=spec.task, interval=schedule, queue=spec.queue)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -167,6 +168,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),  # else ./control appears in the working tree
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -225,6 +227,7 @@ UNFOLD = {
     "SITE_TITLE": _("VoiceOps"),
     "SITE_HEADER": _("VoiceOps"),
     "SITE_SYMBOL": "call",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/png", "href": lambda request: static("voiceops/favicon.png")}],
     "SHOW_LANGUAGES": True,
     "DASHBOARD_CALLBACK": "reporting.views.admin_dashboard",
     "GLOBAL_CALLBACK": "reporting.views.admin_globals",

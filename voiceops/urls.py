@@ -1,9 +1,22 @@
 from django.contrib import admin
+from django.contrib.staticfiles import finders
+from django.http import FileResponse
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView
+
+
+@require_safe
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; answer rather than log a 404."""
+    return FileResponse(open(finders.find("voiceops/favicon.ico"), "rb"), content_type="image/x-icon")
+
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("dashboard/finance/", include("reporting.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -14,11 +14,10 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from campaigns.admin_views import progress_for
 from campaigns.models import CallbackEvent, CallCounter, CallRecord, Campaign
-from vendors.models import VendorAccount
+from vendors.models import HEALTH_LEVELS, VendorAccount
 
 from ..charts import answer_rate_chart, outcome_chart
 
@@ -120,23 +119,14 @@ def vendor_health() -> list[dict]:
     for account in accounts:
         lag = lagging.get(account.pk, 0)
         low = account.latest_amount is not None and account.latest_amount < account.low_balance_threshold
-        if not account.is_active:
-            health, level = _("inactive"), "info"
-        elif account.circuit_is_open:
-            health, level = _("circuit open"), "danger"
-        elif account.consecutive_failures:
-            health, level = _("errors"), "warning"
-        elif lag:
-            health, level = _("receipts lagging"), "warning"
-        else:
-            health, level = _("healthy"), "success"
+        health = account.health(lagging_receipts=lag)
         rows.append(
             {
                 "account": account,
                 "lagging": lag,
                 "low": low,
-                "health": health,
-                "level": level,
+                "health": health.label,
+                "level": HEALTH_LEVELS[health],
                 "balance": f"{account.latest_amount.normalize():,f} {account.latest_unit}"
                 if account.latest_amount is not None
                 else "—",

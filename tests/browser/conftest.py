@@ -23,6 +23,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+# `UPDATE_README_SCREENSHOTS=1 pytest tests/browser/test_pages.py` retakes the README's pictures.
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "pw-browser-1234"
 
 
@@ -89,9 +91,12 @@ def web(browser, live_server, settings):
     settings.LANGUAGE_CODE = "en"
     contexts = []
 
-    def open_as(username: str | None = None):
+    def open_as(username: str | None = None, language: str = "en"):
         context = browser.new_context(
-            viewport={"width": 1440, "height": 1000}, locale="en-US", timezone_id="Asia/Shanghai"
+            viewport={"width": 1440, "height": 1000},
+            locale="zh-CN" if language == "zh-hans" else "en-US",
+            extra_http_headers={"Accept-Language": language},
+            timezone_id="Asia/Shanghai",
         )
         contexts.append(context)
         page = context.new_page()
@@ -121,6 +126,14 @@ class Session:
         if shot:
             self.shot(shot)
         return response
+
+    def readme_shot(self, name: str, selector: str | None = None) -> None:
+        """Save the page as one of the README's pictures (only when asked to, see above)."""
+        if os.environ.get("UPDATE_README_SCREENSHOTS") != "1":
+            return
+        path = self.shot_of(selector, f"readme-{name}") if selector else self.shot(f"readme-{name}")
+        README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (README_SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
 
     def shot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

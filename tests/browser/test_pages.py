@@ -105,12 +105,13 @@ def busy_day(transactional_db):
 
 def test_main_pages_draw_with_real_volumes(web, make_user, busy_day):
     make_user("olivia", "Operators")
-    op = web("olivia")
+    op = web("olivia", language="zh-hans")  # the README shows the interface as it ships: in Chinese
     op.go("/admin/")
     for canvas in ("#vo-today-canvas", "#vo-week-canvas"):
         assert op.wait_painted(canvas)
     assert "618 售后回访" in op.page.inner_text("#vo-running")
     op.shot("30-admin-dashboard")
+    op.readme_shot("admin-dashboard", "#vo-dashboard")
 
     campaign = busy_day["today"]
     op.go(f"/admin/campaigns/campaign/{campaign.pk}/change/")
@@ -121,6 +122,7 @@ def test_main_pages_draw_with_real_volumes(web, make_user, busy_day):
     hours = len(op.page.evaluate("document.querySelector('#vo-timeline-canvas').voChart.data.labels"))
     assert hours == 6
     op.shot("31-campaign-page")
+    op.readme_shot("campaign-page", "#vo-campaign")
     op.shot_of("#vo-campaign", "31b-campaign-dashboard")
 
     running = busy_day["running"]
@@ -129,9 +131,11 @@ def test_main_pages_draw_with_real_volumes(web, make_user, busy_day):
     op.go("/dashboard/finance/")
     assert op.wait_painted(f"canvas[data-vo-chart='vo-balance-chart-{busy_day['backup'].pk}']")
     op.shot("33-finance-dashboard")
+    op.readme_shot("finance-dashboard")
 
     op.go(f"/admin/campaigns/callrecord/?campaign__id__exact={campaign.pk}", shot="34-call-records")
     failed = calls.filter(state="failed").order_by("-attempt").first()
     op.go(f"/admin/campaigns/callrecord/{failed.pk}/change/", shot="35-call-record-detail")
     op.page.locator("#vo-attempts").scroll_into_view_if_needed()
     assert failed.raw_message in op.page.inner_text("#vo-attempts")
+    op.readme_shot("call-record")

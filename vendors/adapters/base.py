@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
 
@@ -275,22 +276,29 @@ class BaseAdapter:
         (they carry credentials).
         """
         timeout = (settings.VENDOR_CONNECT_TIMEOUT, settings.VENDOR_READ_TIMEOUT)
+        where = {"vendor": self.code, "path": path}  # the messages are kept as the account's last error
         try:
             response = SESSION.request(method, self.url(path), timeout=timeout, **kwargs)
         except requests.ConnectTimeout as exc:
-            raise VendorUnavailable(f"{self.code}: {path} connect timed out") from exc
+            raise VendorUnavailable(_("%(vendor)s: %(path)s connect timed out") % where) from exc
         except requests.Timeout as exc:
-            raise VendorUnavailable(f"{self.code}: {path} timed out", maybe_delivered=True) from exc
+            raise VendorUnavailable(_("%(vendor)s: %(path)s timed out") % where, maybe_delivered=True) from exc
         except requests.ConnectionError as exc:
             sent = not _never_connected(exc)
             raise VendorUnavailable(
-                f"{self.code}: {path} unreachable ({type(exc).__name__})", maybe_delivered=sent
+                _("%(vendor)s: %(path)s unreachable (%(error)s)") % {**where, "error": type(exc).__name__},
+                maybe_delivered=sent,
             ) from exc
         except requests.RequestException as exc:
-            raise VendorUnavailable(f"{self.code}: {path} failed ({type(exc).__name__})", maybe_delivered=True) from exc
+            raise VendorUnavailable(
+                _("%(vendor)s: %(path)s failed (%(error)s)") % {**where, "error": type(exc).__name__},
+                maybe_delivered=True,
+            ) from exc
         logger.debug("%s %s %s -> %s", self.code, method, path, response.status_code)
         if response.status_code >= 500:
-            raise VendorUnavailable(f"{self.code}: {path} answered HTTP {response.status_code}")
+            raise VendorUnavailable(
+                _("%(vendor)s: %(path)s answered HTTP %(status)s") % {**where, "status": response.status_code}
+            )
         return response
 
     def check_product(self, product: str) -> None:

@@ -68,6 +68,7 @@ from urllib.parse import parse_qs
 
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import unpad
+from django.utils.translation import gettext
 
 from .base import (
     BEIJING,
@@ -260,7 +261,9 @@ class EmayAdapter(BaseAdapter):
     def _line(self) -> str:
         line = self.options.get("line", "voice")
         if line not in REPORT_PATHS:
-            raise VendorError("bad_option", f"options.line must be 'voice' or 'join', not {line!r}")
+            raise VendorError(
+                "bad_option", gettext("options.line must be 'voice' or 'join', not %(value)r") % {"value": line}
+            )
         return line
 
     # ---- sending

@@ -69,6 +69,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlencode
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .base import (
     Balance,
@@ -279,7 +280,11 @@ class FungoAdapter(BaseAdapter):
     def _format(self) -> str:
         fmt = str(self.options.get("content_format") or "template").lower()
         if fmt not in CONTENT_FORMATS:
-            raise VendorError("config", f"options.content_format must be one of {sorted(CONTENT_FORMATS)}, not {fmt!r}")
+            raise VendorError(
+                "config",
+                gettext("options.content_format must be one of %(allowed)s, not %(value)r")
+                % {"allowed": "、".join(sorted(CONTENT_FORMATS)), "value": fmt},
+            )
         return fmt
 
     def send_batch(
@@ -290,7 +295,7 @@ class FungoAdapter(BaseAdapter):
         if product == "notify":
             self._format()
             if not self.options.get("app_id") or not self.options.get("template_id"):
-                raise VendorError("config", "fungo notify needs options.app_id and options.template_id")
+                raise VendorError("config", gettext("fungo notify needs options.app_id and options.template_id"))
         results: list[SubmitResult | None] = [None] * len(calls)
         groups: list[tuple[str, list[int]]] = []
         open_groups: dict[str, tuple[list[int], set[str]]] = {}

@@ -63,6 +63,7 @@ from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from django.utils.translation import gettext
 
 from .base import (
     Balance,
@@ -240,14 +241,16 @@ class IhuyiAdapter(BaseAdapter):
     def auth_mode(self) -> str:
         mode = self.options.get("auth_mode", "dynamic")
         if mode not in ("dynamic", "plain"):
-            raise VendorError("config", f"ihuyi auth_mode must be 'dynamic' or 'plain', not {mode!r}")
+            raise VendorError(
+                "config", gettext("ihuyi auth_mode must be 'dynamic' or 'plain', not %(value)r") % {"value": mode}
+            )
         return mode
 
     @property
     def response_format(self) -> str:
         fmt = self.options.get("format", "xml")
         if fmt not in ("xml", "json"):
-            raise VendorError("config", f"ihuyi format must be 'xml' or 'json', not {fmt!r}")
+            raise VendorError("config", gettext("ihuyi format must be 'xml' or 'json', not %(value)r") % {"value": fmt})
         return fmt
 
     # ---- the one place credentials are built

@@ -77,6 +77,7 @@ from urllib.parse import urlencode
 from xml.etree.ElementTree import Element, ParseError, tostring
 
 from defusedxml.ElementTree import fromstring
+from django.utils.translation import gettext
 
 from .base import (
     BEIJING,
@@ -183,7 +184,9 @@ class Sms10692Adapter(BaseAdapter):
     def charset(self) -> str:
         value = str(self.options.get("encoding") or "utf-8").strip().lower()
         if value not in ENCODINGS:
-            raise VendorError("bad_option", f"options.encoding must be 'utf-8' or 'gbk', not {value!r}")
+            raise VendorError(
+                "bad_option", gettext("options.encoding must be 'utf-8' or 'gbk', not %(value)r") % {"value": value}
+            )
         return ENCODINGS[value]
 
     @property
@@ -199,7 +202,7 @@ class Sms10692Adapter(BaseAdapter):
     def _ext_no(self) -> str:
         ext_no = str(self.options.get("ext_no") or "").strip()
         if ext_no and not (ext_no.isdigit() and ext_no.isascii() and len(ext_no) <= 10):
-            raise VendorError("bad_option", "options.ext_no must be at most 10 digits")
+            raise VendorError("bad_option", gettext("options.ext_no must be at most 10 digits"))
         return ext_no
 
     @staticmethod

@@ -23,7 +23,7 @@ def give_roles_the_new_models(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0004_submit_tries'),
+        ('campaigns', '0005_created_by_verbose_names'),
         ('vendors', '0002_callback_guards'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -48,6 +48,8 @@ class Migration(migrations.Migration):
                 ('calls', models.PositiveIntegerField(default=0)),
             ],
             options={
+                'verbose_name': 'daily single-call count',
+                'verbose_name_plural': 'daily single-call counts',
                 'constraints': [models.UniqueConstraint(fields=('credential', 'day'), name='callquota_one_row_per_day')],
             },
         ),
@@ -77,7 +79,7 @@ class Migration(migrations.Migration):
                 ('credential', models.CharField(blank=True, editable=False, max_length=100, verbose_name='placed by')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
                 ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='single_calls', to='vendors.vendoraccount', verbose_name='vendor account')),
-                ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
                 ('template', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='single_calls', to='campaigns.voicetemplate', verbose_name='template')),
             ],
             options={
