@@ -36,10 +36,15 @@ run: env
 	  $(PY) scripts/greet.py $(PORT) "$$(echo "$$login" | tail -n 1)"; \
 	  wait; }
 
+# Run again on SQLite (what `make run` uses): the fallbacks of campaigns/database.
+SQLITE_TESTS := tests/campaigns/test_flow.py tests/campaigns/test_stats.py tests/test_demo.py tests/callbacks tests/reporting
+
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q --ds=tests.settings_sqlite -m "not postgresql and not worker and not browser" \
+	  $(SQLITE_TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check .

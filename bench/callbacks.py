@@ -159,9 +159,11 @@ def seed(account_ihuyi, account_emay) -> tuple[int, int]:
                 [campaign.pk, CALLS],
             )
             cursor.execute(
-                "INSERT INTO campaigns_callrecord (campaign_id, recipient_id, account_id, attempt, mobile, custom_id, vendor_message_id,"
-                " batch_id, state, outcome, raw_code, raw_message, key_pressed, is_test, created_at, submitted_at)"
-                " SELECT campaign_id, id, %s, 1, mobile, 'R' || id || 'A1', line::text, '', 'submitted', '', '', '', '', false, now(), now()"
+                "INSERT INTO campaigns_callrecord (campaign_id, recipient_id, account_id, attempt, mobile, custom_id,"
+                " vendor_message_id, batch_id, state, outcome, raw_code, raw_message, key_pressed, is_test, created_at,"
+                " submitted_at)"
+                " SELECT campaign_id, id, %s, 1, mobile, 'R' || id || 'A1', line::text, '', 'submitted',"
+                " '', '', '', '', false, now(), now()"
                 " FROM campaigns_recipient WHERE campaign_id = %s",
                 [account.pk, campaign.pk],
             )
@@ -289,10 +291,12 @@ def main() -> None:
         f"({single_rate / bare_rate:.2f}x the bare view)"
     )
     print(
-        f"Emay 500/push:    {PUSHES * 500 / batched_s:,.0f} reports/s, p50 {pct(batched_lat, 50):.0f} ms, p99 {pct(batched_lat, 99):.0f} ms per push"
+        f"Emay 500/push:    {PUSHES * 500 / batched_s:,.0f} reports/s,"
+        f" p50 {pct(batched_lat, 50):.0f} ms, p99 {pct(batched_lat, 99):.0f} ms per push"
     )
     print(
-        f"replayed 2,000 ihuyi receipts in {replay_s:.1f} s; applied {single_applied:,}/{single_sent:,} single, {batched_applied:,}/{PUSHES * 500:,} batched"
+        f"replayed 2,000 ihuyi receipts in {replay_s:.1f} s; applied {single_applied:,}/{single_sent:,} single,"
+        f" {batched_applied:,}/{PUSHES * 500:,} batched"
     )
     print(
         json.dumps(

@@ -72,7 +72,7 @@ def no_answer(mobile: str) -> bool:
     return int(mobile[-8:]) % 10 == 0
 
 
-# --------------------------------------------------------------------------- the broker
+# ---- the broker
 class Redis:
     def __init__(self):
         self.private = not SHARED_REDIS
@@ -127,7 +127,7 @@ class Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-# --------------------------------------------------------------------------- processes
+# ---- processes
 class Processes:
     def __init__(self, broker_url: str):
         self.broker_url = broker_url
@@ -234,7 +234,7 @@ class Processes:
             self.gunicorn.wait(timeout=30)
 
 
-# --------------------------------------------------------------------------- the vendor's push clients
+# ---- the vendor's push clients
 def post_batch(args) -> Counter:
     """One push client (a separate process): posts its receipts, retrying what was not answered 200."""
     port, items = args
@@ -615,7 +615,7 @@ def main() -> None:
             lost["recipient without a first attempt"] += 1
         for attempt, (_id, _r, _a, _m, custom_id, vmid, _acc, state, outcome, _raw) in attempts.items():
             accepted = emay_ids[custom_id] > 0 or vmid in ihuyi_ids
-            if state in ("queued", "submitting", "submitted", "expired"):
+            if state in (*CallRecord.OPEN_STATES, "expired"):
                 lost[f"left {state}"] += 1
             elif accepted and state not in ("answered", "failed"):
                 lost["accepted by a vendor, receipt never applied"] += 1

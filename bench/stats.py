@@ -28,17 +28,21 @@ def populate(campaign_id: int) -> None:
         )
         cursor.execute(
             """
-            INSERT INTO campaigns_callrecord (campaign_id, recipient_id, attempt, mobile, custom_id, vendor_message_id, batch_id,
-                state, outcome, raw_code, raw_message, key_pressed, is_test, created_at, submitted_at, reported_at,
-                talk_seconds, billed_units)
+            INSERT INTO campaigns_callrecord (campaign_id, recipient_id, attempt, mobile, custom_id, vendor_message_id,
+                batch_id, state, outcome, raw_code, raw_message, key_pressed, is_test, created_at, submitted_at,
+                reported_at, talk_seconds, billed_units)
             SELECT r.campaign_id, r.id, 1, r.mobile, 'R' || r.id || 'A1', 'v' || r.id, '',
-                   s.state, s.outcome, '', '', '', false, now(), now() - interval '1 day' + (r.id %% 86400) * interval '1 second',
-                   CASE WHEN s.state IN ('answered', 'failed') THEN now() - interval '1 day' + (r.id %% 86400 + 30) * interval '1 second' END,
-                   CASE WHEN s.state = 'answered' THEN 5 + r.id %% 80 END, CASE WHEN s.state = 'answered' THEN 1 + r.id %% 3 END
+                   s.state, s.outcome, '', '', '', false, now(),
+                   now() - interval '1 day' + (r.id %% 86400) * interval '1 second',
+                   CASE WHEN s.state IN ('answered', 'failed')
+                        THEN now() - interval '1 day' + (r.id %% 86400 + 30) * interval '1 second' END,
+                   CASE WHEN s.state = 'answered' THEN 5 + r.id %% 80 END,
+                   CASE WHEN s.state = 'answered' THEN 1 + r.id %% 3 END
             FROM campaigns_recipient r
             CROSS JOIN LATERAL (SELECT CASE
                 WHEN r.id %% 10 < 6 THEN 'answered' WHEN r.id %% 10 < 9 THEN 'failed' ELSE 'submitted' END AS state,
-                CASE WHEN r.id %% 10 < 6 THEN 'answered' WHEN r.id %% 10 < 8 THEN 'no_answer' WHEN r.id %% 10 < 9 THEN 'busy' ELSE '' END
+                CASE WHEN r.id %% 10 < 6 THEN 'answered' WHEN r.id %% 10 < 8 THEN 'no_answer'
+                     WHEN r.id %% 10 < 9 THEN 'busy' ELSE '' END
                 AS outcome) s
             WHERE r.campaign_id = %s
             """,

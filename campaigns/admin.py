@@ -104,7 +104,7 @@ def _wrap(model_admin, view):
     return model_admin.admin_site.admin_view(update_wrapper(wrapper, view))
 
 
-# --------------------------------------------------------------------------- templates
+# ---- templates
 @admin.register(VoiceTemplate)
 class VoiceTemplateAdmin(ModelAdmin):
     list_display = ("name", "account", "review_badge", "vendor_template_id", "updated_at")
@@ -206,7 +206,7 @@ def template_vendor_action(request, model_admin, object_id, operation):
     return HttpResponseRedirect(reverse("admin:campaigns_voicetemplate_change", args=[template.pk]))
 
 
-# --------------------------------------------------------------------------- campaigns
+# ---- campaigns
 class CampaignForm(forms.ModelForm):
     """Retries are chosen among the outcomes by checkbox, never typed as JSON."""
 
@@ -342,7 +342,7 @@ def _number_search(queryset, search_term, extra):
     return queryset.filter(query), False
 
 
-# --------------------------------------------------------------------------- call records
+# ---- call records
 @admin.register(CallRecord)
 class CallRecordAdmin(ModelAdmin):
     list_display = (
@@ -582,7 +582,7 @@ def call_history(call: CallRecord) -> dict:
     }
 
 
-# --------------------------------------------------------------------------- callbacks, do-not-call, imports
+# ---- callbacks, do-not-call, imports
 @admin.register(CallbackEvent)
 class CallbackEventAdmin(ModelAdmin):
     list_display = ("received_at", "vendor", "account", "source", "state_badge", "reports_count", "short_error")

@@ -7,13 +7,9 @@ bounded: every figure comes from grouped aggregates, never from a loop over rows
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -24,20 +20,14 @@ from django.views.decorators.http import require_GET, require_POST
 from reporting.charts import outcome_chart, outcome_color, outcome_label, timeline_chart
 
 from . import exports, selectors, services
-from .imports import progress_key
-from .models import CallCounter, CallRecord, Campaign, RecipientImport
-from .readers import FILE_SUFFIXES
+from .models import CallRecord, Campaign, RecipientImport
 
-FINAL_STATES = ("answered", "failed", "submit_failed", "cancelled", "expired")
-IN_FLIGHT_STATES = ("submitting", "submitted")
-FAILED_STATES = ("failed", "submit_failed", "expired")
-FINISHED_CAMPAIGN_STATES = (Campaign.State.COMPLETED, Campaign.State.CANCELLED)
 RECENT_IMPORTS = 5
 TEST_CALLS_SHOWN = 5
 TOP_FAILURES = 10
 
 
-# --------------------------------------------------------------------------- helpers
+# ---- helpers
 def _campaign(request, model_admin, object_id, *, change: bool = False) -> Campaign:
     campaign = model_admin.get_object(request, object_id)
     if campaign is None:
@@ -56,68 +46,10 @@ def _change_url(campaign: Campaign, anchor: str = "") -> str:
     return reverse("admin:campaigns_campaign_change", args=[campaign.pk]) + (f"#{anchor}" if anchor else "")
 
 
-def _pct(part: int, whole: int) -> float:
-    return round(part * 100 / whole, 1) if whole else 0
-
-
-def progress_from_states(by_state: dict[str, int], recipients: int | None = None) -> dict:
-    """Progress figures from counts of call rows by state (one grouped query upstream)."""
-    total = sum(by_state.values())
-    queued = by_state.get("queued", 0)
-    in_flight = sum(by_state.get(s, 0) for s in IN_FLIGHT_STATES)
-    final = sum(by_state.get(s, 0) for s in FINAL_STATES)
-    answered = by_state.get("answered", 0)
-    failed = final - answered
-    ended = answered + sum(by_state.get(s, 0) for s in FAILED_STATES)
-    data = {
-        "total": total,
-        "queued": queued,
-        "submitted": in_flight,
-        "final": final,
-        "answered": answered,
-        "failed": failed,
-        "pct_answered": _pct(answered, total),
-        "pct_failed": _pct(failed, total),
-        "pct_submitted": _pct(in_flight, total),
-        "pct_queued": _pct(queued, total),
-        "pct_done": round(_pct(final, total)),
-        "answer_rate": f"{answered * 100 / ended:.1f}%" if ended else "—",
-    }
-    if recipients is not None:
-        data["recipients"] = recipients
-    return data
-
-
-def counts_by_state(campaign_ids) -> list[dict]:
-    """(campaign_id, state, n) for several campaigns, test calls left out: from the trigger-kept
-    counters on PostgreSQL (a few rows per campaign whatever its size), else from the records."""
-    ids = list(campaign_ids)
-    if connection.vendor == "postgresql":
-        return list(
-            CallCounter.objects.filter(campaign_id__in=ids)
-            .values("campaign_id", "state")
-            .annotate(n=Sum("calls"))
-            .filter(n__gt=0)
-        )
-    return list(
-        CallRecord.objects.filter(campaign_id__in=ids, is_test=False)
-        .values("campaign_id", "state")
-        .annotate(n=Count("id"))
-    )
-
-
-def progress_for(campaign_ids) -> dict[int, dict]:
-    """Progress of several campaigns in one grouped query."""
-    by_campaign: dict[int, dict[str, int]] = {pk: {} for pk in campaign_ids}
-    for row in counts_by_state(campaign_ids):
-        by_campaign[row["campaign_id"]][row["state"]] = row["n"]
-    return {pk: progress_from_states(states) for pk, states in by_campaign.items()}
-
-
 def failure_reasons(campaign: Campaign, limit: int = TOP_FAILURES) -> list[dict]:
     """The vendor's own words for failed calls, most frequent first (one grouped query)."""
     rows = (
-        CallRecord.objects.filter(campaign=campaign, state__in=FAILED_STATES, is_test=False)
+        CallRecord.objects.filter(campaign=campaign, state__in=CallRecord.FAILED_STATES, is_test=False)
         .values("outcome", "raw_code", "raw_message")
         .annotate(n=Count("id"))
         .order_by("-n", "outcome", "raw_code")[:limit]
@@ -132,25 +64,13 @@ def import_status(job: RecipientImport) -> dict:
         "name": job.original_name,
         "state": job.state,
         "state_label": str(job.get_state_display()),
-        "rows": job.rows,
-        "accepted": job.accepted,
-        "invalid": job.invalid,
-        "duplicates": job.duplicates,
-        "blocked": job.blocked,
         "error": job.error,
         "size_bytes": job.size_bytes,
-        "processed_bytes": job.processed_bytes,
+        **selectors.import_figures(job),
         "finished": job.state in (RecipientImport.State.DONE, RecipientImport.State.FAILED),
         "ok": job.state == RecipientImport.State.DONE,
         "failed": job.state == RecipientImport.State.FAILED,
-        "percent": job.percent,
     }
-    if job.state == RecipientImport.State.RUNNING:
-        live = cache.get(progress_key(job.pk)) or {}
-        for key in ("rows", "accepted", "invalid", "duplicates", "blocked", "processed_bytes"):
-            if key in live:
-                data[key] = live[key]
-        data["percent"] = min(99, int(data["processed_bytes"] * 100 / job.size_bytes)) if job.size_bytes else 0
     data["rejected"] = data["invalid"] + data["duplicates"] + data["blocked"]
     if data["ok"] and data["rejected"]:
         for fmt in exports.FORMATS:
@@ -163,22 +83,17 @@ def import_status(job: RecipientImport) -> dict:
 def _allowed_actions(request, model_admin, campaign: Campaign) -> dict[str, bool]:
     if not model_admin.has_change_permission(request, campaign):
         return {}
-    state = campaign.state
+    allowed = campaign.allowed_actions()
     return {
-        "launch": state in ("draft", "scheduled"),
-        "schedule": state in ("draft", "paused"),
-        "pause": state in ("scheduled", "running"),
-        "resume": state == "paused",
-        "cancel": state in ("draft", "scheduled", "running", "paused"),
-        "retry_failed": state in ("running", "paused", "completed"),
-        "test_call": state not in FINISHED_CAMPAIGN_STATES,
+        **{action: action in allowed for action in Campaign.USER_ACTIONS},
+        "test_call": campaign.state not in Campaign.FINISHED_STATES,
     }
 
 
 def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
     """Everything the campaign's change page shows above the form (a fixed number of queries)."""
     stats = selectors.campaign_stats(campaign)
-    progress = progress_from_states(stats["by_state"], stats["recipients"])
+    progress = selectors.progress_from_states(stats["by_state"], stats["recipients"])
     retries_pending = CallRecord.objects.filter(
         campaign=campaign, state=CallRecord.State.QUEUED, attempt__gt=1, is_test=False
     ).count()
@@ -226,7 +141,7 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
             "imports": imports,
             "can_upload": can_change
             and user.has_perm("campaigns.add_recipient")
-            and campaign.state not in FINISHED_CAMPAIGN_STATES,
+            and campaign.state not in Campaign.FINISHED_STATES,
             "upload_url": reverse("admin:campaigns_campaign_upload", args=[campaign.pk]),
             "actions": {
                 name: reverse("admin:campaigns_campaign_act", args=[campaign.pk, name])
@@ -246,7 +161,7 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
     }
 
 
-# --------------------------------------------------------------------------- actions
+# ---- actions
 def _parse_when(value: str):
     value = (value or "").strip()
     if not value:
@@ -328,14 +243,12 @@ def upload_recipients(request, model_admin, object_id):
     if not request.user.has_perm("campaigns.add_recipient"):
         raise PermissionDenied
     upload = request.FILES.get("file")
-    if upload is None or not upload.size:
+    if upload is None:
         messages.error(request, _("Choose a CSV or XLSX file to upload."))
-    elif Path(upload.name).suffix.lower() not in FILE_SUFFIXES:
-        messages.error(request, _("“%(name)s” is not a CSV or XLSX file.") % {"name": upload.name})
     else:
         try:
             job = services.start_file_import(campaign, upload, request.user)
-        except services.CampaignError as exc:  # a finished campaign, a file over the size limit
+        except services.CampaignError as exc:  # a finished campaign, not a CSV/XLSX file, empty, too large
             messages.error(request, str(exc))
         else:
             messages.success(
@@ -344,7 +257,7 @@ def upload_recipients(request, model_admin, object_id):
     return HttpResponseRedirect(_change_url(campaign, "vo-imports"))
 
 
-# --------------------------------------------------------------------------- JSON for the live parts
+# ---- JSON for the live parts
 @require_GET
 def import_progress(request, model_admin, object_id, import_id):
     campaign = _campaign(request, model_admin, object_id)
@@ -357,17 +270,17 @@ def import_progress(request, model_admin, object_id, import_id):
 @require_GET
 def campaign_progress(request, model_admin, object_id):
     campaign = _campaign(request, model_admin, object_id)
-    data = progress_for([campaign.pk])[campaign.pk]
+    data = selectors.progress_for([campaign.pk])[campaign.pk]
     data.update(
         state=campaign.state,
         state_label=str(campaign.get_state_display()),
         recipients=campaign.recipient_count,
-        finished=campaign.state in FINISHED_CAMPAIGN_STATES,
+        finished=campaign.state in Campaign.FINISHED_STATES,
     )
     return JsonResponse(data)
 
 
-# --------------------------------------------------------------------------- exports
+# ---- exports
 @require_GET
 def export_campaign_calls(request, model_admin, object_id, fmt):
     campaign = _campaign(request, model_admin, object_id)

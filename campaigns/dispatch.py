@@ -1,6 +1,6 @@
 """Dispatch: claim due calls, send them under the rate limits, record what the vendor said.
 
-Rules kept here (DESIGN.md, "A call's life"):
+Rules kept here (docs/architecture.md, "A call's life"):
 - rows are claimed queued → submitting by a conditional UPDATE of rows locked with
   ``SKIP LOCKED``, so two workers never take the same row;
 - the vendor is called outside any transaction, and a sent row is never re-sent blindly: when
@@ -29,7 +29,7 @@ from vendors.adapters.base import RESULT_NOT_SENT, RESULT_UNCERTAIN, unsent_code
 from vendors.models import VendorAccount
 
 from . import frequency
-from .bulk import update_calls
+from .database.bulk import update_calls
 from .lifecycle import complete_if_done
 from .models import CallRecord, Campaign, SingleCall, VoiceTemplate
 
@@ -83,8 +83,8 @@ def claim(campaign: Campaign, account: VendorAccount, limit: int) -> list[CallRe
         ids = list(due.values_list("id", flat=True)[:limit])
         if not ids:
             return []
-        CallRecord.objects.filter(id__in=ids, state=CallRecord.State.QUEUED).update(
-            state=CallRecord.State.SUBMITTING, account=account, submitted_at=now
+        CallRecord.transition(
+            CallRecord.objects.filter(id__in=ids), CallRecord.State.SUBMITTING, account=account, submitted_at=now
         )
     return list(
         CallRecord.objects.filter(id__in=ids, state=CallRecord.State.SUBMITTING, submitted_at=now)
@@ -171,13 +171,13 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
                 )
             )
     now = timezone.now()
-    submitting = (CallRecord.State.SUBMITTING,)  # a receipt may already have finished a row: leave it
+    # Each write names only its new state; a receipt may already have finished a row: leave it.
     update_calls(
         [
             (cid, {"state": "submitted", "vendor_message_id": vmid, "batch_id": bid, "raw_message": ""})
             for cid, vmid, bid in accepted
         ],
-        from_states=submitting,
+        from_states=CallRecord.sources(CallRecord.State.SUBMITTED),
     )
     update_calls(
         [
@@ -193,7 +193,7 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
             )
             for cid, outcome, code, msg in rejected
         ],
-        from_states=submitting,
+        from_states=CallRecord.sources(CallRecord.State.SUBMIT_FAILED),
     )
     if requeue:
         # Back to the queue, each try of a call waiting twice as long as its last.
@@ -214,10 +214,10 @@ def record_results(adapter, calls: list[CallRecord], results: list[SubmitResult]
                     },
                 )
             )
-        update_calls(rows, from_states=submitting)
+        update_calls(rows, from_states=CallRecord.sources(CallRecord.State.QUEUED))
     update_calls(
         [(cid, {"raw_message": f"awaiting reconciliation: {msg}"[:500]}) for cid, msg in uncertain],
-        from_states=submitting,
+        from_states=(CallRecord.State.SUBMITTING,),  # a note, no move
     )
     summary.submitted += len(accepted)
     summary.rejected += len(rejected)
@@ -256,8 +256,11 @@ def hold_over_number_limits(
             if len(inside) >= most:
                 wait = max(wait, (inside[len(inside) - most] + timedelta(seconds=window) - now).total_seconds())
         if wait > 0:
-            CallRecord.objects.filter(id=call.id, state=CallRecord.State.SUBMITTING).update(
-                state=CallRecord.State.QUEUED, submitted_at=None, not_before=now + timedelta(seconds=wait + 1)
+            CallRecord.transition(
+                CallRecord.objects.filter(id=call.id),
+                CallRecord.State.QUEUED,
+                submitted_at=None,
+                not_before=now + timedelta(seconds=wait + 1),
             )
             summary.requeued += 1
         else:
@@ -346,15 +349,15 @@ def send_test_call(call_id: int) -> DispatchSummary:
     call = CallRecord.objects.select_related("campaign__template", "campaign__account", "account", "recipient").get(
         pk=call_id
     )
-    if not call.is_test or not CallRecord.objects.filter(pk=call_id, state=CallRecord.State.QUEUED).update(
-        state=CallRecord.State.SUBMITTING, submitted_at=timezone.now()
+    if not call.is_test or not CallRecord.transition(
+        CallRecord.objects.filter(pk=call_id), CallRecord.State.SUBMITTING, submitted_at=timezone.now()
     ):
         return summary
     send_claimed(call.campaign, call.account, [call], summary)
     return summary
 
 
-# --------------------------------------------------------------------------- single calls
+# ---- single calls
 # The web enqueues each single call when it commits; the beat picks up those still queued after this.
 SINGLE_CALL_GRACE = timedelta(seconds=10)
 SINGLE_CALL_TICK_BATCH = 1000
@@ -450,10 +453,14 @@ def reconcile_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
         window = call.campaign.report_window_minutes if call.campaign_id else settings.SINGLE_CALL_REPORT_WINDOW_MINUTES
         if call.submitted_at > now - timedelta(minutes=window):
             continue
-        flagged += CallRecord.objects.filter(id=call.id, state=CallRecord.State.SUBMITTING).update(
-            state=CallRecord.State.SUBMIT_FAILED,
+        flagged += CallRecord.transition(
+            CallRecord.objects.filter(id=call.id),
+            CallRecord.State.SUBMIT_FAILED,
             outcome="timeout",
             reported_at=now,
-            raw_message="no answer from the vendor at submit and no receipt since; not re-sent — check with the vendor, then retry if needed",
+            raw_message=(
+                "no answer from the vendor at submit and no receipt since; not re-sent"
+                " — check with the vendor, then retry if needed"
+            ),
         )
     return flagged

@@ -119,7 +119,7 @@ def export_response(fmt: str, stem: str, header: Sequence[str], rows: Iterable[S
     return csv_response(f"{stem}.csv", header, rows)
 
 
-# --------------------------------------------------------------------------- call records
+# ---- call records
 CALL_FIELDS = (
     "campaign__name",
     "mobile",
@@ -179,7 +179,7 @@ def export_calls(queryset, fmt: str, stem: str):
     return export_response(fmt, stem, call_header(), call_rows(queryset), title=_("Calls"))
 
 
-# --------------------------------------------------------------------------- rejected import rows
+# ---- rejected import rows
 def rejected_header() -> list[str]:
     return [_("line"), _("number as given"), _("reason")]
 

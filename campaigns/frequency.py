@@ -56,13 +56,15 @@ class Refusal:
         if self.limit == "vendor":
             return (
                 gettext(
-                    "The vendor allows at most %(most)s calls per %(window)s to one number; this number may be called again at %(frees)s."
+                    "The vendor allows at most %(most)s calls per %(window)s to one number; "
+                    "this number may be called again at %(frees)s."
                 )
                 % values
             )
         return (
             gettext(
-                "At most %(most)s calls per %(window)s may go to one number; this number may be called again at %(frees)s."
+                "At most %(most)s calls per %(window)s may go to one number; "
+                "this number may be called again at %(frees)s."
             )
             % values
         )

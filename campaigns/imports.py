@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from vendors.adapters import adapter_class
 
+from .database import is_postgresql
 from .lifecycle import queue_first_attempts
 from .models import Campaign, DoNotCallEntry, Recipient
 from .phones import InvalidNumber, normalize
@@ -68,7 +69,7 @@ class _RecipientSink:
         self.batch: list[Recipient] = []
         self._copy_cm = None
         self._copy = None
-        if connection.vendor == "postgresql":
+        if is_postgresql():
             cursor = connection.cursor().cursor  # the psycopg cursor under Django's wrapper
             self._copy_cm = cursor.copy(
                 f"COPY {Recipient._meta.db_table} (campaign_id, mobile, variables, line) FROM STDIN"
@@ -125,8 +126,8 @@ def import_rows(
                 if result.rows > MAX_IMPORT_ROWS:
                     raise UnreadableFile(
                         _(
-                            "The file has more than %(max)s rows; one import takes at most %(max)s. Split the list into "
-                            "smaller files."
+                            "The file has more than %(max)s rows; one import takes at most %(max)s. "
+                            "Split the list into smaller files."
                         )
                         % {"max": f"{MAX_IMPORT_ROWS:,}"}
                     )

@@ -11,9 +11,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from .database import is_postgresql
 from .models import CallRecord, Campaign, Recipient
 
 
@@ -21,16 +22,16 @@ def queue_first_attempts(campaign: Campaign) -> int:
     """Create the queued first attempt of every recipient that has none yet (one INSERT … SELECT)."""
     has_call = CallRecord.objects.filter(recipient=OuterRef("pk"), is_test=False)  # a test call is no attempt
     missing = Recipient.objects.filter(campaign=campaign).filter(~Exists(has_call))
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         sql, params = missing.values("id", "mobile").query.sql_with_params()
         table = CallRecord._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (campaign_id, recipient_id, attempt, mobile, custom_id, vendor_message_id,"
                 " batch_id, state, outcome, raw_code, raw_message, key_pressed, created_at, is_test)"
-                f" SELECT %s, r.id, 1, r.mobile, 'R' || r.id || 'A1', '', '', 'queued', '', '', '', '', now(), false"
+                f" SELECT %s, r.id, 1, r.mobile, 'R' || r.id || 'A1', '', '', %s, '', '', '', '', now(), false"
                 f" FROM ({sql}) r",
-                [campaign.pk, *params],
+                [campaign.pk, CallRecord.State.QUEUED.value, *params],
             )
             return cursor.rowcount
     created = 0
@@ -78,11 +79,14 @@ def complete_if_done(campaign_id: int) -> bool:
     open_calls = CallRecord.objects.filter(campaign_id=campaign_id, state__in=CallRecord.OPEN_STATES, is_test=False)
     if open_calls.exists():
         return False
-    return bool(
-        Campaign.objects.filter(pk=campaign_id, state=Campaign.State.RUNNING).update(
-            state=Campaign.State.COMPLETED, completed_at=timezone.now()
-        )
-    )
+    finished = Campaign.objects.filter(pk=campaign_id)
+    return bool(Campaign.transition(finished, Campaign.State.COMPLETED, completed_at=timezone.now()))
+
+
+def complete_running_campaigns(*, excluding=()) -> int:
+    """The beat's sweep: every running campaign (but those with calls due now) that is done completes."""
+    running = Campaign.objects.filter(state=Campaign.State.RUNNING).exclude(id__in=list(excluding))
+    return sum(complete_if_done(campaign_id) for campaign_id in running.values_list("id", flat=True))
 
 
 def expire_overdue() -> int:
@@ -93,13 +97,9 @@ def expire_overdue() -> int:
         Campaign.objects.filter(calls__state=CallRecord.State.SUBMITTED).distinct().only("id", "report_window_minutes")
     ):
         cutoff = now - timedelta(minutes=campaign.report_window_minutes)
-        expired += (
-            CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.SUBMITTED)
-            .filter(Q(submitted_at__lt=cutoff))
-            .update(state=CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
-        )
+        overdue = CallRecord.objects.filter(campaign=campaign, submitted_at__lt=cutoff)
+        expired += CallRecord.transition(overdue, CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
     single_cutoff = now - timedelta(minutes=settings.SINGLE_CALL_REPORT_WINDOW_MINUTES)
-    expired += CallRecord.objects.filter(
-        campaign__isnull=True, state=CallRecord.State.SUBMITTED, submitted_at__lt=single_cutoff
-    ).update(state=CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
+    single_overdue = CallRecord.objects.filter(campaign__isnull=True, submitted_at__lt=single_cutoff)
+    expired += CallRecord.transition(single_overdue, CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
     return expired

@@ -51,6 +51,54 @@ class IllegalTransition(Exception):
     """A state change the state machine does not allow."""
 
 
+def transitions_of(actions: dict[str, dict[str, set[str]]], states: list[str]) -> dict[str, set[str]]:
+    """The transition table (state → states it may become) that named actions add up to."""
+    return {
+        state: {new for moves in actions.values() for new in moves.get(state, ()) if new != state} for state in states
+    }
+
+
+class StateMachine:
+    """The one way a row's state changes: a conditional UPDATE from the states ``TRANSITIONS`` allows.
+
+    A model lists its moves in ``TRANSITIONS`` (state → states it may become). ``transition`` moves
+    every row of a queryset that may reach the new state (concurrent writers: the loser changes
+    nothing); ``move_to`` does it for one instance; raw SQL paths take their state lists from
+    ``sources``, so no write names its own "from" states.
+    """
+
+    TRANSITIONS: dict[str, set[str]] = {}
+
+    @classmethod
+    def sources(cls, new_state: str) -> tuple[str, ...]:
+        """The states that may become ``new_state``, in the table's order."""
+        return tuple(old for old, targets in cls.TRANSITIONS.items() if new_state in targets)
+
+    @classmethod
+    def check_transition(cls, old: str, new: str) -> None:
+        if new not in cls.TRANSITIONS[old]:
+            raise IllegalTransition(f"{cls._meta.model_name} state {old} → {new} is not allowed")
+
+    @classmethod
+    def transition(cls, queryset, new_state: str, **fields) -> int:
+        """Move the rows of ``queryset`` that may become ``new_state``; returns how many moved."""
+        return queryset.filter(state__in=cls.sources(new_state)).update(state=new_state, **fields)
+
+    def can_become(self, new_state: str) -> bool:
+        return new_state in self.TRANSITIONS[self.state]
+
+    def move_to(self, new_state: str, **fields) -> bool:
+        """Conditionally move this row; returns False (and changes nothing) if another writer won."""
+        self.check_transition(self.state, new_state)
+        model = type(self)
+        changed = model._default_manager.filter(pk=self.pk, state=self.state).update(state=new_state, **fields)
+        if changed:
+            self.state = new_state
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
+
+
 class VoiceTemplate(models.Model):
     """Message text with 【变量】 placeholders; vendors that review templates hold an id and a verdict."""
 
@@ -93,7 +141,7 @@ class VoiceTemplate(models.Model):
         return VARIABLE_PATTERN.sub(lambda _m: next(values, ""), self.content)
 
 
-class Campaign(models.Model):
+class Campaign(StateMachine, models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SCHEDULED = "scheduled", _("Scheduled")
@@ -102,14 +150,23 @@ class Campaign(models.Model):
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
 
-    TRANSITIONS = {
-        "draft": {"scheduled", "running", "cancelled"},
-        "scheduled": {"running", "paused", "cancelled", "draft"},
-        "running": {"paused", "completed", "cancelled"},
-        "paused": {"running", "scheduled", "cancelled"},
-        "completed": set(),
-        "cancelled": set(),
+    # The campaign's life as named actions, each "from state → the states it may end in". The
+    # transition table and the admin's buttons are derived from it.
+    ACTIONS = {
+        "launch": {"draft": {"running", "scheduled"}, "scheduled": {"running", "scheduled"}},
+        "schedule": {"draft": {"scheduled"}, "paused": {"scheduled"}},
+        "pause": {"scheduled": {"paused"}, "running": {"paused"}},
+        "resume": {"paused": {"running", "scheduled"}},
+        "cancel": {state: {"cancelled"} for state in ("draft", "scheduled", "running", "paused")},
+        # An operator's retry of the failed calls reopens a completed campaign: it has calls to make again.
+        "retry_failed": {"running": {"running"}, "paused": {"paused"}, "completed": {"running"}},
+        "start": {"scheduled": {"running"}},  # the beat: its start time has come
+        "complete": {"running": {"completed"}},  # the beat or a receipt: no call is open
     }
+    USER_ACTIONS = ("launch", "schedule", "pause", "resume", "cancel", "retry_failed")
+    TRANSITIONS = transitions_of(ACTIONS, State.values)
+    FINISHED_STATES = ("completed", "cancelled")  # takes no more recipients, no test calls
+    ACTIVE_STATES = ("running", "paused")  # launched and not finished: on the dashboard
 
     name = models.CharField(_("name"), max_length=200)
     account = models.ForeignKey(
@@ -205,8 +262,9 @@ class Campaign(models.Model):
         if bad:
             raise ValidationError(_("Unknown outcomes in retry list: %(names)s") % {"names": ", ".join(sorted(bad))})
 
-    def can_become(self, new_state: str) -> bool:
-        return new_state in self.TRANSITIONS[self.state]
+    def allowed_actions(self) -> set[str]:
+        """The actions this campaign's state allows (the admin shows a button for each)."""
+        return {name for name, moves in self.ACTIONS.items() if self.state in moves}
 
     def in_calling_hours(self, moment=None) -> bool:
         """Whether calls may be made at ``moment`` (Asia/Shanghai wall time); equal bounds mean always."""
@@ -348,7 +406,12 @@ class SingleCall(models.Model):
         return VoiceTemplate(content=self.message_text).render(list(self.variables))
 
 
-class CallRecord(models.Model):
+# Named groups of call states: every query, bulk statement and report uses these, never its own list.
+CALL_OPEN_STATES = ("queued", "submitting", "submitted")  # the vendor's work is not done
+CALL_IN_FLIGHT_STATES = ("submitting", "submitted")  # handed to the vendor, no verdict yet
+
+
+class CallRecord(StateMachine, models.Model):
     """One attempt to call one recipient of a campaign, or one attempt of a single call.
 
     A recipient's (or single call's) next attempt is a new row.
@@ -364,7 +427,8 @@ class CallRecord(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         EXPIRED = "expired", _("Expired")
 
-    # The only place the call life is defined; every write goes through these rules.
+    # The only place the call life is defined: every write moves a state through ``transition``,
+    # ``move_to`` or a bulk statement given ``sources(new_state)``.
     TRANSITIONS = {
         "queued": {"submitting", "cancelled"},
         "submitting": {"submitted", "submit_failed", "queued", "answered", "failed"},
@@ -375,7 +439,12 @@ class CallRecord(models.Model):
         "cancelled": set(),
         "expired": {"answered", "failed"},  # a late receipt may still tell the truth
     }
-    OPEN_STATES = ("queued", "submitting", "submitted")
+    OPEN_STATES = CALL_OPEN_STATES
+    IN_FLIGHT_STATES = CALL_IN_FLIGHT_STATES
+    # Nothing left to do (an expired call may still be corrected by a late receipt).
+    FINAL_STATES = ("answered", "failed", "submit_failed", "cancelled", "expired")
+    FAILED_STATES = ("failed", "submit_failed", "expired")  # an operator may retry these
+    RESULT_STATES = ("answered", "failed", "expired")  # the vendor dialled: billed, in results
 
     # Every receipt rewrites a row's index entries (state changes), so indexes are few and mostly
     # partial: the campaign and account columns are covered by the composite indexes below.
@@ -468,12 +537,12 @@ class CallRecord(models.Model):
             models.Index(
                 fields=["campaign", "id"],
                 name="call_open",
-                condition=models.Q(state__in=["queued", "submitting", "submitted"]),
+                condition=models.Q(state__in=list(CALL_OPEN_STATES)),
             ),
             models.Index(
                 fields=["submitted_at"],
                 name="call_in_flight",
-                condition=models.Q(state__in=["submitting", "submitted"]),
+                condition=models.Q(state__in=list(CALL_IN_FLIGHT_STATES)),
             ),
             models.Index(fields=["account", "vendor_message_id"], name="call_vendor_msg"),
             models.Index(fields=["mobile"], name="call_mobile"),
@@ -494,19 +563,9 @@ class CallRecord(models.Model):
         return self.single_call_id is not None
 
     @classmethod
-    def check_transition(cls, old: str, new: str) -> None:
-        if new not in cls.TRANSITIONS[old]:
-            raise IllegalTransition(f"call state {old} → {new} is not allowed")
-
-    def move_to(self, new_state: str, **fields) -> bool:
-        """Conditionally move this row; returns False (and changes nothing) if another writer won."""
-        self.check_transition(self.state, new_state)
-        changed = CallRecord.objects.filter(pk=self.pk, state=self.state).update(state=new_state, **fields)
-        if changed:
-            self.state = new_state
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(changed)
+    def reportable_states(cls) -> tuple[str, ...]:
+        """Where a delivery report applies: every state that may become answered (or failed, the same)."""
+        return cls.sources(cls.State.ANSWERED)
 
 
 class CallbackEvent(models.Model):

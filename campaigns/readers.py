@@ -156,7 +156,8 @@ def detect_encoding(path: Path) -> str:
                         if _utf16_without_bom(chunk):
                             raise UnreadableFile(
                                 _(
-                                    "The file is UTF-16 text without a byte-order mark; save it as “CSV UTF-8” and upload again."
+                                    "The file is UTF-16 text without a byte-order mark; "
+                                    "save it as “CSV UTF-8” and upload again."
                                 )
                             )
                         raise UnreadableFile(_("This is a binary file, not a CSV or XLSX list of numbers."))
@@ -373,8 +374,8 @@ def _with_content_check(rows: Iterator[list[str]]) -> Iterator[list[str]]:
             if _unknown_header(first) and not _DIGIT.search(row[0] if row else ""):
                 raise UnreadableFile(
                     _(
-                        "The first row is a header without a number column; name the column with the numbers “手机号” or "
-                        "“mobile” (or put the numbers in the first column, without a header)."
+                        "The first row is a header without a number column; name the column with the numbers "
+                        "“手机号” or “mobile” (or put the numbers in the first column, without a header)."
                     )
                 )
             break  # two rows with content: nothing more to check
@@ -392,12 +393,23 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 FILE_SUFFIXES = (*XLSX_SUFFIXES, ".csv", ".txt", "")
 
 
+def check_upload(name: str, size: int) -> None:
+    """The one home of what a recipients file must be before it is stored or read: its kind and size.
+
+    The service checks an upload with it (admin and API), the serializer too (for a 400 on the
+    field), and ``open_rows`` once more for the stored file.
+    """
+    if Path(name or "").suffix.lower() not in FILE_SUFFIXES:
+        raise UnreadableFile(_("“%(name)s” is not a CSV or XLSX file; upload a .csv or .xlsx file.") % {"name": name})
+    if not size:
+        raise UnreadableFile(_("The file is empty."))
+    check_size(size)
+
+
 def open_rows(path: Path, name: str):
     """(rows, progress) for a recipients file, by its name's extension; ``progress.consumed`` is in bytes."""
     suffix = Path(name).suffix.lower()
-    if suffix not in FILE_SUFFIXES:
-        raise UnreadableFile(_("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": name})
-    check_size(Path(path).stat().st_size)
+    check_upload(name, Path(path).stat().st_size)
     rows, counter = iter_xlsx(path) if suffix in XLSX_SUFFIXES else iter_csv(path)
     return _with_content_check(rows), counter
 

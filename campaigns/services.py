@@ -25,7 +25,7 @@ from voiceops import audit
 from .imports import ImportResult, import_records, import_rows, set_progress
 from .lifecycle import queue_first_attempts, queue_next_attempt
 from .models import CallRecord, Campaign, RecipientImport, VoiceTemplate
-from .readers import UnreadableFile, check_size, column_plan, open_rows
+from .readers import UnreadableFile, check_upload, column_plan, open_rows
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +34,15 @@ class CampaignError(Exception):
     """An action that cannot be done now; the message says why in words a user can act on."""
 
 
-# --------------------------------------------------------------------------- recipients
+# ---- recipients
 def add_recipients(campaign: Campaign, records: list[dict]) -> ImportResult:
     ensure_open_for_recipients(campaign)
     return import_records(campaign, records)
 
 
 def ensure_open_for_recipients(campaign: Campaign) -> None:
-    if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
+    """The one home of "this campaign still takes recipients" (admin, API, files and lists)."""
+    if campaign.state in Campaign.FINISHED_STATES:
         raise CampaignError(
             _("A campaign that is %(state)s takes no more recipients.") % {"state": campaign.get_state_display()}
         )
@@ -53,7 +54,7 @@ def start_file_import(campaign: Campaign, upload, user=None) -> RecipientImport:
 
     ensure_open_for_recipients(campaign)
     try:
-        check_size(upload.size or 0)  # refused before the file is stored
+        check_upload(upload.name, upload.size or 0)  # refused before the file is stored
     except UnreadableFile as exc:
         raise CampaignError(str(exc)) from exc
     job = RecipientImport.objects.create(
@@ -154,16 +155,9 @@ def discard_upload(job: RecipientImport) -> None:
         RecipientImport.objects.filter(pk=job.pk).update(file="")
 
 
-# --------------------------------------------------------------------------- lifecycle
+# ---- lifecycle
 def _move(campaign: Campaign, to: str, **fields) -> bool:
-    if not campaign.can_become(to):
-        return False
-    changed = Campaign.objects.filter(pk=campaign.pk, state=campaign.state).update(state=to, **fields)
-    if changed:
-        campaign.state = to
-        for name, value in fields.items():
-            setattr(campaign, name, value)
-    return bool(changed)
+    return campaign.can_become(to) and campaign.move_to(to, **fields)
 
 
 def check_ready(campaign: Campaign) -> None:
@@ -229,9 +223,7 @@ def cancel(campaign: Campaign, *, actor=None) -> int:
             raise CampaignError(
                 _("A campaign that is %(state)s cannot be cancelled.") % {"state": campaign.get_state_display()}
             )
-        cancelled = CallRecord.objects.filter(campaign=campaign, state=CallRecord.State.QUEUED).update(
-            state=CallRecord.State.CANCELLED
-        )
+        cancelled = CallRecord.transition(CallRecord.objects.filter(campaign=campaign), CallRecord.State.CANCELLED)
         audit.record(actor, campaign, format_lazy(gettext_lazy("Cancelled ({count} queued calls)"), count=cancelled))
         return cancelled
 
@@ -246,14 +238,12 @@ def retry_failed(campaign: Campaign, *, actor=None) -> int:
     failed = CallRecord.objects.filter(
         campaign=campaign,
         id=Subquery(last),
-        state__in=[CallRecord.State.FAILED, CallRecord.State.SUBMIT_FAILED, CallRecord.State.EXPIRED],
+        state__in=CallRecord.FAILED_STATES,
     )
     count = sum(1 for call in failed.iterator() if queue_next_attempt(call, delay_minutes=0, force=True))
     audit.record(actor, campaign, format_lazy(gettext_lazy("Retry failed calls ({count})"), count=count))
-    if count and campaign.state == Campaign.State.COMPLETED:
-        Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.COMPLETED).update(
-            state=Campaign.State.RUNNING, completed_at=None
-        )
+    if count and campaign.state == Campaign.State.COMPLETED:  # reopened: it has calls to make again
+        _move(campaign, Campaign.State.RUNNING, completed_at=None)
     return count
 
 
@@ -291,6 +281,5 @@ def send_test_call(campaign: Campaign, mobile_text: str, *, actor=None) -> CallR
 
 def start_due_campaigns() -> int:
     """Scheduled campaigns whose start time has come begin running."""
-    return Campaign.objects.filter(state=Campaign.State.SCHEDULED, scheduled_at__lte=timezone.now()).update(
-        state=Campaign.State.RUNNING
-    )
+    due = Campaign.objects.filter(state=Campaign.State.SCHEDULED, scheduled_at__lte=timezone.now())
+    return Campaign.transition(due, Campaign.State.RUNNING)

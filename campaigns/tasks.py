@@ -9,7 +9,6 @@ from celery import shared_task
 from vendors.models import VendorAccount
 
 from . import dispatch, lifecycle, services
-from .models import Campaign
 from .receipts import events as receipt_events
 from .receipts import pulls
 
@@ -23,10 +22,7 @@ def tick() -> int:
         run_campaign.delay(campaign_id)
     for call_id in dispatch.due_single_call_ids():  # the safety net: each was enqueued when accepted
         send_single_call.delay(call_id)
-    for campaign_id in (
-        Campaign.objects.filter(state=Campaign.State.RUNNING).exclude(id__in=due).values_list("id", flat=True)
-    ):
-        lifecycle.complete_if_done(campaign_id)
+    lifecycle.complete_running_campaigns(excluding=due)
     return len(due)
 
 

@@ -44,7 +44,7 @@ def can_view_finance(user) -> bool:
     return cached
 
 
-# --------------------------------------------------------------------------- finance
+# ---- finance
 def _guard(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
@@ -123,7 +123,7 @@ def finance_export(request):
     return csv_response(f"spend-{kind}-{stamp}.csv", header, rows)
 
 
-# --------------------------------------------------------------------------- admin home page (unfold callbacks)
+# ---- admin home page (unfold callbacks)
 def admin_dashboard(request, context):
     user = request.user
     data: dict = {"finance_url": context.get("finance_nav_url")}  # admin_globals decided who may see it

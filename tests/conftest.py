@@ -17,7 +17,7 @@ def start_fake():
         fake.stop()
 
 
-# --------------------------------------------------------------------------- real Celery worker
+# ---- real Celery worker
 import os  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402

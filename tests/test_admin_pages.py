@@ -81,7 +81,7 @@ def count_queries(client, url):
     return len(ctx.captured_queries)
 
 
-# --------------------------------------------------------------------------- bounded queries
+# ---- bounded queries
 def test_campaign_page_queries_do_not_grow_with_calls(admin_client):
     small = populate(make_campaign(), 10)
     large = populate(make_campaign(), 1000)
@@ -113,7 +113,7 @@ def test_call_records_list_queries_do_not_grow(admin_client):
     assert count_queries(admin_client, "/admin/campaigns/callrecord/") <= small + 2
 
 
-# --------------------------------------------------------------------------- campaign page
+# ---- campaign page
 def test_campaign_page_shows_progress_outcomes_and_failures(admin_client):
     campaign = populate(make_campaign(), 30)
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
@@ -225,7 +225,7 @@ def test_finance_sees_the_page_without_buttons(client):
     assert client.post(f"/admin/campaigns/campaign/{campaign.pk}/upload/").status_code == 403
 
 
-# --------------------------------------------------------------------------- upload and imports
+# ---- upload and imports
 def test_marketing_uploads_and_sees_the_import(client, django_capture_on_commit_callbacks):
     campaign = make_campaign()
     login(client, "Marketing")
@@ -285,7 +285,7 @@ def test_rejected_rows_of_another_campaign_are_not_served(admin_client):
     assert admin_client.get(f"/admin/campaigns/campaign/{other.pk}/imports/{job.pk}/rejected.csv").status_code == 404
 
 
-# --------------------------------------------------------------------------- voice templates at the vendor
+# ---- voice templates at the vendor
 @pytest.fixture
 def ihuyi(start_fake):
     fake = start_fake(FakeIhuyi("C100", "key-100"))
@@ -370,7 +370,7 @@ def test_templates_without_vendor_review_are_ready_and_edits_need_review_again(a
     assert template.review_state == "draft" and "re-submit" in response.content.decode()
 
 
-# --------------------------------------------------------------------------- call records
+# ---- call records
 def test_call_record_search_filters_and_detail(admin_client):
     account = make_account(pull_reports=True)
     campaign = make_campaign(recipients=3, account=account, max_attempts=2)
@@ -418,7 +418,7 @@ def test_reprocess_callback_events(admin_client):
     assert event.state == "applied" and "Processed again" in response.content.decode()
 
 
-# --------------------------------------------------------------------------- home dashboard
+# ---- home dashboard
 def test_home_dashboard_sections(admin_client):
     account = make_account(pull_reports=True)
     campaign = make_campaign(recipients=5, account=account)

@@ -46,7 +46,8 @@ def test_finance_can_look_but_not_change(client, account):
     assert page.status_code == 200
     assert SECRET not in page.content.decode()
     before = VendorAccount.objects.get(pk=account.pk).name
-    valid = {  # a complete form (an admin saving it gets a redirect: tests/test_secrets.py), so only the permission refuses it
+    # a complete form (an admin saving it gets a redirect: tests/test_secrets.py), so only the permission refuses it
+    valid = {
         "name": "hijacked",
         "vendor": "ihuyi",
         "is_active": "on",

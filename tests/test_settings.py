@@ -28,7 +28,10 @@ def run_django(code: str, **env) -> subprocess.CompletedProcess:
 
 
 def test_database_and_broker_come_from_the_environment():
-    code = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default']['NAME'], s.CELERY_BROKER_URL, s.LANGUAGE_CODE, s.TIME_ZONE)"
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['NAME'], s.CELERY_BROKER_URL, s.LANGUAGE_CODE, s.TIME_ZONE)"
+    )
     out = run_django(
         code,
         SECRET_KEY="x" * 60,
@@ -41,7 +44,10 @@ def test_database_and_broker_come_from_the_environment():
 
 
 def test_embedded_default_is_sqlite_and_filesystem_broker():
-    code = "import django; django.setup(); from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)"
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)"
+    )
     out = run_django(code, SECRET_KEY="x" * 60, FIELD_ENCRYPTION_KEYS="a" * 43)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]

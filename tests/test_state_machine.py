@@ -44,3 +44,55 @@ def test_final_state_never_moves_back(call):
     with pytest.raises(IllegalTransition):
         call.move_to("failed")
     assert CallRecord.objects.get(pk=call.pk).state == "answered"
+
+
+# ---- the table governs every write
+def test_groups_of_states_agree_with_the_table():
+    final = {state for state, targets in CallRecord.TRANSITIONS.items() if not targets} | {"expired"}
+    assert set(CallRecord.FINAL_STATES) == final
+    assert set(CallRecord.OPEN_STATES) == set(CallRecord.TRANSITIONS) - final
+    assert set(CallRecord.IN_FLIGHT_STATES) == set(CallRecord.OPEN_STATES) - {"queued"}
+    assert set(CallRecord.FAILED_STATES) < set(CallRecord.FINAL_STATES) and "answered" not in CallRecord.FAILED_STATES
+    # a report applies wherever answered and failed may both be reached, and nowhere else
+    assert CallRecord.reportable_states() == CallRecord.sources("failed") == ("submitting", "submitted", "expired")
+
+
+def test_transition_moves_only_rows_the_table_allows(call):
+    other = CallRecord.objects.create(
+        campaign=call.campaign, recipient=call.recipient, attempt=2, mobile=call.mobile, custom_id="X2", state="failed"
+    )
+    moved = CallRecord.transition(CallRecord.objects.filter(pk__in=[call.pk, other.pk]), "cancelled")
+    assert moved == 1
+    assert CallRecord.objects.get(pk=call.pk).state == "cancelled"
+    assert CallRecord.objects.get(pk=other.pk).state == "failed"  # a final state is never moved
+
+
+def test_campaign_transitions_are_derived_from_its_actions():
+    from campaigns.models import Campaign
+
+    assert Campaign.TRANSITIONS["cancelled"] == set()
+    # the operator's retry of failed calls reopens a completed campaign: the table says so
+    assert Campaign.TRANSITIONS["completed"] == {"running"}
+    assert Campaign.sources("completed") == ("running",)
+    assert Campaign(state="draft").allowed_actions() == {"launch", "schedule", "cancel"}
+    assert Campaign(state="completed").allowed_actions() == {"retry_failed"}
+    assert Campaign(state="paused").allowed_actions() == {"schedule", "resume", "cancel", "retry_failed"}
+    with pytest.raises(IllegalTransition):
+        Campaign.check_transition("cancelled", "running")
+
+
+def test_retry_failed_reopens_a_completed_campaign_through_the_table(call):
+    from campaigns import services
+    from campaigns.models import Campaign
+
+    campaign = call.campaign
+    Campaign.objects.filter(pk=campaign.pk).update(state="completed")
+    CallRecord.objects.filter(pk=call.pk).update(state="failed", outcome="no_answer")
+    campaign.refresh_from_db()
+    assert services.retry_failed(campaign) == 1
+    campaign.refresh_from_db()
+    assert (campaign.state, campaign.completed_at) == ("running", None)
+    # a cancelled campaign is not reopened by anything
+    Campaign.objects.filter(pk=campaign.pk).update(state="cancelled")
+    campaign.refresh_from_db()
+    assert not campaign.can_become("running")

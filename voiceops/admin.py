@@ -25,8 +25,17 @@ from .periodic import system_task
 
 # Permissions of models nobody manages by hand (counters, buckets, sessions, …) only add noise.
 PERMISSION_APPS = ("vendors", "campaigns", "django_celery_beat", "auth", "axes")
-HIDDEN_PERMISSION_MODELS = ("callcounter", "ratebucket", "simulatedcall", "periodictasks", "solarschedule",
-                            "clockedschedule", "crontabschedule", "periodictasktrack", "accessattemptexpiration")  # fmt: skip
+HIDDEN_PERMISSION_MODELS = (
+    "callcounter",
+    "ratebucket",
+    "simulatedcall",
+    "periodictasks",
+    "solarschedule",
+    "clockedschedule",
+    "crontabschedule",
+    "periodictasktrack",
+    "accessattemptexpiration",
+)
 
 
 def assignable_permissions():
@@ -92,7 +101,7 @@ class GroupAdmin(WithoutJoinRows, PermissionsField, BaseGroupAdmin, ModelAdmin):
         return role_label(obj.name)
 
 
-# --------------------------------------------------------------------------- beat schedule
+# ---- beat schedule
 for model in (PeriodicTask, IntervalSchedule, CrontabSchedule, SolarSchedule, ClockedSchedule):
     admin.site.unregister(model)  # our schedule uses intervals only; the others are re-registered below
 

@@ -41,19 +41,23 @@ UNFOLD = [
     gettext_noop("New value"),
     gettext_noop("Select action to run"),
     gettext_noop(
-        'Raw passwords are not stored, so there is no way to see this user’s password, but you can change the password using <a href="{}" class="text-primary-600 dark:text-primary-500">this form</a>.'
+        "Raw passwords are not stored, so there is no way to see this user’s password, but you can change the "
+        'password using <a href="{}" class="text-primary-600 dark:text-primary-500">this form</a>.'
     ),
     gettext_noop("Select value"),
     gettext_noop("Run the selected action"),
     gettext_noop("After you've created a user, you’ll be able to edit more user options."),
     gettext_noop(
-        "Deleting the %(object_name)s '%(escaped_object)s' would result in deleting related objects, but your account doesn't have permission to delete the following types of objects:"
+        "Deleting the %(object_name)s '%(escaped_object)s' would result in deleting related objects, but your "
+        "account doesn't have permission to delete the following types of objects:"
     ),
     gettext_noop(
-        "Deleting the %(object_name)s '%(escaped_object)s' would require deleting the following protected related objects:"
+        "Deleting the %(object_name)s '%(escaped_object)s' would require deleting the following protected "
+        "related objects:"
     ),
     gettext_noop(
-        'Are you sure you want to delete the %(object_name)s "%(escaped_object)s"? All of the following related items will be deleted:'
+        'Are you sure you want to delete the %(object_name)s "%(escaped_object)s"? '
+        "All of the following related items will be deleted:"
     ),
     gettext_noop("Welcome back to"),
     gettext_noop("Forgotten your password or username?"),

@@ -1,4 +1,4 @@
-"""REST serializers: the shapes the API reads and answers (DESIGN.md, "HTTP interface").
+"""REST serializers: the shapes the API reads and answers (docs/architecture.md, "Layers").
 
 Writes go through ``campaigns.services``; these classes only validate input and shape output.
 Some serializers exist only to document a response in the OpenAPI schema (``*Doc``).
@@ -6,9 +6,6 @@ Some serializers exist only to document a response in the OpenAPI schema (``*Doc
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.core.cache import cache
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -16,9 +13,9 @@ from rest_framework import serializers
 
 from vendors.models import VendorAccount
 
-from ..imports import progress_key
 from ..models import OUTCOME_CHOICES, SINGLE_CALL_PRODUCT_CHOICES, CallRecord, Campaign, RecipientImport, SingleCall
-from ..readers import FILE_SUFFIXES, UnreadableFile, check_size
+from ..readers import UnreadableFile, check_upload
+from ..selectors import import_figures
 
 MAX_JSON_RECIPIENTS = 10_000
 REJECTED_SHOWN = 1_000
@@ -40,7 +37,7 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-# --------------------------------------------------------------------------- campaigns
+# ---- campaigns
 class CampaignSerializer(serializers.ModelSerializer):
     retry_outcomes = serializers.ListField(
         child=serializers.ChoiceField(choices=OUTCOME_CHOICES),
@@ -139,7 +136,7 @@ class CallRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# --------------------------------------------------------------------------- recipients
+# ---- recipients
 class RecipientRowSerializer(serializers.Serializer):
     """Documentation: one JSON recipient."""
 
@@ -218,14 +215,8 @@ class RecipientFileSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV (UTF-8 or GB18030/GBK) or XLSX; a header row is optional")
 
     def validate_file(self, upload):
-        if Path(upload.name or "").suffix.lower() not in FILE_SUFFIXES:
-            raise serializers.ValidationError(
-                gettext("Upload a .csv or .xlsx file (got “%(name)s”).") % {"name": upload.name}
-            )
-        if not upload.size:
-            raise serializers.ValidationError(gettext("The file is empty."))
         try:
-            check_size(upload.size)
+            check_upload(upload.name, upload.size)
         except UnreadableFile as exc:
             raise serializers.ValidationError(str(exc)) from exc
         return upload
@@ -289,23 +280,10 @@ class RecipientImportSerializer(serializers.ModelSerializer):
         return (job.rejected_rows or [])[:REJECTED_SHOWN]
 
     def to_representation(self, job):
-        data = super().to_representation(job)
-        if job.state == RecipientImport.State.RUNNING:
-            live = cache.get(progress_key(job.pk))
-            if live:
-                data.update(
-                    {
-                        k: live[k]
-                        for k in ("processed_bytes", "rows", "accepted", "invalid", "duplicates", "blocked")
-                        if k in live
-                    }
-                )
-                if job.size_bytes:
-                    data["percent"] = min(99, int(data["processed_bytes"] * 100 / job.size_bytes))
-        return data
+        return super().to_representation(job) | import_figures(job)
 
 
-# --------------------------------------------------------------------------- vendor accounts
+# ---- vendor accounts
 class LatestBalanceSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=16, decimal_places=4)
     unit = serializers.CharField()
@@ -359,7 +337,7 @@ class VendorAccountSerializer(serializers.ModelSerializer):
         return None if amount is None else amount < account.low_balance_threshold
 
 
-# --------------------------------------------------------------------------- single calls
+# ---- single calls
 class SingleCallRequestSerializer(serializers.Serializer):
     """The body of ``POST /api/calls/``; the service checks what depends on the account."""
 

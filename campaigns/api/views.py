@@ -1,4 +1,4 @@
-"""The REST API (DESIGN.md, "HTTP interface"). Thin: writes call ``campaigns.services``, reads
+"""The REST API (docs/architecture.md, "Layers"). Thin: writes call ``campaigns.services``, reads
 ``campaigns.selectors``; every answer, refusals and failures included, is JSON.
 """
 
@@ -61,7 +61,7 @@ ADD_RECIPIENT = "campaigns.add_recipient"
 ADD_IMPORT = "campaigns.add_recipientimport"
 
 
-# --------------------------------------------------------------------------- permissions and errors
+# ---- permissions and errors
 class ModelPermissions(DjangoModelPermissions):
     """Django model permissions, with ``view_*`` required to read, and per-action permissions.
 
@@ -129,7 +129,7 @@ IMPORT_STARTED = inline_serializer(
 )
 
 
-# --------------------------------------------------------------------------- campaigns
+# ---- campaigns
 def _action_schema(summary: str, description: str):
     return extend_schema(
         summary=summary,
@@ -192,7 +192,7 @@ class CampaignViewSet(
         campaign.refresh_from_db()
         return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data)
 
-    # ----------------------------------------------------------------- lifecycle
+    # ---- lifecycle
     @extend_schema(
         summary="Launch or schedule",
         description="Starts the campaign now, or at `at`. Without `at`, a start time in the future already set "
@@ -252,7 +252,7 @@ class CampaignViewSet(
         services.retry_failed(campaign, actor=request.user)
         return self._answer(campaign)
 
-    # ----------------------------------------------------------------- recipients and figures
+    # ---- recipients and figures
     @extend_schema(
         summary="Add recipients",
         description=(
@@ -283,11 +283,7 @@ class CampaignViewSet(
     @idempotent
     def recipients(self, request, pk=None):
         campaign = self.get_object()
-        if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
-            raise CampaignError(
-                gettext("Recipients cannot be added to a campaign that is %(state)s.")
-                % {"state": campaign.get_state_display()}
-            )
+        services.ensure_open_for_recipients(campaign)
         if request.content_type.startswith(("multipart/", "application/x-www-form-urlencoded")):
             return self._start_file_import(request, campaign)
         body = RecipientListSerializer(data=request.data)
@@ -314,7 +310,7 @@ class CampaignViewSet(
         return Response({**stats, **CampaignStatsSerializer(stats).data})
 
 
-# --------------------------------------------------------------------------- calls
+# ---- calls
 class CallCursorPagination(CursorPagination):
     ordering = "-id"
     page_size = 100
@@ -344,7 +340,7 @@ class CampaignCallsView(JSONErrorsMixin, generics.ListAPIView):
         return super().list(request, *args, **kwargs)
 
 
-# --------------------------------------------------------------------------- single calls
+# ---- single calls
 @extend_schema_view(
     list=extend_schema(
         summary="List single calls",
@@ -397,7 +393,7 @@ class SingleCallViewSet(JSONErrorsMixin, mixins.ListModelMixin, mixins.RetrieveM
         return Response(self.get_serializer(call).data, status=status.HTTP_201_CREATED, headers={"Location": url})
 
 
-# --------------------------------------------------------------------------- imports
+# ---- imports
 @extend_schema_view(
     retrieve=extend_schema(
         summary="Progress of a recipient file import",
@@ -410,7 +406,7 @@ class RecipientImportViewSet(JSONErrorsMixin, mixins.RetrieveModelMixin, viewset
     permission_classes = [ModelPermissions]
 
 
-# --------------------------------------------------------------------------- vendor accounts
+# ---- vendor accounts
 @extend_schema_view(
     list=extend_schema(summary="Vendor accounts", description="Secrets masked; latest balance included."),
     retrieve=extend_schema(summary="One vendor account"),

@@ -7,14 +7,14 @@ from django.db import migrations, models
 
 def install_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        from campaigns.counters_sql import INSTALL
+        from campaigns.database.counters_sql import INSTALL
 
         schema_editor.execute(INSTALL, params=None)
 
 
 def remove_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        from campaigns.counters_sql import REMOVE
+        from campaigns.database.counters_sql import REMOVE
 
         schema_editor.execute(REMOVE, params=None)
 

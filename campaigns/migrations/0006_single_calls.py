@@ -9,7 +9,7 @@ from django.db import migrations, models
 def count_only_campaign_calls(apps, schema_editor):
     """The counter triggers skip single calls (no campaign): they are in no campaign's statistics."""
     if schema_editor.connection.vendor == "postgresql":
-        from campaigns.counters_sql import FUNCTIONS
+        from campaigns.database.counters_sql import FUNCTIONS
 
         schema_editor.execute(FUNCTIONS, params=None)
 

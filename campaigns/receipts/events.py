@@ -19,8 +19,8 @@ from django.utils.dateparse import parse_datetime
 from vendors.adapters import DeliveryReport, InboundReply, ParsedCallback, get_adapter
 from vendors.models import VendorAccount
 
-from .. import single_receipt
-from ..bulk import is_retryable, pause_before_retry
+from ..database import single_receipt
+from ..database.bulk import is_retryable, pause_before_retry
 from ..models import CallbackEvent
 from .reports import (
     APPLICABLE_STATES,

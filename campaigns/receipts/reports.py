@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import connection
 from django.utils import timezone
 
 from vendors.adapters import DeliveryReport, InboundReply, ParsedCallback
 from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
-from ..bulk import ChangedCall, update_calls, update_calls_by_key
+from ..database import is_postgresql
+from ..database.bulk import ChangedCall, update_calls, update_calls_by_key
 from ..lifecycle import queue_next_attempt
 from ..models import CallbackEvent, CallRecord, Campaign, VoiceTemplate
 from ..models import InboundReply as InboundReplyRow
@@ -25,7 +25,7 @@ from ..models import InboundReply as InboundReplyRow
 logger = logging.getLogger(__name__)
 
 
-APPLICABLE_STATES = ("submitting", "submitted", "expired")
+APPLICABLE_STATES = CallRecord.reportable_states()
 # Vendors whose message id names a whole batch (reports match on message id + mobile).
 SHARED_MESSAGE_IDS = ("sms10692", "fungo")
 
@@ -186,7 +186,7 @@ def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tupl
     """Apply reports; returns (applied, unmatched). Idempotent and order-proof."""
     now = timezone.now()
     one_call_per_id = account.vendor not in SHARED_MESSAGE_IDS or all(r.custom_id for r in reports)
-    if connection.vendor == "postgresql" and one_call_per_id:
+    if is_postgresql() and one_call_per_id:
         changed, unmatched = _apply_in_one_statement(account, reports, now)
     else:
         changed, unmatched = _apply_by_lookup(account, reports, now)

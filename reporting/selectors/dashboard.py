@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from django.db import connection
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.admin_views import progress_for
+from campaigns.database import is_postgresql
 from campaigns.models import CallbackEvent, CallCounter, CallRecord, Campaign
+from campaigns.selectors import progress_for
 from vendors.models import HEALTH_LEVELS, VendorAccount
 
 from ..charts import answer_rate_chart, outcome_chart
@@ -24,7 +24,6 @@ from ..charts import answer_rate_chart, outcome_chart
 RUNNING_SHOWN = 10
 LAG_AFTER = timedelta(minutes=10)
 DAYS = 7
-FINAL_RESULT_STATES = ("answered", "failed", "expired")
 
 
 def local_midnight(day=None) -> datetime:
@@ -34,7 +33,7 @@ def local_midnight(day=None) -> datetime:
 
 def running_campaigns(limit: int = RUNNING_SHOWN) -> list[dict]:
     campaigns = list(
-        Campaign.objects.filter(state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED])
+        Campaign.objects.filter(state__in=Campaign.ACTIVE_STATES)
         .select_related("account")
         .order_by("-launched_at", "-id")[:limit]
     )
@@ -52,13 +51,13 @@ def running_campaigns(limit: int = RUNNING_SHOWN) -> list[dict]:
 
 def running_count() -> int:
     """Every running or paused campaign (the home page lists the latest RUNNING_SHOWN of them)."""
-    return Campaign.objects.filter(state__in=[Campaign.State.RUNNING, Campaign.State.PAUSED]).count()
+    return Campaign.objects.filter(state__in=Campaign.ACTIVE_STATES).count()
 
 
 def results_by_hour(since: datetime, states=None) -> list[dict]:
     """(hour, state, outcome, n) of call results reported since ``since``, test calls left out:
     from the trigger-kept counters on PostgreSQL, else grouped from the records."""
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         rows = CallCounter.objects.filter(hour__gte=since)
         if states:
             rows = rows.filter(state__in=states)
@@ -86,7 +85,7 @@ def answer_rate_by_day(days: int = DAYS) -> dict:
     """Calls with a final result per local day (by report time) and the share answered."""
     first_day = timezone.localdate() - timedelta(days=days - 1)
     per_day: dict = {}
-    for row in results_by_hour(local_midnight(first_day), states=FINAL_RESULT_STATES):
+    for row in results_by_hour(local_midnight(first_day), states=CallRecord.RESULT_STATES):
         day = timezone.localtime(row["hour"]).date()
         slot = per_day.setdefault(day, {"n": 0, "answered": 0})
         slot["n"] += row["n"]

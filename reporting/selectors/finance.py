@@ -30,11 +30,10 @@ from ..charts import balance_chart
 from ..forms import Period
 
 RATE_DAYS = 7
-BILLED_STATES = ("answered", "failed", "expired")
 VENDOR_LABELS = dict(VENDOR_CHOICES)
 
 
-# --------------------------------------------------------------------------- balances
+# ---- balances
 def last_per_bucket(since: datetime, until: datetime, hourly: bool) -> list[dict]:
     """The last snapshot of each account in each hour (or local day), oldest first: one query."""
     trunc = TruncHour("taken_at") if hourly else TruncDay("taken_at")
@@ -138,12 +137,12 @@ def _bucket_labels(period: Period, hourly: bool):
     return [b.strftime("%m-%d") for b in buckets], buckets
 
 
-# --------------------------------------------------------------------------- spend
+# ---- spend
 def spend(period: Period) -> dict:
     """Billed units and cost per campaign, per vendor account and per vendor (one grouped query)."""
     rows = list(
         CallRecord.objects.filter(
-            state__in=BILLED_STATES,
+            state__in=CallRecord.RESULT_STATES,
             submitted_at__gte=period.since,
             submitted_at__lt=period.until,
             account__isnull=False,

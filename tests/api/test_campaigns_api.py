@@ -49,7 +49,7 @@ def url(campaign, action=""):
     return f"/api/campaigns/{campaign.pk}/" + (f"{action}/" if action else "")
 
 
-# --------------------------------------------------------------------------- create and read
+# ---- create and read
 def test_create_a_campaign_with_a_template(marketing):
     account = make_account()
     template = VoiceTemplate.objects.create(
@@ -131,7 +131,7 @@ def test_unknown_campaign_is_a_json_404(operator):
     assert operator.post("/api/campaigns/999999/launch/").status_code == 404
 
 
-# --------------------------------------------------------------------------- lifecycle
+# ---- lifecycle
 def test_launch_pause_resume_cancel(marketing):
     campaign = make_campaign(recipients=3)
     launched = marketing.post(url(campaign, "launch"))
@@ -264,7 +264,7 @@ def test_stats_of_a_fresh_campaign(operator):
     assert body["recipients"] == 2
 
 
-# --------------------------------------------------------------------------- calls
+# ---- calls
 @pytest.fixture
 def run_campaign(db):
     account = make_account(options={"seed": 7, "answer_rate": 0.5, "report_delay": [0, 0]}, pull_reports=True)

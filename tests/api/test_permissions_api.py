@@ -40,7 +40,7 @@ def new_campaign_payload():
     return {"name": "api", "account": make_account().pk, "content": "【name】您好【order】"}
 
 
-# --------------------------------------------------------------------------- authentication
+# ---- authentication
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -81,7 +81,7 @@ def test_token_auth(campaign):
     assert bad.get("/api/campaigns/").status_code == 401
 
 
-# --------------------------------------------------------------------------- roles
+# ---- roles
 def test_marketing_creates_fills_and_launches_but_cannot_see_vendor_accounts(campaign, account):
     client = client_for("Marketing")
     created = client.post("/api/campaigns/", new_campaign_payload(), format="json")
@@ -137,7 +137,7 @@ def test_the_api_is_read_only_where_it_should_be(campaign, account):
     assert client.put(f"/api/vendor-accounts/{account.pk}/", {"name": "x"}, format="json").status_code == 405
 
 
-# --------------------------------------------------------------------------- vendor accounts and secrets
+# ---- vendor accounts and secrets
 def test_vendor_accounts_mask_the_secret_and_hide_the_callback_token(account):
     client = client_for("Finance")
     listing = client.get("/api/vendor-accounts/")

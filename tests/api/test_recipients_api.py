@@ -9,7 +9,10 @@ from campaigns.models import CallRecord, DoNotCallEntry, Recipient, RecipientImp
 from tests.api.helpers import client_for
 from tests.factories import make_campaign
 
-CSV = "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n13900139000,,SO5\n"
+CSV = (
+    "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n"
+    "+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n13900139000,,SO5\n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +40,7 @@ def upload(client, campaign, name, content: bytes, capture):
         )
 
 
-# --------------------------------------------------------------------------- JSON
+# ---- JSON
 def test_json_import_answers_counts_and_rejected_lines(marketing):
     campaign = make_campaign()
     DoNotCallEntry.objects.create(mobile="+8613900139001")
@@ -157,7 +160,7 @@ def test_recipients_cannot_be_added_to_a_cancelled_campaign(marketing):
     assert Recipient.objects.filter(campaign=campaign).count() == 1
 
 
-# --------------------------------------------------------------------------- files
+# ---- files
 def test_gb18030_csv_upload_then_follow_the_progress_url(marketing, django_capture_on_commit_callbacks, settings):
     campaign = make_campaign()
     response = upload(marketing, campaign, "名单.csv", CSV.encode("gb18030"), django_capture_on_commit_callbacks)

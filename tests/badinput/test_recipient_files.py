@@ -112,7 +112,7 @@ def assert_done(job: RecipientImport, accepted: int) -> None:
     assert job.accepted == accepted, job.rejected_rows[:5]
 
 
-# --------------------------------------------------------------------------- encodings
+# ---- encodings
 @pytest.mark.parametrize(
     ("encoding", "content"),
     [
@@ -175,7 +175,7 @@ def test_random_bytes_are_refused(campaign, run_import):
     assert seconds < FAST
 
 
-# --------------------------------------------------------------------------- binary junk
+# ---- binary junk
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
     b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -203,7 +203,7 @@ def test_a_zip_that_is_not_a_workbook_is_refused(campaign, run_import):
     assert_refused(job, campaign, ".xlsx file cannot be opened")
 
 
-# --------------------------------------------------------------------------- XLSX bombs
+# ---- XLSX bombs
 def random_letters(size: int, seed: int = 5) -> bytes:
     """``size`` random lower-case letters (text that does not compress much)."""
     table = bytes(ord("a") + i % 26 for i in range(256))
@@ -349,7 +349,7 @@ def test_an_xlsx_sheet_with_xml_entities_is_refused(campaign, run_import, tmp_pa
     assert seconds < FAST and memory["peak_mb"] < 50
 
 
-# --------------------------------------------------------------------------- 200 MB
+# ---- 200 MB
 def write_200_mb(path: Path, *, line_break: bool = True) -> Path:
     """200 MB written in 1 MB pieces: recipient rows (unique numbers first), or one endless line."""
     with open(path, "wb") as fh:
@@ -428,7 +428,7 @@ def test_the_api_refuses_a_file_over_the_limit_before_storing_it(
     assert not RecipientImport.objects.exists()
 
 
-# --------------------------------------------------------------------------- huge cells
+# ---- huge cells
 def test_10_mb_in_one_csv_cell_is_refused_naming_the_line(campaign, run_import):
     content = (HEADER + GOOD_ROWS + "13800138002,").encode() + b"x" * (10 * MB) + b",SO3\n"
     with python_memory() as memory:
@@ -471,7 +471,7 @@ def test_10_mb_in_one_xlsx_cell_rejects_that_row(campaign, run_import):
     assert seconds < FAST * 3 and memory["peak_mb"] < 200, (seconds, memory)
 
 
-# --------------------------------------------------------------------------- formulas
+# ---- formulas
 FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3", "@SUM(A1:A2)", '=HYPERLINK("http://evil.example","点我")']
 
 
@@ -511,11 +511,10 @@ def test_xlsx_formulas_are_never_evaluated(campaign, run_import):
     assert "+8613800138000" not in stored and "+8613800138001" not in stored
 
 
-# --------------------------------------------------------------------------- empty and shapeless files
+# ---- empty and shapeless files
 @pytest.mark.parametrize(
     ("name", "content", "needle"),
     [
-        ("empty.csv", b"", "no rows"),
         ("blank.csv", b"\n\r\n  \n,,,\n", "no rows"),
         ("bom-only.csv", codecs.BOM_UTF8, "no rows"),
         ("header.csv", HEADER.encode(), "only a header row"),
@@ -527,6 +526,14 @@ def test_xlsx_formulas_are_never_evaluated(campaign, run_import):
 def test_an_empty_or_header_only_file_is_refused(campaign, run_import, name, content, needle):
     job, seconds = run_import(campaign, name, content)
     assert_refused(job, campaign, needle)
+
+
+@pytest.mark.parametrize(("name", "content", "needle"), [("empty.csv", b"", "empty"), ("list.pdf", b"%PDF", "CSV")])
+def test_an_empty_or_foreign_upload_is_refused_before_it_is_stored(campaign, run_import, name, content, needle):
+    """The service holds the upload rules (admin and API call it): nothing is stored or queued."""
+    with pytest.raises(services.CampaignError, match=needle):
+        run_import(campaign, name, content)
+    assert not RecipientImport.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -563,7 +570,7 @@ def test_rows_missing_the_variable_columns_are_rejected_with_their_line(campaign
     assert all(reason.startswith("needs 2 variable(s): name、order") for _l, _m, reason in job.rejected_rows)
 
 
-# --------------------------------------------------------------------------- numbers in every odd format
+# ---- numbers in every odd format
 ACCEPTED = {  # as written → E.164
     "１３８００１３８００１": "+8613800138001",  # full-width digits (Chinese input methods)
     "1３８００１３８００２": "+8613800138002",  # half and half

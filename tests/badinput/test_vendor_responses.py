@@ -68,7 +68,7 @@ def vendor():
     fake.stop()
 
 
-# --------------------------------------------------------------------------- accounts and operations
+# ---- accounts and operations
 ACCOUNTS = {  # account label → (vendor code, account fields)
     "ihuyi": ("ihuyi", {"api_id": "test", "api_secret": "key", "options": {"auth_mode": "plain"}}),
     "ihuyi-json": ("ihuyi", {"api_id": "test", "api_secret": "key", "options": {"format": "json"}}),
@@ -114,7 +114,7 @@ def timed(fn, *args):
     return outcome, time.monotonic() - started
 
 
-# --------------------------------------------------------------------------- hostile bodies
+# ---- hostile bodies
 def xml_with(dtd: str, value: str) -> str:
     """An XML answer that every XML vendor would read as success, if its entities were expanded."""
     return (
@@ -131,7 +131,9 @@ QUADRATIC_DTD = f'<!DOCTYPE r [<!ENTITY big "{"x" * 50_000}">]>'
 MALFORMED = {  # name → body; every one must be a bad_response carrying the raw text
     "empty": b"",
     "whitespace": b"  \r\n\t ",
-    "html-error-page": b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>",
+    "html-error-page": (
+        b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"
+    ),
     "html-broken": b"<html><body><p>Service temporarily unavailable<br></body>",
     "json-truncated": b'{"code": "SUCCESS", "data": [{"voiceId": "2017039283383389',
     "json-array": b'[{"code": "0"}]',
@@ -186,10 +188,14 @@ def test_a_malformed_answer_is_a_bad_response_with_the_raw_text(vendor, label, o
 @pytest.mark.parametrize(
     "template",
     [
-        '<?xml version="1.0"?><!DOCTYPE returnsms SYSTEM "{url}/evil.dtd"><returnsms><code>2</code><message>x</message></returnsms>',
-        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "{url}/secret">]><returnsms><code>2</code><message>&x;</message></returnsms>',
-        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "{url}/evil.dtd"> %p;]><returnsms><code>2</code></returnsms>',
-        '<?xml version="1.0" encoding="idna"?><returnsms><code>2</code><returnstatus>Success</returnstatus></returnsms>',
+        '<?xml version="1.0"?><!DOCTYPE returnsms SYSTEM "{url}/evil.dtd">'
+        "<returnsms><code>2</code><message>x</message></returnsms>",
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "{url}/secret">]>'
+        "<returnsms><code>2</code><message>&x;</message></returnsms>",
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "{url}/evil.dtd"> %p;]>'
+        "<returnsms><code>2</code></returnsms>",
+        '<?xml version="1.0" encoding="idna"?>'
+        "<returnsms><code>2</code><returnstatus>Success</returnstatus></returnsms>",
         '<?xml version="1.0" encoding="utf-16"?><returnsms><code>2</code></returnsms>',
     ],
     ids=["external-dtd", "external-entity", "external-parameter-entity", "idna-encoding", "declared-utf-16"],
@@ -228,7 +234,7 @@ def test_a_5xx_html_page_is_vendor_unavailable(vendor, label, operation):
     assert "502" in str(outcome)
 
 
-# --------------------------------------------------------------------------- codes no document lists
+# ---- codes no document lists
 NEW_CODE_MESSAGE = "接口已升级请联系客服"
 
 
@@ -282,7 +288,7 @@ def test_a_code_no_document_lists_is_a_vendor_error_or_a_refusal_never_a_crash(v
     assert adapter.map_outcome(code) in ("unknown", "vendor_error")
 
 
-# --------------------------------------------------------------------------- absurd numbers
+# ---- absurd numbers
 ABSURD = "1e1000000"  # int() of this Decimal takes minutes: adapters must bound before converting
 
 
@@ -389,7 +395,7 @@ def test_a_reply_nested_too_deep_to_serialize_is_still_read(vendor):
     assert [(r.mobile, r.content) for r in outcome] == [("+8613800138000", "TD")]
 
 
-# --------------------------------------------------------------------------- callback parsers
+# ---- callback parsers
 def emay_encrypted(document: bytes, key: str = EMAY_KEY) -> bytes:
     return AES.new(key.encode(), AES.MODE_ECB).encrypt(pad(gzip.compress(document), AES.block_size))
 
@@ -409,7 +415,9 @@ HOSTILE_PUSHES = {
     "html": b"<html><body>hello</body></html>",
     "json-nested-100000": b'{"data": ' + b"[" * 100_000,
     "json-nested-900": b'{"data": ' + b"[" * 900 + b"]" * 900 + b"}",
-    "json-wrong-shapes": b'{"code": "SUCCESS", "data": [1, "x", null, {"state": ["SUCCESS"], "callingDuration": {"a": 1}}]}',
+    "json-wrong-shapes": (
+        b'{"code": "SUCCESS", "data": [1, "x", null, {"state": ["SUCCESS"], "callingDuration": {"a": 1}}]}'
+    ),
     "xml-billion-laughs": xml_with(LAUGHS_DTD, "&a9;").encode(),
     "bad-percent-encoding": b"voiceid=%ff%fe%fd&code=2&args=%e4%b8",
     "form-absurd-talk-time": b"voiceid=1&code=2&mobilephone=13800138000&talktime=" + ABSURD.encode(),
@@ -453,7 +461,7 @@ def test_an_emay_push_without_this_accounts_app_id_is_rejected_whatever_the_body
             adapter.parse_callback(body, headers, {})
 
 
-# --------------------------------------------------------------------------- end to end (database)
+# ---- end to end (database)
 PUSH_CASES = [
     pytest.param("ihuyi", b"voiceid=1&code=2&talktime=" + ABSURD.encode(), {}, id="ihuyi-absurd-talk-time"),
     pytest.param("ihuyi", bytes(range(256)), {}, id="ihuyi-binary"),

@@ -136,7 +136,8 @@ def test_operator_sets_up_marketing_runs_a_campaign(web, make_user, tmp_path):
     assert campaign.state == Campaign.State.COMPLETED
     final_now = CallRecord.objects.filter(campaign=campaign, is_test=False).count()
     page.wait_for_function(
-        "(n) => document.querySelector('#vo-final').textContent === String(n) && document.querySelector('#vo-queued').textContent === '0'",
+        "(n) => document.querySelector('#vo-final').textContent === String(n)"
+        " && document.querySelector('#vo-queued').textContent === '0'",
         arg=final_now,
         timeout=15_000,
     )

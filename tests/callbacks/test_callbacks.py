@@ -3,6 +3,7 @@
 Each test dispatches real calls to a strict fake vendor, then posts what that vendor would push.
 """
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -141,7 +142,14 @@ def test_simulator_push_and_test_call(client, db, django_capture_on_commit_callb
         call = services.send_test_call(campaign, "139 0013 9000")
     call.refresh_from_db()
     assert (call.state, call.is_test, call.mobile) == ("submitted", True, "+8613900139000")
-    body = f'{{"reports": [{{"vendor_message_id": "{call.vendor_message_id}", "custom_id": "{call.custom_id}", "code": "0", "message": "接通", "talk_seconds": 9}}]}}'
+    report = {
+        "vendor_message_id": call.vendor_message_id,
+        "custom_id": call.custom_id,
+        "code": "0",
+        "message": "接通",
+        "talk_seconds": 9,
+    }
+    body = json.dumps({"reports": [report]}, ensure_ascii=False)
     assert push(client, account, body.encode(), {"Content-Type": "application/json"}).status_code == 200
     call.refresh_from_db()
     assert call.state == "answered"

@@ -1,4 +1,4 @@
-"""The one-statement path for a push of one receipt (campaigns/single_receipt.py).
+"""The one-statement path for a push of one receipt (campaigns/database/single_receipt.py).
 
 Real calls go to a strict fake ihuyi (one receipt per push, matched by voiceid) or Emay (matched by
 our custom id); what the vendor pushes is posted to the callback view. Each test checks the call,
@@ -29,6 +29,7 @@ def prepared_runs(match: str) -> int:
         return cursor.fetchone()[0]
 
 
+@pytest.mark.postgresql
 def test_answered_receipts_commit_in_one_prepared_statement_each(client, transactional_db, ihuyi, monkeypatch):
     """Outside any transaction, on a persistent connection (as in production): one statement each, prepared once."""
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
@@ -76,7 +77,8 @@ def test_a_failed_receipt_on_the_last_attempt_queues_nothing(client, ihuyi):
 
 
 def test_a_receipt_for_a_submit_that_got_no_answer_is_reconciled(client, ihuyi):
-    """The submit timed out (row ``submitting``, no voiceid): the statement changes nothing, the general path finds it."""
+    """The submit timed out (row ``submitting``, no voiceid): the statement changes nothing, the general path
+    finds it."""
     fake, account = ihuyi
     dispatched(account, recipients=1)
     voiceid = fake.submitted[0]["vendor_message_id"]
@@ -87,6 +89,7 @@ def test_a_receipt_for_a_submit_that_got_no_answer_is_reconciled(client, ihuyi):
     assert CallbackEvent.objects.get().state == CallbackEvent.State.APPLIED
 
 
+@pytest.mark.postgresql
 def test_an_emay_push_of_one_report_matches_by_custom_id(client, db, start_fake):
     fake = start_fake(FakeEmay(auto_report=False))
     account = make_account("emay", base_url=fake.url, api_id=fake.app_id, api_secret=fake.secret_key)
@@ -100,6 +103,7 @@ def test_an_emay_push_of_one_report_matches_by_custom_id(client, db, start_fake)
     assert selectors.campaign_stats(campaign)["by_state"] == {"answered": 1, "submitted": 1}
 
 
+@pytest.mark.postgresql
 def test_prepared_statements_can_be_turned_off(client, ihuyi, settings):
     """Behind a pooler that cannot keep prepared statements the same statement runs unprepared."""
     settings.RECEIPT_PREPARED_STATEMENTS = False

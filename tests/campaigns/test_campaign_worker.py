@@ -13,7 +13,10 @@ from tests.factories import make_account, make_campaign
 
 pytestmark = pytest.mark.worker
 
-CSV = "手机号,name,order\n13800138000,王先生,SO1\n139 0013 9000,李女士,SO2\n+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n15000150000,张先生,SO5\n"
+CSV = (
+    "手机号,name,order\n13800138000,王先生,SO1\n139 0013 9000,李女士,SO2\n"
+    "+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n15000150000,张先生,SO5\n"
+)
 
 
 def test_upload_schedule_and_complete_on_a_real_worker(worker):

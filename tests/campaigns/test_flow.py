@@ -8,7 +8,10 @@ from campaigns import lifecycle, services, tasks
 from campaigns.models import CallRecord, Campaign, RecipientImport
 from tests.factories import make_account, make_campaign, run_until_done
 
-CSV = "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n13900139000,,SO5\n"
+CSV = (
+    "手机号,name,order\n13800138000,王先生,SO1\n138-0013-8001,李女士,SO2\n"
+    "+86 138 0013 8000,重复,SO3\n12345,坏号,SO4\n13900139000,,SO5\n"
+)
 
 
 def test_gb18030_upload_schedule_and_complete_with_retries(db, django_capture_on_commit_callbacks):

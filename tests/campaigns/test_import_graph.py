@@ -99,7 +99,7 @@ def test_the_graph_sees_the_imports_it_guards():
     graph = import_graph()
     assert "campaigns.lifecycle" in graph["campaigns.dispatch"]
     assert "campaigns.lifecycle" in graph["campaigns.imports"]  # imported at module level, downward
-    assert graph["campaigns.lifecycle"] == {"campaigns.models"}
+    assert graph["campaigns.lifecycle"] == {"campaigns.models", "campaigns.database"}
     assert "campaigns.tasks" not in graph["campaigns.services"]  # the one documented exception
 
 
@@ -113,3 +113,11 @@ def test_receipts_modules_import_downward():
     assert "campaigns.receipts.reports" in graph["campaigns.receipts.events"]
     assert {"campaigns.receipts.events", "campaigns.receipts.reports"} <= graph["campaigns.receipts.pulls"]
     assert not {"campaigns.receipts.events", "campaigns.receipts.pulls"} & graph["campaigns.receipts.reports"]
+
+
+def test_the_database_seam_sits_below_everything_but_the_models():
+    graph = import_graph()
+    seam = {name for name in graph if name.startswith("campaigns.database")}
+    assert {"campaigns.database.bulk", "campaigns.database.single_receipt"} <= seam
+    for name in seam:
+        assert graph[name] <= seam | {"campaigns.models"}, name

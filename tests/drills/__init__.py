@@ -1,1 +1,4 @@
-"""Fault drills: real PostgreSQL, Redis, Celery workers and fake vendors on loopback, faults injected (helpers in ``tests.drills.helpers``)."""
+"""Fault drills: real PostgreSQL, Redis, Celery workers and fake vendors on loopback, faults injected.
+
+Helpers are in ``tests.drills.helpers``.
+"""

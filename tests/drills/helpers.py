@@ -55,7 +55,8 @@ def install_apply_audit() -> None:
     """Record (call id, state before, state after) for every write that leaves a row answered or failed."""
     with connection.cursor() as cursor:
         cursor.execute(f"""
-            CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (call_id bigint, old_state text, new_state text, at timestamptz DEFAULT clock_timestamp());
+            CREATE TABLE IF NOT EXISTS {AUDIT_TABLE}
+                (call_id bigint, old_state text, new_state text, at timestamptz DEFAULT clock_timestamp());
             CREATE OR REPLACE FUNCTION {AUDIT_TABLE}_fn() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 INSERT INTO {AUDIT_TABLE} (call_id, old_state, new_state) VALUES (NEW.id, OLD.state, NEW.state);

@@ -1,4 +1,4 @@
-"""A fake 亿美软通 Emay voice platform (vendor-docs/003), as strict as the document.
+"""A fake 亿美软通 Emay voice platform (《语音短信接口说明》 V3.0.1), as strict as the document.
 
 Checks: POST only; the documented paths; ``appId`` (``ERROR_APPID``); the Beijing-time timestamp
 within one minute (``ERROR_TIMESTAMP``; shift the fake's clock with ``clock_skew``); the signature

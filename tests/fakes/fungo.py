@@ -1,4 +1,4 @@
-"""A fake 企信通 fungo platform (vendor-docs/002_7ffb9a4f9b938209.txt), as strict as the document.
+"""A fake 企信通 fungo platform (《语音验证码平台接口说明（HTTP）》), as strict as the document.
 
 - ``GET /Recv_center``: checks CpName/CpPassword (``-1000``), account state (``-1004``/``-1005``),
   DesMobile (comma-separated, ``-1010`` for a bad number, ``-1007`` above 200), Content (``-1009``
@@ -77,7 +77,7 @@ class FakeFungo(FakeVendor):
         self.accounts[name] = FakeFungoAccount(password, balance, sub_account, state)
         return self.accounts[name]
 
-    # ------------------------------------------------------------------ dispatch
+    # ---- dispatch
     def handle(self, request: FakeRequest) -> Reply:
         if request.method != "GET":
             return Reply("Method Not Allowed", 405)
@@ -178,7 +178,7 @@ class FakeFungo(FakeVendor):
             return Reply("-99")
         return Reply(str(account.balance))
 
-    # ------------------------------------------------------------------ pushes for callback tests
+    # ---- pushes for callback tests
     def push_body(
         self,
         entries: Iterable[dict] | None = None,

@@ -1,4 +1,4 @@
-"""A fake 互亿无线 ihuyi voice-notification server (vendor-docs/001_3afdab58e948836c.txt).
+"""A fake 互亿无线 ihuyi voice-notification server (《语音通知API接口文档》).
 
 Serves ``/webservice/voice.php`` with ``method`` = Submit, GetNum, AddTemplate or DelTemplate (in the
 query string or the form), GET or POST, answering XML with the default namespace

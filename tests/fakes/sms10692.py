@@ -1,4 +1,4 @@
-"""A strict fake of the sms10692 platform (vendor-docs/004_8ab47685e16400c6.txt).
+"""A strict fake of the sms10692 platform (《客户接口说明》).
 
 Serves ``/v2sms.aspx`` (UTF-8 form bodies) and ``/v2smsGBK.aspx`` (GBK form bodies, decoded here
 from the raw body since the base decodes every form as UTF-8) with ``action=send|overage|

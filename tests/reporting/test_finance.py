@@ -54,7 +54,7 @@ def billed(campaign, units, account=None, state="answered"):
     )
 
 
-# --------------------------------------------------------------------------- access
+# ---- access
 def test_anonymous_is_sent_to_login(client):
     response = client.get(URL)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
@@ -90,7 +90,7 @@ def test_read_only(client):
     assert 'method="post"' not in content.lower()
 
 
-# --------------------------------------------------------------------------- balances
+# ---- balances
 def test_balances_threshold_and_days_left(client):
     low = make_account(vendor="simulator", name="low", low_balance_threshold=Decimal("500"))
     points = make_account(vendor="simulator", name="points", low_balance_threshold=Decimal("10"))
@@ -132,7 +132,7 @@ def test_history_is_the_last_reading_of_each_bucket():
     assert [r["amount"] for r in rows] == [Decimal("90"), Decimal("75")]
 
 
-# --------------------------------------------------------------------------- spend
+# ---- spend
 def test_spend_per_campaign_account_and_vendor(client):
     priced = make_account(name="priced", price_per_unit=Decimal("0.05"))
     unpriced = make_account(name="unpriced")

@@ -1,4 +1,4 @@
-"""Emay adapter against the fake Emay server over real sockets (vendor-docs/003)."""
+"""Emay adapter against the fake Emay server over real sockets (《语音短信接口说明》)."""
 
 import hashlib
 import json
@@ -109,7 +109,7 @@ def calls(n, content="您的快递已到，请及时领取", start=0):
     return [OutboundCall(f"call-{start + i}", f"+86138{start + i:08d}", content) for i in range(n)]
 
 
-# ------------------------------------------------------------------ signatures
+# ---- signatures
 def test_auth_signs_with_beijing_timestamp():
     adapter = make_adapter(None)
     params = adapter._auth()
@@ -150,7 +150,7 @@ def test_fake_checks_signature_and_balance_signature_directly(fake):
     assert answer == {"responseCode": "ERROR_SIGN"}
 
 
-# ------------------------------------------------------------------ sending
+# ---- sending
 @pytest.mark.parametrize(
     ("product", "path", "content_key", "ids_key"),
     [
@@ -359,7 +359,7 @@ def test_scheduled_send_and_unknown_product_not_supported(fake):
     assert adapter.send(calls(1), send_at=datetime.now(BEIJING))[0].accepted
 
 
-# ------------------------------------------------------------------ transport faults
+# ---- transport faults
 OPERATIONS = {
     "send": lambda a: a.send(calls(2)),
     "balance": lambda a: a.balance(),
@@ -383,7 +383,7 @@ def test_garbage_is_bad_response(fake, operation):
     assert err.value.code == "bad_response" and err.value.message.startswith("<html><body><h1>502")
 
 
-# ------------------------------------------------------------------ balance
+# ---- balance
 @pytest.mark.parametrize("as_string", [False, True])
 def test_voice_balance_is_exact_decimal(start_fake, as_string):
     fake = start_fake(FakeEmay(APP_ID, SECRET, balance="1234.56"))
@@ -414,7 +414,7 @@ def test_balance_errors(fake):
         make_adapter(fake, line="sms").balance()
 
 
-# ------------------------------------------------------------------ pull reports
+# ---- pull reports
 def test_pull_hands_out_each_report_once_matched_by_custom_id(fake):
     fake.states["13800000001"] = "FAIL_CALL"
     adapter = make_adapter(fake, line="voice")
@@ -543,7 +543,7 @@ def test_voice_sms_state_mapping(fake, state):
     assert report.answered is (state == "4")
 
 
-# ------------------------------------------------------------------ pushes
+# ---- pushes
 def test_document_push_example_plain():
     adapter = make_adapter(None, api_id="EUCP-EMY-DDDD-3EEEE")
     parsed = adapter.parse_callback(DOC_PUSH.encode(), {"appId": "EUCP-EMY-DDDD-3EEEE"}, {})
@@ -619,7 +619,7 @@ def test_truncated_encrypted_push_is_rejected(fake):
         make_adapter(fake, push_mode="encrypted").parse_callback(body[:-3], headers, query)
 
 
-# ------------------------------------------------------------------ fake strictness seen directly
+# ---- fake strictness seen directly
 @pytest.mark.parametrize(
     ("path", "params", "code"),
     [

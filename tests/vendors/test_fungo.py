@@ -1,4 +1,4 @@
-"""fungo 企信通 adapter against FakeFungo over real sockets (vendor-docs/002_7ffb9a4f9b938209.txt)."""
+"""fungo 企信通 adapter against FakeFungo over real sockets (《语音验证码平台接口说明（HTTP）》)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def call(n: int, content: str = "您的订单已发货", variables=None) -> Outb
     return OutboundCall(f"c-{n}", f"+86138{n:08d}", content, list(variables or []))
 
 
-# ---------------------------------------------------------------------- submit
+# ---- submit
 def test_verify_sends_each_code_with_credentials(fake):
     adapter = adapter_for(fake)
     results = adapter.send([call(1, "1234"), call(2, "", ["567890"])], product="verify")
@@ -257,7 +257,7 @@ def test_garbage_answers_are_bad_response(fake):
     assert err.value.code == "bad_response"
 
 
-# ---------------------------------------------------------------------- balance
+# ---- balance
 @pytest.mark.parametrize(("fen", "yuan"), [(123457, Decimal("1234.57")), (1, Decimal("0.01")), (100, Decimal("1"))])
 def test_balance_in_fen_is_exact_cny(start_fake, fen, yuan):
     fake = start_fake(FakeFungo(balance=fen))
@@ -317,7 +317,7 @@ def test_balance_codes_as_printed_in_the_document(shared_fake, raw):
     assert (err.value.code, err.value.message) == (code, BALANCE_ERRORS[code])
 
 
-# ---------------------------------------------------------------------- outcomes and billing
+# ---- outcomes and billing
 OUTCOMES = {
     "0": "answered",
     "-1000": "vendor_error",
@@ -378,7 +378,7 @@ def test_billed_units_are_started_12_second_units(talk, units):
     assert billed_units(talk) == units
 
 
-# ---------------------------------------------------------------------- pushes
+# ---- pushes
 def test_status_push_from_the_fake_matches_submitted_calls(fake):
     adapter = adapter_for(fake)
     adapter.send([call(1, variables=["x"]), call(2, variables=["x"]), call(3, "5678")], product="notify")

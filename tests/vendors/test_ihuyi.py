@@ -1,4 +1,4 @@
-"""ihuyi adapter against the fake ihuyi server over real sockets (vendor-docs/001_3afdab58e948836c.txt)."""
+"""ihuyi adapter against the fake ihuyi server over real sockets (《语音通知API接口文档》)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -49,7 +49,7 @@ def call(n=0, mobile=None, content=CONTENT):
     return OutboundCall(f"call-{n}", mobile or f"+861380013{n:04d}", content, [])
 
 
-# --------------------------------------------------------------------------- auth
+# ---- auth
 def test_dynamic_password_follows_the_documents_examples():
     adapter = IhuyiAdapter(VendorAccount(vendor="ihuyi", api_id=APIID, api_secret=APIKEY))
     # md5('test1q784322ba1d9bb88d50cf5cdfd89k7d138xxxxxxxx11251451544941'), section 7
@@ -114,7 +114,7 @@ def test_invalid_options_are_refused(fake):
     assert fake.requests == []
 
 
-# --------------------------------------------------------------------------- Submit
+# ---- Submit
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_submit_in_both_formats(fake, fmt):
     adapter = adapter_for(fake, format=fmt)
@@ -252,7 +252,7 @@ def test_scheduled_and_other_products_are_not_supported(fake):
     assert fake.requests == []
 
 
-# --------------------------------------------------------------------------- failures
+# ---- failures
 @pytest.mark.parametrize("fault", ["500", "timeout", "drop"])
 def test_transport_failures_are_unavailable(fake, fault):
     fake.inject(fault)
@@ -305,7 +305,7 @@ def test_wrong_path_is_an_error(fake):
     assert exc.value.code == "http_404"
 
 
-# --------------------------------------------------------------------------- GetNum, templates
+# ---- GetNum, templates
 @pytest.mark.parametrize("fmt", ["xml", "json"])
 def test_balance(fake, fmt):
     fake.balance = 856
@@ -351,7 +351,7 @@ def test_add_and_delete_templates(fake, fmt):
         adapter.delete_template(template_id)
 
 
-# --------------------------------------------------------------------------- outcomes, pushes
+# ---- outcomes, pushes
 RECEIPT_OUTCOMES = {
     "2": "answered",
     "0": "unknown",

@@ -1,4 +1,4 @@
-"""sms10692 adapter against its fake over real sockets (vendor-docs/004_8ab47685e16400c6.txt)."""
+"""sms10692 adapter against its fake over real sockets (《客户接口说明》)."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -96,7 +96,7 @@ def form_of(request, encoding="utf-8"):
     }
 
 
-# --------------------------------------------------------------------------- signature
+# ---- signature
 def test_sign_matches_the_documents_example():
     assert make_sign("test", "mima", "20120701231212") == "5cc68982f55ac74348e3d819f868fbe1"
 
@@ -135,7 +135,7 @@ def test_fake_serves_post_only(fake):
     assert requests.get(fake.url + "/v2sms.aspx?action=overage", timeout=5).status_code == 405
 
 
-# --------------------------------------------------------------------------- send
+# ---- send
 @pytest.mark.parametrize(("encoding", "path"), [("utf-8", "/v2sms.aspx"), ("gbk", "/v2smsGBK.aspx")])
 def test_chinese_content_arrives_intact_through_both_endpoints(fake, encoding, path):
     results = make_adapter(fake, encoding=encoding).send(calls(3))
@@ -331,7 +331,7 @@ def test_partial_success_keeps_every_call_accepted_and_missing_task_id_is_none(f
     assert [(r.accepted, r.vendor_message_id) for r in adapter.send(calls(1))] == [(True, None)]
 
 
-# --------------------------------------------------------------------------- balance
+# ---- balance
 @pytest.mark.parametrize("spelling", ["Sucess", "Success"])
 def test_balance_reads_both_spellings(fake, spelling):
     fake.overage_spelling = spelling
@@ -369,7 +369,7 @@ def test_balance_that_is_not_a_number_is_a_bad_response(fake, overage):
     assert exc.value.code == "bad_response"
 
 
-# --------------------------------------------------------------------------- keywords
+# ---- keywords
 @pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
 def test_check_keywords(fake, encoding):
     adapter = make_adapter(fake, encoding=encoding)
@@ -394,7 +394,7 @@ def test_every_documented_keyword_error(fake, message):
     assert (exc.value.code, exc.value.message) == (message, KEYWORD_MESSAGES[message])
 
 
-# --------------------------------------------------------------------------- status reports
+# ---- status reports
 def test_reports_are_pulled_once_and_matched_by_taskid_and_mobile(fake):
     fake.report_for["13800000001"] = ("20", "UNDELIV")
     adapter = make_adapter(fake)
@@ -474,7 +474,7 @@ def test_pull_errors_from_real_causes(fake, setup, code):
     assert exc.value.code == code
 
 
-# --------------------------------------------------------------------------- replies
+# ---- replies
 def test_replies_are_pulled_once(fake):
     fake.queue_reply("13900000000", "你好，我不需要", taskid="1212", receivetime="2024-03-01 10:00:00", extno="01")
     adapter = make_adapter(fake)
@@ -495,7 +495,7 @@ def test_replies_from_the_documents_example(fake):
     ]
 
 
-# --------------------------------------------------------------------------- transport and garbage
+# ---- transport and garbage
 OPERATIONS = {
     "send": lambda a: a.send(calls(1)),
     "balance": lambda a: a.balance(),
@@ -565,7 +565,7 @@ def test_gb2312_answers_are_read(fake):
     assert exc.value.message == "表示用户名或密码错误"
 
 
-# --------------------------------------------------------------------------- contract
+# ---- contract
 def test_capabilities_and_no_push(fake):
     adapter = make_adapter(fake)
     assert adapter.report_delivery == ("pull",)

@@ -60,7 +60,7 @@ def call(i, code="1234", **kw):
     )
 
 
-# --------------------------------------------------------------------------- submit
+# ---- submit
 def test_send_posts_documented_parameters(fake, adapter):
     [result] = adapter.send([call(1)], product="verify")
     form = fake.last.form
@@ -229,7 +229,7 @@ def test_wrong_path_is_a_vendor_error(fake):
     assert exc.value.code == "http_404"
 
 
-# --------------------------------------------------------------------------- transport
+# ---- transport
 OPERATIONS = {
     "send": lambda a: a.send([call(1)], product="verify"),
     "balance": lambda a: a.balance(),
@@ -261,7 +261,7 @@ def test_credentials_never_logged(fake, adapter, caplog):
     assert "vmspass" not in caplog.text
 
 
-# --------------------------------------------------------------------------- balance
+# ---- balance
 def test_balance_is_decimal_cny(fake, adapter):
     balance = adapter.balance()
     assert (balance.amount, balance.unit, balance.raw) == (Decimal("1000.00"), "CNY", "1000.00")
@@ -282,7 +282,7 @@ def test_unreadable_balance(fake, adapter, body):
     assert exc.value.code == "bad_response"
 
 
-# --------------------------------------------------------------------------- reports
+# ---- reports
 def test_reports_match_submissions_and_are_handed_out_once(fake, adapter):
     results = adapter.send([call(1, "11"), call(2, "22"), call(3, "11")], product="verify")
     reports = adapter.fetch_reports()
@@ -404,7 +404,7 @@ def test_malformed_report_xml(fake, adapter, body):
     assert exc.value.code == "bad_response" and exc.value.message == body[:200]
 
 
-# --------------------------------------------------------------------------- fake and capabilities
+# ---- fake and capabilities
 @pytest.mark.parametrize(
     "change, code",
     [

@@ -1,4 +1,4 @@
-"""The contract every vendor adapter follows (DESIGN.md, "Vendor adapters").
+"""The contract every vendor adapter follows (docs/architecture.md, "Adding a vendor").
 
 An adapter turns our neutral dataclasses into one vendor's HTTP requests and the vendor's answers
 back into them. The pipeline is fixed: build the request → ``request()`` (pooled session, timeouts,
@@ -52,7 +52,7 @@ PRODUCTS = ("notify", "verify", "marketing", "voice_sms")
 BEIJING = ZoneInfo("Asia/Shanghai")  # every vendor's clock
 
 
-# --------------------------------------------------------------------------- errors
+# ---- errors
 class VendorError(Exception):
     """The vendor refused the request (bad credentials, no balance, bad parameter): not retried."""
 
@@ -85,7 +85,7 @@ class CallbackRejected(Exception):
     """
 
 
-# --------------------------------------------------------------------------- data
+# ---- data
 @dataclass(frozen=True)
 class OutboundCall:
     custom_id: str
@@ -162,7 +162,7 @@ class ParsedCallback:
     ack_status: int = 200
 
 
-# --------------------------------------------------------------------------- HTTP
+# ---- HTTP
 def _build_session() -> requests.Session:
     """One pooled session for every vendor call. No transport retries: a dial is never repeated."""
     session = requests.Session()

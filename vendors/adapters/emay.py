@@ -1,6 +1,6 @@
 """亿美软通 Emay voice: notification, verification code, marketing and voice-SMS on one host.
 
-Implements ``vendor-docs/003_5e994ff4e849d622.txt`` (语音短信接口说明, revision 3.5 "合并金融营销"):
+Implements Emay's 《语音短信接口说明》 (V3.0.1, revision 3.5 "合并金融营销"; chapter 2 语音接口, chapter 3 状态码表):
 ``/voice/send`` (notify), ``/voice/sendVFCode`` (verify), ``/voice/sendCTCode`` (marketing),
 ``/join/send`` (voice_sms); ``/voice/getReport`` and ``/join/getReport`` (pull, each report handed out
 once, at most 1000 a pull); ``/voice/getBalance`` and ``/join/getBalance``; report pushes, plain JSON

@@ -1,6 +1,6 @@
 """企信通 fungo voice platform (语音验证码 / 语音通知).
 
-Implements ``vendor-docs/002_7ffb9a4f9b938209.txt`` ("语音验证码平台接口说明（HTTP）"):
+Implements fungo's 《语音验证码平台接口说明（HTTP）》 (sections 群发短信recv_center, 推送状态报告, 查询余额QueryBlance):
 
 - ``Recv_center`` (GET ``/Recv_center``): submit one content to up to 200 numbers
   (``batch_size = 200``, code ``-1007`` above that); answers JSON ``{"smsid": …, "code": "0"}`` or
@@ -249,12 +249,12 @@ class FungoAdapter(BaseAdapter):
         "empty_content": "content_rejected",
     }
 
-    # ------------------------------------------------------------------ auth
+    # ---- auth
     def _credentials(self) -> dict[str, str]:
         """The only place the credentials go into a request."""
         return {"CpName": self.account.api_id or "", "CpPassword": self.account.api_secret or ""}
 
-    # ------------------------------------------------------------------ submit
+    # ---- submit
     def _content(self, call: OutboundCall, product: str) -> str:
         opts = self.options
         if product == "verify":
@@ -367,7 +367,7 @@ class FungoAdapter(BaseAdapter):
             raise VendorError(code, message or f"未知返回码: {text[:200]}")
         return [SubmitResult(c.custom_id, c.mobile, False, error_code=code, error_message=message) for c in calls]
 
-    # ------------------------------------------------------------------ balance
+    # ---- balance
     def balance(self) -> Balance:
         response = self.request("GET", "/QueryBlance", params=self._credentials())
         raw = response.text.strip().lstrip("\ufeff").strip()
@@ -383,7 +383,7 @@ class FungoAdapter(BaseAdapter):
             return Balance(amount=amount, unit="calls", raw=raw)
         return Balance(amount=amount.scaleb(-2), unit="CNY", raw=raw)  # fen → yuan, exact
 
-    # ------------------------------------------------------------------ pushes
+    # ---- pushes
     def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
         params: dict[str, str] = {}
         if body:

@@ -1,6 +1,6 @@
 """互亿无线 ihuyi voice notification (语音通知).
 
-Implements ``vendor-docs/001_3afdab58e948836c.txt`` ("语音通知API接口文档"). Everything lives under
+Implements ihuyi's 《语音通知API接口文档》 (2 语音通知发送, 3 余额查询, and the push sections). All under
 one path, ``/webservice/voice.php``, with the operation in ``method``:
 
 - ``Submit``: one number per request (``batch_size = 1``), full content (the rendered text, which

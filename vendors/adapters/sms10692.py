@@ -1,6 +1,6 @@
 """sms10692 platform: submit, balance, keyword check, pulled status reports and pulled replies.
 
-Implements the vendor's 《客户接口说明》 (vendor-docs/004_8ab47685e16400c6.txt). Every request is an
+Implements the vendor's 《客户接口说明》 (第一章 发送接口 to 第五章 上行接口). Every request is an
 HTTP POST of a form body and every answer is XML with the root ``returnsms``:
 
 - ``/v2sms.aspx`` (UTF-8) or ``/v2smsGBK.aspx`` (GB2312), chosen by the option ``encoding``:

@@ -1,7 +1,7 @@
 """VMS57 platform (``vms57``): voice verification codes through ``/vms.ashx``.
 
-Implements "VMS57 语音标准规范接口说明文档V1.0" (2014-02-25,
-vendor-docs/000_585ae146f8add7cc.txt). Every request is an HTTP POST, form-encoded UTF-8, to
+Implements 《VMS57 语音标准规范接口说明文档V1.0》 (2014-02-25; sections 语音提交接口, 余额查询接口 and
+the report query). Every request is an HTTP POST, form-encoded UTF-8, to
 ``{base_url}/vms.ashx`` with ``action`` and the credentials ``userid`` / ``account`` / ``password``
 (built in ``_auth_params``, the only place that touches them):
 

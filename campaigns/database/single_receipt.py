@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from vendors.adapters import DeliveryReport, ParsedCallback
 
+from ..models import CallbackEvent, CallRecord
+from . import is_postgresql
 from .bulk import ChangedCall
-from .models import CallbackEvent, CallRecord
 from .pg import server_cursor
 
 REPORT_COLUMNS = (
@@ -47,7 +48,7 @@ EVENT_OUTCOME_COLUMNS = ("state", "processed_at")
 
 def single_report(parsed: ParsedCallback, vendor: str, shared_message_ids: tuple[str, ...]) -> DeliveryReport | None:
     """The push's one report when this path can take it, else None."""
-    if connection.vendor != "postgresql" or len(parsed.reports) != 1 or parsed.replies or parsed.template_reviews:
+    if not is_postgresql() or len(parsed.reports) != 1 or parsed.replies or parsed.template_reviews:
         return None
     report = parsed.reports[0]
     if report.custom_id or (report.vendor_message_id and vendor not in shared_message_ids):

@@ -56,7 +56,8 @@ INSTALL = "\n".join(
 CREATE TRIGGER callcounter_ins AFTER INSERT ON campaigns_callrecord
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_callcounter_ins();
 CREATE TRIGGER callcounter_upd AFTER UPDATE ON campaigns_callrecord
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_callcounter_upd();
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION campaigns_callcounter_upd();
 CREATE TRIGGER callcounter_del AFTER DELETE ON campaigns_callrecord
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_callcounter_del();
 """,

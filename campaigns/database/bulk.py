@@ -19,7 +19,8 @@ from typing import NamedTuple
 
 from django.db import DatabaseError, connection
 
-from .models import CallRecord
+from ..models import CallRecord
+from . import is_postgresql
 from .pg import server_cursor
 
 SQL_TYPES = {
@@ -68,7 +69,7 @@ def update_calls(rows: list[tuple[int, dict]], *, from_states: tuple[str, ...]) 
     if not rows:
         return []
     rows = sorted(rows, key=lambda row: row[0])
-    if connection.vendor != "postgresql":
+    if not is_postgresql():
         return [
             cid for cid, values in rows if CallRecord.objects.filter(id=cid, state__in=from_states).update(**values)
         ]
