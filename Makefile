@@ -30,7 +30,7 @@ run: env
 	@login="$$($(PY) manage.py demo)" && echo "$$login" && \
 	echo "VoiceOps is starting at http://127.0.0.1:$(PORT)/admin/ (stop with Ctrl-C)" && \
 	trap 'kill 0' EXIT INT TERM && \
-	{ $(VENV)/bin/celery -A voiceops worker --beat -Q dispatch,reports,imports,default --concurrency 2 \
+	{ $(VENV)/bin/celery -A voiceops worker --beat -Q dispatch,reports,imports,webhooks,default --concurrency 2 \
 	  --scheduler django_celery_beat.schedulers:DatabaseScheduler -l warning & \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload & \
 	  $(PY) scripts/greet.py $(PORT) "$$(echo "$$login" | tail -n 1)"; \

@@ -12,13 +12,7 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5
 
 
 def setup(*, eager: bool = True) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceops.settings")
-    os.environ["DATABASE_URL"] = BENCH_DB
-    os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
-    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2gta2V5LTMyLWJ5dGVzLWxvbmctMTIzNDU2Nzg")
-    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", str(eager))
-    os.environ.setdefault("VOICEOPS_ENV_FILE", "/nonexistent/.env")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    _environment(eager)
     _create_database()
     import django
 
@@ -26,6 +20,24 @@ def setup(*, eager: bool = True) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def setup_existing(*, eager: bool = True) -> None:
+    """Django on the benchmark database another process of the same run created (no reset)."""
+    _environment(eager)
+    import django
+
+    django.setup()
+
+
+def _environment(eager: bool) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceops.settings")
+    os.environ["DATABASE_URL"] = BENCH_DB
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2gta2V5LTMyLWJ5dGVzLWxvbmctMTIzNDU2Nzg")
+    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", str(eager))
+    os.environ.setdefault("VOICEOPS_ENV_FILE", "/nonexistent/.env")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 
 def _create_database() -> None:

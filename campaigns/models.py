@@ -256,6 +256,15 @@ class Campaign(StateMachine, models.Model):
                 _("%(vendor)s cannot send “%(product)s” calls.")
                 % {"vendor": self.account.get_vendor_display(), "product": self.get_product_display()}
             )
+        missing = self.account_id and adapter_class(self.account.vendor).missing_options(
+            self.account.options, self.product
+        )
+        if missing:
+            raise ValidationError(
+                _("The vendor account “%(account)s” needs the option(s) %(keys)s to send “%(product)s” calls.")
+                % {"account": self.account.name, "keys": ", ".join(missing), "product": self.get_product_display()},
+                code="bad_option",
+            )
         if self.template_id and self.template.account_id != self.account_id:
             raise ValidationError(_("The template belongs to another vendor account."))
         bad = set(self.retry_outcomes) - set(OUTCOMES)

@@ -19,6 +19,12 @@ ROLE_PERMISSIONS = {
             "recipientimport": "add change view",
             "inboundreply": "view",
         },
+        "apikeys": {"apikey": "add change view"},
+        "webhooks": {
+            "endpoint": "add change delete view",
+            "delivery": "change view",
+            "deliveryattempt": "view",
+        },
         "django_celery_beat": {
             "periodictask": "add change delete view",
             "intervalschedule": "add change delete view",

@@ -162,7 +162,7 @@ def _move(campaign: Campaign, to: str, **fields) -> bool:
 
 def check_ready(campaign: Campaign) -> None:
     """Why a campaign cannot go yet, as a CampaignError; templates need approval only where the vendor reviews them."""
-    reviews = adapter_class(campaign.account.vendor).supports("add_template")
+    reviews = adapter_class(campaign.account.vendor).reviews_templates
     if campaign.template_id and reviews and campaign.template.review_state != VoiceTemplate.Review.APPROVED:
         raise CampaignError(_("The template “%(name)s” is not approved yet.") % {"name": campaign.template.name})
     if not campaign.account.is_active:

@@ -25,11 +25,14 @@ logger = logging.getLogger(__name__)
 class TemplateResult:
     ok: bool
     message: str
+    # Why it failed: "empty" (no text), "state" (already pending or approved, or in use),
+    # "vendor_refused" or "vendor_unavailable"; "" when it worked.
+    reason: str = ""
 
 
 def vendor_reviews_templates(template: VoiceTemplate) -> bool:
     try:
-        return adapter_class(template.account.vendor).supports("add_template")
+        return adapter_class(template.account.vendor).reviews_templates
     except NotSupported:
         return False
 
@@ -58,12 +61,15 @@ def after_save(template: VoiceTemplate, *, created: bool, content_changed: bool)
 def _vendor_failure(template: VoiceTemplate, exc: Exception) -> TemplateResult:
     if isinstance(exc, VendorError):
         return TemplateResult(
-            False, _("%(name)s: the vendor refused: %(message)s") % {"name": template.name, "message": exc}
+            False,
+            _("%(name)s: the vendor refused: %(message)s") % {"name": template.name, "message": exc},
+            "vendor_refused",
         )
     return TemplateResult(
         False,
         _("%(name)s: the vendor could not be reached (%(error)s); try again later.")
         % {"name": template.name, "error": exc},
+        "vendor_unavailable",
     )
 
 
@@ -74,7 +80,7 @@ def submit_template(template: VoiceTemplate, *, resubmit: bool = False) -> Templ
     previously rejected vendor template is then deleted at the vendor (best effort).
     """
     if not template.content.strip():
-        return TemplateResult(False, _("%(name)s: the template has no text.") % {"name": template.name})
+        return TemplateResult(False, _("%(name)s: the template has no text.") % {"name": template.name}, "empty")
     if not vendor_reviews_templates(template):
         if template.review_state != VoiceTemplate.Review.APPROVED:
             VoiceTemplate.objects.filter(pk=template.pk).update(
@@ -87,11 +93,13 @@ def submit_template(template: VoiceTemplate, *, resubmit: bool = False) -> Templ
     if not resubmit:
         if template.review_state == VoiceTemplate.Review.PENDING:
             return TemplateResult(
-                False, _("%(name)s is already waiting for the vendor's review.") % {"name": template.name}
+                False, _("%(name)s is already waiting for the vendor's review.") % {"name": template.name}, "state"
             )
         if template.review_state == VoiceTemplate.Review.APPROVED:
             return TemplateResult(
-                False, _("%(name)s is already approved; use re-submit after changing it.") % {"name": template.name}
+                False,
+                _("%(name)s is already approved; use re-submit after changing it.") % {"name": template.name},
+                "state",
             )
     old_id, old_state = template.vendor_template_id, template.review_state
     try:
@@ -127,6 +135,7 @@ def delete_template_at_vendor(template: VoiceTemplate) -> TemplateResult:
             False,
             _("%(name)s is used by %(count)d campaign(s) and cannot be deleted.")
             % {"name": template.name, "count": used},
+            "state",
         )
     name = template.name
     if template.vendor_template_id and vendor_reviews_templates(template):
@@ -136,8 +145,17 @@ def delete_template_at_vendor(template: VoiceTemplate) -> TemplateResult:
             pass
         except (VendorError, VendorUnavailable) as exc:
             result = _vendor_failure(template, exc)
-            return TemplateResult(False, result.message + " " + _("The template was kept here."))
+            return TemplateResult(False, result.message + " " + _("The template was kept here."), result.reason)
         template.delete()
         return TemplateResult(True, _("%(name)s was deleted at the vendor and here.") % {"name": name})
     template.delete()
     return TemplateResult(True, _("%(name)s was deleted (it was not filed with the vendor).") % {"name": name})
+
+
+def create_template(*, account, name: str, content: str) -> VoiceTemplate:
+    """A new template (from the API); usable at once where the vendor does not review templates."""
+    template = VoiceTemplate(account=account, name=name, content=content)
+    template.full_clean()
+    template.save()
+    after_save(template, created=True, content_changed=True)
+    return template

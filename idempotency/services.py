@@ -23,7 +23,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from voiceops.credentials import credential_id
+from apikeys.permissions import credential_id
 
 from .models import IdempotencyKey
 
@@ -61,7 +61,7 @@ def run_once(request, key: str, handler) -> Response:
             {"detail": gettext("The Idempotency-Key header must be 1 to 255 printable characters.")},
             status=status.HTTP_400_BAD_REQUEST,
         )
-    credential = credential_id(request)
+    credential = credential_id(request) or "anonymous"
     fingerprint = request_fingerprint(request)
     with transaction.atomic():
         try:

@@ -95,7 +95,7 @@ def celery_broker():
     app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
     _reset_pool(app)
     with app.connection_for_write() as conn:
-        for queue in ("dispatch", "reports", "imports", "default"):
+        for queue in ("dispatch", "reports", "imports", "webhooks", "default"):
             conn.default_channel.queue_purge(queue)
     yield app
     app.conf.update(**old)
@@ -142,3 +142,13 @@ def _fresh_callback_account_cache():
     forget_accounts()
     yield
     forget_accounts()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the settings' language: a request with Accept-Language (the locale
+    middleware activates it in the thread) must not leak into the next test's messages."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()

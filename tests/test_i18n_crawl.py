@@ -21,6 +21,7 @@ from django.utils import timezone
 from campaigns import services
 from campaigns.models import CallbackEvent, CallRecord, Campaign, DoNotCallEntry, RecipientImport, VoiceTemplate
 from vendors.models import BalanceSnapshot, VendorAccount
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,8 @@ ALLOWED = {
     "Excel",
     "Asia/Shanghai",
     "UTC",
+    "Webhook",  # the technical term, as Chinese consoles (Alibaba Cloud, DingTalk, Feishu) write it
+    "webhook-id",  # the Standard Webhooks header that carries an event's id
     # vendors (the codes of VENDOR_CHOICES and their brands)
     "ihuyi",
     "emay",
@@ -179,7 +182,7 @@ def stored_words() -> set[str]:
         elif isinstance(value, (bytes, memoryview)):
             collect(bytes(value).decode("utf-8", "replace"))
 
-    for app_label in ("campaigns", "vendors", "axes"):
+    for app_label in ("campaigns", "vendors", "axes", "webhooks"):
         for model in apps.get_app_config(app_label).get_models():
             fields = [
                 f.name
@@ -218,6 +221,12 @@ def seed() -> None:
         campaign=campaign, file="imports/x.csv", original_name="x.csv", state="done", rows=3, accepted=2, invalid=1,
         rejected_rows=[[2, "12345", "号码位数不对"]],
     )  # fmt: skip
+    endpoint = Endpoint.objects.create(name="CRM 生产", url="https://crm.example.com/hooks", secret="whsec_AAAA")
+    event = Event.objects.create(
+        type="campaign.completed", object_id=campaign.pk, body='{"type": "campaign.completed"}'
+    )
+    failed = Delivery.objects.create(event=event, endpoint=endpoint, state="failed", tries=11, last_status=500)
+    DeliveryAttempt.objects.create(delivery=failed, status_code=500, latency_ms=12, response_head="服务器错误")
 
 
 def login_as(client, role: str) -> User:

@@ -1,13 +1,19 @@
 """Admin for vendor accounts: secrets are write-only, health and balance at a glance."""
 
+import json
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from . import services
+from .adapters import ADAPTERS, adapter_class
+from .adapters.options import Option
 from .models import HEALTH_LEVELS, BalanceSnapshot, VendorAccount
 
 
@@ -54,6 +60,7 @@ class VendorAccountAdmin(ModelAdmin):
     search_fields = ("name", "api_id")
     readonly_fields = (
         "secret_on_file",
+        "option_reference",
         "callback_url_hint",
         "failures_in_a_row",
         "circuit_open_until_display",
@@ -65,7 +72,10 @@ class VendorAccountAdmin(ModelAdmin):
     actions = ["check_balance_now", "rotate_callback_token"]
     fieldsets = (
         (None, {"fields": ("name", "vendor", "is_active", "base_url")}),
-        (_("Credentials"), {"fields": ("api_id", "api_secret", "secret_on_file", "user_id", "options")}),
+        (
+            _("Credentials"),
+            {"fields": ("api_id", "api_secret", "secret_on_file", "user_id", "options", "option_reference")},
+        ),
         (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports", "callback_url_hint")}),
         (_("Money"), {"fields": ("low_balance_threshold", "price_per_unit")}),
         (
@@ -89,6 +99,21 @@ class VendorAccountAdmin(ModelAdmin):
     @display(description=_("secret on file"))
     def secret_on_file(self, obj):
         return obj.masked_secret or _("none")
+
+    @display(description=_("options this vendor takes"))
+    def option_reference(self, obj):
+        """Each declared option key and what it takes (every vendor's before one is chosen)."""
+        vendors = [obj.vendor] if obj is not None and obj.vendor in ADAPTERS else list(ADAPTERS)
+        rows = [
+            (ADAPTERS[vendor][1] if len(vendors) > 1 and n == 0 else "", key, describe_option(spec))
+            for vendor in vendors
+            for n, (key, spec) in enumerate(adapter_class(vendor).option_specs.items())
+        ]
+        cell = '<td style="padding: 2px 16px 2px 0; vertical-align: top">'
+        return format_html(
+            '<table class="text-sm">{}</table>',
+            format_html_join("", f"<tr>{cell}{{}}</td>{cell}<code>{{}}</code></td>{cell}{{}}</td></tr>", rows),
+        )
 
     @display(description=_("callback URL"))
     def callback_url_hint(self, obj):
@@ -155,3 +180,39 @@ class BalanceSnapshotAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def _code(*values) -> str:
+    return format_html_join(", ", "<code>{}</code>", ((value,) for value in values))
+
+
+def _fill(template, **parts) -> str:
+    """A translated template with HTML parts (values in <code>, as typed), escaped once."""
+    return mark_safe(conditional_escape(str(template)) % {k: conditional_escape(v) for k, v in parts.items()})
+
+
+def describe_option(spec: Option) -> str:
+    """What an option takes, in words, for the people who type it; literal values shown as code."""
+    low, high = _code(spec.low), _code(spec.high)
+    if spec.choices:
+        text = _fill(_("one of: %(choices)s"), choices=_code(*spec.choices))
+    elif spec.kind is bool:
+        text = _fill(_("%(true)s or %(false)s"), true=_code("true"), false=_code("false"))
+    elif spec.kind is int:
+        text = _fill(_("a whole number from %(low)s to %(high)s"), low=low, high=high)
+    elif spec.kind is Decimal:
+        text = _fill(_("a number from %(low)s to %(high)s"), low=low, high=high)
+    elif spec.kind == "pair":
+        text = _fill(_("[low, high], numbers from %(low)s to %(high)s"), low=low, high=high)
+    elif spec.kind == "weights":
+        text = _fill(_("weights by outcome (%(names)s)"), names=_code(*spec.allowed))
+    else:
+        text = conditional_escape(spec.hint or _("text"))
+    parts = [text]
+    if spec.default not in (None, ""):
+        default = spec.default
+        shown = json.dumps(default) if isinstance(default, (bool, tuple, list)) else str(default)
+        parts.append(_fill(_("default %(value)s"), value=_code(shown)))
+    if spec.required_for:
+        parts.append(_fill(_("required for %(products)s"), products=_code(*spec.required_for)))
+    return mark_safe("; ".join(parts))

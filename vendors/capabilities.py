@@ -3,10 +3,10 @@
 ``python manage.py capabilities`` prints it as Markdown; a test keeps the README's copy current.
 """
 
-from .adapters import ADAPTERS, adapter_class
+from .adapters import ADAPTERS, PER_REQUEST, adapter_class
 
 COLUMNS = {
-    "send_batch": "send",
+    "submit_request": "send",
     "balance": "balance",
     "add_template": "add template",
     "delete_template": "delete template",
@@ -22,12 +22,20 @@ def capability_rows() -> list[list[str]]:
     for code in ADAPTERS:
         cls = adapter_class(code)
         marks = ["✓" if cls.supports(op) else "—" for op in COLUMNS]
-        rows.append([f"`{code}`", ", ".join(cls.products), str(cls.batch_size), *marks])
+        facts = [
+            "request" if cls.message_ids == PER_REQUEST else "call",
+            "✓" if cls.reviews_templates else "—",
+            "✓" if cls.schedules else "—",
+        ]
+        rows.append([f"`{code}`", ", ".join(cls.products), str(cls.batch_size), *marks, *facts])
     return rows
 
 
+FACTS = ("message id per", "template review", "scheduled")
+
+
 def capability_markdown() -> str:
-    header = ["vendor", "products", "batch", *COLUMNS.values()]
+    header = ["vendor", "products", "batch", *COLUMNS.values(), *FACTS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in capability_rows()]
     return "\n".join(lines)

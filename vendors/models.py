@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from voiceops.crypto import mask
 
-from .adapters import VENDOR_CHOICES
+from .adapters import ADAPTERS, BAD_OPTION, VENDOR_CHOICES, adapter_class
 from .fields import EncryptedTextField
 
 
@@ -78,7 +78,10 @@ class VendorAccount(models.Model):
     )
     user_id = models.CharField(_("user id"), max_length=100, blank=True, help_text=_("VMS57 and sms10692 userid."))
     options = models.JSONField(
-        _("options"), default=dict, blank=True, help_text=_("Vendor extras, see the adapter's documentation.")
+        _("options"),
+        default=dict,
+        blank=True,
+        help_text=_("Vendor extras as a JSON object; each vendor's keys are checked when the account is saved."),
     )
     callback_token = models.CharField(
         _("callback token"), max_length=64, default=new_callback_token, unique=True, editable=False
@@ -169,6 +172,7 @@ class VendorAccount(models.Model):
         return any(ip in network for network in networks)
 
     def clean(self):
+        self.clean_options()
         for network in _allow_list_entries(self.callback_allowed_ips):
             if network:
                 try:
@@ -180,6 +184,14 @@ class VendorAccount(models.Model):
                             % {"value": network.strip()}
                         }
                     ) from exc
+
+    def clean_options(self) -> None:
+        """Refuse options the vendor's adapter does not declare or cannot use (code ``bad_option``)."""
+        if self.vendor not in ADAPTERS:
+            return  # the vendor field reports its own error
+        errors = adapter_class(self.vendor).validate_options(self.options)
+        if errors:
+            raise ValidationError({"options": [ValidationError(e.message, code=BAD_OPTION) for e in errors]})
 
     @property
     def circuit_is_open(self) -> bool:

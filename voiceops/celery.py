@@ -12,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceops.settings")
 install_kombu_fix()
 app = Celery("voiceops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in ("dispatch", "reports", "imports", "default")]
+app.conf.task_queues = [Queue(name) for name in ("dispatch", "reports", "imports", "webhooks", "default")]
 app.autodiscover_tasks()
 
 

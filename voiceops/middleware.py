@@ -9,7 +9,10 @@ to the view; every other request goes on through the stack.
 
 from functools import cached_property
 
+from django.middleware.common import CommonMiddleware
 from django.urls import Resolver404, resolve, reverse
+
+from voiceops.api import errors as api_errors
 
 CALLBACK_URL_NAME = "vendor-callback"
 
@@ -33,3 +36,27 @@ class VendorCallbackMiddleware:
                 request.resolver_match = match
                 return match.func(request, *match.args, **match.kwargs)
         return self.get_response(request)
+
+
+class ApiAwareCommonMiddleware(CommonMiddleware):
+    """Django's CommonMiddleware, except that no ``/api/`` answer is a redirect or an HTML page.
+
+    Outside the API a missing trailing slash is still redirected (APPEND_SLASH). Inside it a
+    redirect would turn a POST into a GET (or, in DEBUG, raise a 500), so the client is told the
+    right URL in a JSON 404 instead; and an error page Django made itself (an unknown URL, the
+    DEBUG 404 page, a CSRF or host refusal) is replaced by the API's JSON error body.
+    """
+
+    def should_redirect_with_slash(self, request):
+        return not api_errors.is_api(request) and super().should_redirect_with_slash(request)
+
+    def process_response(self, request, response):
+        response = super().process_response(request, response)
+        if (
+            response.status_code >= 400
+            and api_errors.is_api(request)
+            and not response.get("Content-Type", "").startswith("application/json")
+            and getattr(request.resolver_match, "url_name", None) != CALLBACK_URL_NAME
+        ):
+            return api_errors.json_error_for_status(request, response.status_code)
+        return response

@@ -58,6 +58,16 @@ PERIODIC_TASKS = {
         _("Deletes Idempotency-Key records older than their retention (24 hours by default), so a "
           "key may be used again after that."),
     ),
+    "Deliver webhooks": SystemTask(
+        "webhooks.deliver_due", 2, "webhooks", _("Deliver webhooks"),
+        _("Sends due webhook deliveries to the customer's systems and retries failed ones. Without it "
+          "no webhook is sent (the events wait, none is lost)."),
+    ),
+    "Disable failing webhook endpoints, purge old events": SystemTask(
+        "webhooks.housekeeping", 600, "webhooks", _("Disable failing webhook endpoints, purge old events"),
+        _("Switches off endpoints with no successful delivery for days (operators are e-mailed) and "
+          "deletes finished webhook events past their retention."),
+    ),
 }  # fmt: skip
 
 

@@ -39,17 +39,20 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    "drf_standardized_errors",
     "voiceops",
     "vendors",
     "campaigns",
     "reporting",
     "idempotency",
+    "apikeys",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -58,7 +61,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "voiceops.middleware.ApiAwareCommonMiddleware",  # no redirects or HTML pages under /api/
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -181,6 +184,7 @@ CELERY_TASK_ROUTES = {
     "campaigns.reports.*": {"queue": "reports"},
     "vendors.*": {"queue": "reports"},
     "campaigns.imports.*": {"queue": "imports"},
+    "webhooks.*": {"queue": "webhooks"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -193,34 +197,55 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Shared by web and workers (import progress): Redis in production, files on the embedded default.
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
 
+# The API: API keys for systems (scoped, hashed), the session for people using the browsable API;
+# JSON bodies only (the recipients upload takes multipart as well); one error body everywhere.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apikeys.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": ["apikeys.permissions.ScopedModelPermissions"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "voiceops.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "voiceops.api.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
+}
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "voiceops.api.errors.ApiExceptionHandler",
+    # JSON in DEBUG too: the traceback goes to the log, the client gets the error body.
+    "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "VoiceOps API",
-    "DESCRIPTION": "Voice-call campaigns through Chinese voice vendors.",
+    "DESCRIPTION": "Voice calls through Chinese voice vendors: campaigns, templates and vendor accounts. "
+    "Authenticate with `Authorization: Api-Key <key>` (keys are created by operators in the admin).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Three models have a field named "state" with different choices: name the enums explicitly.
+    # Request bodies get their own components (read-only fields left out, nothing required that
+    # the server fills), so a generated client can build a request from the schema alone.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": True,
+    # Fields named "state" have different choices per model: name the enums explicitly, in English.
     "ENUM_NAME_OVERRIDES": {
         "CampaignStateEnum": "campaigns.models.Campaign.State",
         "CallStateEnum": "campaigns.models.CallRecord.State",
         "ImportStateEnum": "campaigns.models.RecipientImport.State",
+        "ReviewStateEnum": "campaigns.models.VoiceTemplate.Review",
         "OutcomeEnum": "campaigns.models.OUTCOME_CHOICES",  # also the items of retry_outcomes
-        "ProductEnum": "campaigns.models.PRODUCT_CHOICES",
+        "ProductEnum": "campaigns.models.PRODUCT_CHOICES",  # also the items of an account's products
         "SingleCallProductEnum": "campaigns.models.SINGLE_CALL_PRODUCT_CHOICES",
+        "ErrorTypeEnum": ["validation_error", "client_error", "server_error"],
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "voiceops.api.schema.add_links",
+        "voiceops.api.schema.multi_body_not_required",
+    ],
 }
 
 UNFOLD = {
@@ -272,3 +297,17 @@ SINGLE_CALL_DAILY_CAP = env.int("SINGLE_CALL_DAILY_CAP", default=10000)  # per A
 SINGLE_CALL_REPORT_WINDOW_MINUTES = env.int("SINGLE_CALL_REPORT_WINDOW_MINUTES", default=60)
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)
+
+# Webhooks to the customer's systems (webhooks/). Outside DEBUG only HTTPS to public addresses;
+# WEBHOOK_ALLOW_LOOPBACK lets a receiver on 127.0.0.1 (plain HTTP too) take them in DEBUG and tests.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=DEBUG)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.05)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=5.0)
+# Seconds between tries (the last gap repeats no more): about 32 h in all, then the delivery fails.
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=int, default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800]
+)
+WEBHOOK_DISABLE_AFTER_DAYS = env.float("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+# Tests only: names resolved to these addresses instead of asking DNS ({"name": ["192.0.2.1"]}).
+WEBHOOK_HOST_OVERRIDES: dict[str, list[str]] = {}

@@ -22,4 +22,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("campaigns.callbacks.urls")),  # vendor pushes: plain views, not the REST API
     path("api/", include("campaigns.api.urls")),
+    path("api/", include("webhooks.api.urls")),
 ]
+
+# Under /api/ these answer the API's JSON error body; elsewhere Django's usual pages.
+handler400 = "voiceops.api.errors.bad_request"
+handler403 = "voiceops.api.errors.permission_denied"
+handler404 = "voiceops.api.errors.not_found"
+handler500 = "voiceops.api.errors.server_error"

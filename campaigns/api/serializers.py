@@ -1,19 +1,33 @@
 """REST serializers: the shapes the API reads and answers (docs/architecture.md, "Layers").
 
 Writes go through ``campaigns.services``; these classes only validate input and shape output.
-Some serializers exist only to document a response in the OpenAPI schema (``*Doc``).
+Docstrings here are for engineers; what clients read in the schema is in ``help_text`` and
+``extend_schema_serializer`` (voiceops.api.schema keeps docstrings out of it).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
 
-from ..models import OUTCOME_CHOICES, SINGLE_CALL_PRODUCT_CHOICES, CallRecord, Campaign, RecipientImport, SingleCall
+from ..models import (
+    OUTCOME_CHOICES,
+    PRODUCT_CHOICES,
+    SINGLE_CALL_PRODUCT_CHOICES,
+    CallRecord,
+    Campaign,
+    RecipientImport,
+    SingleCall,
+    VoiceTemplate,
+)
 from ..readers import UnreadableFile, check_upload
 from ..selectors import import_figures
 
@@ -31,14 +45,72 @@ REJECTED_ROW_SCHEMA = {
 }
 
 
-class ErrorSerializer(serializers.Serializer):
-    """Documentation: the body of a refused request."""
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice that may not be known yet: the model keeps "" and the API answers null.
 
-    detail = serializers.CharField()
+    ("" is not one of the enum's values, and a client generated from the schema rejects it.)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
+
+
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class MomentField(serializers.DateTimeField):
+    """A moment with its offset, between the years 2000 and 2100 (a start time, not a date of history)."""
+
+    default_error_messages = {"out_of_range": _("Give a time between the years 2000 and 2100.")}
+
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not EARLIEST <= moment < LATEST:
+            self.fail("out_of_range")
+        return moment
+
+
+class LocalTimeField(serializers.TimeField):
+    """A time of day on the project's clock (Asia/Shanghai), answered with its UTC offset.
+
+    JSON Schema's ``time`` (RFC 3339) carries an offset: ``08:00:00+08:00``. Input may carry any
+    offset (converted to the project's clock) or none (taken as the project's clock).
+    """
+
+    def to_representation(self, value):
+        text = super().to_representation(value)
+        if not text or value.tzinfo is not None:
+            return text
+        offset = timezone.localtime().strftime("%z")  # "+0800"
+        return f"{text}{offset[:3]}:{offset[3:]}"
+
+    def to_internal_value(self, value):
+        try:
+            parsed = time.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            return super().to_internal_value(value)  # other accepted spellings, or the error message
+        if parsed.tzinfo is None:
+            return parsed
+        moment = datetime.combine(timezone.localdate(), parsed)
+        return timezone.localtime(moment).time().replace(tzinfo=None)
 
 
 # ---- campaigns
 class CampaignSerializer(serializers.ModelSerializer):
+    scheduled_at = MomentField(
+        required=False, allow_null=True, help_text=_("When to start, with its UTC offset; set by launch with `at`.")
+    )
+    quiet_hours_start = LocalTimeField(
+        required=False, help_text=_("Calls are placed from this time of day (Asia/Shanghai), e.g. 08:00:00+08:00.")
+    )
+    quiet_hours_end = LocalTimeField(
+        required=False, help_text=_("…until this time of day (Asia/Shanghai); equal bounds: any time.")
+    )
     retry_outcomes = serializers.ListField(
         child=serializers.ChoiceField(choices=OUTCOME_CHOICES),
         required=False,
@@ -70,6 +142,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = ["state", "created_at", "launched_at", "completed_at"]
+        # Kept as written: the schema says "a string", and whitespace is a (poor) string too.
+        extra_kwargs = {"name": {"trim_whitespace": False}, "content": {"trim_whitespace": False}}
 
     def validate(self, attrs):
         # The model's own rules (template of the same account, content or template, known outcomes);
@@ -79,7 +153,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 
 class LaunchSerializer(serializers.Serializer):
-    at = serializers.DateTimeField(
+    at = MomentField(
         required=False,
         allow_null=True,
         help_text=_("Start at this time instead of now. Without it, a future start time set on the campaign is kept."),
@@ -87,7 +161,7 @@ class LaunchSerializer(serializers.Serializer):
 
 
 class TimelineSlotSerializer(serializers.Serializer):
-    hour = serializers.DateTimeField()
+    hour = serializers.DateTimeField(help_text=_("Start of the hour, with its UTC offset"))
     answered = serializers.IntegerField()
     not_answered = serializers.IntegerField()
 
@@ -111,6 +185,10 @@ class CampaignStatsSerializer(serializers.Serializer):
 
 
 class CallRecordSerializer(serializers.ModelSerializer):
+    outcome = BlankAsNullChoiceField(
+        choices=OUTCOME_CHOICES, read_only=True, help_text=_("null until the vendor reports the call")
+    )
+
     class Meta:
         model = CallRecord
         fields = [
@@ -137,11 +215,23 @@ class CallRecordSerializer(serializers.ModelSerializer):
 
 
 # ---- recipients
-class RecipientRowSerializer(serializers.Serializer):
-    """Documentation: one JSON recipient."""
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class StringOrIntegerField(serializers.Field):
+    """A number as text or as a JSON number (spreadsheet exports send both)."""
 
-    mobile = serializers.CharField(help_text="Any common spelling: 13800138000, +86 138 0013 8000, 010-12345678")
-    variables = serializers.ListField(child=serializers.CharField(), required=False, help_text="In template order")
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class StringOrNumberField(serializers.Field):
+    pass
+
+
+class RecipientRowSerializer(serializers.Serializer):
+    mobile = StringOrIntegerField(
+        required=False,
+        help_text="Any common spelling: 13800138000, +86 138 0013 8000, 010-12345678 "
+        "(a row without one is reported in `rejected`)",
+    )
+    variables = serializers.ListField(child=StringOrNumberField(), required=False, help_text="In template order")
 
 
 @extend_schema_field(RecipientRowSerializer(many=True))
@@ -152,6 +242,7 @@ class RecipientRowsField(serializers.Field):
     refuses what cannot be read at all, and a list too long for one request.
     """
 
+    min_items, max_items = 1, MAX_JSON_RECIPIENTS  # for the schema (voiceops.api.schema)
     default_error_messages = {
         "not_a_list": _("“recipients” must be a list of objects."),
         "empty": _("“recipients” is empty."),
@@ -187,18 +278,16 @@ class RecipientRowsField(serializers.Field):
         return value
 
 
-def _scalar(value) -> bool:
-    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+def _scalar(value, types=(str, int, float)) -> bool:
+    return isinstance(value, types) and not isinstance(value, bool)
 
 
 def _read_row(item) -> tuple[str | None, dict | None]:
     if not isinstance(item, dict):
         return gettext("each recipient must be an object with “mobile” and “variables”"), None
-    mobile = item.get("mobile")
-    if mobile is None:
-        mobile = ""  # the import rejects it as an empty number, with its line
-    if not _scalar(mobile):
-        return gettext("“mobile” must be a string"), None
+    mobile = item.get("mobile", "")  # a row without a number is reported as rejected, with its line
+    if not _scalar(mobile, (str, int)):
+        return gettext("“mobile” must be a string or a whole number"), None
     variables = item.get("variables")
     if variables is None:
         variables = []
@@ -245,7 +334,7 @@ def import_result_data(result) -> dict:
 
 
 class RecipientImportSerializer(serializers.ModelSerializer):
-    """A file import; while it runs, the live counts come from the cache the importer writes."""
+    # While the import runs, the live counts come from the importer (selectors.import_figures).
 
     file_name = serializers.CharField(source="original_name", read_only=True)
     percent = serializers.IntegerField(read_only=True)
@@ -290,9 +379,15 @@ class LatestBalanceSerializer(serializers.Serializer):
     taken_at = serializers.DateTimeField()
 
 
-class VendorAccountSerializer(serializers.ModelSerializer):
-    """Read-only; the secret is only ever shown masked, the callback token not at all."""
+PUBLIC_ACCOUNT_FIELDS = ("id", "vendor", "name", "products", "is_active")
 
+
+class VendorAccountSerializer(serializers.ModelSerializer):
+    """Everyone who may create campaigns (or send calls) sees ``PUBLIC_ACCOUNT_FIELDS``; the rest is
+    for those who may view vendor accounts (operators, finance). Never a secret in full, nor the
+    callback token."""
+
+    products = serializers.SerializerMethodField(help_text=_("What this account can send (campaign `product`)"))
     api_secret_masked = serializers.CharField(source="masked_secret", read_only=True)
     balance = serializers.SerializerMethodField()
     low_balance = serializers.SerializerMethodField()
@@ -301,14 +396,11 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = VendorAccount
         fields = [
-            "id",
-            "vendor",
-            "name",
+            *PUBLIC_ACCOUNT_FIELDS,
             "base_url",
             "api_id",
             "api_secret_masked",
             "user_id",
-            "is_active",
             "pull_reports",
             "rate_limit_per_second",
             "low_balance_threshold",
@@ -323,6 +415,22 @@ class VendorAccountSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    # voiceops.api.schema: these may be absent from an answer (documented as not required).
+    optional_in_response = tuple(f for f in Meta.fields if f not in PUBLIC_ACCOUNT_FIELDS)
+
+    def to_representation(self, account):
+        data = super().to_representation(account)
+        if not self.context.get("full_accounts", False):
+            data = {name: data[name] for name in PUBLIC_ACCOUNT_FIELDS}
+        return data
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=PRODUCT_CHOICES)))
+    def get_products(self, account) -> list[str]:
+        try:
+            return list(adapter_class(account.vendor).products)
+        except NotSupported:
+            return []
+
     @extend_schema_field(LatestBalanceSerializer(allow_null=True))
     def get_balance(self, account):
         if getattr(account, "latest_at", None) is None:
@@ -335,6 +443,55 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     def get_low_balance(self, account):
         amount = getattr(account, "latest_amount", None)
         return None if amount is None else amount < account.low_balance_threshold
+
+
+# ---- templates
+class VoiceTemplateSerializer(serializers.ModelSerializer):
+    variables = serializers.ListField(
+        source="variable_names",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text=_("The 【name】 placeholders in the text, in order: give each recipient's variables in this order"),
+    )
+    review_state = serializers.ChoiceField(
+        choices=VoiceTemplate.Review.choices,
+        read_only=True,
+        help_text=_("approved templates can be used; vendors without review approve at once"),
+    )
+
+    class Meta:
+        model = VoiceTemplate
+        fields = [
+            "id",
+            "account",
+            "name",
+            "content",
+            "variables",
+            "vendor_template_id",
+            "review_state",
+            "review_message",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["vendor_template_id", "review_message", "created_at", "updated_at"]
+        # Kept as written: the schema says "a string", and whitespace is a (poor) string too.
+        extra_kwargs = {"name": {"trim_whitespace": False}, "content": {"trim_whitespace": False}}
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """true or false, as JSON says: not 0, 1, "yes" or "on" (the schema says boolean)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
+class TemplateSubmitSerializer(serializers.Serializer):
+    resubmit = JsonBooleanField(
+        default=False,
+        help_text=_("File it again although it was filed before (after a rejection or an edit)"),
+    )
 
 
 # ---- single calls

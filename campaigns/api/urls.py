@@ -2,13 +2,21 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from .views import CampaignCallsView, CampaignViewSet, RecipientImportViewSet, SingleCallViewSet, VendorAccountViewSet
+from .views import (
+    CampaignCallsView,
+    CampaignViewSet,
+    RecipientImportViewSet,
+    SingleCallViewSet,
+    VendorAccountViewSet,
+    VoiceTemplateViewSet,
+)
 
 router = SimpleRouter()
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("calls", SingleCallViewSet, basename="singlecall")
 router.register("imports", RecipientImportViewSet, basename="recipientimport")
 router.register("vendor-accounts", VendorAccountViewSet, basename="vendoraccount")
+router.register("templates", VoiceTemplateViewSet, basename="voicetemplate")
 
 urlpatterns = [
     path("campaigns/<int:id>/calls/", CampaignCallsView.as_view(), name="campaign-calls"),

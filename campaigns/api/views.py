@@ -1,13 +1,11 @@
 """The REST API (docs/architecture.md, "Layers"). Thin: writes call ``campaigns.services``, reads
-``campaigns.selectors``; every answer, refusals and failures included, is JSON.
+``campaigns.selectors``; every answer, refusals and failures included, is JSON in the one error
+body of ``voiceops.api.errors``. Who may call what: ``apikeys.permissions`` (people by their
+Django permissions, API keys by the scopes each view names in ``required_scopes``).
 """
 
 from __future__ import annotations
 
-import logging
-
-from django.core.exceptions import RequestDataTooBig
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -24,23 +22,23 @@ from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from apikeys.permissions import ScopedModelPermissions, api_key_of, credential_id
+from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
-from voiceops.credentials import credential_id
+from voiceops.api.errors import Conflict, ErrorSerializer
 
-from .. import selectors, services, single_calls
-from ..models import CallRecord, Campaign, RecipientImport
+from .. import selectors, services, single_calls, templates_service
+from ..models import CallRecord, Campaign, RecipientImport, VoiceTemplate
 from ..services import CampaignError
-from .filters import CallRecordFilter, SingleCallFilter
+from .filters import CallRecordFilter, CampaignFilter, SingleCallFilter, VendorAccountFilter, VoiceTemplateFilter
 from .serializers import (
     CallRecordSerializer,
     CampaignSerializer,
     CampaignStatsSerializer,
-    ErrorSerializer,
     FrequencyLimitSerializer,
     ImportResultSerializer,
     LaunchSerializer,
@@ -49,61 +47,30 @@ from .serializers import (
     RecipientListSerializer,
     SingleCallRequestSerializer,
     SingleCallSerializer,
+    TemplateSubmitSerializer,
     VendorAccountSerializer,
+    VoiceTemplateSerializer,
     import_result_data,
 )
 
-logger = logging.getLogger(__name__)
-
+ID = r"[0-9]+"  # ids in URLs are digits only ("/campaigns/%0D1/" is no campaign)
 CHANGE_CAMPAIGN = "campaigns.change_campaign"
 VIEW_CAMPAIGN = "campaigns.view_campaign"
+ADD_CAMPAIGN = "campaigns.add_campaign"
 ADD_RECIPIENT = "campaigns.add_recipient"
 ADD_IMPORT = "campaigns.add_recipientimport"
+CHANGE_TEMPLATE = "campaigns.change_voicetemplate"
+VIEW_ACCOUNT = "vendors.view_vendoraccount"
 
 
-# ---- permissions and errors
-class ModelPermissions(DjangoModelPermissions):
-    """Django model permissions, with ``view_*`` required to read, and per-action permissions.
-
-    A view may name the permissions an action needs in ``action_permissions`` (``{action: [perm, …]}``);
-    other requests need the model permission of their HTTP method.
-    """
-
-    perms_map = {
-        **DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-    }
-
-    def has_permission(self, request, view):
-        required = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
-        if required is None:
-            return super().has_permission(request, view)
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perms(required))
-
-
-class JSONErrorsMixin:
-    """CampaignError → 409, Django ValidationError → 400, anything unexpected → a JSON 500."""
+# ---- errors
+class CampaignErrorsMixin:
+    """A campaign in the wrong state for the request (CampaignError) answers 409 with the reason."""
 
     def handle_exception(self, exc):
         if isinstance(exc, CampaignError):
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        if isinstance(exc, DjangoValidationError):
-            exc = ValidationError(serializers.as_serializer_error(exc))
-        if isinstance(exc, RequestDataTooBig):
-            return Response(
-                {"detail": gettext("The request is too large; upload the recipients as a CSV or XLSX file instead.")},
-                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
-        try:
-            return super().handle_exception(exc)
-        except Exception:
-            logger.exception("API error in %s", self.__class__.__name__)
-            return Response(
-                {"detail": gettext("Something went wrong on the server; the error has been logged.")},
-                status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-            )
+            exc = Conflict(str(exc))
+        return super().handle_exception(exc)
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -119,14 +86,18 @@ IDEMPOTENCY_RESPONSES = {
     422: OpenApiResponse(description="This Idempotency-Key was used with a different request"),
 }
 CONFLICT = OpenApiResponse(ErrorSerializer, description="The campaign is in a state that does not allow this")
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object")
 IMPORT_STARTED = inline_serializer(
     "ImportStarted",
     fields={
-        "import": serializers.IntegerField(),
+        "import": serializers.IntegerField(help_text="The import's id"),
         "progress_url": serializers.CharField(help_text="GET it until its state is done or failed"),
     },
 )
+
+
+def _actor(request):
+    """The person behind a request, for ``created_by`` and the audit trail (None for an API key)."""
+    return request.user if request.user.is_authenticated else None
 
 
 # ---- campaigns
@@ -136,7 +107,7 @@ def _action_schema(summary: str, description: str):
         description=description,
         request=None,
         parameters=[IDEMPOTENCY_KEY],
-        responses={200: CampaignSerializer, 404: NOT_FOUND, 409: CONFLICT, 422: IDEMPOTENCY_RESPONSES[422]},
+        responses={200: CampaignSerializer, 409: CONFLICT, 422: IDEMPOTENCY_RESPONSES[422]},
     )
 
 
@@ -151,12 +122,28 @@ def _action_schema(summary: str, description: str):
     ),
 )
 class CampaignViewSet(
-    JSONErrorsMixin, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    CampaignErrorsMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
+    lookup_value_regex = ID
     queryset = Campaign.objects.select_related("account", "template")
     serializer_class = CampaignSerializer
-    permission_classes = [ModelPermissions]
-    filterset_fields = ["state", "product", "account"]
+    filterset_class = CampaignFilter
+    required_scopes = {
+        "list": (MANAGE_CAMPAIGNS, READ_STATISTICS),
+        "retrieve": (MANAGE_CAMPAIGNS, READ_STATISTICS),
+        "create": (MANAGE_CAMPAIGNS,),
+        "launch": (MANAGE_CAMPAIGNS,),
+        "pause": (MANAGE_CAMPAIGNS,),
+        "resume": (MANAGE_CAMPAIGNS,),
+        "cancel": (MANAGE_CAMPAIGNS,),
+        "retry_failed": (MANAGE_CAMPAIGNS,),
+        "recipients": (MANAGE_CAMPAIGNS,),
+        "stats": (READ_STATISTICS,),
+    }
     action_permissions = {
         "launch": [CHANGE_CAMPAIGN],
         "pause": [CHANGE_CAMPAIGN],
@@ -186,7 +173,7 @@ class CampaignViewSet(
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        serializer.save(created_by=self.request.user)
+        serializer.save(created_by=_actor(self.request))
 
     def _answer(self, campaign: Campaign) -> Response:
         campaign.refresh_from_db()
@@ -201,8 +188,6 @@ class CampaignViewSet(
         parameters=[IDEMPOTENCY_KEY],
         responses={
             200: CampaignSerializer,
-            400: OpenApiResponse(description="Bad `at`"),
-            404: NOT_FOUND,
             409: CONFLICT,
         },
     )
@@ -210,12 +195,12 @@ class CampaignViewSet(
     @idempotent
     def launch(self, request, pk=None):
         campaign = self.get_object()
-        body = LaunchSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body = LaunchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         at = body.validated_data.get("at")
         if at is None and campaign.scheduled_at and campaign.scheduled_at > timezone.now():
             at = campaign.scheduled_at
-        services.launch(campaign, at=at, actor=request.user)
+        services.launch(campaign, at=at, actor=_actor(request))
         return self._answer(campaign)
 
     @_action_schema("Pause", "Stops dispatching; calls already with the vendor still report.")
@@ -223,7 +208,7 @@ class CampaignViewSet(
     @idempotent
     def pause(self, request, pk=None):
         campaign = self.get_object()
-        services.pause(campaign, actor=request.user)
+        services.pause(campaign, actor=_actor(request))
         return self._answer(campaign)
 
     @_action_schema("Resume", "Continues a paused campaign (scheduled again if its start time is still ahead).")
@@ -231,7 +216,7 @@ class CampaignViewSet(
     @idempotent
     def resume(self, request, pk=None):
         campaign = self.get_object()
-        services.resume(campaign, actor=request.user)
+        services.resume(campaign, actor=_actor(request))
         return self._answer(campaign)
 
     @_action_schema("Cancel", "Cancels the campaign and every call not yet handed to the vendor.")
@@ -239,7 +224,7 @@ class CampaignViewSet(
     @idempotent
     def cancel(self, request, pk=None):
         campaign = self.get_object()
-        services.cancel(campaign, actor=request.user)
+        services.cancel(campaign, actor=_actor(request))
         return self._answer(campaign)
 
     @_action_schema(
@@ -249,7 +234,7 @@ class CampaignViewSet(
     @idempotent
     def retry_failed(self, request, pk=None):
         campaign = self.get_object()
-        services.retry_failed(campaign, actor=request.user)
+        services.retry_failed(campaign, actor=_actor(request))
         return self._answer(campaign)
 
     # ---- recipients and figures
@@ -264,11 +249,10 @@ class CampaignViewSet(
         request={"application/json": RecipientListSerializer, "multipart/form-data": RecipientFileSerializer},
         parameters=[IDEMPOTENCY_KEY],
         responses={
-            200: ImportResultSerializer,
-            202: IMPORT_STARTED,
-            400: OpenApiResponse(description="Unreadable request: field errors (bad rows named by line)"),
-            404: NOT_FOUND,
+            200: OpenApiResponse(ImportResultSerializer, description="JSON recipients: imported"),
+            202: OpenApiResponse(IMPORT_STARTED, description="File: the import started; poll `progress_url`"),
             409: CONFLICT,
+            413: OpenApiResponse(ErrorSerializer, description="Too large for one request: upload a file instead"),
         },
         examples=[
             OpenApiExample(
@@ -279,12 +263,12 @@ class CampaignViewSet(
             )
         ],
     )
-    @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser, FormParser])
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser])
     @idempotent
     def recipients(self, request, pk=None):
         campaign = self.get_object()
         services.ensure_open_for_recipients(campaign)
-        if request.content_type.startswith(("multipart/", "application/x-www-form-urlencoded")):
+        if request.content_type.startswith("multipart/"):
             return self._start_file_import(request, campaign)
         body = RecipientListSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -292,17 +276,17 @@ class CampaignViewSet(
         return Response(import_result_data(result))
 
     def _start_file_import(self, request, campaign: Campaign) -> Response:
-        if not request.user.has_perm(ADD_IMPORT):
+        if api_key_of(request) is None and not request.user.has_perm(ADD_IMPORT):  # a key: its scope did
             self.permission_denied(request, message=gettext("You may not upload recipient files."))
         body = RecipientFileSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = services.start_file_import(campaign, body.validated_data["file"], request.user)
+        job = services.start_file_import(campaign, body.validated_data["file"], _actor(request))
         url = reverse("recipientimport-detail", args=[job.pk])
         return Response(
             {"import": job.pk, "progress_url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url}
         )
 
-    @extend_schema(summary="Live statistics", responses={200: CampaignStatsSerializer, 404: NOT_FOUND})
+    @extend_schema(summary="Live statistics", responses={200: CampaignStatsSerializer})
     @action(detail=True, methods=["get"])
     def stats(self, request, pk=None):
         stats = selectors.campaign_stats(self.get_object())
@@ -317,15 +301,35 @@ class CallCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
+    def get_page_size(self, request):
+        """A page size that is given must be a whole number from 1 (larger ones are capped)."""
+        given = request.query_params.get(self.page_size_query_param)
+        if given is not None:
+            try:
+                valid = int(given) >= 1
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValidationError({self.page_size_query_param: gettext("Enter a whole number from 1.")})
+        return super().get_page_size(request)
+
 
 @extend_schema(
     summary="A campaign's call attempts",
-    description="Newest first, one row per attempt; `mobile` accepts any spelling of the number.",
-    responses={200: CallRecordSerializer(many=True), 404: NOT_FOUND},
+    description="Newest first, one row per attempt; `mobile` accepts any spelling of the number. "
+    "Follow `next` until it is null to read every attempt.",
+    responses={200: CallRecordSerializer(many=True)},
 )
-class CampaignCallsView(JSONErrorsMixin, generics.ListAPIView):
+class CampaignCallsView(generics.ListAPIView):
     serializer_class = CallRecordSerializer
-    permission_classes = [ModelPermissions]
+    required_scopes = (READ_STATISTICS,)
     filterset_class = CallRecordFilter
     pagination_class = CallCursorPagination
     queryset = CallRecord.objects.all()
@@ -347,13 +351,18 @@ class CampaignCallsView(JSONErrorsMixin, generics.ListAPIView):
         description="Newest first; filter by `out_id`, state or outcome of the latest attempt, number, product, "
         "account or creation time.",
     ),
-    retrieve=extend_schema(summary="One single call", responses={200: SingleCallSerializer, 404: NOT_FOUND}),
+    retrieve=extend_schema(summary="One single call", responses={200: SingleCallSerializer}),
 )
-class SingleCallViewSet(JSONErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One call to one number outside any campaign (a verification code, a notification)."""
 
+    lookup_value_regex = ID
     serializer_class = SingleCallSerializer
-    permission_classes = [ModelPermissions]
+    required_scopes = {
+        "list": (SEND_CALLS, READ_STATISTICS),
+        "retrieve": (SEND_CALLS, READ_STATISTICS),
+        "create": (SEND_CALLS,),
+    }
     filterset_class = SingleCallFilter
     pagination_class = CallCursorPagination
     queryset = selectors.single_calls()
@@ -400,19 +409,111 @@ class SingleCallViewSet(JSONErrorsMixin, mixins.ListModelMixin, mixins.RetrieveM
         description="Poll until `state` is `done` or `failed`. While running, the counts are live.",
     )
 )
-class RecipientImportViewSet(JSONErrorsMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RecipientImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = ID
     queryset = RecipientImport.objects.all()
     serializer_class = RecipientImportSerializer
-    permission_classes = [ModelPermissions]
+    required_scopes = (MANAGE_CAMPAIGNS,)
 
 
 # ---- vendor accounts
+class AccountReaders(ScopedModelPermissions):
+    """Those who may view vendor accounts, and those who may create campaigns (who must pick one)."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        if api_key_of(request) is None and user.is_authenticated and user.has_perm(ADD_CAMPAIGN):
+            return True
+        return super().has_permission(request, view)
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Vendor accounts", description="Secrets masked; latest balance included."),
+    list=extend_schema(
+        summary="Vendor accounts",
+        description="Every caller who may create campaigns or send calls gets `id`, `vendor`, `name`, `products` "
+        "and `is_active`; those who may view vendor accounts (operators, finance) get the rest too, "
+        "with the secret masked.",
+    ),
     retrieve=extend_schema(summary="One vendor account"),
 )
-class VendorAccountViewSet(JSONErrorsMixin, viewsets.ReadOnlyModelViewSet):
+class VendorAccountViewSet(viewsets.ReadOnlyModelViewSet):
+    lookup_value_regex = ID
     queryset = VendorAccount.objects.with_latest_balance()
     serializer_class = VendorAccountSerializer
-    permission_classes = [ModelPermissions]
-    filterset_fields = ["vendor", "is_active"]
+    permission_classes = [AccountReaders]
+    filterset_class = VendorAccountFilter
+    required_scopes = (MANAGE_CAMPAIGNS, SEND_CALLS)
+
+    def get_serializer_context(self):
+        user = self.request.user
+        full = api_key_of(self.request) is None and user.is_authenticated and user.has_perm(VIEW_ACCOUNT)
+        return {**super().get_serializer_context(), "full_accounts": full}
+
+
+# ---- templates
+TEMPLATE_FAILURE_STATUS = {
+    "empty": status.HTTP_409_CONFLICT,
+    "state": status.HTTP_409_CONFLICT,
+    "vendor_refused": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "vendor_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+class TemplateRefused(Conflict):
+    def __init__(self, result):
+        super().__init__(result.message, code=result.reason or "conflict")
+        self.status_code = TEMPLATE_FAILURE_STATUS.get(result.reason, status.HTTP_409_CONFLICT)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Voice templates", description="Filter by vendor account or review state."),
+    retrieve=extend_schema(summary="One voice template"),
+    create=extend_schema(
+        summary="Create a voice template",
+        description="Write each variable as 【name】. Vendors that review templates need it submitted "
+        "(`submit`) and approved before a campaign can use it; others approve it at once.",
+    ),
+)
+class VoiceTemplateViewSet(
+    mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    lookup_value_regex = ID
+    queryset = VoiceTemplate.objects.select_related("account")
+    serializer_class = VoiceTemplateSerializer
+    filterset_class = VoiceTemplateFilter
+    required_scopes = {
+        "list": (MANAGE_CAMPAIGNS, SEND_CALLS),
+        "retrieve": (MANAGE_CAMPAIGNS, SEND_CALLS),
+        "create": (MANAGE_CAMPAIGNS,),
+        "submit": (MANAGE_CAMPAIGNS,),
+    }
+    action_permissions = {"submit": [CHANGE_TEMPLATE]}
+
+    def get_serializer_class(self):
+        return TemplateSubmitSerializer if self.action == "submit" else VoiceTemplateSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = templates_service.create_template(**serializer.validated_data)
+
+    @extend_schema(
+        summary="Submit for the vendor's review",
+        description="Files the text with the vendor; the verdict arrives later (`review_state`). "
+        "For vendors without review the template is approved at once.",
+        request=TemplateSubmitSerializer,
+        responses={
+            200: VoiceTemplateSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Already pending or approved, or no text"),
+            422: OpenApiResponse(ErrorSerializer, description="The vendor refused the template; the detail says why"),
+            503: OpenApiResponse(ErrorSerializer, description="The vendor could not be reached; try again later"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        template = self.get_object()
+        body = TemplateSubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = templates_service.submit_template(template, resubmit=body.validated_data["resubmit"])
+        if not result.ok:
+            raise TemplateRefused(result)
+        template.refresh_from_db()
+        return Response(VoiceTemplateSerializer(template, context=self.get_serializer_context()).data)

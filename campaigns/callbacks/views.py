@@ -76,7 +76,7 @@ def vendor_callback(request, vendor: str, token: str):
         remote_addr=request.META.get("REMOTE_ADDR"),
     )
     try:
-        parsed: ParsedCallback = get_adapter(account).parse_callback(body, headers, query)
+        parsed: ParsedCallback = get_adapter(account).read_callback(body, headers, query)
     except CallbackRejected as exc:
         store_unapplied(event, CallbackEvent.State.REFUSED, str(exc))
         # the reason helps whoever sets up the push (a wrong key, a wrong appId, not the format)

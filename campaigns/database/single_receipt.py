@@ -46,12 +46,15 @@ REPORT_COLUMNS = (
 EVENT_OUTCOME_COLUMNS = ("state", "processed_at")
 
 
-def single_report(parsed: ParsedCallback, vendor: str, shared_message_ids: tuple[str, ...]) -> DeliveryReport | None:
-    """The push's one report when this path can take it, else None."""
+def single_report(parsed: ParsedCallback, shared_message_ids: bool) -> DeliveryReport | None:
+    """The push's one report when this path can take it, else None.
+
+    ``shared_message_ids``: the vendor's message id names a whole request, so it alone names no call.
+    """
     if not is_postgresql() or len(parsed.reports) != 1 or parsed.replies or parsed.template_reviews:
         return None
     report = parsed.reports[0]
-    if report.custom_id or (report.vendor_message_id and vendor not in shared_message_ids):
+    if report.custom_id or (report.vendor_message_id and not shared_message_ids):
         return report
     return None
 

@@ -24,11 +24,11 @@ from ..database.bulk import is_retryable, pause_before_retry
 from ..models import CallbackEvent
 from .reports import (
     APPLICABLE_STATES,
-    SHARED_MESSAGE_IDS,
     apply_reports,
     apply_template_reviews,
     queue_retries,
     report_values,
+    shares_message_ids,
     store_replies,
 )
 
@@ -68,7 +68,7 @@ def reports_from_json(body: bytes) -> list[DeliveryReport]:
     items = json.loads(body.decode("utf-8"))
     for item in items:
         item["reported_at"] = parse_datetime(item["reported_at"]) if item.get("reported_at") else None
-    return [DeliveryReport(**item) for item in items]
+    return [DeliveryReport.from_dict(item) for item in items]
 
 
 def replies_from_json(body: bytes) -> list[InboundReply]:
@@ -87,7 +87,7 @@ def process_event(event_id: int) -> CallbackEvent:
         elif event.source == "pull":
             parsed = ParsedCallback(reports=reports_from_json(bytes(event.body)))
         else:
-            parsed = get_adapter(event.account).parse_callback(bytes(event.body), event.headers, event.query)
+            parsed = get_adapter(event.account).read_callback(bytes(event.body), event.headers, event.query)
     except Exception as exc:
         return mark_failed(event, exc)
     return apply_parsed(event, parsed)
@@ -141,7 +141,7 @@ def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEve
     way the body is stored before the vendor is acknowledged. A push of one report takes the
     one-statement path of ``single_receipt`` first.
     """
-    report = single_receipt.single_report(parsed, event.vendor, SHARED_MESSAGE_IDS)
+    report = single_receipt.single_report(parsed, shares_message_ids(event.vendor))
     if report is not None:
         try:
             changed = single_receipt.store_and_apply(

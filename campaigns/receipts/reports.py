@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from vendors.adapters import DeliveryReport, InboundReply, ParsedCallback
+from vendors.adapters import PER_REQUEST, DeliveryReport, InboundReply, ParsedCallback, adapter_class
 from vendors.adapters.base import e164_mobile
 from vendors.models import VendorAccount
 
@@ -26,8 +26,11 @@ logger = logging.getLogger(__name__)
 
 
 APPLICABLE_STATES = CallRecord.reportable_states()
-# Vendors whose message id names a whole batch (reports match on message id + mobile).
-SHARED_MESSAGE_IDS = ("sms10692", "fungo")
+
+
+def shares_message_ids(vendor: str) -> bool:
+    """Whether the vendor's message id names a whole request (reports then match on id + mobile)."""
+    return adapter_class(vendor).message_ids == PER_REQUEST
 
 
 def _find_calls(account: VendorAccount, reports: list[DeliveryReport]) -> dict[int, CallRecord]:
@@ -185,7 +188,7 @@ def _apply_to_unanswered_submits(account, reports, now) -> list[tuple[CallRecord
 def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tuple[int, int]:
     """Apply reports; returns (applied, unmatched). Idempotent and order-proof."""
     now = timezone.now()
-    one_call_per_id = account.vendor not in SHARED_MESSAGE_IDS or all(r.custom_id for r in reports)
+    one_call_per_id = not shares_message_ids(account.vendor) or all(r.custom_id for r in reports)
     if is_postgresql() and one_call_per_id:
         changed, unmatched = _apply_in_one_statement(account, reports, now)
     else:

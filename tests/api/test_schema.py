@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from campaigns.models import CallRecord, RecipientImport, SingleCall
 from tests.api.helpers import client_for
 from tests.factories import make_account, make_campaign
+from webhooks.models import Endpoint
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 EXPECTED_PATHS = {
@@ -30,6 +31,13 @@ EXPECTED_PATHS = {
     "/api/calls/{id}/": {"get"},
     "/api/vendor-accounts/": {"get"},
     "/api/vendor-accounts/{id}/": {"get"},
+    "/api/templates/": {"get", "post"},
+    "/api/templates/{id}/": {"get"},
+    "/api/templates/{id}/submit/": {"post"},
+    "/api/webhooks/": {"get", "post"},
+    "/api/webhooks/{id}/": {"get", "put", "patch", "delete"},
+    "/api/webhooks/{id}/rotate-secret/": {"post"},
+    "/api/webhooks/{id}/resend-failed/": {"post"},
 }
 
 
@@ -63,7 +71,7 @@ def test_schema_documents_bodies_and_answers(schema):
     assert {p["name"] for p in calls["parameters"]} >= {"state", "outcome", "mobile", "attempt", "cursor"}
     account = schema["components"]["schemas"]["VendorAccount"]["properties"]
     assert "api_secret_masked" in account and "api_secret" not in account and "callback_token" not in account
-    assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
+    assert set(schema["components"]["securitySchemes"]) == {"apiKeyAuth", "cookieAuth"}
 
 
 def test_docs_page_uses_local_static_files_only(db):
@@ -84,11 +92,14 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
     account = make_account()
     single = SingleCall.objects.create(product="verify", mobile="+8613800138000", account=account, variables=["1234"])
     CallRecord.objects.create(single_call=single, mobile=single.mobile, custom_id="S1A1")
+    endpoint = Endpoint.objects.create(name="CRM", url="https://crm.example.com/hooks", secret="whsec_AAAA")
     ids = {
         "/api/imports/": job.pk,
         "/api/vendor-accounts/": account.pk,
         "/api/campaigns/": campaign.pk,
         "/api/calls/": single.pk,
+        "/api/templates/": campaign.template_id,
+        "/api/webhooks/": endpoint.pk,
     }
     operator = client_for("Operators")
     checked = 0
@@ -103,4 +114,144 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
             assert response["Content-Type"].startswith("application/json"), concrete
         assert operator.get(path.replace("{id}", "999999")).status_code in (200, 404)
         checked += 1
-    assert checked == 9
+    assert checked == 12
+
+
+# --------------------------------------------------------------------------- what a client generator needs
+def _schema_in(language: str) -> dict:
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT=OPENAPI_JSON, HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def _enums(schema: dict) -> dict:
+    return {name: c["enum"] for name, c in schema["components"]["schemas"].items() if "enum" in c}
+
+
+def test_names_and_enum_values_are_english_whatever_the_language(db):
+    english, chinese, english_again = _schema_in("en"), _schema_in("zh-hans"), _schema_in("en")
+    assert set(english["components"]["schemas"]) == set(chinese["components"]["schemas"])
+    assert _enums(english) == _enums(chinese) == _enums(english_again)
+    for name in english["components"]["schemas"]:
+        assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", name), name
+    ops = {o["operationId"] for p in chinese["paths"].values() for o in p.values()}
+    assert all(re.fullmatch(r"[a-z0-9_]+", op) for op in ops)
+    # descriptions may be translated
+    assert "已接听" in chinese["components"]["schemas"]["OutcomeEnum"]["description"]
+
+
+def test_request_bodies_have_their_own_components_without_read_only_fields(schema):
+    components = schema["components"]["schemas"]
+    request = components["CampaignRequest"]
+    assert not {"id", "state", "created_at", "launched_at", "completed_at"} & set(request["properties"])
+    assert set(request["required"]) == {"name", "account"}
+    assert {"id", "state", "created_at"} <= set(components["Campaign"]["required"])
+    body = schema["paths"]["/api/campaigns/"]["post"]["requestBody"]
+    assert body["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/CampaignRequest"}}}
+    template = components["VoiceTemplateRequest"]
+    assert set(template["properties"]) == {"account", "name", "content"}
+
+
+def test_one_body_type_per_operation_except_the_recipients_upload(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            media = set(operation.get("requestBody", {}).get("content", {}))
+            if path == "/api/campaigns/{id}/recipients/":
+                assert media == {"application/json", "multipart/form-data"}
+            else:
+                assert media <= {"application/json"}, (method, path, media)
+
+
+def test_the_upload_is_a_binary_file(schema):
+    upload = schema["paths"]["/api/campaigns/{id}/recipients/"]["post"]["requestBody"]["content"]
+    file_schema = schema["components"]["schemas"]["RecipientFileRequest"]
+    assert upload["multipart/form-data"]["schema"]["$ref"].endswith("/RecipientFileRequest")
+    assert file_schema["properties"]["file"]["type"] == "string"
+    assert file_schema["properties"]["file"]["format"] == "binary"
+    assert file_schema["required"] == ["file"]
+
+
+def test_every_error_status_has_the_one_error_body(schema):
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"401", "403", "405", "406", "500"} <= set(responses), (method, path)
+            if "{id}" in path:
+                assert "404" in responses, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "415"} <= set(responses), (method, path)
+            for code, response in responses.items():
+                if int(code) >= 400:
+                    assert response.get("description"), (method, path, code)
+                    assert list(response["content"]) == ["application/json"], (method, path, code)
+                    assert response["content"]["application/json"]["schema"] == error_ref, (method, path, code)
+    error = schema["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"type", "errors"}
+
+
+def test_an_outcome_not_yet_known_is_null_not_an_empty_string(schema, db):
+    outcome = schema["components"]["schemas"]["CallRecord"]["properties"]["outcome"]
+    assert outcome["nullable"] is True
+    assert {"$ref": "#/components/schemas/OutcomeEnum"} in outcome["oneOf"]
+    assert "" not in schema["components"]["schemas"]["OutcomeEnum"]["enum"]
+    campaign = make_campaign(recipients=1)
+    from campaigns import services
+
+    services.launch(campaign)
+    rows = client_for("Operators").get(f"/api/campaigns/{campaign.pk}/calls/").json()["results"]
+    assert rows and all(row["outcome"] is None for row in rows)
+
+
+def test_times_carry_their_offset(schema, db):
+    """Every date-time the API answers says its UTC offset (RFC 3339), so no client guesses the zone."""
+    from campaigns import services
+
+    campaign = make_campaign(recipients=2)
+    services.launch(campaign)
+    operator = client_for("Operators")
+    answers = [
+        operator.get(f"/api/campaigns/{campaign.pk}/").json(),
+        *operator.get(f"/api/campaigns/{campaign.pk}/calls/").json()["results"],
+        operator.get(f"/api/templates/{campaign.template_id}/").json(),
+    ]
+    stamps = [v for body in answers for k, v in body.items() if v and k.endswith(("_at", "_until"))]
+    assert len(stamps) >= 5
+    assert all(re.search(r"T\d\d:\d\d:\d\d(\.\d+)?(\+08:00|Z)$", stamp) for stamp in stamps), stamps
+
+
+def test_descriptions_are_for_clients_not_engineers(schema):
+    """No docstring of ours (notes for engineers) leaks into the schema."""
+    import inspect
+
+    from campaigns.api import serializers as api_serializers
+    from campaigns.api import views as api_views
+    from voiceops.api import errors as api_errors
+
+    notes = set()
+    for module in (api_views, api_serializers, api_errors):
+        for _name, obj in inspect.getmembers(module, inspect.isclass):
+            if obj.__module__ == module.__name__ and obj.__doc__:
+                notes.add(inspect.cleandoc(obj.__doc__).split("\n")[0][:60])
+    text = json.dumps(schema, ensure_ascii=False)
+    leaked = [note for note in notes if json.dumps(note, ensure_ascii=False)[1:-1] in text]
+    assert not leaked
+    assert "→" not in text and "cache" not in text.lower()
+
+
+def test_created_objects_link_to_their_operations(schema):
+    created = schema["paths"]["/api/campaigns/"]["post"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in created.values()} >= {
+        "campaigns_retrieve",
+        "campaigns_recipients_create",
+        "campaigns_launch_create",
+        "campaigns_stats_retrieve",
+        "campaigns_calls_list",
+    }
+    assert all(link["parameters"] == {"id": "$response.body#/id"} for link in created.values())
+    upload = schema["paths"]["/api/campaigns/{id}/recipients/"]["post"]["responses"]["202"]["links"]
+    assert list(upload.values()) == [
+        {"operationId": "imports_retrieve", "parameters": {"id": "$response.body#/import"}}
+    ]
+    template = schema["paths"]["/api/templates/"]["post"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in template.values()} == {"templates_retrieve", "templates_submit_create"}

@@ -25,7 +25,7 @@ from openpyxl import Workbook
 
 from campaigns import exports, imports, services
 from campaigns.models import Recipient, RecipientImport
-from tests.api.helpers import client_for
+from tests.api.helpers import client_for, field_errors
 from tests.factories import make_campaign
 
 HEADER = "手机号,name,order\n"
@@ -424,7 +424,7 @@ def test_the_api_refuses_a_file_over_the_limit_before_storing_it(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/api/campaigns/{campaign.pk}/recipients/", {"file": upload}, format="multipart")
     assert response.status_code == 400
-    assert "at most" in response.json()["file"][0]
+    assert "at most" in field_errors(response, "file")[0]
     assert not RecipientImport.objects.exists()
 
 

@@ -80,7 +80,7 @@ ACCOUNTS = {  # account label → (vendor code, account fields)
 SEND_PRODUCT = {"ihuyi": "notify", "emay": "notify", "vms57": "verify", "fungo": "verify", "sms10692": "notify"}
 CALL = OutboundCall("R1A1", "+8613800138000", "1234", ["1234"])
 OPERATIONS = {  # operation → (capability it needs, how it is called)
-    "send": ("send_batch", lambda a: a.send([CALL], product=SEND_PRODUCT[a.code])),
+    "send": ("submit_request", lambda a: a.send([CALL], product=SEND_PRODUCT[a.code])),
     "balance": ("balance", lambda a: a.balance()),
     "fetch_reports": ("fetch_reports", lambda a: a.fetch_reports()),
     "fetch_replies": ("fetch_replies", lambda a: a.fetch_replies()),
@@ -438,7 +438,7 @@ HOSTILE_PUSHES = {
 def test_a_hostile_push_is_parsed_or_rejected_never_a_crash(label, body_name):
     adapter = get_adapter(PUSH_ACCOUNTS[label])
     headers = EMAY_HEADERS if label.startswith("emay") else {"Content-Type": "application/x-www-form-urlencoded"}
-    outcome, seconds = timed(adapter.parse_callback, HOSTILE_PUSHES[body_name], headers, {})
+    outcome, seconds = timed(adapter.read_callback, HOSTILE_PUSHES[body_name], headers, {})
     assert seconds < FAST, f"parsing took {seconds:.1f} s"
     assert isinstance(outcome, (ParsedCallback, CallbackRejected)), f"{type(outcome).__name__}: {outcome}"
     if isinstance(outcome, ParsedCallback):
@@ -458,7 +458,7 @@ def test_an_emay_push_without_this_accounts_app_id_is_rejected_whatever_the_body
     adapter = get_adapter(PUSH_ACCOUNTS[label])
     for headers in ({}, {"appId": ""}, {"appId": EMAY_APP_ID + "x"}, {"appId": "\u0000" * 10}):
         with pytest.raises(CallbackRejected):
-            adapter.parse_callback(body, headers, {})
+            adapter.read_callback(body, headers, {})
 
 
 # ---- end to end (database)
@@ -525,6 +525,6 @@ def test_an_unknown_ihuyi_refusal_code_is_recorded_as_vendor_error_with_the_raw_
 def test_a_bad_query_string_does_not_break_the_fungo_parser():
     adapter = get_adapter(PUSH_ACCOUNTS["fungo"])
     query = {"userMoblie": "13800138000", "content": "\x00" * 10 + "回复TD"}
-    parsed = adapter.parse_callback(b"", {}, query)
+    parsed = adapter.read_callback(b"", {}, query)
     assert [(r.mobile, r.content) for r in parsed.replies] == [("+8613800138000", query["content"])]
     assert urlencode({"content": query["content"]}).split("=")[1] in parsed.replies[0].raw

@@ -105,7 +105,7 @@ def test_replayed_out_of_order_concurrent_receipts_are_applied_once(audit, live_
         body, headers, query = ihuyi.push_body(
             entry["vendor_message_id"], code, talktime=rng.randint(1, 90) if code == "2" else None
         )
-        (report,) = ihuyi_adapter.parse_callback(body, headers, query).reports
+        (report,) = ihuyi_adapter.read_callback(body, headers, query).reports
         truth[vid_to_custom[entry["vendor_message_id"]]] = report
         posts += [(f"/api/callbacks/ihuyi/{ihuyi_acc.callback_token}/", body, headers)] * REPLAYS
     emay_reports = [
@@ -116,7 +116,7 @@ def test_replayed_out_of_order_concurrent_receipts_are_applied_once(audit, live_
     emay.reports["voice"].extend(emay_reports)  # the pull hands out the very receipts that are pushed
     for item in emay_reports:
         body, headers, _q = emay.push_body([item])
-        (report,) = emay_adapter.parse_callback(body, headers, {}).reports
+        (report,) = emay_adapter.read_callback(body, headers, {}).reports
         truth[item["customVoiceId"]] = report
     for _round in range(REPLAYS):  # each report in REPLAYS pushes, each time with other neighbours, in another order
         shuffled = rng.sample(emay_reports, len(emay_reports))

@@ -141,7 +141,7 @@ def pushes(draw, label: str) -> tuple[bytes, dict[str, str], dict[str, str]]:
 def assert_parsed_or_rejected(label: str, body: bytes, headers: dict, query: dict) -> None:
     adapter = get_adapter(ACCOUNTS[label])
     try:
-        parsed = adapter.parse_callback(body, headers, query)
+        parsed = adapter.read_callback(body, headers, query)
     except CallbackRejected as exc:
         assert str(exc)
         return

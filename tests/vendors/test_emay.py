@@ -11,7 +11,6 @@ import requests
 
 from tests.fakes.emay import FakeEmay
 from vendors.adapters.base import (
-    RESULT_NOT_SENT,
     RESULT_UNCERTAIN,
     CallbackRejected,
     NotSupported,
@@ -257,18 +256,27 @@ def test_interactive_options_are_sent_and_limited_to_500(fake):
 
 
 @pytest.mark.parametrize(
-    ("options", "code"),
+    ("options", "named"),
     [
-        ({}, "ERROR_TRIGGERCONDITIONS"),
-        ({"trigger_conditions": "5"}, "ERROR_TRIGGERCONDITIONS"),
-        ({"trigger_conditions": "3", "key_content": "a"}, "ERROR_KEYCONTENT"),
-        ({"trigger_conditions": "4", "connect_time": 5}, "ERROR_CONNECTTIME"),
-        ({"trigger_conditions": "4", "connect_time": 61}, "ERROR_CONNECTTIME"),
+        ({}, "trigger_conditions"),
+        ({"trigger_conditions": "5"}, "trigger_conditions"),
+        ({"trigger_conditions": "3", "key_content": "a"}, "key_content"),
+        ({"trigger_conditions": "4", "connect_time": 5}, "connect_time"),
+        ({"trigger_conditions": "4", "connect_time": 61}, "connect_time"),
     ],
 )
-def test_voice_sms_option_errors(fake, options, code):
+def test_voice_sms_options_the_vendor_would_refuse_are_refused_before_any_request(fake, options, named):
     with pytest.raises(VendorError) as err:
         make_adapter(fake, **options).send(calls(1), product="voice_sms")
+    assert err.value.code == "bad_option" and named in err.value.message
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("code", ["ERROR_TRIGGERCONDITIONS", "ERROR_KEYCONTENT", "ERROR_CONNECTTIME"])
+def test_voice_sms_option_errors_from_the_vendor(fake, code):
+    fake.force(code)
+    with pytest.raises(VendorError) as err:
+        make_adapter(fake, trigger_conditions="3", key_content="1").send(calls(1), product="voice_sms")
     assert (err.value.code, err.value.message) == (code, JOIN_ERRORS[code])
 
 
@@ -327,26 +335,6 @@ def test_every_interface_code(fake, line, code):
         with pytest.raises(VendorError) as err:
             adapter.send(calls(2), product=product)
         assert (err.value.code, err.value.message) == (code, table[code])
-
-
-def test_failure_after_an_accepted_request_does_not_hide_dialled_calls(fake):
-    batch = calls(1, "甲") + calls(1, "乙", start=1) + calls(1, "丙", start=2)
-    fake.force(None, "ERROR_NEEDMORE_BALANCE")
-    first, second, third = make_adapter(fake).send(batch)
-    assert first.accepted and first.vendor_message_id == fake.submitted[0]["vendor_message_id"]
-    assert (second.accepted, second.error_code) == (False, RESULT_NOT_SENT)
-    assert "ERROR_NEEDMORE_BALANCE" in second.error_message and "余额不足" in second.error_message
-    assert (third.accepted, third.error_code) == (False, RESULT_NOT_SENT)
-    assert len(fake.requests) == 2
-
-
-@pytest.mark.parametrize(("fault", "code"), [("HTTP_500", RESULT_NOT_SENT), ("HTTP_TIMEOUT", RESULT_UNCERTAIN)])
-def test_unavailable_after_an_accepted_request_keeps_the_accepted_ones(fake, fault, code):
-    batch = calls(1, "甲") + calls(1, "乙", start=1) + calls(1, "丙", start=2)
-    fake.force(None, fault)  # the first request is served normally
-    first, second, third = make_adapter(fake).send(batch)
-    assert first.accepted
-    assert [(r.accepted, r.error_code) for r in (second, third)] == [(False, code), (False, RESULT_NOT_SENT)]
 
 
 def test_scheduled_send_and_unknown_product_not_supported(fake):
@@ -546,7 +534,7 @@ def test_voice_sms_state_mapping(fake, state):
 # ---- pushes
 def test_document_push_example_plain():
     adapter = make_adapter(None, api_id="EUCP-EMY-DDDD-3EEEE")
-    parsed = adapter.parse_callback(DOC_PUSH.encode(), {"appId": "EUCP-EMY-DDDD-3EEEE"}, {})
+    parsed = adapter.read_callback(DOC_PUSH.encode(), {"appId": "EUCP-EMY-DDDD-3EEEE"}, {})
     assert (parsed.ack_status, parsed.ack_body) == (200, "SUCCESS")
     first = parsed.reports[0]
     assert len(parsed.reports) == 2
@@ -559,7 +547,7 @@ def test_document_push_example_plain():
 def test_plain_push_as_form_field_reports(fake):
     entry = {"custom_id": "call-9", "wire_mobile": "13800000009", "vendor_message_id": "v9", "line": "voice"}
     body, headers, query = fake.push_body([fake.report_for(entry, "FAIL_MOBILE")], form=True)
-    parsed = make_adapter(fake).parse_callback(body, {k.lower(): v for k, v in headers.items()}, query)
+    parsed = make_adapter(fake).read_callback(body, {k.lower(): v for k, v in headers.items()}, query)
     assert [(r.custom_id, r.outcome, r.mobile) for r in parsed.reports] == [
         ("call-9", "invalid_number", "+8613800000009")
     ]
@@ -567,7 +555,7 @@ def test_plain_push_as_form_field_reports(fake):
 
 def test_voice_sms_push_items_are_read():
     body = ('{"code":"SUCCESS","data":' + json.dumps(DOC_JOIN_REPORTS) + "}").encode()
-    parsed = make_adapter(None).parse_callback(body, {"appId": APP_ID}, {})
+    parsed = make_adapter(None).read_callback(body, {"appId": APP_ID}, {})
     assert [(r.vendor_message_id, r.outcome, r.key_pressed) for r in parsed.reports] == [
         ("20170392833833891100", "answered", "12"),
         ("20170392833833891100", "no_answer", "12"),
@@ -580,7 +568,7 @@ def test_encrypted_push_round_trips_after_a_send(fake):
     items = [fake.report_for(fake.submitted[0], "SUCCESS", key="5"), fake.report_for(fake.submitted[1], "TIMEOUT")]
     body, headers, query = fake.push_body(items, encrypted=True)
     assert not body.lstrip().startswith(b"{") and len(body) % 16 == 0
-    parsed = adapter.parse_callback(body, headers, query)
+    parsed = adapter.read_callback(body, headers, query)
     assert [(r.custom_id, r.vendor_message_id, r.outcome, r.key_pressed) for r in parsed.reports] == [
         (sent[0].custom_id, sent[0].vendor_message_id, "answered", "5"),
         (sent[1].custom_id, sent[1].vendor_message_id, "timeout", None),
@@ -592,17 +580,17 @@ def test_encrypted_push_with_another_key_is_rejected(fake):
     item = fake.report_for({"custom_id": "c", "wire_mobile": "13800000000", "vendor_message_id": "v", "line": "voice"})
     body, headers, query = fake.push_body([item], encrypted=True, secret_key="another-key-0000")
     with pytest.raises(CallbackRejected):
-        adapter.parse_callback(body, headers, query)
+        adapter.read_callback(body, headers, query)
     plain, headers, query = fake.push_body([item])
     with pytest.raises(CallbackRejected):  # encrypted mode never accepts an unauthenticated plain body
-        adapter.parse_callback(plain, headers, query)
+        adapter.read_callback(plain, headers, query)
 
 
 @pytest.mark.parametrize("headers", [{}, {"appId": "EUCP-EMY-OTHER"}, {"appId": ""}], ids=["missing", "other", "empty"])
 def test_push_with_wrong_app_id_header_is_rejected(fake, headers):
     body, _headers, query = fake.push_body([])
     with pytest.raises(CallbackRejected):
-        make_adapter(fake).parse_callback(body, headers, query)
+        make_adapter(fake).read_callback(body, headers, query)
 
 
 @pytest.mark.parametrize(
@@ -610,13 +598,13 @@ def test_push_with_wrong_app_id_header_is_rejected(fake, headers):
 )
 def test_unreadable_plain_push_is_rejected(body):
     with pytest.raises(CallbackRejected):
-        make_adapter(None).parse_callback(body, {"AppId": APP_ID}, {})
+        make_adapter(None).read_callback(body, {"AppId": APP_ID}, {})
 
 
 def test_truncated_encrypted_push_is_rejected(fake):
     body, headers, query = fake.push_body([], encrypted=True)
     with pytest.raises(CallbackRejected):
-        make_adapter(fake, push_mode="encrypted").parse_callback(body[:-3], headers, query)
+        make_adapter(fake, push_mode="encrypted").read_callback(body[:-3], headers, query)
 
 
 # ---- fake strictness seen directly
@@ -680,3 +668,19 @@ def test_fake_refuses_malformed_requests(fake, path, params, code):
 def test_fake_refuses_get_and_unknown_paths(fake):
     assert requests.get(fake.url + "/voice/send", params=_signed(content="x", mobiles="13800000000")).status_code == 405
     assert requests.post(fake.url + "/voice/sendSms", data=_signed()).status_code == 404
+
+
+# ------------------------------------------------------------------ authentication apart from parsing
+def test_verify_callback_authenticates_and_decrypts_then_parse_callback_reads(fake):
+    adapter = make_adapter(fake, push_mode="encrypted")
+    item = fake.report_for({"custom_id": "c", "wire_mobile": "13800000000", "vendor_message_id": "v", "line": "voice"})
+    body, headers, query = fake.push_body([item], encrypted=True)
+    plain = adapter.verify_callback(body, headers, query)  # the appId header, then the key
+    assert plain.startswith(b"{") and b'"SUCCESS"' in plain
+    [report] = adapter.parse_callback(plain, headers, query).reports  # reads; proves nothing itself
+    assert (report.custom_id, report.vendor_message_id) == ("c", "v")
+    assert adapter.read_callback(body, headers, query) == adapter.parse_callback(plain, headers, query)
+    with pytest.raises(CallbackRejected, match="appId"):
+        adapter.verify_callback(body, {"appId": "EUCP-EMY-OTHER"}, query)
+    with pytest.raises(CallbackRejected, match="push_mode"):  # a stored option it cannot use: rejected, not a 500
+        make_adapter(fake, push_mode="aes").verify_callback(body, headers, query)

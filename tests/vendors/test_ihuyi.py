@@ -137,7 +137,7 @@ def test_landline_goes_with_its_area_code(fake):
     [result] = adapter_for(fake).send([call(mobile="+862151234529")])
     assert result.accepted and fake.submitted[0]["mobile"] == "02151234529"
     body, headers, query = fake.push_body(result.vendor_message_id, "2")
-    [report] = adapter_for(fake).parse_callback(body, headers, query).reports
+    [report] = adapter_for(fake).read_callback(body, headers, query).reports
     assert report.mobile == "+862151234529"
 
 
@@ -382,7 +382,7 @@ def test_receipt_push_for_every_code(fake, code):
     adapter = adapter_for(fake)
     [submitted] = adapter.send([call(8)])
     body, headers, query = fake.push_body(submitted.vendor_message_id, code, talktime=17 if code == "2" else 0)
-    parsed = adapter.parse_callback(body, headers, query)
+    parsed = adapter.read_callback(body, headers, query)
     assert (parsed.ack_body, parsed.ack_status) == ("success", 200)
     [report] = parsed.reports
     assert report.vendor_message_id == submitted.vendor_message_id and report.custom_id is None
@@ -397,7 +397,7 @@ def test_receipt_of_the_document_shape():
         "code=%20-6%20&msg=" + quote("无人接听") + "&mobilephone=13800138000&talktime=0&voiceid=60495654"
         "&report_time=" + quote("2018-05-24 17:46:50")
     ).encode()
-    parsed = IhuyiAdapter(VendorAccount(vendor="ihuyi")).parse_callback(
+    parsed = IhuyiAdapter(VendorAccount(vendor="ihuyi")).read_callback(
         body, {"content-type": "application/x-www-form-urlencoded"}, {}
     )
     [report] = parsed.reports
@@ -412,7 +412,7 @@ def test_receipt_of_the_document_shape():
 def test_template_review_push(fake, approved, msg):
     adapter = adapter_for(fake)
     template_id = adapter.add_template("您的验证码是【变量】")
-    parsed = adapter.parse_callback(*fake.template_push_body(template_id, approved=approved, msg=msg))
+    parsed = adapter.read_callback(*fake.template_push_body(template_id, approved=approved, msg=msg))
     [review] = parsed.template_reviews
     assert (review.template_id, review.approved, review.message) == (template_id, approved, msg)
     assert review.raw_code == ("2" if approved else "0")
@@ -420,7 +420,7 @@ def test_template_review_push(fake, approved, msg):
 
 
 def test_push_in_the_query_string_is_read():
-    parsed = IhuyiAdapter(VendorAccount(vendor="ihuyi")).parse_callback(b"", {}, {"code": "0", "templateid": "9"})
+    parsed = IhuyiAdapter(VendorAccount(vendor="ihuyi")).read_callback(b"", {}, {"code": "0", "templateid": "9"})
     assert parsed.template_reviews[0].approved is False
 
 
@@ -430,4 +430,4 @@ def test_push_in_the_query_string_is_read():
 )
 def test_unreadable_pushes_are_rejected(body):
     with pytest.raises(CallbackRejected):
-        IhuyiAdapter(VendorAccount(vendor="ihuyi")).parse_callback(body, {}, {})
+        IhuyiAdapter(VendorAccount(vendor="ihuyi")).read_callback(body, {}, {})

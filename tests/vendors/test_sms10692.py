@@ -10,7 +10,7 @@ import requests
 
 from tests.fakes.base import Reply
 from tests.fakes.sms10692 import FakeSms10692
-from vendors.adapters.base import RESULT_NOT_SENT, NotSupported, OutboundCall, VendorError, VendorUnavailable
+from vendors.adapters.base import NotSupported, OutboundCall, VendorError, VendorUnavailable
 from vendors.adapters.sms10692 import (
     KEYWORD_MESSAGES,
     OVERAGE_MESSAGES,
@@ -248,27 +248,6 @@ def test_one_request_per_content_and_no_number_twice_in_a_request(fake):
     assert [r.custom_id for r in results] == ["a", "b", "c", "d"]
     ids = [r.vendor_message_id for r in results]
     assert ids[0] == ids[2] and len({ids[0], ids[1], ids[3]}) == 3
-
-
-def test_a_later_request_failing_keeps_the_earlier_accepted_calls(fake):
-    fake.points = Decimal(2)
-    batch = [
-        OutboundCall("a", "+8613800000001", "甲"),
-        OutboundCall("b", "+8613800000002", "乙"),
-        OutboundCall("c", "+8613800000003", "丙"),
-    ]
-    results = make_adapter(fake).send(batch)
-    assert [(r.custom_id, r.accepted, r.error_code) for r in results] == [
-        ("a", True, None),
-        ("b", True, None),
-        ("c", False, RESULT_NOT_SENT),
-    ]  # refused in words: queued again
-    assert "对不起，您当前要发送的量大于您当前余额" in results[2].error_message
-    fake.reset()  # a fresh vendor
-    fake.inject("ok", "500")  # "ok" is not a fault: the first request is served normally
-    results = make_adapter(fake).send(batch)
-    assert [(r.accepted, r.error_code) for r in results] == [(True, None)] + [(False, RESULT_NOT_SENT)] * 2
-    assert len(fake.requests) == 2
 
 
 @pytest.mark.parametrize("message", [m for m in SEND_MESSAGES if m != "ok"])
@@ -569,12 +548,12 @@ def test_gb2312_answers_are_read(fake):
 def test_capabilities_and_no_push(fake):
     adapter = make_adapter(fake)
     assert adapter.report_delivery == ("pull",)
-    for operation in ("send_batch", "balance", "check_keywords", "fetch_reports", "fetch_replies"):
+    for operation in ("submit_request", "balance", "check_keywords", "fetch_reports", "fetch_replies"):
         assert Sms10692Adapter.supports(operation)
     for operation in ("add_template", "delete_template", "parse_callback"):
         assert not Sms10692Adapter.supports(operation)
     with pytest.raises(NotSupported):
-        adapter.parse_callback(b"", {}, {})
+        adapter.read_callback(b"", {}, {})
     with pytest.raises(NotSupported):
         adapter.send(calls(1), product="voice_sms")
 

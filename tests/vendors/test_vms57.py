@@ -8,14 +8,13 @@ import requests
 
 from tests.fakes.vms57 import ERRORS, FakeVms57
 from vendors.adapters.base import (
-    RESULT_NOT_SENT,
-    RESULT_UNCERTAIN,
     NotSupported,
     OutboundCall,
     VendorError,
     VendorUnavailable,
 )
-from vendors.adapters.vms57 import BEIJING, OUTCOME_MAP, Vms57Adapter
+from vendors.adapters.vms57 import OUTCOME_MAP, Vms57Adapter
+from vendors.adapters.wire import BEIJING
 from vendors.models import VendorAccount
 
 
@@ -197,24 +196,6 @@ def test_insufficient_balance(fake):
     assert (exc.value.code, exc.value.message) == ("-2", "余额不足")
 
 
-def test_failure_after_an_accepted_request_keeps_the_accepted(fake, adapter):
-    fake.answer_next("0|777", "-2|余额不足")
-    results = adapter.send([call(1, "11"), call(2, "22"), call(3, "33")], product="verify")
-    assert (results[0].accepted, results[0].batch_id) == (True, "777")
-    # refused in words: not sent, back to the queue; the third request is not tried
-    assert [(r.accepted, r.error_code) for r in results[1:]] == [(False, RESULT_NOT_SENT)] * 2
-    assert "余额不足" in results[1].error_message and len(fake.requests) == 2
-
-
-@pytest.mark.parametrize("fault, code", [("500", RESULT_NOT_SENT), ("timeout", RESULT_UNCERTAIN)])
-def test_unavailable_after_an_accepted_request_stops_the_batch(fake, adapter, fault, code):
-    fake.inject("pass", fault)
-    results = adapter.send([call(1, "11"), call(2, "22"), call(3, "33")], product="verify")
-    assert results[0].accepted
-    assert [r.error_code for r in results[1:]] == [code, RESULT_NOT_SENT]
-    assert len(fake.requests) == 2 and [s["mobile"] for s in fake.submitted] == ["13800000001"]
-
-
 @pytest.mark.parametrize("body", ["", "OK", "abc|def", "0|", "<html><body>error</body></html>"])
 def test_unreadable_submit_answer(fake, adapter, body):
     fake.answer_next(body)
@@ -341,7 +322,7 @@ def test_report_max_pulls_option(fake):
     assert len(make_adapter(fake, report_max_pulls=1).fetch_reports(limit=500)) == 20
     with pytest.raises(VendorError) as err:  # an operator's typo gets words, not a ValueError
         make_adapter(fake, report_max_pulls="ten").fetch_reports()
-    assert err.value.code == "config" and "report_max_pulls" in err.value.message and "'ten'" in err.value.message
+    assert err.value.code == "bad_option" and "report_max_pulls" in err.value.message and '"ten"' in err.value.message
 
 
 def test_failed_later_pull_keeps_received_reports(fake, adapter):

@@ -4,10 +4,15 @@
 derived from it. Adapters are imported lazily so a broken optional module cannot stop start-up.
 """
 
+from functools import cache
+
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from .base import (  # noqa: F401  (re-exported: the public contract)
+    BAD_OPTION,
+    PER_CALL,
+    PER_REQUEST,
     Balance,
     BaseAdapter,
     CallbackRejected,
@@ -15,8 +20,11 @@ from .base import (  # noqa: F401  (re-exported: the public contract)
     InboundReply,
     KeywordCheck,
     NotSupported,
+    Option,
+    OptionError,
     OutboundCall,
     ParsedCallback,
+    Refused,
     SubmitResult,
     TemplateReview,
     VendorError,
@@ -35,6 +43,7 @@ ADAPTERS = {
 VENDOR_CHOICES = [(code, label) for code, (_path, label) in ADAPTERS.items()]
 
 
+@cache
 def adapter_class(vendor: str) -> type[BaseAdapter]:
     try:
         path, _label = ADAPTERS[vendor]

@@ -14,17 +14,17 @@ Readings chosen where the document is ambiguous:
   ``customSmsIds`` / ``customSmsId`` / ``contents`` contradict the parameter tables; the tables win.
 - One request carries one ``content`` for up to 500 numbers, so calls are grouped by identical content
   (one request per group, ≤ 500 numbers); ``/voice/sendVFCode`` takes one ``mobile``, so verify is one
-  request per call. The verification code is the first of ``content``, ``variables…`` that is 4 or 6
-  digits (a rendered "您的验证码是1234" sends its variable ``1234``); else ``content`` as is.
+  request per call. A number appears at most once per request. The verification code is the first of
+  ``content``, ``variables…`` that is 4 or 6 digits (a rendered "您的验证码是1234" sends its
+  variable ``1234``); else ``content`` as is.
 - Numbers that are not mainland mobiles (``+86 1[3-9]`` + 9 digits; Emay takes no other) are refused
   locally with ``ERROR_MOBILE_ERROR``, so one bad number cannot sink a request of 500.
 - Request-level answers (credentials, signature, clock, IP, balance, account type, bad parameters or
   option values) raise ``VendorError``; ``ERROR_OVER_SPEED`` raises ``VendorUnavailable`` (nothing was
   dialled, retry with backoff); content/number/id refusals become per-call ``SubmitResult`` refusals.
-  When a later request of a batch fails after an earlier one was accepted, nothing is raised (that
-  would hide dialled calls), as ``BaseAdapter.send`` does between batches: the failing request's
-  calls carry ``RESULT_UNCERTAIN`` if it may have reached Emay (``maybe_delivered``), else
-  ``RESULT_NOT_SENT``, and the untried rest ``RESULT_NOT_SENT``; the message says what failed.
+  A request failing after an earlier one was answered (accepted or refused per call) is handled by
+  ``BaseAdapter.send`` as for every vendor: nothing is raised and the rest comes back as
+  ``base.unsent_results`` says.
 - Submit answers are matched to calls by ``customVoiceId`` (then by mobile); a call missing from the
   answer gets ``RESULT_UNCERTAIN`` (reconciled by report). There is no vendor batch id: ``batch_id``
   is None. ``outcome_map`` also holds the per-call refusal codes (``ERROR_OVER_SPEED`` → rate_limited).
@@ -45,49 +45,56 @@ Readings chosen where the document is ambiguous:
 - Interactive and voice-message parameters exist for notify, marketing and voice-SMS only; the
   document gives ``/voice/sendVFCode`` none, so verify sends none.
 
-``options`` keys: ``line`` (``voice`` default, or ``join``: balance and report pulls), ``push_mode``
+``options`` keys (declared in ``option_specs``, checked when the account is saved): ``line``
+(``voice`` default, or ``join``: balance and report pulls), ``push_mode``
 (``plain`` default, or ``encrypted``), ``balance_unit``; for notify, marketing and voice_sms
 ``is_interactive`` (bool), ``interactive_content``, ``acoustic_sign_content``; for voice_sms also
 ``is_acoustic_sign`` (bool), ``sms_content``, ``trigger_conditions`` (3 = key press, 4 = connect
-time), ``key_content`` (0-9, with 3), ``connect_time`` (6-60 s, with 4).
+time; required for voice_sms), ``key_content`` (0-9, with 3), ``connect_time`` (6-60 s, with 4).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import logging
 import re
 import zlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import datetime
 from typing import NoReturn
 from urllib.parse import parse_qs
 
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import unpad
-from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .base import (
-    BEIJING,
     RESULT_UNCERTAIN,
     Balance,
     BaseAdapter,
     CallbackRejected,
     DeliveryReport,
-    NotSupported,
+    Option,
     OutboundCall,
     ParsedCallback,
+    Refused,
     SubmitResult,
     VendorError,
     VendorUnavailable,
+    reject_all,
+)
+from .wire import (
+    bad_response,
+    beijing_stamp,
     beijing_time,
-    chunked,
+    bounded_seconds,
+    check_http,
     e164_mobile,
     local_mobile,
-    unsent_results,
+    md5_hex,
+    parse_balance,
+    parse_json,
+    parse_json_object,
 )
 
 logger = logging.getLogger("vendors")
@@ -103,8 +110,6 @@ BALANCE_PATHS = {"voice": "/voice/getBalance", "join": "/join/getBalance"}
 MOBILE_RE = re.compile(r"\+861[3-9][0-9]{9}")  # mainland mobiles, E.164
 VERIFY_CODE_RE = re.compile(r"[0-9]{4}|[0-9]{6}")
 MAX_PULL = 1000
-MAX_SECONDS = 10**6  # a longer call duration is not a real call: read as unknown
-MAX_BALANCE = Decimal(10) ** 12  # what a balance snapshot holds (16 digits, 4 decimals)
 MAX_PUSH_BYTES = 10 * 1024 * 1024
 
 # 3.1 状态报告表 (voice) and 3.3 语音短信状态报告表 (voice-SMS): state → outcome, and the doc's text.
@@ -205,7 +210,7 @@ RETRY_LATER_CODES = frozenset({"ERROR_OVER_SPEED"})
 
 def make_sign(app_id: str, secret_key: str, timestamp: str = "") -> str:
     """``md5(appId + secretKey + timestamp)`` in lower-case hex (balance queries sign without a timestamp)."""
-    return hashlib.md5((app_id + secret_key + timestamp).encode("utf-8")).hexdigest()
+    return md5_hex(app_id + secret_key + timestamp)
 
 
 def _text(value) -> str:
@@ -217,8 +222,8 @@ def _code(value) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _flag(value) -> str:
-    return "1" if _text(value).lower() in ("1", "true", "yes", "on") else "0"
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
 
 
 class EmayAdapter(BaseAdapter):
@@ -230,26 +235,34 @@ class EmayAdapter(BaseAdapter):
     report_delivery = ("push", "pull")
     outcome_map = OUTCOME_MAP
     max_content_length = 200
+    option_specs = {
+        "line": Option(choices=("voice", "join")),
+        "push_mode": Option(choices=("plain", "encrypted"), default="plain"),
+        "balance_unit": Option(choices=("calls", "CNY", "points"), default="calls"),
+        "is_interactive": Option(bool, default=False),
+        "interactive_content": Option(),
+        "acoustic_sign_content": Option(),
+        "is_acoustic_sign": Option(bool, default=False),
+        "sms_content": Option(),
+        "trigger_conditions": Option(choices=("3", "4"), required_for=("voice_sms",)),
+        "key_content": Option(pattern=r"[0-9]", hint=_("one digit, 0 to 9")),
+        "connect_time": Option(int, low=6, high=60),
+    }
 
     # ---- auth: the one place signatures are built
     def _auth(self, *, timestamped: bool = True) -> dict[str, str]:
         app_id, secret = self.account.api_id or "", self.account.api_secret or ""
         if not timestamped:  # getBalance: md5(appId + secretKey)
             return {"appId": app_id, "sign": make_sign(app_id, secret)}
-        timestamp = datetime.now(BEIJING).strftime("%Y%m%d%H%M%S")
+        timestamp = beijing_stamp()
         return {"appId": app_id, "timestamp": timestamp, "sign": make_sign(app_id, secret, timestamp)}
 
     # ---- HTTP + JSON
     def _call(self, path: str, params: Mapping[str, str]) -> tuple[dict, str]:
         response = self.request("POST", path, data=dict(params))
         text = response.content.decode("utf-8", errors="replace")
-        try:
-            payload = json.loads(text, parse_float=Decimal)
-        except (ValueError, RecursionError):  # RecursionError: hostile nesting
-            payload = None
-        if not isinstance(payload, dict):
-            raise VendorError("bad_response", text[:200])
-        return payload, text
+        check_http(response, text)
+        return parse_json_object(text), text
 
     @staticmethod
     def _fail(code: str, line: str) -> NoReturn:
@@ -259,106 +272,68 @@ class EmayAdapter(BaseAdapter):
         raise VendorError(code, message)
 
     def _line(self) -> str:
-        line = self.options.get("line", "voice")
-        if line not in REPORT_PATHS:
-            raise VendorError(
-                "bad_option", gettext("options.line must be 'voice' or 'join', not %(value)r") % {"value": line}
-            )
-        return line
+        return self.option("line") or "voice"
 
-    # ---- sending
-    def send_batch(
+    # ---- sending (the loop is BaseAdapter.send)
+    def precheck(self, call: OutboundCall, product: str) -> None:
+        if not MOBILE_RE.fullmatch(call.mobile):
+            raise Refused("ERROR_MOBILE_ERROR", VOICE_ERRORS["ERROR_MOBILE_ERROR"])
+
+    def request_key(self, call: OutboundCall, product: str) -> str | None:
+        return None if product == "verify" else call.content  # sendVFCode takes one mobile
+
+    def submit_request(
         self, calls: Sequence[OutboundCall], *, product: str, send_at: datetime | None
     ) -> list[SubmitResult]:
-        self.check_product(product)
-        if send_at is not None and send_at > datetime.now(BEIJING) + timedelta(minutes=1):
-            raise NotSupported(f"{self.label} has no scheduled calls")
-        results: list[SubmitResult | None] = [None] * len(calls)
-        requests_: list[Sequence[int]] = []
-        by_content: dict[str, list[int]] = {}
-        for i, call in enumerate(calls):
-            if not MOBILE_RE.fullmatch(call.mobile):
-                results[i] = self._refused(call, "ERROR_MOBILE_ERROR", VOICE_ERRORS["ERROR_MOBILE_ERROR"])
-            elif product == "verify":
-                requests_.append([i])
-            else:
-                by_content.setdefault(call.content, []).append(i)
-        for indexes in by_content.values():
-            requests_.extend(chunked(indexes, self.batch_size))
-
-        accepted_any = False
-        for n, indexes in enumerate(requests_):
-            group = [calls[i] for i in indexes]
-            try:
-                group_results = self._submit(product, group)
-            except (VendorError, VendorUnavailable) as exc:
-                if not accepted_any:
-                    raise
-                logger.warning("emay: request %d of a batch failed after accepted ones: %s", n + 1, exc)
-                untried = [i for rest in requests_[n + 1 :] for i in rest]
-                for i, result in zip(
-                    indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True
-                ):
-                    results[i] = result
-                break
-            accepted_any = accepted_any or any(r.accepted for r in group_results)
-            for i, result in zip(indexes, group_results, strict=True):
-                results[i] = result
-        return results  # type: ignore[return-value]
-
-    @staticmethod
-    def _refused(call: OutboundCall, code: str, message: str) -> SubmitResult:
-        return SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=message)
-
-    def _submit(self, product: str, calls: list[OutboundCall]) -> list[SubmitResult]:
         line = "join" if product == "voice_sms" else "voice"
         params = {**self._auth(), **self._send_params(product, calls)}
         payload, text = self._call(SEND_PATHS[product], params)
         code = _code(payload.get("code"))
         if not code:
-            raise VendorError("bad_response", text[:200])
+            raise bad_response(text)
         if code != "SUCCESS":
             if code in PER_CALL_CODES:
-                message = ERRORS[line].get(code) or ALL_ERRORS.get(code, code)
-                return [self._refused(c, code, message) for c in calls]
+                return reject_all(calls, code, ERRORS[line].get(code) or ALL_ERRORS.get(code, code))
             self._fail(code, line)
         entries = payload.get("data")
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise VendorError("bad_response", text[:200])
+            raise bad_response(text)
         return self._match(calls, entries, line)
 
-    def _send_params(self, product: str, calls: list[OutboundCall]) -> dict[str, str]:
+    def _send_params(self, product: str, calls: Sequence[OutboundCall]) -> dict[str, str]:
         if product == "verify":
             call = calls[0]
             candidates = [_text(c) for c in (call.content, *call.variables)]
             code = next((c for c in candidates if VERIFY_CODE_RE.fullmatch(c)), candidates[0])
             return {"content": code, "mobile": local_mobile(call.mobile), "customVoiceId": call.custom_id}
-        o = self.options
         params = {
             "mobiles": ",".join(local_mobile(c.mobile) for c in calls),
-            "isInteractive": _flag(o.get("is_interactive")),
+            "isInteractive": _flag(self.option("is_interactive")),
         }
         for key, name in (
             ("interactive_content", "interactiveContent"),
             ("acoustic_sign_content", "acousticSignContent"),
         ):
-            if _text(o.get(key)):
-                params[name] = str(o[key])
+            if self.option(key):
+                params[name] = self.option(key)
         ids = ",".join(c.custom_id for c in calls)
         if product != "voice_sms":
             return {"content": calls[0].content, "customVoiceIds": ids, **params}
-        params.update(voiceContent=calls[0].content, customJoinIds=ids, isAcousticSign=_flag(o.get("is_acoustic_sign")))
+        params.update(
+            voiceContent=calls[0].content, customJoinIds=ids, isAcousticSign=_flag(self.option("is_acoustic_sign"))
+        )
         for key, name in (
             ("sms_content", "smsContent"),
             ("trigger_conditions", "triggerConditions"),
             ("key_content", "keyContent"),
             ("connect_time", "connectTime"),
         ):
-            if _text(o.get(key)):
-                params[name] = _text(o[key])
+            value = self.option(key)
+            if value is not None and value != "":
+                params[name] = str(value)
         return params
 
-    def _match(self, calls: list[OutboundCall], entries: list[dict], line: str) -> list[SubmitResult]:
+    def _match(self, calls: Sequence[OutboundCall], entries: list[dict], line: str) -> list[SubmitResult]:
         id_key, custom_key = ("joinId", "customJoinId") if line == "join" else ("voiceId", "customVoiceId")
         by_custom: dict[str, dict] = {}
         by_mobile: dict[str, list[dict]] = {}
@@ -373,7 +348,7 @@ class EmayAdapter(BaseAdapter):
                 candidates = by_mobile.get(local_mobile(call.mobile), ())
                 entry = next((e for e in candidates if id(e) not in used), None)
             if entry is None:  # maybe accepted, maybe not: reconcile by report, never re-send blindly
-                results.append(self._refused(call, RESULT_UNCERTAIN, "亿美应答中没有此号码"))
+                results.extend(reject_all([call], RESULT_UNCERTAIN, "亿美应答中没有此号码"))
                 continue
             used.add(id(entry))
             results.append(SubmitResult(call.custom_id, call.mobile, True, _text(entry.get(id_key)) or None, None))
@@ -386,19 +361,14 @@ class EmayAdapter(BaseAdapter):
         code_key, value_key = ("responseCode", "balance") if line == "voice" else ("code", "data")
         code = _code(payload.get(code_key))
         if not code:
-            raise VendorError("bad_response", text[:200])
+            raise bad_response(text)
         if code != "SUCCESS":
             self._fail(code, line)
-        try:
-            amount = Decimal(_text(payload.get(value_key)))
-        except InvalidOperation:
-            raise VendorError("bad_response", text[:200]) from None
-        if not amount.is_finite() or amount.copy_abs() >= MAX_BALANCE:
-            raise VendorError("bad_response", text[:200])
-        return Balance(amount=amount, unit=self.options.get("balance_unit", "calls"), raw=text[:500])
+        amount = parse_balance(_text(payload.get(value_key)), text)
+        return Balance(amount=amount, unit=self.option("balance_unit"), raw=text[:500])
 
     def fetch_reports(self, limit: int | None = None) -> list[DeliveryReport]:
-        lines = [self._line()] if "line" in self.options else ["voice", "join"]
+        lines = [self._line()] if self.option("line") else ["voice", "join"]
         reports: list[DeliveryReport] = []
         skipped = []
         for line in lines:
@@ -413,11 +383,11 @@ class EmayAdapter(BaseAdapter):
                     continue
                 if code != "SUCCESS":
                     if not code:
-                        raise VendorError("bad_response", text[:200])
+                        raise bad_response(text)
                     self._fail(code, line)
                 items = payload.get("data") or []
                 if not isinstance(items, list):
-                    raise VendorError("bad_response", text[:200])
+                    raise bad_response(text)
             except (VendorError, VendorUnavailable) as exc:
                 if not reports:
                     raise
@@ -431,46 +401,34 @@ class EmayAdapter(BaseAdapter):
     def _report(self, item: Mapping, line: str | None) -> DeliveryReport:
         join = line == "join" or (line is None and "joinId" in item)
         state = _text(item.get("state"))
-        outcome = self.map_outcome(state)
-        try:
-            duration = Decimal(_text(item.get("callingDuration")))
-            # bounded before int(): converting a hostile 1e1000000 would take minutes of CPU
-            plausible = duration.is_finite() and 0 <= duration <= MAX_SECONDS
-            talk = int(duration.to_integral_value(ROUND_HALF_UP)) if plausible else None
-        except InvalidOperation:
-            talk = None
-        called = beijing_time(_text(item.get("callingTime")))
         return DeliveryReport(
             vendor_message_id=_text(item.get("joinId" if join else "voiceId")) or None,
             batch_id=None,
             custom_id=_text(item.get("customJoinId" if join else "customVoiceId")) or None,
             mobile=e164_mobile(_text(item.get("mobile"))),
-            outcome=outcome,
-            answered=outcome == "answered",
-            talk_seconds=talk,
+            outcome=self.map_outcome(state),
+            talk_seconds=bounded_seconds(_text(item.get("callingDuration"))),
             billed_seconds=None,
             key_pressed=_text(item.get("keyContent")) or None,
             raw_code=state,
             raw_message=_text(item.get("desc" if join else "message")) or STATE_TEXT.get(state, ""),
-            reported_at=called,
+            reported_at=beijing_time(_text(item.get("callingTime"))),
         )
 
-    # ---- pushes
-    def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
+    # ---- pushes: authenticate (appId header, decryption), then parse
+    def verify_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> bytes:
         app_id = next((_text(v) for k, v in headers.items() if k.lower() in ("appid", "http_appid")), "")
         expected = self.account.api_id or ""
         if not app_id or not expected or not hmac.compare_digest(app_id.encode(), expected.encode()):
             raise CallbackRejected("emay push: appId header missing or not this account's")
-        mode = self.options.get("push_mode", "plain")
-        if mode == "encrypted":
-            raw = self._decrypt(body)
-        elif mode == "plain":
-            raw = self._plain(body, query)
-        else:
-            raise CallbackRejected(f"emay push: unknown push_mode {mode!r}")
+        return self._decrypt(body) if self._push_mode() == "encrypted" else body
+
+    def parse_callback(self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str]) -> ParsedCallback:
+        """Read a verified push: decrypted JSON in ``encrypted`` mode, a JSON body or form field when ``plain``."""
+        raw = body if self._push_mode() == "encrypted" else self._plain(body, query)
         try:
-            payload = json.loads(raw, parse_float=Decimal)
-        except (ValueError, RecursionError):  # RecursionError: hostile nesting
+            payload = parse_json(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        except (VendorError, UnicodeDecodeError):
             raise CallbackRejected("emay push: body is not JSON") from None
         items = payload.get("data") if isinstance(payload, dict) else payload
         if isinstance(payload, dict) and items is None:
@@ -479,6 +437,12 @@ class EmayAdapter(BaseAdapter):
             raise CallbackRejected("emay push: no report list")
         reports = [self._report(item, None) for item in items if isinstance(item, dict)]
         return ParsedCallback(reports=reports, ack_body="SUCCESS", ack_status=200)
+
+    def _push_mode(self) -> str:
+        try:
+            return self.option("push_mode")
+        except VendorError as exc:
+            raise CallbackRejected(f"emay push: {exc.message}") from None
 
     @staticmethod
     def _plain(body: bytes, query: Mapping[str, str]) -> bytes:

@@ -16,35 +16,36 @@ Credentials: ``CpName`` = ``account.api_id``, ``CpPassword`` = ``account.api_sec
 signature), built only in ``_credentials``. The documented calls are GET URLs, so they are sent as
 GET query strings (keep the ``urllib3`` logger above DEBUG: it logs request lines).
 
-``options`` keys:
+``options`` keys (declared in ``option_specs``, checked when the account is saved):
 - ``content_format`` (product ``notify``): ``"template"`` (default; alias ``"tts"``) — a filed TTS
   template, ``APPID|模板ID|参数``; ``"keypress"`` — a key-press template, same shape; ``"recording"``
   — a filed recording, ``APPID|模板ID|录音文件名``;
 - ``app_id`` (APPID) and ``template_id`` (模板ID): required for ``notify``;
 - ``recording_file``: the recording's file name (``recording`` format); default: the call's content;
 - ``ext_code``: ExtCode, the outbound long number (外呼长号码), sent only when set;
-- ``content_labels`` (bool, default false): prefix the content with the document's label
-  (``【语音验证码】``, ``【语音通知】``, ``【语音通知按键】``, ``【语音通知文件】``);
+- ``content_labels`` (bool, default true): ``Content`` starts with the document's label for its
+  format, as the document writes it: ``【语音验证码】1234``, ``【语音通知】APPID|模板ID|参数``,
+  ``【语音通知按键】APPID|模板ID|参数``, ``【语音通知文件】APPID|模板ID|录音文件名``; false leaves the
+  label out, for a platform that takes the bare format;
 - ``sub_account`` (bool, default false): the account is a sub-account, so ``QueryBlance`` answers a
   remaining count (``Balance(unit="calls")``) instead of fen (``Balance(unit="CNY")``).
 
 Readings chosen where the document is silent or ambiguous:
 - Products: ``verify`` sends the code (``call.variables[0]``, else ``call.content``), which must be
   4 to 6 digits (else refused locally, code ``invalid_code``); ``notify`` sends the template format
-  chosen by ``content_format``. The 【…】 labels in the document are read as headings naming each
-  format, not as text to send; ``content_labels`` sends them for a platform that wants them.
+  chosen by ``content_format``. The 【…】 labels are part of ``Content`` in the document's format
+  lines, so they are sent by default (``content_labels``).
 - A template takes at most one variable ("语音通知中可以包含一个变量"): ``call.variables[0]`` or empty
   (``APPID|模板ID|``); more than one, or a ``|`` inside it, is refused locally (``invalid_variables``).
   A recording takes none ("语音通知文件不支持变量"): variables are ignored.
-- One content per request: calls are grouped by their wire content (order kept), and a number
-  appears at most once per request, so a report's (key, phone) names exactly one call. Several
-  numbers in ``DesMobile`` are separated by commas (the document does not say).
+- One content per request: calls are grouped by their wire content (``request_key``), and a number
+  appears at most once per request, so a report's (key, phone) names exactly one call
+  (``message_ids = PER_REQUEST``). Several numbers in ``DesMobile`` are separated by commas (the
+  document does not say).
 - The answer has one code for the whole request: account-level codes raise ``VendorError``; codes
   about numbers or content refuse every call of that request (``SubmitResult(accepted=False)``).
-  Unlisted codes raise ``VendorError``. If a later request of one ``send_batch`` fails after earlier
-  ones were accepted, nothing is raised (that would lose the accepted ones): the rest of the batch
-  comes back as ``base.unsent_results`` says (uncertain when the vendor may have the failed
-  request, else not sent: queued again).
+  Unlisted codes raise ``VendorError``. A request failing after an earlier one was answered is
+  handled by ``BaseAdapter.send`` as for every vendor (``base.unsent_results``).
 - No custom id exists: ``vendor_message_id`` and ``batch_id`` are both the ``smsid``; reports are
   matched by ``smsid`` (= ``key``) plus the mobile number; ``custom_id`` in reports is ``None``.
 - Status ``0`` ("返回状态推送0表示下发成功") is the only success code and is read as ``answered``.
@@ -56,37 +57,33 @@ Readings chosen where the document is silent or ambiguous:
   the form body or the query string; replies from either too (also spelled ``userMobile``).
 - ``QueryBlance`` codes are printed with an en dash (``–1``) in the document: both dashes are read.
 - There is no scheduled sending: a ``send_at`` in the future raises ``NotSupported``.
+- An answer other than HTTP 200 is the vendor's refusal (``http_<status>``), before any parsing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode
 
-from django.utils import timezone
-from django.utils.translation import gettext
-
 from .base import (
+    PER_REQUEST,
     Balance,
     BaseAdapter,
     CallbackRejected,
     DeliveryReport,
     InboundReply,
-    NotSupported,
+    Option,
     OutboundCall,
     ParsedCallback,
+    Refused,
     SubmitResult,
     VendorError,
-    VendorUnavailable,
-    e164_mobile,
-    local_mobile,
-    unsent_results,
+    reject_all,
 )
+from .wire import bad_response, check_http, e164_mobile, local_mobile, parse_balance, parse_json
 
 logger = logging.getLogger("vendors")
 
@@ -174,11 +171,9 @@ LABELS = {
     "keypress": "【语音通知按键】",
     "recording": "【语音通知文件】",
 }
-CONTENT_FORMATS = {"template": "template", "tts": "template", "keypress": "keypress", "recording": "recording"}
 CODE_RE = re.compile(r"\d{4,6}")
 MOBILE_RE = re.compile(r"\d{5,20}")
 AMOUNT_RE = re.compile(r"\d+(\.\d+)?")
-MAX_BALANCE = 10**12  # what a balance snapshot holds (16 digits, 4 decimals)
 DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\uff0d": "-"})
 
 
@@ -189,10 +184,8 @@ def billed_units(talk_seconds: int | None) -> int | None:
     return -(-max(int(talk_seconds), 0) // BILLING_SECONDS)
 
 
-class _Refused(Exception):
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
+def _refused(code: str) -> Refused:
+    return Refused(code, LOCAL_ERRORS[code])
 
 
 class FungoAdapter(BaseAdapter):
@@ -202,6 +195,18 @@ class FungoAdapter(BaseAdapter):
     products = ("verify", "notify")
     report_delivery = ("push",)
     max_content_length = None
+    message_ids = PER_REQUEST  # the smsid names the request; reports match on it plus the number
+    option_specs = {
+        "content_format": Option(
+            choices=("template", "keypress", "recording"), aliases={"tts": "template"}, default="template"
+        ),
+        "app_id": Option(required_for=("notify",)),
+        "template_id": Option(required_for=("notify",)),
+        "recording_file": Option(),
+        "ext_code": Option(),
+        "content_labels": Option(bool, default=True),
+        "sub_account": Option(bool, default=False),
+    }
     outcome_map = {
         "0": "answered",
         "-1000": "vendor_error",
@@ -254,132 +259,77 @@ class FungoAdapter(BaseAdapter):
         """The only place the credentials go into a request."""
         return {"CpName": self.account.api_id or "", "CpPassword": self.account.api_secret or ""}
 
-    # ---- submit
+    # ---- submit (the loop is BaseAdapter.send)
+    def precheck(self, call: OutboundCall, product: str) -> None:
+        if not MOBILE_RE.fullmatch(local_mobile(call.mobile)):
+            raise _refused("invalid_mobile")
+        self._content(call, product)
+
+    def request_key(self, call: OutboundCall, product: str) -> str:
+        return self._content(call, product)
+
     def _content(self, call: OutboundCall, product: str) -> str:
-        opts = self.options
+        """The call's ``Content``, label first unless ``content_labels`` is off; ``Refused`` if it cannot be built."""
         if product == "verify":
             code = (call.variables[0] if call.variables else call.content or "").strip()
             if not CODE_RE.fullmatch(code):
-                raise _Refused("invalid_code")
+                raise _refused("invalid_code")
             kind, body = "verify", code
         else:
-            kind = CONTENT_FORMATS[self._format()]
+            kind = self.option("content_format")
             if kind == "recording":
-                param = str(opts.get("recording_file") or call.content or "").strip()
+                param = str(self.option("recording_file") or call.content or "").strip()
                 if not param:
-                    raise _Refused("empty_content")
+                    raise _refused("empty_content")
             else:
                 if len(call.variables) > 1:
-                    raise _Refused("invalid_variables")
+                    raise _refused("invalid_variables")
                 param = str(call.variables[0]) if call.variables else ""
             if "|" in param:
-                raise _Refused("invalid_variables")
-            body = f"{opts['app_id']}|{opts['template_id']}|{param}"
-        return LABELS[kind] + body if opts.get("content_labels") else body
+                raise _refused("invalid_variables")
+            body = f"{self.option('app_id')}|{self.option('template_id')}|{param}"
+        return LABELS[kind] + body if self.option("content_labels") else body
 
-    def _format(self) -> str:
-        fmt = str(self.options.get("content_format") or "template").lower()
-        if fmt not in CONTENT_FORMATS:
-            raise VendorError(
-                "config",
-                gettext("options.content_format must be one of %(allowed)s, not %(value)r")
-                % {"allowed": "、".join(sorted(CONTENT_FORMATS)), "value": fmt},
-            )
-        return fmt
-
-    def send_batch(
+    def submit_request(
         self, calls: Sequence[OutboundCall], *, product: str, send_at: datetime | None
     ) -> list[SubmitResult]:
-        if send_at is not None and send_at > timezone.now() + timedelta(minutes=1):
-            raise NotSupported("fungo has no scheduled sending")
-        if product == "notify":
-            self._format()
-            if not self.options.get("app_id") or not self.options.get("template_id"):
-                raise VendorError("config", gettext("fungo notify needs options.app_id and options.template_id"))
-        results: list[SubmitResult | None] = [None] * len(calls)
-        groups: list[tuple[str, list[int]]] = []
-        open_groups: dict[str, tuple[list[int], set[str]]] = {}
-        for i, call in enumerate(calls):
-            wire = local_mobile(call.mobile)
-            try:
-                if not MOBILE_RE.fullmatch(wire):
-                    raise _Refused("invalid_mobile")
-                content = self._content(call, product)
-            except _Refused as refused:
-                results[i] = SubmitResult(
-                    call.custom_id,
-                    call.mobile,
-                    False,
-                    error_code=refused.code,
-                    error_message=LOCAL_ERRORS[refused.code],
-                )
-                continue
-            group = open_groups.get(content)
-            if group is None or wire in group[1] or len(group[0]) >= self.batch_size:
-                group = ([], set())
-                open_groups[content] = group
-                groups.append((content, group[0]))
-            group[0].append(i)
-            group[1].add(wire)
-
-        accepted_any = False
-        for n, (content, indexes) in enumerate(groups):
-            batch = [calls[i] for i in indexes]
-            try:
-                for i, result in zip(indexes, self._submit(batch, content), strict=True):
-                    results[i] = result
-                accepted_any = True
-            except (VendorError, VendorUnavailable) as exc:
-                if not accepted_any:
-                    raise
-                untried = [i for _content, rest in groups[n + 1 :] for i in rest]
-                for i, result in zip(
-                    indexes + untried, unsent_results(exc, batch, [calls[i] for i in untried]), strict=True
-                ):
-                    results[i] = result
-                break
-        return results  # type: ignore[return-value]
-
-    def _submit(self, calls: Sequence[OutboundCall], content: str) -> list[SubmitResult]:
         params = {
             **self._credentials(),
             "DesMobile": ",".join(local_mobile(c.mobile) for c in calls),
-            "Content": content,
+            "Content": self._content(calls[0], product),
         }
-        if self.options.get("ext_code"):
-            params["ExtCode"] = str(self.options["ext_code"])
+        if self.option("ext_code"):
+            params["ExtCode"] = self.option("ext_code")
         response = self.request("GET", "/Recv_center", params=params)
         text = response.text
-        try:
-            data = json.loads(text)
-            if not isinstance(data["code"], (str, int)) or isinstance(data["code"], bool):
-                raise TypeError("the code is not a string or a number")
-            code = str(data["code"]).strip().translate(DASHES)
-        except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: hostile nesting
-            raise VendorError("bad_response", text[:200]) from None
+        check_http(response, text)
+        data = parse_json(text)
+        code = data.get("code") if isinstance(data, dict) else None
+        if not isinstance(code, (str, int)) or isinstance(code, bool):  # no code, or not a string or number
+            raise bad_response(text)
+        code = str(code).strip().translate(DASHES)
         if code == "0":
             smsid = str(data.get("smsid") or "").strip()
             if not smsid:
-                raise VendorError("bad_response", text[:200])
+                raise bad_response(text)
             return [SubmitResult(c.custom_id, c.mobile, True, vendor_message_id=smsid, batch_id=smsid) for c in calls]
         message = STATUS_MESSAGES.get(code)
         if message is None or code in REQUEST_FAILURES:
             raise VendorError(code, message or f"未知返回码: {text[:200]}")
-        return [SubmitResult(c.custom_id, c.mobile, False, error_code=code, error_message=message) for c in calls]
+        return reject_all(calls, code, message)
 
     # ---- balance
     def balance(self) -> Balance:
         response = self.request("GET", "/QueryBlance", params=self._credentials())
+        check_http(response, response.text)
         raw = response.text.strip().lstrip("\ufeff").strip()
         value = raw.translate(DASHES)
         if value in BALANCE_ERRORS:
             raise VendorError(value, BALANCE_ERRORS[value])
         if not AMOUNT_RE.fullmatch(value) or not value.isascii():
-            raise VendorError("bad_response", response.text[:200])
-        amount = Decimal(value)
-        if amount >= MAX_BALANCE:  # fen or calls: either way beyond any real account
-            raise VendorError("bad_response", response.text[:200])
-        if self.options.get("sub_account"):
+            raise bad_response(response.text)
+        amount = parse_balance(value, response.text)  # fen or calls: either way bounded
+        if self.option("sub_account"):
             return Balance(amount=amount, unit="calls", raw=raw)
         return Balance(amount=amount.scaleb(-2), unit="CNY", raw=raw)  # fen → yuan, exact
 
@@ -432,15 +382,13 @@ class FungoAdapter(BaseAdapter):
         return reports
 
     def _report(self, key: str, phone: str, status: str, talk_seconds: int | None = None) -> DeliveryReport:
-        outcome = self.map_outcome(status)
         units = billed_units(talk_seconds)
         return DeliveryReport(
             vendor_message_id=key,
             batch_id=key,
             custom_id=None,
             mobile=e164_mobile(phone),
-            outcome=outcome,
-            answered=outcome == "answered",
+            outcome=self.map_outcome(status),
             talk_seconds=talk_seconds,
             billed_seconds=None if units is None else units * BILLING_SECONDS,
             key_pressed=None,

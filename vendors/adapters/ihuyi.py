@@ -15,7 +15,7 @@ Success is ``code`` 2 everywhere. Answers are XML by default, the root (``Submit
 ``GetNumResult``, …) carrying the default namespace ``http://106.ihuyi.com/`` (parsed
 namespace-aware with defusedxml), or JSON when ``format=json`` is sent.
 
-``options`` keys:
+``options`` keys (declared in ``option_specs``, checked when the account is saved):
 - ``auth_mode``: ``"dynamic"`` (default) sends ``password = md5(account + apikey + mobile +
   content + time)`` for Submit and ``md5(account + apikey + time)`` for the other methods, with a
   10-digit Unix ``time``; ``"plain"`` sends the APIKEY itself as ``password`` (no ``time``).
@@ -42,9 +42,12 @@ Readings chosen where the document is silent or ambiguous:
 - ``outcome_map`` also holds the Submit refusal codes (they never collide with the receipt codes
   except ``0``, kept as the receipt table's ``unknown``), so ``map_outcome(error_code)`` classifies
   a refused submit too.
-- ``report_time`` is Beijing time (Asia/Shanghai); ``talktime`` is the talk time in seconds. The
-  document states no billing unit per call, so ``billed_seconds`` is left ``None``.
-- No scheduled sending exists: a ``send_at`` raises ``NotSupported``.
+- ``report_time`` is Beijing time (Asia/Shanghai); ``talktime`` is the talk time in seconds
+  (fractions rounded half up, ``wire.bounded_seconds``). The document states no billing unit per
+  call, so ``billed_seconds`` is left ``None``.
+- No scheduled sending exists: a ``send_at`` later than now raises ``NotSupported``.
+- Templates are filed with the vendor and reviewed (``reviews_templates``): a campaign's template
+  must be approved before it is launched.
 - Landlines go on the wire with their leading ``0`` (``02151234529``), mobiles as 11 digits. The
   document accepts Chinese mainland numbers only: any other (not ``+86``) is refused before sending
   with the local code ``unsupported_number`` (``+1 312…`` must not become the Chinese ``131…``).
@@ -52,41 +55,41 @@ Readings chosen where the document is silent or ambiguous:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs
-from xml.etree.ElementTree import ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
-from django.utils.translation import gettext
 
 from .base import (
     Balance,
     BaseAdapter,
     CallbackRejected,
     DeliveryReport,
-    NotSupported,
+    Option,
     OutboundCall,
     ParsedCallback,
+    Refused,
     SubmitResult,
     TemplateReview,
     VendorError,
+)
+from .wire import (
+    bad_response,
     beijing_time,
+    bounded_seconds,
+    check_http,
     e164_mobile,
     local_mobile,
+    md5_hex,
+    parse_balance,
+    parse_json,
+    parse_xml,
 )
 
 PATH = "/webservice/voice.php"
 NAMESPACE = "http://106.ihuyi.com/"
 SUCCESS = "2"
 MAX_CONTENT = 180
-MAX_SECONDS = 10**6  # a longer "talk time" is not a real call: read as unknown
-MAX_BALANCE = Decimal(10) ** 12  # what a balance snapshot holds (16 digits, 4 decimals)
 
 # 2.5 Submit: code → the document's description.
 SUBMIT_ERRORS = {
@@ -210,20 +213,12 @@ OUTCOME_MAP = {
 }
 
 
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
 def wire_mobile(e164: str) -> str:
     """E.164 → ihuyi's form: 11-digit mobiles as they are, landlines with their leading 0."""
     number = local_mobile(e164)
     if len(number) == 11 and number.startswith("1"):
         return number
     return number if number.startswith("0") else "0" + number
-
-
-def _bad_response(text: str) -> VendorError:
-    return VendorError("bad_response", text[:200])
 
 
 class IhuyiAdapter(BaseAdapter):
@@ -235,23 +230,20 @@ class IhuyiAdapter(BaseAdapter):
     max_content_length = MAX_CONTENT
     outcome_map = OUTCOME_MAP
     per_number_limits = ((1, 1), (60, 3), (86400, 10))  # the vendor's stated limits per number
+    reviews_templates = True  # AddTemplate, then a review pushed back
+    option_specs = {
+        "auth_mode": Option(choices=("dynamic", "plain"), default="dynamic"),
+        "format": Option(choices=("xml", "json"), default="xml"),
+    }
 
     # ---- options
     @property
     def auth_mode(self) -> str:
-        mode = self.options.get("auth_mode", "dynamic")
-        if mode not in ("dynamic", "plain"):
-            raise VendorError(
-                "config", gettext("ihuyi auth_mode must be 'dynamic' or 'plain', not %(value)r") % {"value": mode}
-            )
-        return mode
+        return self.option("auth_mode")
 
     @property
     def response_format(self) -> str:
-        fmt = self.options.get("format", "xml")
-        if fmt not in ("xml", "json"):
-            raise VendorError("config", gettext("ihuyi format must be 'xml' or 'json', not %(value)r") % {"value": fmt})
-        return fmt
+        return self.option("format")
 
     # ---- the one place credentials are built
     def auth_params(self, *signed: str, now: int | None = None) -> dict[str, str]:
@@ -264,7 +256,7 @@ class IhuyiAdapter(BaseAdapter):
         if self.auth_mode == "plain":
             return {"account": account, "password": apikey}
         stamp = str(int(time.time()) if now is None else now)
-        return {"account": account, "password": _md5(account + apikey + "".join(signed) + stamp), "time": stamp}
+        return {"account": account, "password": md5_hex(account + apikey + "".join(signed) + stamp), "time": stamp}
 
     # ---- transport and parsing
     def _call(self, method: str, params: dict[str, str]) -> tuple[dict[str, str], str]:
@@ -275,8 +267,7 @@ class IhuyiAdapter(BaseAdapter):
         response = self.request("POST", PATH, params={"method": method}, data=data)
         response.encoding = "utf-8"
         text = response.text
-        if response.status_code != 200:
-            raise VendorError(f"http_{response.status_code}", text[:200])
+        check_http(response, text)
         return self.parse_result(text), text
 
     @staticmethod
@@ -285,18 +276,12 @@ class IhuyiAdapter(BaseAdapter):
         body = text.lstrip("\ufeff \t\r\n")
         fields: dict[str, str] = {}
         if body.startswith("{"):
-            try:
-                data = json.loads(body)
-            except (ValueError, RecursionError):  # RecursionError: hostile nesting
-                raise _bad_response(text) from None
+            data = parse_json(body)
             if not isinstance(data, dict):
-                raise _bad_response(text)
+                raise bad_response(text)
             fields = {str(k): "" if v is None else str(v).strip() for k, v in data.items()}
         elif body.startswith("<"):
-            try:
-                root = fromstring(body.encode("utf-8"))
-            except (ParseError, DefusedXmlException, ValueError, LookupError):  # LookupError: unknown encoding
-                raise _bad_response(text) from None
+            root = parse_xml(body.encode("utf-8"), text)
             for child in root:
                 if not isinstance(child.tag, str):
                     continue
@@ -305,7 +290,7 @@ class IhuyiAdapter(BaseAdapter):
                     fields[local] = (child.text or "").strip()
         code = fields.get("code", "")
         if not code.lstrip("-").isdigit():
-            raise _bad_response(text)
+            raise bad_response(text)
         return fields
 
     @staticmethod
@@ -314,30 +299,16 @@ class IhuyiAdapter(BaseAdapter):
         return table.get(code) or fields.get("msg") or "未知返回码"
 
     # ---- operations
-    def send_batch(
+    def precheck(self, call: OutboundCall, product: str) -> None:
+        if len(call.content) > MAX_CONTENT:
+            raise Refused("content_too_long", f"语音内容超过{MAX_CONTENT}个字符 ({len(call.content)})")
+        if not call.mobile.startswith("+86"):
+            raise Refused("unsupported_number", "只支持中国内地手机号码及固话号码")
+
+    def submit_request(
         self, calls: Sequence[OutboundCall], *, product: str, send_at: datetime | None
     ) -> list[SubmitResult]:
-        if send_at is not None:
-            raise NotSupported("ihuyi has no scheduled sending")
-        return [self._submit(call) for call in calls]
-
-    def _submit(self, call: OutboundCall) -> SubmitResult:
-        if len(call.content) > MAX_CONTENT:
-            return SubmitResult(
-                call.custom_id,
-                call.mobile,
-                False,
-                error_code="content_too_long",
-                error_message=f"语音内容超过{MAX_CONTENT}个字符 ({len(call.content)})",
-            )
-        if not call.mobile.startswith("+86"):
-            return SubmitResult(
-                call.custom_id,
-                call.mobile,
-                False,
-                error_code="unsupported_number",
-                error_message="只支持中国内地手机号码及固话号码",
-            )
+        (call,) = calls  # one number a request (batch_size = 1)
         mobile = wire_mobile(call.mobile)
         params = {**self.auth_params(mobile, call.content), "mobile": mobile, "content": call.content}
         fields, _text = self._call("Submit", params)
@@ -345,24 +316,18 @@ class IhuyiAdapter(BaseAdapter):
         message = self._message(fields, SUBMIT_ERRORS)
         if code == SUCCESS:
             voiceid = fields.get("voiceid") or None
-            return SubmitResult(
-                call.custom_id, call.mobile, True, vendor_message_id=None if voiceid == "0" else voiceid
-            )
+            return [
+                SubmitResult(call.custom_id, call.mobile, True, vendor_message_id=None if voiceid == "0" else voiceid)
+            ]
         if code in SUBMIT_REQUEST_FAILURES:
             raise VendorError(code, message)
-        return SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=message)
+        return [SubmitResult(call.custom_id, call.mobile, False, error_code=code, error_message=message)]
 
     def balance(self) -> Balance:
         fields, text = self._call("GetNum", self.auth_params())
         if fields["code"] != SUCCESS:
             raise VendorError(fields["code"], self._message(fields, GETNUM_ERRORS))
-        try:
-            amount = Decimal(fields.get("num", ""))
-        except InvalidOperation:
-            raise _bad_response(text) from None
-        if not amount.is_finite() or amount.copy_abs() >= MAX_BALANCE:
-            raise _bad_response(text)
-        return Balance(amount=amount, unit="calls", raw=text)
+        return Balance(amount=parse_balance(fields.get("num", ""), text), unit="calls", raw=text)
 
     def add_template(self, content: str) -> str:
         fields, text = self._call("AddTemplate", {**self.auth_params(), "content": content})
@@ -370,7 +335,7 @@ class IhuyiAdapter(BaseAdapter):
             raise VendorError(fields["code"], self._message(fields, ADD_TEMPLATE_ERRORS))
         template_id = fields.get("templateid", "")
         if not template_id or template_id == "0":
-            raise _bad_response(text)
+            raise bad_response(text)
         return template_id
 
     def delete_template(self, template_id: str) -> None:
@@ -405,32 +370,16 @@ class IhuyiAdapter(BaseAdapter):
 
     def _report(self, fields: Mapping[str, str]) -> DeliveryReport:
         code = fields["code"]
-        outcome = self.map_outcome(code)
         return DeliveryReport(
             vendor_message_id=fields["voiceid"],
             batch_id=None,
             custom_id=None,
             mobile=e164_mobile(fields.get("mobilephone")),
-            outcome=outcome,
-            answered=outcome == "answered",
-            talk_seconds=_seconds(fields.get("talktime")),
+            outcome=self.map_outcome(code),
+            talk_seconds=bounded_seconds(fields.get("talktime")),
             billed_seconds=None,
             key_pressed=None,
             raw_code=code,
             raw_message=fields.get("msg") or RECEIPT_CODES.get(code, ""),
             reported_at=beijing_time(fields.get("report_time")),
         )
-
-
-def _seconds(value: str | None) -> int | None:
-    """Whole seconds, or None for anything that is not a plausible duration.
-
-    Bounded before ``int()``: converting a hostile ``1e1000000`` would take minutes of CPU.
-    """
-    try:
-        seconds = Decimal((value or "").strip())
-    except InvalidOperation:
-        return None
-    if not seconds.is_finite() or not 0 <= seconds <= MAX_SECONDS:
-        return None
-    return int(seconds)

@@ -6,7 +6,7 @@ the real pipeline: receipts are held in ``SimulatedCall`` rows and handed out on
 the same report JSON pushed to the callback URL.
 
 Each call's fate is drawn from ``random.Random(f"{seed}:{custom_id}")``, so a campaign replays
-identically. ``options``:
+identically. ``options`` (declared in ``option_specs``, checked when the account is saved):
 - ``answer_rate`` (default 0.6): share of calls answered;
 - ``failure_mix`` (default below): relative weights of the failure outcomes;
 - ``seed`` (default 1);
@@ -19,7 +19,6 @@ A number that is not a Chinese number (+86…) is refused at submit with ``inval
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -34,9 +33,14 @@ from .base import (
     BaseAdapter,
     CallbackRejected,
     DeliveryReport,
+    Option,
+    OutboundCall,
     ParsedCallback,
+    Refused,
     SubmitResult,
+    VendorError,
 )
+from .wire import parse_json
 
 DEFAULT_FAILURE_MIX = {"no_answer": 50, "busy": 20, "powered_off": 10, "unreachable": 10, "rejected": 10}
 RAW_CODES = {
@@ -60,20 +64,29 @@ class SimulatorAdapter(BaseAdapter):
     free_content = True  # the content is played as sent
     report_delivery = ("pull", "push")
     outcome_map = {code: outcome for outcome, (code, _msg) in RAW_CODES.items()}
+    schedules = True
+    option_specs = {
+        "answer_rate": Option(Decimal, default=Decimal("0.6"), low=0, high=1),
+        "failure_mix": Option("weights", allowed=tuple(o for o in RAW_CODES if o != "answered")),
+        "seed": Option(default="1"),
+        "report_delay": Option("pair", default=(1, 20), low=0, high=86400),
+        "talk_seconds": Option("pair", default=(5, 90), low=0, high=86400),
+        "balance": Option(Decimal, default=Decimal("10000"), low=0, high=10**11),
+        "price": Option(Decimal, default=Decimal("0.05"), low=0, high=10**6),
+    }
 
     def _draw(self, custom_id: str) -> dict:
-        opts = self.options
-        rng = random.Random(f"{opts.get('seed', 1)}:{custom_id}")
-        answered = rng.random() < float(opts.get("answer_rate", 0.6))
+        rng = random.Random(f"{self.option('seed')}:{custom_id}")
+        answered = rng.random() < float(self.option("answer_rate"))
         if answered:
             outcome = "answered"
-            low, high = opts.get("talk_seconds", [5, 90])
+            low, high = self.option("talk_seconds")
             talk = rng.randint(int(low), int(high))
         else:
-            mix = opts.get("failure_mix") or DEFAULT_FAILURE_MIX
+            mix = self.option("failure_mix") or DEFAULT_FAILURE_MIX
             outcome = rng.choices(list(mix), weights=[int(w) for w in mix.values()])[0]
             talk = 0
-        low, high = opts.get("report_delay", [1, 20])
+        low, high = self.option("report_delay")
         code, message = RAW_CODES.get(outcome, ("99", outcome))
         return {
             "outcome": outcome,
@@ -85,15 +98,19 @@ class SimulatorAdapter(BaseAdapter):
             "key": str(rng.randint(1, 2)) if answered and rng.random() < 0.3 else "",
         }
 
-    def send_batch(self, calls, *, product, send_at):
+    def precheck(self, call: OutboundCall, product: str) -> None:
+        if not (call.mobile.startswith("+86") and call.mobile[3:].isdigit()):
+            raise Refused("6", "空号")
+
+    def request_key(self, call: OutboundCall, product: str) -> str:
+        return ""  # any contents share a request
+
+    def submit_request(self, calls, *, product, send_at):
         from vendors.models import SimulatedCall
 
         start = max(send_at or timezone.now(), timezone.now())
         results, rows = [], []
         for call in calls:
-            if not (call.mobile.startswith("+86") and call.mobile[3:].isdigit()):
-                results.append(SubmitResult(call.custom_id, call.mobile, False, error_code="6", error_message="空号"))
-                continue
             message_id = f"sim-{call.custom_id}"
             fate = self._draw(call.custom_id)
             due = start + timedelta(seconds=fate.pop("delay"))
@@ -115,8 +132,7 @@ class SimulatorAdapter(BaseAdapter):
     def balance(self) -> Balance:
         from vendors.models import SimulatedCall
 
-        start = Decimal(str(self.options.get("balance", "10000")))
-        price = Decimal(str(self.options.get("price", "0.05")))
+        start, price = self.option("balance"), self.option("price")
         used = SimulatedCall.objects.filter(account=self.account).count()
         amount = start - price * used
         return Balance(amount=amount, unit="CNY", raw=str(amount))
@@ -137,14 +153,12 @@ class SimulatorAdapter(BaseAdapter):
         return [self._report(report) for _pk, report in due]
 
     def _report(self, item: dict) -> DeliveryReport:
-        outcome = self.map_outcome(item["code"])
         return DeliveryReport(
             vendor_message_id=item["vendor_message_id"],
             batch_id=None,
             custom_id=item.get("custom_id"),
             mobile=item.get("mobile"),
-            outcome=outcome,
-            answered=outcome == "answered",
+            outcome=self.map_outcome(item["code"]),
             talk_seconds=item.get("talk_seconds"),
             billed_seconds=item.get("billed_seconds"),
             key_pressed=item.get("key") or None,
@@ -156,8 +170,7 @@ class SimulatorAdapter(BaseAdapter):
 
     def parse_callback(self, body, headers, query):
         try:
-            payload = json.loads(body.decode("utf-8"))
-            items = payload["reports"]
+            items = parse_json(body.decode("utf-8"))["reports"]
             return ParsedCallback(reports=[self._report(item) for item in items], ack_body="ok")
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        except (VendorError, ValueError, KeyError, TypeError) as exc:
             raise CallbackRejected(f"not a simulator report body: {exc}") from exc

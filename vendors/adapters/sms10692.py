@@ -19,8 +19,8 @@ Matching reports: the vendor has no custom message id. ``send`` answers one ``ta
 whole request, and every status report carries that ``taskid`` plus the ``mobile``. So a
 SubmitResult's ``vendor_message_id`` and ``batch_id`` are both the taskID, shared by every number
 of the request, and reports are matched by ``(vendor_message_id, mobile)``; ``custom_id`` in
-reports is None. To keep that pair unique, a batch never puts the same number twice into one
-request (a repeated number goes into a further request).
+reports is None (``message_ids = PER_REQUEST``). To keep that pair unique, a number is never twice
+in one request (``BaseAdapter``'s grouper puts a repeated number into a further request).
 
 Readings chosen where the document is silent or ambiguous:
 - Batch size: the document states no limit on the number of ``mobile`` values. We send at most
@@ -30,10 +30,8 @@ Readings chosen where the document is silent or ambiguous:
   per distinct text (results keep the input order). ``variables`` are not used: the vendor has no
   templates, ``content`` is sent as rendered. The product does not change the request (the vendor
   has a single send action), so notify, verify and marketing all go through ``action=send``.
-- When a batch needs several requests and a later one fails (VendorError or VendorUnavailable),
-  the calls already accepted keep their results and the rest of the batch comes back as
-  ``base.unsent_results`` says (uncertain when the vendor may have the failed request, else not
-  sent: queued again); only a failure of the first request raises.
+- A request failing after an earlier one was answered is handled by ``BaseAdapter.send`` as for
+  every vendor (``base.unsent_results``); only a failure of the first request raises.
 - Content length: the document states none, so ``max_content_length`` is None.
 - The send answer has one status for the whole request. Whole-request failures raise VendorError:
   empty or wrong credentials, insufficient balance, "其他错误" (a vendor database error) and any
@@ -58,7 +56,7 @@ Readings chosen where the document is silent or ambiguous:
   logged in full (it holds no credentials) since the vendor will not hand those reports out again.
 - The document describes no pushes: ``parse_callback`` is not supported.
 
-``options`` keys:
+``options`` keys (declared in ``option_specs``, checked when the account is saved):
 - ``encoding``: ``"utf-8"`` (default) or ``"gbk"`` (also accepts ``"utf8"``, ``"gb2312"``);
 - ``ext_no``: the extension sub-number ``extno`` (digits, at most 10; empty by default — ask the
   vendor whether the channel supports it).
@@ -66,35 +64,39 @@ Readings chosen where the document is silent or ambiguous:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 from urllib.parse import urlencode
-from xml.etree.ElementTree import Element, ParseError, tostring
+from xml.etree.ElementTree import Element, tostring
 
-from defusedxml.ElementTree import fromstring
-from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .base import (
-    BEIJING,
+    PER_REQUEST,
     Balance,
     BaseAdapter,
     DeliveryReport,
     InboundReply,
     KeywordCheck,
+    Option,
     OutboundCall,
     SubmitResult,
     VendorError,
-    VendorUnavailable,
+    reject_all,
+)
+from .wire import (
+    bad_response,
+    beijing_stamp,
     beijing_time,
+    check_http,
     e164_mobile,
     local_mobile,
-    reject_all,
-    unsent_results,
+    md5_hex,
+    parse_balance,
+    parse_xml,
 )
 
 logger = logging.getLogger("vendors")
@@ -103,7 +105,6 @@ UTF8_PATH = "/v2sms.aspx"
 GBK_PATH = "/v2smsGBK.aspx"
 STATUS_PATH = "/v2statusApi.aspx"
 REPLY_PATH = "/v2callApi.aspx"
-ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gbk": "gbk", "gb2312": "gbk"}
 
 SUCCESS = {"success", "sucess"}  # "Sucess" (sic) is the balance answer's spelling
 FAILURE = {"faild", "failed"}  # "Faild" (sic) is the documented spelling
@@ -145,14 +146,13 @@ PULL_ERRORS = {
     "4": "参数不正确",
 }
 
-MAX_BALANCE = Decimal(10) ** 12  # what a balance snapshot holds (16 digits, 4 decimals)
 _DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
 _KEYWORD_SPLIT = re.compile(r"[,，、;；\s]+")
 
 
 def make_sign(account: str, password: str, timestamp: str) -> str:
     """``md5(account + password + timestamp)`` in lower-case hex (document 1.2)."""
-    return hashlib.md5(f"{account}{password}{timestamp}".encode()).hexdigest()
+    return md5_hex(f"{account}{password}{timestamp}")
 
 
 def lookup(table: dict[str, str], message: str) -> tuple[str, str]:
@@ -178,16 +178,17 @@ class Sms10692Adapter(BaseAdapter):
     report_delivery = ("pull",)
     outcome_map: ClassVar[dict[str, str]] = {"10": "answered", "20": "unreachable"}
     max_content_length = None
+    message_ids = PER_REQUEST  # the taskID names the request; reports match on it plus the number
+    schedules = True  # sendTime
+    option_specs: ClassVar[dict[str, Option]] = {
+        "encoding": Option(choices=("utf-8", "gbk"), aliases={"utf8": "utf-8", "gb2312": "gbk"}, default="utf-8"),
+        "ext_no": Option(pattern=r"[0-9]{1,10}", hint=_("at most 10 digits")),
+    }
 
     # ---- request building
     @property
     def charset(self) -> str:
-        value = str(self.options.get("encoding") or "utf-8").strip().lower()
-        if value not in ENCODINGS:
-            raise VendorError(
-                "bad_option", gettext("options.encoding must be 'utf-8' or 'gbk', not %(value)r") % {"value": value}
-            )
-        return ENCODINGS[value]
+        return self.option("encoding")
 
     @property
     def send_path(self) -> str:
@@ -195,23 +196,13 @@ class Sms10692Adapter(BaseAdapter):
 
     def _auth(self) -> dict[str, str]:
         """The authentication parameters of every request (never logged)."""
-        timestamp = datetime.now(BEIJING).strftime("%Y%m%d%H%M%S")
+        timestamp = beijing_stamp()
         sign = make_sign(self.account.api_id, self.account.api_secret, timestamp)
         return {"userid": self.account.user_id, "timestamp": timestamp, "sign": sign}
 
-    def _ext_no(self) -> str:
-        ext_no = str(self.options.get("ext_no") or "").strip()
-        if ext_no and not (ext_no.isdigit() and ext_no.isascii() and len(ext_no) <= 10):
-            raise VendorError("bad_option", gettext("options.ext_no must be at most 10 digits"))
-        return ext_no
-
     @staticmethod
     def _send_time(send_at: datetime | None) -> str:
-        if send_at is None:
-            return ""
-        if send_at.tzinfo is None:
-            send_at = send_at.replace(tzinfo=BEIJING)
-        return send_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+        return "" if send_at is None else beijing_stamp(send_at, "%Y-%m-%d %H:%M:%S")
 
     def _post(self, path: str, params: dict[str, str], charset: str = "utf-8") -> tuple[Element, str]:
         """POST a form (encoded in ``charset``) and parse the ``returnsms`` answer."""
@@ -226,49 +217,30 @@ class Sms10692Adapter(BaseAdapter):
             text = raw.decode(codec if _known_codec(codec) else "utf-8", errors="replace")
         except (UnicodeError, LookupError):  # a codec without "replace" (idna, …) or a non-text codec
             text = raw.decode("utf-8", errors="replace")
-        if response.status_code != 200:
-            raise VendorError(f"http_{response.status_code}", text[:200])
+        check_http(response, text)
         try:
-            root = fromstring(raw.decode(codec))
-        except (ParseError, ValueError, LookupError):  # ValueError covers decoding and defusedxml refusals
+            root = parse_xml(raw.decode(codec), text)
+        except (VendorError, ValueError, LookupError):  # ValueError, LookupError: the declared codec fails
             root = None
         if root is None or root.tag != "returnsms":
             if path in (STATUS_PATH, REPLY_PATH):
                 logger.error("%s: unreadable answer from %s, its items are lost: %s", self.code, path, text)
-            raise VendorError("bad_response", text[:200])
+            raise bad_response(text)
         return root, text
 
     # ---- send
-    def send_batch(
+    def check_send(self, product: str, send_at: datetime | None) -> None:
+        super().check_send(product, send_at)
+        for key in ("encoding", "ext_no"):  # an unusable option fails the batch before any request
+            self.option(key)
+
+    def submit_request(
         self, calls: Sequence[OutboundCall], *, product: str, send_at: datetime | None
     ) -> list[SubmitResult]:
-        send_time, ext_no, charset = self._send_time(send_at), self._ext_no(), self.charset
-        # One request per distinct content; a number repeated in the batch goes to a later request.
-        groups: dict[tuple[str, int], list[int]] = {}
-        seen: dict[tuple[str, str], int] = {}
-        for index, call in enumerate(calls):
-            occurrence = seen.get((call.content, call.mobile), 0)
-            seen[(call.content, call.mobile)] = occurrence + 1
-            groups.setdefault((call.content, occurrence), []).append(index)
-        results: list[SubmitResult | None] = [None] * len(calls)
-        requests_ = list(groups.items())
-        for number, ((content, _occurrence), indexes) in enumerate(requests_):
-            group = [calls[i] for i in indexes]
-            try:
-                outcome = self._submit(group, content, send_time, ext_no, charset)
-            except (VendorError, VendorUnavailable) as exc:
-                if number == 0:
-                    raise  # nothing was dialled yet: the whole batch failed
-                # Earlier requests were accepted: keep them, say what became of this one and the rest.
-                untried = [i for _key, rest in requests_[number + 1 :] for i in rest]
-                for index, result in zip(
-                    indexes + untried, unsent_results(exc, group, [calls[i] for i in untried]), strict=True
-                ):
-                    results[index] = result
-                break
-            for index, result in zip(indexes, outcome, strict=True):
-                results[index] = result
-        return results  # type: ignore[return-value]
+        """One ``action=send`` (the product does not change it: the vendor has a single send action)."""
+        return self._submit(
+            list(calls), calls[0].content, self._send_time(send_at), self.option("ext_no") or "", self.charset
+        )
 
     def _submit(
         self, calls: list[OutboundCall], content: str, send_time: str, ext_no: str, charset: str
@@ -296,7 +268,7 @@ class Sms10692Adapter(BaseAdapter):
                 logger.warning("%s: send accepted %s of %d numbers, taskID %s", self.code, counts, len(calls), task_id)
             return [SubmitResult(c.custom_id, c.mobile, True, task_id, task_id) for c in calls]
         if status.lower() not in FAILURE:
-            raise VendorError("bad_response", text[:200])
+            raise bad_response(text)
         code, description = lookup(SEND_MESSAGES, message)
         if code in SEND_PER_CALL:
             return reject_all(calls, code, description)
@@ -307,15 +279,9 @@ class Sms10692Adapter(BaseAdapter):
         root, text = self._post(self.send_path, {"action": "overage", **self._auth()}, self.charset)
         status, message = _text(root, "returnstatus"), _text(root, "message")
         if status.lower() in SUCCESS:
-            try:
-                amount = Decimal(_text(root, "overage"))
-            except InvalidOperation:
-                amount = None
-            if amount is None or not amount.is_finite() or amount.copy_abs() >= MAX_BALANCE:
-                raise VendorError("bad_response", text[:200])
-            return Balance(amount, "points", text)
+            return Balance(parse_balance(_text(root, "overage"), text), "points", text)
         if status.lower() not in FAILURE:
-            raise VendorError("bad_response", text[:200])
+            raise bad_response(text)
         raise VendorError(*lookup(OVERAGE_MESSAGES, message))
 
     def check_keywords(self, content: str) -> KeywordCheck:
@@ -333,7 +299,7 @@ class Sms10692Adapter(BaseAdapter):
             return KeywordCheck(False, [w for w in _KEYWORD_SPLIT.split(words) if w], text)
         if message in KEYWORD_MESSAGES:
             raise VendorError(message, KEYWORD_MESSAGES[message])
-        raise VendorError("bad_response", text[:200])
+        raise bad_response(text)
 
     # ---- pulls
     def _pull(self, path: str, box: str, extra: dict[str, str] | None = None) -> list[Element]:
@@ -355,14 +321,12 @@ class Sms10692Adapter(BaseAdapter):
 
     def _report(self, box: Element) -> DeliveryReport:
         status, task_id = _text(box, "status"), _text(box, "taskid") or None
-        outcome = self.map_outcome(status)
         return DeliveryReport(
             vendor_message_id=task_id,
             batch_id=task_id,
             custom_id=None,
             mobile=e164_mobile(_text(box, "mobile")),
-            outcome=outcome,
-            answered=outcome == "answered",
+            outcome=self.map_outcome(status),
             talk_seconds=None,
             billed_seconds=None,
             key_pressed=None,

@@ -1,0 +1,96 @@
+"""API keys in the admin: operators create one per integrating system, see it once, revoke it."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from rest_framework_api_key.models import APIKey
+from unfold.admin import ModelAdmin
+from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
+
+from .models import ApiKey
+from .scopes import SCOPE_CHOICES
+
+# The library's own key model is not used (ours adds scopes and last use): keep it out of the admin.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("scopes"),
+        choices=SCOPE_CHOICES,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
+        help_text=_("Give a system only what it needs."),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "scopes", "expiry_date")
+
+    def clean_expiry_date(self):
+        expiry = self.cleaned_data.get("expiry_date")
+        if expiry and expiry <= timezone.now() and "expiry_date" in self.changed_data:
+            raise forms.ValidationError(_("The expiry must be in the future."))
+        return expiry
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ModelAdmin):
+    form = ApiKeyForm
+    list_display = ("name", "prefix", "scope_list", "status", "expiry_date", "last_used_at", "created")
+    list_filter = ("revoked",)
+    search_fields = ("name", "prefix")
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = ("prefix", "created", "created_by", "last_used_at", "revoked")
+        if obj is not None and obj.revoked:
+            fields += ("name", "scopes", "expiry_date")
+        return fields
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "scopes", "expiry_date")
+        return ("name", "prefix", "scopes", "expiry_date", "revoked", "last_used_at", "created", "created_by")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # keys are revoked, not deleted: their use stays traceable
+        return actions
+
+    @display(description=_("scopes"))
+    def scope_list(self, obj):
+        return ", ".join(obj.scope_labels())
+
+    @display(description=_("status"), label={"active": "success", "revoked": "danger", "expired": "warning"})
+    def status(self, obj):
+        if obj.revoked:
+            return "revoked", _("Revoked")
+        if obj.has_expired:
+            return "expired", _("Expired")
+        return "active", _("Active")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        obj.created_by = request.user
+        key = ApiKey.objects.assign_key(obj)
+        obj.save()
+        messages.warning(
+            request,
+            _("The API key for “%(name)s” is %(key)s — copy it now: it is stored hashed and will not be shown again.")
+            % {"name": obj.name, "key": key},
+        )
+
+    @action(description=_("Revoke the selected keys"), permissions=["change"])
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked=False).update(revoked=True)
+        self.message_user(
+            request,
+            ngettext("%(count)d key was revoked.", "%(count)d keys were revoked.", count) % {"count": count},
+            messages.SUCCESS,
+        )

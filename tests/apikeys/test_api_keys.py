@@ -1,0 +1,225 @@
+"""API keys: stored hashed, shown once, scoped on every endpoint, expiring, revocable, last use kept."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test import RequestFactory
+from django.utils import timezone
+from drf_spectacular.generators import EndpointEnumerator
+from rest_framework.test import APIClient
+
+from apikeys.models import ApiKey
+from apikeys.permissions import credential_id, required_scopes
+from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SCOPE_LABELS, SEND_CALLS
+from campaigns.models import Campaign
+from tests.api.helpers import error_text, errors
+from tests.factories import make_account, make_campaign
+
+pytestmark = pytest.mark.django_db
+ALL_SCOPES = list(SCOPE_LABELS)
+
+
+def key_client(*scopes, **fields) -> tuple[APIClient, ApiKey, str]:
+    key, secret = ApiKey.objects.create_key(name=fields.pop("name", "crm"), scopes=list(scopes), **fields)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return client, key, secret
+
+
+def test_the_key_is_stored_hashed_never_in_clear():
+    _client, key, secret = key_client(MANAGE_CAMPAIGNS)
+    prefix, _dot, rest = secret.partition(".")
+    assert key.prefix == prefix and len(rest) >= 32
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM apikeys_apikey")
+        stored = " ".join(str(v) for v in cursor.fetchone())
+    assert rest not in stored and secret not in stored
+    assert key.hashed_key.startswith("sha512$$")
+
+
+def test_a_key_creates_and_launches_a_campaign_and_its_use_is_recorded():
+    account = make_account()
+    client, key, _secret = key_client(MANAGE_CAMPAIGNS, READ_STATISTICS)
+    created = client.post("/api/campaigns/", {"name": "crm", "account": account.pk, "content": "您好"}, format="json")
+    assert created.status_code == 201, created.json()
+    pk = created.json()["id"]
+    assert Campaign.objects.get(pk=pk).created_by is None  # a key is not a person
+    added = client.post(f"/api/campaigns/{pk}/recipients/", {"recipients": [{"mobile": "13800138000"}]}, format="json")
+    assert added.json()["accepted"] == 1
+    assert client.post(f"/api/campaigns/{pk}/launch/").json()["state"] == "running"
+    assert client.get(f"/api/campaigns/{pk}/stats/").status_code == 200
+    key.refresh_from_db()
+    assert key.last_used_at and timezone.now() - key.last_used_at < timedelta(minutes=1)
+
+
+def test_last_use_is_written_at_most_once_a_minute():
+    client, key, _secret = key_client(MANAGE_CAMPAIGNS)
+    earlier = timezone.now() - timedelta(seconds=30)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=earlier)
+    client.get("/api/campaigns/")
+    key.refresh_from_db()
+    assert key.last_used_at == earlier
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=earlier - timedelta(minutes=5))
+    client.get("/api/campaigns/")
+    key.refresh_from_db()
+    assert key.last_used_at > earlier
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"expiry_date": timezone.now() - timedelta(seconds=1)}, "expired"),
+        ({"revoked": True}, "revoked"),
+    ],
+)
+def test_expired_and_revoked_keys_are_refused_with_the_reason(fields, needle):
+    client, _key, _secret = key_client(*ALL_SCOPES, **fields)
+    response = client.get("/api/campaigns/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
+    assert errors(response)[0]["code"] == "authentication_failed"
+    assert needle in error_text(response)
+
+
+@pytest.mark.parametrize("header", ["Api-Key nope", "Api-Key nope.nope", "Api-Key ", "api-key x.y"])
+def test_a_wrong_key_is_refused_not_treated_as_anonymous(header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get("/api/campaigns/")
+    assert response.status_code == 401
+    assert errors(response)[0]["code"] == "authentication_failed"
+
+
+def test_bare_drf_tokens_are_gone():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    assert client.get("/api/campaigns/").status_code == 401
+
+
+def _endpoints():
+    """(method, path, view instance with its action) for every API operation."""
+    for path, _regex, method, callback in EndpointEnumerator().get_api_endpoints():
+        if callback.cls.__module__.startswith("drf_spectacular"):
+            continue  # the schema and its docs page: no data
+        view = callback.cls(**getattr(callback, "initkwargs", {}))
+        actions = getattr(callback, "actions", None)
+        view.action = actions.get(method.lower()) if actions else None
+        yield method, path, view
+
+
+def test_every_operation_names_the_scopes_that_admit_a_key():
+    endpoints = list(_endpoints())
+    assert len(endpoints) >= 18
+    for method, path, view in endpoints:
+        scopes = required_scopes(view)
+        assert scopes and set(scopes) <= set(SCOPE_LABELS), (method, path)
+
+
+def test_every_operation_refuses_a_key_without_its_scope():
+    campaign = make_campaign(recipients=1)
+    checked = 0
+    for method, path, view in _endpoints():
+        others = [s for s in ALL_SCOPES if s not in required_scopes(view)]
+        if not others:
+            continue
+        client, _key, _secret = key_client(*others, name=f"k{checked}")
+        response = client.generic(method, re.sub(r"\{\w+\}", str(campaign.pk), path), "{}", "application/json")
+        assert response.status_code == 403, (method, path, response.status_code)
+        assert errors(response)[0]["code"] == "permission_denied"
+        assert "scope" in error_text(response)
+        checked += 1
+    assert checked >= 15
+    assert Campaign.objects.count() == 1 and Campaign.objects.get().state == "draft"
+
+
+def test_scopes_split_sending_managing_and_reading():
+    campaign = make_campaign(recipients=1)
+    reader, _k, _s = key_client(READ_STATISTICS)
+    assert reader.get(f"/api/campaigns/{campaign.pk}/stats/").status_code == 200
+    assert reader.get(f"/api/campaigns/{campaign.pk}/calls/").status_code == 200
+    assert reader.post(f"/api/campaigns/{campaign.pk}/launch/").status_code == 403
+    assert reader.get("/api/templates/").status_code == 403
+    sender, _k, _s = key_client(SEND_CALLS, name="app")
+    assert sender.get("/api/templates/").status_code == 200
+    assert sender.get("/api/vendor-accounts/").status_code == 200
+    assert sender.get("/api/campaigns/").status_code == 403
+    manager, _k, _s = key_client(MANAGE_CAMPAIGNS, name="ops")
+    assert manager.get(f"/api/campaigns/{campaign.pk}/stats/").status_code == 403
+
+
+def test_a_key_sees_vendor_accounts_without_their_settings():
+    account = make_account(api_id="C-SECRET-ID")
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS)
+    body = client.get(f"/api/vendor-accounts/{account.pk}/").json()
+    assert set(body) == {"id", "vendor", "name", "products", "is_active"}
+
+
+def test_credential_id_names_the_key_or_the_user():
+    _client, key, secret = key_client(SEND_CALLS)
+    request = RequestFactory().get("/api/campaigns/")
+    request.auth, request.user = key, None
+    assert credential_id(request) == f"key:{key.prefix}"
+    user = User.objects.create_user("u1")
+    request.auth, request.user = None, user
+    assert credential_id(request) == f"user:{user.pk}"
+    request.user = type("Anon", (), {"is_authenticated": False})()
+    assert credential_id(request) is None
+
+
+# --------------------------------------------------------------------------- admin
+@pytest.fixture
+def operator_admin(client):
+    user = User.objects.create_user("op", password="pw-1234-long", is_staff=True)
+    user.groups.add(Group.objects.get(name="Operators"))
+    client.force_login(user)
+    return client
+
+
+def test_an_operator_creates_a_key_in_the_admin_and_sees_it_once(operator_admin):
+    response = operator_admin.post(
+        "/admin/apikeys/apikey/add/",
+        {"name": "order service", "scopes": [SEND_CALLS, READ_STATISTICS], "expiry_date_0": "", "expiry_date_1": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    key = ApiKey.objects.get()
+    assert key.name == "order service" and key.scopes == [SEND_CALLS, READ_STATISTICS]
+    shown = [str(m) for m in response.context["messages"]]
+    secret = next(word for m in shown for word in m.split() if word.startswith(key.prefix + "."))
+    assert ApiKey.objects.get_from_key(secret) == key
+    again = operator_admin.get(f"/admin/apikeys/apikey/{key.pk}/change/")
+    assert again.status_code == 200 and secret not in again.content.decode()
+    listing = operator_admin.get("/admin/apikeys/apikey/")
+    assert secret not in listing.content.decode() and key.prefix in listing.content.decode()
+
+
+def test_a_key_needs_a_scope_and_a_future_expiry(operator_admin):
+    response = operator_admin.post(
+        "/admin/apikeys/apikey/add/",
+        {"name": "x", "scopes": [], "expiry_date_0": "2020-01-01", "expiry_date_1": "00:00:00"},
+    )
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.errors) == {"scopes", "expiry_date"}
+    assert not ApiKey.objects.exists()
+
+
+def test_an_operator_revokes_keys_and_they_stop_working_at_once(operator_admin):
+    client, key, _secret = key_client(MANAGE_CAMPAIGNS)
+    assert client.get("/api/campaigns/").status_code == 200
+    response = operator_admin.post(
+        "/admin/apikeys/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert ApiKey.objects.get(pk=key.pk).revoked
+    assert client.get("/api/campaigns/").status_code == 401
+
+
+def test_marketing_and_finance_cannot_manage_keys(client):
+    for group in ("Marketing", "Finance"):
+        user = User.objects.create_user(group, password="pw-1234-long", is_staff=True)
+        user.groups.add(Group.objects.get(name=group))
+        client.force_login(user)
+        assert client.get("/admin/apikeys/apikey/add/").status_code == 403

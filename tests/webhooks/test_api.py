@@ -1,0 +1,112 @@
+"""``/api/webhooks/`` with an API key: the secret is in the create and rotate answers only."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from apikeys.models import ApiKey
+from apikeys.scopes import SEND_CALLS
+from tests.api.helpers import client_for, field_errors
+from webhooks.models import Delivery, Endpoint
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator():
+    """An API client authenticated by an API key, as another system would be."""
+    _key, secret = ApiKey.objects.create_key(name="crm", scopes=[SEND_CALLS])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return client
+
+
+def create(client, receiver, **fields):
+    body = {"name": "CRM", "url": receiver.url, "event_types": ["call.answered", "call.failed"], **fields}
+    return client.post("/api/webhooks/", body, format="json")
+
+
+def test_create_answers_the_secret_once(operator, receiver):
+    hook = receiver()
+    response = create(operator, hook)
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert data["secret"].startswith("whsec_") and data["event_types"] == ["call.answered", "call.failed"]
+    assert data["is_active"] is True
+    endpoint = Endpoint.objects.get(pk=data["id"])
+    assert endpoint.secret == data["secret"]
+    listed = operator.get("/api/webhooks/").json()
+    shown = operator.get(f"/api/webhooks/{data['id']}/").json()
+    assert "secret" not in listed["results"][0] and "secret" not in shown
+    assert data["secret"] not in str(listed) + str(shown)
+
+
+def test_the_secret_is_stored_encrypted(operator, receiver):
+    from django.db import connection
+
+    data = create(operator, receiver()).json()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM webhooks_endpoint WHERE id = %s", [data["id"]])
+        stored = cursor.fetchone()[0]
+    assert stored.startswith("v1:") and data["secret"] not in stored
+
+
+def test_rotate_answers_a_new_secret(operator, receiver):
+    data = create(operator, receiver()).json()
+    rotated = operator.post(f"/api/webhooks/{data['id']}/rotate-secret/").json()
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != data["secret"]
+    assert Endpoint.objects.get(pk=data["id"]).secret == rotated["secret"]
+
+
+def test_update_and_delete(operator, receiver):
+    data = create(operator, receiver()).json()
+    url = f"/api/webhooks/{data['id']}/"
+    changed = operator.patch(url, {"event_types": ["balance.low"], "is_active": False}, format="json")
+    assert changed.status_code == 200 and changed.json()["event_types"] == ["balance.low"]
+    assert not Endpoint.objects.get(pk=data["id"]).is_active
+    assert operator.delete(url).status_code == 204 and not Endpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "fields, field, words",
+    [
+        ({"url": "https://169.254.169.254/"}, "url", "metadata"),
+        ({"url": "not a url"}, "url", "URL"),
+        ({"event_types": []}, "event_types", ""),
+        ({"event_types": ["call.ringing"]}, "event_types", "call.ringing"),
+    ],
+)
+def test_bad_input_is_refused_with_the_reason_and_changes_nothing(operator, receiver, settings, fields, field, words):
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    response = create(operator, receiver(), **fields)
+    assert response.status_code == 400
+    assert words in " ".join(field_errors(response, field))
+    assert not Endpoint.objects.exists()
+
+
+def test_a_loopback_url_is_refused_outside_debug(operator, receiver, settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    response = create(operator, receiver())
+    assert response.status_code == 400 and "loopback" in " ".join(field_errors(response, "url"))
+
+
+def test_resend_failed(operator, receiver, endpoint_for):
+    from webhooks.models import Event
+
+    endpoint = endpoint_for(receiver())
+    event = Event.objects.create(type="call.answered", object_id=1)
+    Delivery.objects.create(event=event, endpoint=endpoint, state="failed", tries=11)
+    response = operator.post(f"/api/webhooks/{endpoint.pk}/resend-failed/")
+    assert response.json() == {"resent": 1}
+    assert Delivery.objects.get().state == "pending"
+
+
+@pytest.mark.parametrize("group", ["Marketing", "Finance", None])
+def test_only_operators_manage_endpoints(receiver, group):
+    client = client_for(group)
+    assert client.get("/api/webhooks/").status_code == 403
+    assert create(client, receiver()).status_code == 403
+    assert not Endpoint.objects.exists()
+
+
+def test_anonymous_is_refused():
+    assert APIClient().get("/api/webhooks/").status_code in (401, 403)

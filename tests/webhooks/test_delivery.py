@@ -1,0 +1,248 @@
+"""Deliveries: signed per Standard Webhooks (checked by the ``standardwebhooks`` library in the receiver),
+at least once, retried with growing backoff, every try kept, failing endpoints switched off."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from campaigns.models import CallRecord
+from tests.factories import make_campaign
+from webhooks import delivery, services
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint
+
+pytestmark = pytest.mark.django_db
+
+
+def answered_call(n=1):
+    campaign = make_campaign(recipients=n)
+    from campaigns import services as campaign_services
+
+    campaign_services.launch(campaign)
+    calls = list(CallRecord.objects.filter(campaign=campaign).order_by("id"))
+    for call in calls:
+        CallRecord.objects.filter(pk=call.pk).update(state="submitted", submitted_at=timezone.now())
+        call.state = "submitted"
+        call.move_to("answered", outcome="answered", talk_seconds=11, reported_at=timezone.now())
+    return campaign, calls
+
+
+def make_due():
+    Delivery.objects.filter(state="pending").update(next_attempt_at=timezone.now())
+
+
+def test_a_delivery_is_signed_so_the_standardwebhooks_library_verifies_it(receiver, endpoint_for):
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    campaign, (call,) = answered_call()
+    assert delivery.deliver_due() == 1
+    (got,) = hook.received
+    assert got.verified, got.error
+    assert got.headers["webhook-id"].startswith("evt_") and got.headers["content-type"] == "application/json"
+    assert abs(int(got.headers["webhook-timestamp"]) - time.time()) < 60
+    body = got.json
+    assert set(body) == {"type", "timestamp", "data"} and body["type"] == "call.answered"
+    assert body["data"]["id"] == call.pk and body["data"]["campaign"] == campaign.pk
+    assert body["data"]["state"] == "answered" and body["data"]["talk_seconds"] == 11
+    assert "+08:00" in body["timestamp"] or body["timestamp"].endswith(("+00:00", "Z"))
+    d = Delivery.objects.get()
+    assert (d.state, d.tries, d.last_status, d.endpoint) == ("delivered", 1, 204, endpoint)
+    assert Endpoint.objects.get().last_success_at is not None
+
+
+def test_a_wrong_secret_fails_the_librarys_check(receiver, endpoint_for):
+    """The receiver's check can fail: a secret other than the endpoint's is refused."""
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    services.rotate_secret(endpoint)  # the receiver still holds the old secret
+    answered_call()
+    delivery.deliver_due()
+    assert not hook.received[0].verified and "signature" in hook.received[0].error.lower()
+
+
+def test_failures_are_retried_with_growing_gaps_and_the_event_id_stays_the_same(receiver, endpoint_for):
+    hook = receiver(statuses=[500, 503, 429])
+    endpoint_for(hook)
+    answered_call()
+    gaps = []
+    for _ in range(3):
+        before = timezone.now()
+        delivery.deliver_due()
+        d = Delivery.objects.get()
+        gaps.append((d.next_attempt_at - before).total_seconds())
+        make_due()
+    assert delivery.deliver_due() == 1
+    assert gaps[0] < gaps[1] < gaps[2]  # 5 s, 30 s, 120 s (±10 %)
+    assert 4 <= gaps[0] <= 6 and 100 <= gaps[2] <= 135
+    assert len({r.headers["webhook-id"] for r in hook.received}) == 1
+    assert all(r.verified for r in hook.received) and len(hook.received) == 4
+    d = Delivery.objects.get()
+    assert (d.state, d.tries) == ("delivered", 4)
+    attempts = list(DeliveryAttempt.objects.filter(delivery=d).order_by("attempted_at", "id"))
+    assert [a.status_code for a in attempts] == [500, 503, 429, 204]
+    assert attempts[0].response_head == "ok" and all(a.latency_ms >= 0 for a in attempts)
+
+
+def test_the_retry_schedule_spans_more_than_a_day_then_the_delivery_fails(settings):
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    assert sum(schedule) >= 24 * 3600 and schedule == sorted(schedule)
+    assert delivery.retry_gap(len(schedule) + 1) is None
+
+
+def test_after_the_last_try_the_delivery_is_failed_and_not_tried_again(receiver, endpoint_for, settings):
+    settings.WEBHOOK_RETRY_SCHEDULE = [1, 1]
+    hook = receiver(statuses=[500] * 10)
+    endpoint_for(hook)
+    answered_call()
+    for _ in range(4):
+        delivery.deliver_due()
+        make_due()
+    assert len(hook.received) == 3
+    d = Delivery.objects.get()
+    assert (d.state, d.tries, d.last_status) == ("failed", 3, 500)
+
+
+def test_timeouts_and_refused_connections_are_retried(receiver, endpoint_for, settings):
+    settings.WEBHOOK_READ_TIMEOUT = 0.3
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    hook.stop()  # nobody listens any more
+    answered_call()
+    delivery.deliver_due()
+    d = Delivery.objects.get()
+    assert d.state == "pending" and d.last_status is None and "Connection" in d.last_error
+    assert Endpoint.objects.get(pk=endpoint.pk).failing_since is not None
+
+
+def test_a_slow_receiver_times_out(receiver, endpoint_for, settings):
+    import socket
+    import threading
+
+    settings.WEBHOOK_READ_TIMEOUT = 0.3
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    Endpoint.objects.filter(pk=endpoint.pk).update(url=f"http://127.0.0.1:{server.getsockname()[1]}/")
+    answered_call()
+    started = time.monotonic()
+    delivery.deliver_due()
+    assert time.monotonic() - started < 3
+    assert Delivery.objects.get().last_error == "timed out"
+    server.close()
+
+
+def test_redirects_are_not_followed(receiver, endpoint_for):
+    target = receiver()
+    hook = receiver(statuses=[302], headers_out={"Location": target.url})
+    endpoint_for(hook)
+    answered_call()
+    delivery.deliver_due()
+    assert target.received == []
+    d = Delivery.objects.get()
+    assert d.state == "pending" and d.last_status == 302 and "not followed" in d.last_error
+
+
+def test_only_the_head_of_a_large_answer_is_read_and_kept(receiver, endpoint_for):
+    hook = receiver(statuses=[500], response_body=b"x" * 200_000)
+    endpoint_for(hook)
+    answered_call()
+    delivery.deliver_due()
+    (attempt,) = DeliveryAttempt.objects.all()
+    assert attempt.status_code == 500 and len(attempt.response_head) == delivery.RESPONSE_HEAD_BYTES
+
+
+def test_a_claimed_delivery_is_not_claimed_again_until_its_lease_ends(receiver, endpoint_for):
+    endpoint_for(receiver())
+    answered_call(3)
+    first = delivery.claim_due()
+    assert len(first) == 3 and delivery.claim_due() == []
+    # the worker that claimed them died: once the lease is over they are due again
+    Delivery.objects.filter(pk__in=first).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert sorted(delivery.claim_due()) == sorted(first)
+
+
+def test_deliveries_to_a_switched_off_endpoint_wait(receiver, endpoint_for):
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    answered_call()
+    Endpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+    assert delivery.deliver_due() == 0 and hook.received == []
+    services.update_endpoint(Endpoint.objects.get(pk=endpoint.pk), is_active=True)
+    assert delivery.deliver_due() == 1 and len(hook.received) == 1
+
+
+def test_resending_the_failed_deliveries_of_an_endpoint(receiver, endpoint_for, settings):
+    settings.WEBHOOK_RETRY_SCHEDULE = [1]
+    hook = receiver(statuses=[500, 500, 500, 500])
+    endpoint = endpoint_for(hook)
+    answered_call(2)
+    delivery.deliver_due()
+    make_due()
+    delivery.deliver_due()
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"failed"}
+    assert services.resend_failed(endpoint) == 2
+    assert delivery.deliver_due() == 2
+    assert set(Delivery.objects.values_list("state", "tries")) == {("delivered", 1)}
+    assert len({r.headers["webhook-id"] for r in hook.received}) == 2  # the same two events, again
+
+
+def test_an_endpoint_failing_for_days_is_switched_off_and_operators_are_emailed(receiver, endpoint_for, make_operator):
+    make_operator()
+    hook = receiver(statuses=[500])
+    endpoint = endpoint_for(hook, name="ERP")
+    answered_call()
+    delivery.deliver_due()
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is not None and endpoint.is_active
+    assert services.disable_failing_endpoints() == 0  # failing for minutes only
+    Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - timedelta(days=6))
+    assert services.disable_failing_endpoints() == 1
+    assert services.disable_failing_endpoints() == 0  # told once
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active and endpoint.disabled_reason
+    (message,) = mail.outbox
+    assert message.to == ["ops@example.com"] and "ERP" in message.subject and endpoint.url in message.body
+
+
+def test_a_success_clears_the_failure_record(receiver, endpoint_for):
+    hook = receiver(statuses=[500])
+    endpoint = endpoint_for(hook)
+    answered_call()
+    delivery.deliver_due()
+    make_due()
+    delivery.deliver_due()
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None and endpoint.last_success_at is not None
+
+
+def test_old_finished_events_are_purged_and_pending_ones_kept(receiver, endpoint_for):
+    from webhooks.models import Event
+
+    hook = receiver(statuses=[204, 500])
+    endpoint_for(hook)
+    answered_call(2)
+    delivery.deliver_due()
+    Event.objects.update(created_at=timezone.now() - timedelta(days=40))
+    assert services.purge_old_events() == 1
+    assert Event.objects.count() == 1 and Delivery.objects.get().state == "pending"
+
+
+def test_a_dead_endpoint_does_not_hold_the_batch(receiver, endpoint_for):
+    """After a few tries without an answer, its other deliveries in the batch wait their backoff unsent."""
+    alive, dead = receiver(), receiver()
+    endpoint_for(alive, name="alive")
+    gone = endpoint_for(dead, name="gone")
+    dead.stop()
+    answered_call(6)
+    assert len(delivery.send_claimed(delivery.claim_due(), pool=None)) == 12  # one after the other: exact counts
+    assert len(alive.received) == 6
+    gone_deliveries = Delivery.objects.filter(endpoint=gone)
+    assert set(gone_deliveries.values_list("state", "tries")) == {("pending", 1)}
+    errors = [a.error for a in DeliveryAttempt.objects.filter(delivery__endpoint=gone)]
+    assert sum(e.startswith("not sent") for e in errors) == 6 - delivery.Unreachable.LIMIT

@@ -1,0 +1,339 @@
+"""Admin for webhook endpoints and their deliveries (Operators).
+
+The signing secret is shown once, on the page that follows creating an endpoint or rotating its
+secret, and never stored anywhere but encrypted. Every try of every delivery is visible; failed
+deliveries are resent one by one, a selection at a time, or all of an endpoint's at once.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action, display
+
+from . import services
+from .events import EVENT_TYPE_CHOICES, EVENT_TYPES
+from .models import Delivery, DeliveryAttempt, Endpoint, all_event_types
+
+
+class EndpointForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        label=_("Events"),
+        choices=EVENT_TYPE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        initial=all_event_types,
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = ("name", "url", "event_types", "is_active")
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            services.validate_url(url)
+        except DjangoValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["url"]) from exc
+        return url
+
+    def clean_event_types(self):
+        return list(dict.fromkeys(self.cleaned_data["event_types"]))
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(ModelAdmin):
+    form = EndpointForm
+    list_display = ("name", "url", "state_badge", "events_display", "failed_count", "last_success_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "url")
+    readonly_fields = (
+        "secret_hint",
+        "failing_since",
+        "last_success_at",
+        "disabled_at",
+        "disabled_reason",
+        "deliveries_link",
+        "created_at",
+    )
+    actions = ["resend_failed_of_selected"]
+    actions_detail = ["rotate_secret_view", "resend_failed_view"]
+
+    def get_fieldsets(self, request, obj=None):
+        main = (None, {"fields": ("name", "url", "event_types", "is_active")})
+        if obj is None:
+            return (main,)
+        health = (
+            _("Deliveries"),
+            {
+                "fields": (
+                    "secret_hint",
+                    "deliveries_link",
+                    "last_success_at",
+                    "failing_since",
+                    "disabled_at",
+                    "disabled_reason",
+                    "created_at",
+                )
+            },
+        )
+        return (main, health)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                failed=Count("deliveries", filter=Q(deliveries__state=Delivery.State.FAILED)),
+                pending=Count("deliveries", filter=Q(deliveries__state=Delivery.State.PENDING)),
+            )
+        )
+
+    # ---- saving shows the secret once
+    def save_model(self, request, obj, form, change):
+        if not change:
+            request.webhook_secret = obj.new_secret()
+            obj.created_by = request.user
+        elif "is_active" in form.changed_data and obj.is_active:
+            obj.clear_failure_record()
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._secret_page(request, obj, request.webhook_secret, created=True)
+
+    def _secret_page(self, request, endpoint, secret, created):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Signing secret of %(name)s") % {"name": endpoint.name},
+            "endpoint": endpoint,
+            "secret": secret,
+            "created": created,
+            "change_url": reverse("admin:webhooks_endpoint_change", args=[endpoint.pk]),
+        }
+        response = TemplateResponse(request, "admin/webhooks/endpoint/secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    # ---- list
+    @display(description=_("state"), label={"active": "success", "off": "danger", "failing": "warning"})
+    def state_badge(self, obj):
+        if not obj.is_active:
+            return "off", _("off")
+        return ("failing", _("failing")) if obj.failing_since else ("active", _("active"))
+
+    @display(description=_("events"))
+    def events_display(self, obj):
+        types = obj.event_types or []
+        return _("all") if set(types) >= set(EVENT_TYPES) else ", ".join(types)
+
+    @display(description=_("failed deliveries"), ordering="failed")
+    def failed_count(self, obj):
+        if not obj.failed:
+            return 0
+        url = reverse("admin:webhooks_delivery_changelist") + f"?endpoint__id__exact={obj.pk}&state__exact=failed"
+        return format_html('<a href="{}">{}</a>', url, obj.failed)
+
+    @display(description=_("signing secret"))
+    def secret_hint(self, obj):
+        return _("Shown only once, when created or rotated. Use “Rotate secret” above for a new one.")
+
+    @display(description=_("deliveries"))
+    def deliveries_link(self, obj):
+        url = reverse("admin:webhooks_delivery_changelist") + f"?endpoint__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{}</a>',
+            url,
+            _("%(pending)s pending, %(failed)s failed — see all") % {"pending": obj.pending, "failed": obj.failed},
+        )
+
+    # ---- actions
+    @action(description=_("Resend failed deliveries"), permissions=["resend"])
+    def resend_failed_of_selected(self, request, queryset):
+        count = sum(services.resend_failed(endpoint, actor=request.user) for endpoint in queryset)
+        self.message_user(request, _resent_message(count))
+
+    def has_resend_permission(self, request, obj=None):
+        return request.user.has_perms(["webhooks.change_endpoint", "webhooks.change_delivery"])
+
+    @action(description=_("Rotate secret"), url_path="rotate-secret", permissions=["change"], icon="key")
+    def rotate_secret_view(self, request, object_id):
+        endpoint = get_object_or_404(Endpoint, pk=object_id)
+        if request.method != "POST":
+            return confirm_page(
+                self,
+                request,
+                endpoint,
+                _("Rotate the signing secret of %(name)s?") % {"name": endpoint.name},
+                _(
+                    "A new secret signs every delivery from now on; the receiver must be given it before it "
+                    "can verify them again. The new secret is shown once, on the next page."
+                ),
+                _("Rotate secret"),
+            )
+        secret = services.rotate_secret(endpoint, actor=request.user)
+        return self._secret_page(request, endpoint, secret, created=False)
+
+    @action(description=_("Resend failed deliveries"), url_path="resend-failed", permissions=["resend"], icon="send")
+    def resend_failed_view(self, request, object_id):
+        endpoint = get_object_or_404(Endpoint, pk=object_id)
+        failed = endpoint.deliveries.filter(state=Delivery.State.FAILED).count()
+        if request.method != "POST":
+            return confirm_page(
+                self,
+                request,
+                endpoint,
+                _("Resend the failed deliveries of %(name)s?") % {"name": endpoint.name},
+                ngettext(
+                    "%(count)d delivery ran out of retries; it is tried again now, with a new round of retries.",
+                    "%(count)d deliveries ran out of retries; they are tried again now, with a new round of retries.",
+                    failed,
+                )
+                % {"count": failed},
+                _("Resend failed deliveries"),
+            )
+        count = services.resend_failed(endpoint, actor=request.user)
+        self.message_user(request, _resent_message(count))
+        if not endpoint.is_active:
+            self.message_user(request, _("The endpoint is off: switch it on to have them sent."), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk]))
+
+
+def confirm_page(model_admin, request, obj, title, text, button):
+    """What a button will do, asked first: the action itself is only ever a POST from this page."""
+    opts = model_admin.model._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": opts,
+        "title": title,
+        "text": text,
+        "button": button,
+        "object": obj,
+        "change_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+    }
+    return TemplateResponse(request, "admin/webhooks/confirm.html", context)
+
+
+def _resent_message(count: int) -> str:
+    return ngettext(
+        "%(count)d delivery will be tried again within seconds.",
+        "%(count)d deliveries will be tried again within seconds.",
+        count,
+    ) % {"count": count}
+
+
+class AttemptInline(TabularInline):
+    model = DeliveryAttempt
+    fields = ("attempted_at", "status_code", "latency_ms", "error", "response_head")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    show_title = False
+    ordering = ("-attempted_at", "-id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ModelAdmin):
+    list_display = (
+        "event_type",
+        "webhook_id",
+        "endpoint",
+        "state_badge",
+        "tries",
+        "last_status",
+        "next_try",
+        "created_at",
+    )
+    list_filter = ("state", "endpoint", "event__type")
+    search_fields = ("event__uid",)
+    list_select_related = ("event", "endpoint")
+    date_hierarchy = "created_at"
+    inlines = [AttemptInline]
+    actions = ["resend_selected"]
+    actions_detail = ["resend_one"]
+    fields = (
+        "endpoint",
+        "event_type",
+        "webhook_id",
+        "state",
+        "tries",
+        "next_try",
+        "last_status",
+        "last_error",
+        "delivered_at",
+        "created_at",
+        "payload",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Nothing here is edited: the one thing to do is resend (the button at the top).
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def has_resend_permission(self, request, obj=None):
+        return request.user.has_perm("webhooks.change_delivery")
+
+    def get_search_results(self, request, queryset, search_term):
+        # "evt_<hex>" as the receiver logged it finds its delivery
+        return super().get_search_results(request, queryset, search_term.strip().removeprefix("evt_"))
+
+    @display(description=_("event"), ordering="event__type")
+    def event_type(self, obj):
+        return obj.event.type
+
+    @display(description=_("event id (webhook-id)"))
+    def webhook_id(self, obj):
+        return format_html("<code>{}</code>", obj.event.webhook_id)
+
+    @display(description=_("state"), label={"pending": "info", "delivered": "success", "failed": "danger"})
+    def state_badge(self, obj):
+        return obj.state, obj.get_state_display()
+
+    @display(description=_("next try"), ordering="next_attempt_at")
+    def next_try(self, obj):
+        return obj.next_attempt_at if obj.state == Delivery.State.PENDING else "—"
+
+    @display(description=_("body"))
+    def payload(self, obj):
+        return format_html(
+            "<pre style='white-space: pre-wrap'>{}</pre>", obj.event.body or _("(built on the first try)")
+        )
+
+    @action(description=_("Resend selected deliveries"), permissions=["resend"])
+    def resend_selected(self, request, queryset):
+        self.message_user(request, _resent_message(services.resend(queryset, actor=request.user)))
+
+    @action(description=_("Resend"), url_path="resend", permissions=["resend"], icon="send")
+    def resend_one(self, request, object_id):
+        delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=object_id)
+        if request.method != "POST":
+            return confirm_page(
+                self,
+                request,
+                delivery,
+                _("Resend this delivery?"),
+                _("The %(type)s event is posted to %(url)s again now, with a new round of retries if it fails.")
+                % {"type": delivery.event.type, "url": delivery.endpoint.url},
+                _("Resend"),
+            )
+        services.resend(Delivery.objects.filter(pk=object_id), actor=request.user)
+        self.message_user(request, _resent_message(1))
+        return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[object_id]))

@@ -1,0 +1,76 @@
+"""``/api/webhooks/``: list, create, change and delete endpoints; rotate the secret; resend failures."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apikeys.permissions import ScopedModelPermissions
+from apikeys.scopes import MANAGE_CAMPAIGNS, SEND_CALLS
+
+from .. import services
+from ..models import Endpoint
+from .serializers import EndpointSerializer, EndpointWithSecretSerializer, ResentSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Webhook endpoints"),
+    retrieve=extend_schema(summary="One webhook endpoint", responses={200: EndpointSerializer}),
+    create=extend_schema(
+        summary="Add a webhook endpoint",
+        description="The answer holds the signing secret (`whsec_…`), the only time it is shown. "
+        "Outside test setups the URL must be HTTPS on a public address.",
+        responses={201: EndpointWithSecretSerializer},
+    ),
+    update=extend_schema(summary="Change a webhook endpoint"),
+    partial_update=extend_schema(
+        summary="Change some fields of a webhook endpoint",
+        description="Switching an endpoint back on (`is_active`) clears its failure record.",
+    ),
+    destroy=extend_schema(summary="Delete a webhook endpoint", description="Its pending deliveries go with it."),
+)
+class EndpointViewSet(viewsets.ModelViewSet):
+    queryset = Endpoint.objects.all()
+    serializer_class = EndpointSerializer
+    permission_classes = [ScopedModelPermissions]
+    lookup_value_regex = r"[0-9]+"
+    # A system that places calls or runs campaigns is told their results here.
+    required_scopes = (MANAGE_CAMPAIGNS, SEND_CALLS)
+    filterset_fields = ["is_active"]
+    action_permissions = {
+        "rotate_secret": ["webhooks.change_endpoint"],
+        "resend_failed": ["webhooks.change_endpoint", "webhooks.change_delivery"],
+    }
+
+    def create(self, request, *args, **kwargs):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        endpoint, secret = services.create_endpoint(**body.validated_data, actor=request.user)
+        data = EndpointWithSecretSerializer({**EndpointSerializer(endpoint).data, "secret": secret}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        services.update_endpoint(serializer.instance, actor=self.request.user, **serializer.validated_data)
+
+    @extend_schema(
+        summary="Rotate the signing secret",
+        description="A new secret signs every try from now on; the answer is the only time it is shown.",
+        request=None,
+        responses={200: EndpointWithSecretSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        endpoint = self.get_object()
+        secret = services.rotate_secret(endpoint, actor=request.user)
+        return Response(EndpointWithSecretSerializer({**EndpointSerializer(endpoint).data, "secret": secret}).data)
+
+    @extend_schema(
+        summary="Resend the failed deliveries",
+        description="Every delivery of this endpoint that ran out of retries is tried again now.",
+        request=None,
+        responses={200: ResentSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="resend-failed")
+    def resend_failed(self, request, pk=None):
+        count = services.resend_failed(self.get_object(), actor=request.user)
+        return Response({"resent": count})

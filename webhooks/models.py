@@ -1,0 +1,155 @@
+"""Webhook endpoints of the customer's systems, the events we tell them, and every delivery attempt.
+
+Events are written by database triggers (``webhooks.triggers``) in the same transaction as the
+change that causes them, together with one ``Delivery`` per endpoint that wants them: the
+deliveries table is the outbox, and the beat (``webhooks.delivery``) sends what is due.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from vendors.fields import EncryptedTextField
+
+from .events import EVENT_TYPE_CHOICES
+
+
+def all_event_types() -> list[str]:
+    return [value for value, _label in EVENT_TYPE_CHOICES]
+
+
+class Endpoint(models.Model):
+    """A URL of the customer's that wants some event types, signed with its own secret."""
+
+    name = models.CharField(_("name"), max_length=100, help_text=_("Which system this is, e.g. “CRM production”."))
+    url = models.URLField(
+        _("URL"),
+        max_length=500,
+        help_text=_("HTTPS address our servers post events to; private and internal addresses are refused."),
+    )
+    event_types = models.JSONField(_("events"), default=all_event_types)
+    secret = EncryptedTextField(_("signing secret"), editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(_("last success"), null=True, blank=True, editable=False)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True, editable=False)
+    disabled_reason = models.TextField(_("why disabled"), blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def wants(self, event_type: str) -> bool:
+        return event_type in (self.event_types or [])
+
+    def new_secret(self) -> str:
+        """Give the endpoint a new signing secret (saved by the caller) and return it, this once."""
+        from .signing import new_secret
+
+        self.secret = new_secret()
+        return self.secret
+
+    def clear_failure_record(self) -> None:
+        """Switched back on by an operator: the days of failures before are no reason to switch it off again."""
+        self.failing_since = self.disabled_at = None
+        self.disabled_reason = ""
+
+
+class Event(models.Model):
+    """Something the customer's systems are told about; its ``uid`` is the ``webhook-id`` of every try."""
+
+    uid = models.UUIDField(_("event id"), default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(_("type"), max_length=40, choices=EVENT_TYPE_CHOICES)
+    object_id = models.BigIntegerField(_("object id"))
+    # The changed row as the trigger saw it (calls), so the payload tells the state of that moment.
+    snapshot = models.JSONField(_("snapshot"), null=True, blank=True)
+    created_at = models.DateTimeField(_("occurred"), default=timezone.now)
+    # The JSON body, built once on the first try and sent unchanged on every later one.
+    body = models.TextField(_("body"), blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["created_at"], name="webhook_event_time")]
+
+    def __str__(self):
+        return f"{self.type} #{self.object_id}"
+
+    @property
+    def webhook_id(self) -> str:
+        return f"evt_{self.uid.hex}"
+
+
+class Delivery(models.Model):
+    """One event to one endpoint: tried until a 2xx answer or the retry schedule runs out."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"))
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint")
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    # Tries in the current round (an operator's resend starts a new round); every try is a DeliveryAttempt.
+    tries = models.PositiveSmallIntegerField(_("tries"), default=0)
+    # When it is due; a worker that claims it moves this forward (its lease), so a dead worker's
+    # deliveries come due again by themselves.
+    next_attempt_at = models.DateTimeField(_("next try"), default=timezone.now)
+    last_status = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_once")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="webhook_due", condition=models.Q(state="pending")),
+            models.Index(fields=["endpoint", "state"], name="webhook_endpoint_state"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} → {self.endpoint}"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP try: what came back (status, the head of the answer) or why nothing did."""
+
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("delivery")
+    )
+    attempted_at = models.DateTimeField(_("at"), default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    response_head = models.TextField(_("response (first bytes)"), blank=True)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["-attempted_at", "-id"]
+
+    def __str__(self):
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error[:40]}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
