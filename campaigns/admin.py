@@ -22,7 +22,6 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
-from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
     AutocompleteSelectFilter,
     ChoicesDropdownFilter,
@@ -31,6 +30,8 @@ from unfold.contrib.filters.admin import (
 )
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
+
+from voiceops.admin_base import ModelAdmin
 
 from . import admin_views, exports, templates_service
 from .models import (
@@ -455,7 +456,10 @@ class CallRecordAdmin(ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
-            context["vo_history"] = call_history(obj)
+            # raw callback bodies (other calls' ids among them) only for those who may read callback events
+            context["vo_history"] = call_history(
+                obj, with_receipts=request.user.has_perm("campaigns.view_callbackevent")
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @action(description=_("Export selected calls as CSV"), permissions=["view"])
@@ -524,7 +528,7 @@ def _receipt_text(event: CallbackEvent, needles: set[str]) -> str:
     return body.decode("utf-8", errors="replace")[:4000]
 
 
-def call_history(call: CallRecord) -> dict:
+def call_history(call: CallRecord, *, with_receipts: bool = True) -> dict:
     """All attempts at this recipient, their replies and the stored callbacks that carried their
     receipts (three queries). A test call stands alone: it shares its recipient row, not its number."""
     if call.is_test:
@@ -553,7 +557,8 @@ def call_history(call: CallRecord) -> dict:
         found = CallbackEvent.objects.filter(received_at__gte=start, received_at__lte=end).filter(
             Q(account_id__in=accounts) | Q(account__isnull=True)
         )
-        for event in _body_contains_any(found, sorted(needles)).order_by("received_at")[:MAX_RECEIPTS]:
+        matching = _body_contains_any(found, sorted(needles)) if with_receipts else found.none()
+        for event in matching.order_by("received_at")[:MAX_RECEIPTS]:
             events.append(
                 {
                     "event": event,
@@ -578,6 +583,7 @@ def call_history(call: CallRecord) -> dict:
             for c in attempts
         ],
         "receipts": events,
+        "show_receipts": with_receipts,
         "replies": replies,
     }
 

@@ -261,6 +261,8 @@ def upload_recipients(request, model_admin, object_id):
 @require_GET
 def import_progress(request, model_admin, object_id, import_id):
     campaign = _campaign(request, model_admin, object_id)
+    if not request.user.has_perm("campaigns.view_recipientimport"):  # as the API decides
+        raise PermissionDenied
     job = RecipientImport.objects.filter(pk=import_id, campaign=campaign).defer("rejected_rows").first()
     if job is None:
         raise Http404(_("No such import."))

@@ -25,6 +25,8 @@ ROLE_PERMISSIONS = {
             "delivery": "change view",
             "deliveryattempt": "view",
         },
+        # locked-out login addresses: see them and unlock (delete the failed attempts)
+        "axes": {"accessattempt": "view delete"},
         "django_celery_beat": {
             "periodictask": "add change delete view",
             "intervalschedule": "add change delete view",

@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -84,11 +85,21 @@ def run_file_import(import_id: int) -> RecipientImport | None:
             on_progress=lambda r: set_progress(job.pk, counter.consumed, r),
         )
     except UnreadableFile as exc:
-        return _finish_import(job, None, str(exc))
+        return _finish_import(job, None, _without_paths(str(exc), job))
     except Exception as exc:
         logger.exception("import %s failed", import_id)
-        return _finish_import(job, None, _("The import failed and nothing was added: %(error)s") % {"error": exc})
+        text = _("The import failed and nothing was added: %(error)s") % {"error": exc}
+        return _finish_import(job, None, _without_paths(text, job))
     return _finish_import(job, result, "")
+
+
+def _without_paths(text: str, job: RecipientImport) -> str:
+    """An import's error names the file as it was uploaded, never where the server keeps it."""
+    stored = Path(job.file.path) if job.file else None
+    if stored is not None:
+        text = text.replace(str(stored), job.original_name)
+        text = text.replace(str(stored.parent), "").replace(stored.name, job.original_name)
+    return text.replace(str(settings.MEDIA_ROOT), "")
 
 
 def fail_interrupted_imports(stale_after: timedelta = timedelta(minutes=5)) -> int:

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from vendors.adapters import NotSupported, VendorError, VendorUnavailable, adapter_class, get_adapter
+from vendors.services import error_summary
 
 from .models import VoiceTemplate
 
@@ -62,13 +63,13 @@ def _vendor_failure(template: VoiceTemplate, exc: Exception) -> TemplateResult:
     if isinstance(exc, VendorError):
         return TemplateResult(
             False,
-            _("%(name)s: the vendor refused: %(message)s") % {"name": template.name, "message": exc},
+            _("%(name)s: the vendor refused: %(message)s") % {"name": template.name, "message": error_summary(exc)},
             "vendor_refused",
         )
     return TemplateResult(
         False,
         _("%(name)s: the vendor could not be reached (%(error)s); try again later.")
-        % {"name": template.name, "error": exc},
+        % {"name": template.name, "error": error_summary(exc)},
         "vendor_unavailable",
     )
 

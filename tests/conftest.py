@@ -152,3 +152,18 @@ def _default_language():
 
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_cache(settings):
+    """Each test starts with this run's part of the shared Redis cache empty (other runs' keys stay)."""
+    yield
+    cache_settings = settings.CACHES["default"]
+    if cache_settings["BACKEND"].endswith("RedisCache"):
+        import redis
+
+        client = redis.Redis.from_url(cache_settings["LOCATION"])
+        keys = list(client.scan_iter(f"{cache_settings['KEY_PREFIX']}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()

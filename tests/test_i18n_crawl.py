@@ -56,6 +56,7 @@ ALLOWED = {
     "ID",
     "id",
     "IP",
+    "CIDR",  # the notation of an address network (10.0.0.0/8)
     "HTTP",
     "HTTPS",
     "JSON",

@@ -41,6 +41,12 @@ def _resource(path: str) -> str:
     return path.strip("/").split("/")[1]  # /api/<resource>/{id}/…
 
 
+@pytest.fixture(autouse=True)
+def _public_docs(request):
+    """The schema read anonymously, as a public deployment serves it (``API_DOCS_PUBLIC``)."""
+    request.getfixturevalue("settings").API_DOCS_PUBLIC = True
+
+
 @pytest.fixture
 def wsgi_app():
     """Django's WSGI application, without closing the test's connection after each request.

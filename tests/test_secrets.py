@@ -12,7 +12,12 @@ SECRET = "ihuyi-api-key-4f2a9c"
 @pytest.fixture
 def account(db):
     return VendorAccount.objects.create(
-        vendor="ihuyi", name="main", base_url="http://127.0.0.1:1", api_id="C123", api_secret=SECRET
+        vendor="ihuyi",
+        name="main",
+        base_url="http://127.0.0.1:1",
+        allow_plain_http=True,
+        api_id="C123",
+        api_secret=SECRET,
     )
 
 
@@ -66,6 +71,7 @@ def test_admin_keeps_the_secret_when_left_empty(admin_client, account):
             "vendor": "ihuyi",
             "is_active": "on",
             "base_url": "http://127.0.0.1:1",
+            "allow_plain_http": "on",
             "api_id": "C123",
             "api_secret": "",
             "user_id": "",
@@ -73,6 +79,7 @@ def test_admin_keeps_the_secret_when_left_empty(admin_client, account):
             "rate_limit_per_second": 5,
             "low_balance_threshold": "0",
             "price_per_unit": "",
+            "callback_rate_limit": 2000,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

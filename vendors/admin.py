@@ -2,14 +2,17 @@
 
 import json
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextareaWidget
+
+from voiceops.admin_base import ModelAdmin
 
 from . import services
 from .adapters import ADAPTERS, adapter_class
@@ -18,23 +21,26 @@ from .models import HEALTH_LEVELS, BalanceSnapshot, VendorAccount
 
 
 class VendorAccountForm(forms.ModelForm):
-    """The secret is typed in, never shown back: an empty field keeps the stored one."""
+    """The secret is typed in, never shown back: an empty field keeps the stored one, unless the
+    account now sends it somewhere else or differently (then it must be typed again)."""
 
     api_secret = forms.CharField(
         label=_("secret"),
         required=False,
         strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        widget=UnfoldAdminPasswordWidget(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Stored encrypted. Leave empty to keep the current secret."),
     )
 
     class Meta:
         model = VendorAccount
+        widgets = {"callback_allowed_ips": UnfoldAdminTextareaWidget(attrs={"rows": 3})}
         fields = (
             "name",
             "vendor",
             "is_active",
             "base_url",
+            "allow_plain_http",
             "api_id",
             "api_secret",
             "user_id",
@@ -43,13 +49,42 @@ class VendorAccountForm(forms.ModelForm):
             "pull_reports",
             "low_balance_threshold",
             "price_per_unit",
+            "callback_allowed_ips",
+            "callback_rate_limit",
         )
 
-    def clean_api_secret(self):
-        value = self.cleaned_data.get("api_secret")
-        if not value and self.instance.pk:
-            return self.instance.api_secret
-        return value
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and not cleaned.get("api_secret"):
+            stored = VendorAccount.objects.get(pk=self.instance.pk)
+            moved = self._secret_destination_changes(cleaned, stored) if stored.api_secret else []
+            if moved:
+                self.add_error(
+                    "api_secret",
+                    _(
+                        "Type the secret again: %(changes)s changed, and the stored secret is not sent to a new "
+                        "destination."
+                    )
+                    % {"changes": ", ".join(str(name) for name in moved)},
+                )
+            else:
+                cleaned["api_secret"] = stored.api_secret
+        return cleaned
+
+    def _secret_destination_changes(self, cleaned, stored: VendorAccount) -> list:
+        """The changed fields or options that decide where, or how openly, the secret goes."""
+        changes = [
+            self.fields[name].label
+            for name in ("vendor", "base_url", "allow_plain_http")
+            if name in cleaned and cleaned[name] != getattr(stored, name)
+        ]
+        vendor = cleaned.get("vendor") or stored.vendor
+        adapter = adapter_class(vendor) if vendor in ADAPTERS else None
+        new_options, old_options = cleaned.get("options") or {}, stored.options or {}
+        for key in getattr(adapter, "secret_options", ()):
+            if isinstance(new_options, dict) and new_options.get(key) != old_options.get(key):
+                changes.append(f"options.{key}")
+        return changes
 
 
 @admin.register(VendorAccount)
@@ -71,12 +106,16 @@ class VendorAccountAdmin(ModelAdmin):
     )
     actions = ["check_balance_now", "rotate_callback_token"]
     fieldsets = (
-        (None, {"fields": ("name", "vendor", "is_active", "base_url")}),
+        (None, {"fields": ("name", "vendor", "is_active", "base_url", "allow_plain_http")}),
         (
             _("Credentials"),
             {"fields": ("api_id", "api_secret", "secret_on_file", "user_id", "options", "option_reference")},
         ),
-        (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports", "callback_url_hint")}),
+        (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports")}),
+        (
+            _("Receipts pushed by the vendor"),
+            {"fields": ("callback_url_hint", "callback_allowed_ips", "callback_rate_limit")},
+        ),
         (_("Money"), {"fields": ("low_balance_threshold", "price_per_unit")}),
         (
             _("Health"),
@@ -86,6 +125,18 @@ class VendorAccountAdmin(ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_latest_balance()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        documented = adapter_class(obj.vendor).documented_hosts if obj.vendor in ADAPTERS else ()
+        host = urlsplit(obj.base_url).hostname if obj.base_url else None
+        if host and documented and host not in documented:
+            self.message_user(
+                request,
+                _("%(name)s sends its credentials to %(host)s; the vendor's document names %(documented)s.")
+                % {"name": obj.name, "host": host, "documented": ", ".join(documented)},
+                messages.WARNING,
+            )
 
     def get_fieldsets(self, request, obj=None):
         """A read-only viewer (finance) sees the masked secret only, never the field itself."""

@@ -6,7 +6,9 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
@@ -17,6 +19,19 @@ from voiceops.crypto import mask
 
 from .adapters import ADAPTERS, BAD_OPTION, VENDOR_CHOICES, adapter_class
 from .fields import EncryptedTextField
+
+
+def validate_base_url(value: str) -> None:
+    """Scheme, host and (optionally) port: nothing a request could be steered with besides the host."""
+    URLValidator(schemes=["http", "https"])(value)
+    parts = urlsplit(value)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "#" in value or "?" in value:
+        raise ValidationError(
+            _("Give only the scheme, host and port (like https://api.example.com:8080), without a path, query or “#”."),
+            code="not_origin",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(_("A base URL cannot carry a user name or password."), code="userinfo")
 
 
 def new_callback_token() -> str:
@@ -62,8 +77,16 @@ class VendorAccount(models.Model):
         _("base URL"),
         max_length=200,
         blank=True,
-        validators=[URLValidator(schemes=["http", "https"])],
+        validators=[validate_base_url],
         help_text=_("Scheme, host and port only, e.g. https://api.example.com:8080; the path is added by VoiceOps."),
+    )
+    allow_plain_http = models.BooleanField(
+        _("allow plain HTTP"),
+        default=False,
+        help_text=_(
+            "Some vendors document only http:// addresses. Outside development an http:// base URL is "
+            "refused unless this is ticked: the credentials then cross the network unencrypted."
+        ),
     )
     api_id = models.CharField(
         _("account id"),
@@ -99,7 +122,9 @@ class VendorAccount(models.Model):
         _("callback rate limit (requests/s)"),
         default=2000,
         validators=[MinValueValidator(1)],
-        help_text=_("Pushes above this rate are answered 429 so the vendor retries later (per web process)."),
+        help_text=_(
+            "Pushes above this rate are answered 429 so the vendor retries later (counted across all web processes)."
+        ),
     )
     is_active = models.BooleanField(_("active"), default=True)
     pull_reports = models.BooleanField(
@@ -173,6 +198,20 @@ class VendorAccount(models.Model):
 
     def clean(self):
         self.clean_options()
+        if (
+            self.base_url
+            and urlsplit(self.base_url).scheme == "http"
+            and not self.allow_plain_http
+            and not settings.DEBUG
+        ):
+            raise ValidationError(
+                {
+                    "base_url": _(
+                        "Use https://, or tick “allow plain HTTP” if this vendor offers no HTTPS "
+                        "(its credentials then cross the network unencrypted)."
+                    )
+                }
+            )
         for network in _allow_list_entries(self.callback_allowed_ips):
             if network:
                 try:

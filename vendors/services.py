@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +20,11 @@ from .models import BalanceSnapshot, VendorAccount
 
 logger = logging.getLogger(__name__)
 
+LAST_ERROR_MAX = 300  # characters an account shows as its last error
+# An answer the adapter could not parse is described, never quoted: whoever points an account at a
+# host of their own must not read that host's answers back through the admin.
+_UNPARSED_ANSWER = re.compile(r"\[(bad_response|http_\d{3})\]\s*(.*)\Z", re.S)
+
 CIRCUIT_FAILURES = 5  # consecutive request failures that open an account's circuit
 CIRCUIT_OPEN_FOR = timedelta(minutes=2)
 
@@ -29,6 +35,26 @@ class SnapshotResult:
     error: str = ""
 
 
+def error_summary(error: str | BaseException) -> str:
+    """What an account shows as its last error: the vendor's parsed code and message, bounded."""
+    if isinstance(error, VendorError):
+        text = f"[{error.code}] {error.message}"
+    elif isinstance(error, BaseException):
+        text = str(error) or type(error).__name__
+    else:
+        text = error
+    match = _UNPARSED_ANSWER.search(text)
+    if match:
+        text = (
+            text[: match.start()]
+            + f"[{match.group(1)}] "
+            + _("the answer is not in the vendor's documented format (%(count)d characters, not shown)")
+            % {"count": len(match.group(2))}
+        )
+    text = " ".join(text.split())
+    return text if len(text) <= LAST_ERROR_MAX else text[: LAST_ERROR_MAX - 1] + "…"
+
+
 def snapshot_balance(account: VendorAccount) -> SnapshotResult:
     """Read the balance from the vendor now, store it, and alert finance on a downward crossing."""
     try:
@@ -36,8 +62,8 @@ def snapshot_balance(account: VendorAccount) -> SnapshotResult:
     except NotSupported:
         return SnapshotResult(None, _("this vendor has no balance query"))
     except (VendorError, VendorUnavailable) as exc:
-        record_failure(account, str(exc))
-        return SnapshotResult(None, str(exc))
+        record_failure(account, exc)
+        return SnapshotResult(None, error_summary(exc))
     below = balance.amount < account.low_balance_threshold
     try:
         snapshot = BalanceSnapshot.objects.create(
@@ -45,7 +71,7 @@ def snapshot_balance(account: VendorAccount) -> SnapshotResult:
         )
     except DatabaseError:  # an amount the column cannot hold: the vendor's answer is wrong
         return SnapshotResult(
-            None, _("the vendor answered a balance that cannot be stored: %(raw)s") % {"raw": balance.raw[:200]}
+            None, _("the vendor answered a balance that cannot be stored: %(amount)s") % {"amount": balance.amount}
         )
     _alert_on_crossing(account, snapshot)
     return SnapshotResult(snapshot)
@@ -87,7 +113,7 @@ def snapshot_all_balances() -> int:
     return count
 
 
-def record_failure(account: VendorAccount, error: str, failures: int = 1) -> None:
+def record_failure(account: VendorAccount, error: str | BaseException, failures: int = 1) -> None:
     """Count a failed request; after CIRCUIT_FAILURES in a row the circuit opens.
 
     While open, dispatch skips the account. When it half-opens (time passed), one more failure
@@ -95,7 +121,9 @@ def record_failure(account: VendorAccount, error: str, failures: int = 1) -> Non
     """
     now = timezone.now()
     VendorAccount.objects.filter(pk=account.pk).update(
-        consecutive_failures=F("consecutive_failures") + failures, last_error=error[:1000], last_error_at=now
+        consecutive_failures=F("consecutive_failures") + failures,
+        last_error=error_summary(error),
+        last_error_at=now,
     )
     opened = VendorAccount.objects.filter(pk=account.pk, consecutive_failures__gte=CIRCUIT_FAILURES).update(
         circuit_open_until=now + CIRCUIT_OPEN_FOR, consecutive_failures=CIRCUIT_FAILURES - 1

@@ -8,7 +8,7 @@ class VoiceOpsConfig(AppConfig):
     verbose_name = _("VoiceOps")
 
     def ready(self):
-        from . import library_i18n
+        from . import library_i18n  # login_throttle: its signal receivers
         from .periodic import ensure_periodic_tasks
 
         library_i18n.install()

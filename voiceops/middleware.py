@@ -9,8 +9,11 @@ to the view; every other request goes on through the stack.
 
 from functools import cached_property
 
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.middleware.common import CommonMiddleware
 from django.urls import Resolver404, resolve, reverse
+from django.utils.translation import gettext as _
 
 from voiceops.api import errors as api_errors
 
@@ -60,3 +63,35 @@ class ApiAwareCommonMiddleware(CommonMiddleware):
         ):
             return api_errors.json_error_for_status(request, response.status_code)
         return response
+
+
+# Room for the multipart envelope and the form's other fields around the largest recipient file.
+BODY_ENVELOPE_BYTES = 1024 * 1024
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses a request whose ``Content-Length`` already says it is larger than the largest file
+    we accept, before a byte of its body is read (Django would otherwise stream it all to disk
+    first, to refuse it afterwards). The largest legitimate body is a recipient file."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.RECIPIENT_FILE_MAX_BYTES + BODY_ENVELOPE_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > limit:
+            message = _("The request is too large: at most %(size)s MB can be uploaded.") % {
+                "size": settings.RECIPIENT_FILE_MAX_BYTES // (1024 * 1024)
+            }
+            if request.path_info.startswith("/api/"):
+                response = JsonResponse(
+                    api_errors.error_body("client_error", "request_too_large", message),
+                    status=413,
+                    json_dumps_params={"ensure_ascii": False},
+                )
+            else:
+                response = HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+            response["Connection"] = "close"
+            return response
+        return self.get_response(request)

@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,7 +57,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "voiceops.client_address.TrustedProxyMiddleware",  # forwarding headers only from TRUSTED_PROXIES
     "django.middleware.security.SecurityMiddleware",
+    "voiceops.middleware.RequestSizeLimitMiddleware",  # too large by Content-Length: refused unread
     "voiceops.middleware.VendorCallbackMiddleware",  # vendor pushes skip the rest of the stack
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,19 +68,37 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
-# Login throttling (django-axes): a username or address with too many failures waits.
+# The reverse proxies in front of the application server (addresses or networks). Only a request
+# from one of them may say, in X-Forwarded-For / X-Forwarded-Proto, who the client was and whether
+# it came over HTTPS (voiceops/client_address.py); from anyone else those headers are dropped.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# Login throttling: an ADDRESS with too many failures waits (django-axes, by the trusted client
+# address); a USERNAME with many failures from anywhere is only slowed down, never locked, so
+# nobody can keep someone else out (voiceops/login_throttle.py). Operators unlock addresses in the
+# admin (Access attempts), anyone with a shell by `manage.py unlock_login`.
 # unfold's login form carries no "next": a login from /admin/login/ itself lands on the admin home.
 LOGIN_REDIRECT_URL = "admin:index"
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "voiceops.login_throttle.UsernameSlowdownBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "voiceops.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "voiceops.login_throttle.lockout_response"
+AXES_ENABLE_ADMIN = False  # voiceops/admin.py shows locked addresses in the admin's own style
+LOGIN_SLOWDOWN_AFTER = env.int("LOGIN_SLOWDOWN_AFTER", default=5)
+LOGIN_SLOWDOWN_MAX_SECONDS = env.float("LOGIN_SLOWDOWN_MAX_SECONDS", default=4.0)
 
 ROOT_URLCONF = "voiceops.urls"
 WSGI_APPLICATION = "voiceops.wsgi.application"
@@ -93,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -145,7 +167,8 @@ RECIPIENT_FILE_MAX_BYTES = env.int("RECIPIENT_FILE_MAX_BYTES", default=100 * 102
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 
 # Security: secure by default outside DEBUG, so `check --deploy` is clean in production.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if TRUSTED_PROXIES:  # a client talking to gunicorn directly cannot claim HTTPS (its header is dropped)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
@@ -154,8 +177,25 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+X_FRAME_OPTIONS = "DENY"  # the one X-Frame-Options header (XFrameOptionsMiddleware); CSP says the same
 SESSION_COOKIE_HTTPONLY = True
+# A working day by default; the session ends with it rather than lasting Django's two weeks.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=9 * 3600)
+# Content Security Policy (Django's own): scripts, styles, fonts and images from this site only.
+# unfold renders its sidebar and widgets with Alpine.js, which evaluates expressions: 'unsafe-eval'
+# is needed for scripts; inline style attributes are common in the admin's templates.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.UNSAFE_EVAL, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -217,6 +257,8 @@ DRF_STANDARDIZED_ERRORS = {
     # JSON in DEBUG too: the traceback goes to the log, the client gets the error body.
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
 }
+# /api/schema/ and /api/docs/ need a login outside DEBUG unless the interface description is public.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "VoiceOps API",
     "DESCRIPTION": "Voice calls through Chinese voice vendors: campaigns, templates and vendor accounts. "
@@ -262,7 +304,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"mask_callback_tokens": {"()": "voiceops.log_masking.MaskCallbackTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_callback_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # urllib3 logs request lines at DEBUG; some vendors (fungo) put credentials in the URL.
     "loggers": {

@@ -1,7 +1,8 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from .docs_access import SchemaAccess, docs_login_required
 from .views import (
     CampaignCallsView,
     CampaignViewSet,
@@ -20,7 +21,12 @@ router.register("templates", VoiceTemplateViewSet, basename="voicetemplate")
 
 urlpatterns = [
     path("campaigns/<int:id>/calls/", CampaignCallsView.as_view(), name="campaign-calls"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[SchemaAccess]), name="api-schema"),
+    # the split view serves its script from a URL (?script), so the page runs under the CSP
+    path(
+        "docs/",
+        docs_login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     *router.urls,
 ]

@@ -8,12 +8,14 @@ with the account's key. The raw body is stored before anything else can fail.
 import logging
 import time
 
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from vendors.adapters import ADAPTERS, CallbackRejected, ParsedCallback, get_adapter
 from vendors.models import VendorAccount
+from voiceops.client_address import client_address
 
 from ..models import CallbackEvent
 from ..receipts.events import store_and_apply, store_unapplied
@@ -22,20 +24,23 @@ from .accounts import active_accounts
 logger = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024
 
-_buckets: dict[int, list[float]] = {}
-
 
 def _within_rate(account: VendorAccount) -> bool:
-    """A token bucket per account in this process (no database round trip on the hot path)."""
-    now = time.monotonic()
-    rate = account.callback_rate_limit
-    tokens, last = _buckets.get(account.pk, (float(rate), now))
-    tokens = min(float(rate), tokens + (now - last) * rate)
-    if tokens < 1:
-        _buckets[account.pk] = (tokens, now)
-        return False
-    _buckets[account.pk] = (tokens - 1, now)
-    return True
+    """At most ``callback_rate_limit`` pushes per second per account, counted in the shared cache
+    (Redis in production) so that every web process draws from the same allowance."""
+    key = f"voiceops.callback-rate.{account.pk}.{int(time.time())}"
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the first push of this second
+        if cache.add(key, 1, timeout=5):
+            return True
+        count = cache.incr(key)
+    return count <= account.callback_rate_limit
+
+
+def _declared_length(request) -> int:
+    value = request.META.get("CONTENT_LENGTH") or ""
+    return int(value) if value.isdigit() else 0
 
 
 def _account_for(vendor: str, token: str) -> VendorAccount | None:
@@ -55,13 +60,14 @@ def vendor_callback(request, vendor: str, token: str):
     if account is None:
         logger.warning("callback for %s refused: unknown token", vendor)  # never log the token
         return HttpResponse("forbidden", status=403, content_type="text/plain")
-    if not account.callback_source_allowed(request.META.get("REMOTE_ADDR")):
-        logger.warning(
-            "callback for account %s refused: address %s not allowed", account.pk, request.META.get("REMOTE_ADDR")
-        )
+    source = client_address(request)
+    if not account.callback_source_allowed(source):
+        logger.warning("callback for account %s refused: address %s not allowed", account.pk, source)
         return HttpResponse("forbidden", status=403, content_type="text/plain")
     if not _within_rate(account):
         return HttpResponse("slow down", status=429, content_type="text/plain", headers={"Retry-After": "1"})
+    if _declared_length(request) > MAX_BODY:  # refused before the body is read
+        return HttpResponse("too large", status=413, content_type="text/plain")
     body = request.body
     if len(body) > MAX_BODY:
         return HttpResponse("too large", status=413, content_type="text/plain")
@@ -73,7 +79,7 @@ def vendor_callback(request, vendor: str, token: str):
         body=body,
         headers=headers,
         query=query,
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=source,
     )
     try:
         parsed: ParsedCallback = get_adapter(account).read_callback(body, headers, query)

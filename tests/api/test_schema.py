@@ -41,6 +41,12 @@ EXPECTED_PATHS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _public_docs(request):
+    """The schema read anonymously, as a public deployment serves it (``API_DOCS_PUBLIC``)."""
+    request.getfixturevalue("settings").API_DOCS_PUBLIC = True
+
+
 @pytest.fixture
 def schema(db):
     GENERATOR_STATS.reset()
@@ -78,7 +84,8 @@ def test_docs_page_uses_local_static_files_only(db):
     response = APIClient().get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "/api/schema/" in html
+    script = APIClient().get("/api/docs/?script=").content.decode()  # served apart: the CSP allows no inline script
+    assert "/api/schema/" in script and "<script>" not in html
     assert re.findall(r"https?://[^\s\"'<>]+", html) == []
     assets = re.findall(r"(?:src|href)=\"(/static/[^\"]+)\"", html)
     assert any("swagger-ui-bundle.js" in a for a in assets)

@@ -243,6 +243,10 @@ class BaseAdapter:
     report_delivery: tuple[str, ...] = ()
     outcome_map: Mapping[str, str] = {}
     max_content_length: int | None = None
+    # Hosts the vendor's document names (the admin warns when an account points elsewhere) and the
+    # options that change how the secret is sent (changing one requires the secret to be typed again).
+    documented_hosts: tuple[str, ...] = ()
+    secret_options: tuple[str, ...] = ()
     # (window in seconds, most calls to one number in that window) that the vendor states
     per_number_limits: tuple[tuple[int, int], ...] = ()
     message_ids = PER_CALL

@@ -191,6 +191,7 @@ def _refused(code: str) -> Refused:
 class FungoAdapter(BaseAdapter):
     code = "fungo"
     label = "fungo 企信通"
+    documented_hosts = ("qxt.fungo.cn",)  # the document's request URLs
     batch_size = 200
     products = ("verify", "notify")
     report_delivery = ("push",)

@@ -224,6 +224,8 @@ def wire_mobile(e164: str) -> str:
 class IhuyiAdapter(BaseAdapter):
     code = "ihuyi"
     label = "ihuyi 互亿无线"
+    documented_hosts = ("api.vm.ihuyi.com",)  # the document's request URLs
+    secret_options = ("auth_mode",)  # plain sends the APIKEY itself, dynamic only a hash of it
     batch_size = 1
     products = ("notify",)
     report_delivery = ("push",)

@@ -172,6 +172,7 @@ def _text(element: Element, tag: str) -> str:
 class Sms10692Adapter(BaseAdapter):
     code = "sms10692"
     label = "sms10692 platform"
+    documented_hosts = ("sms10692.com",)  # the document's request URLs
     batch_size = 1000
     products = ("notify", "verify", "marketing")
     free_content = True  # the content is played as sent

@@ -23,8 +23,8 @@ def give_roles_the_new_models(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0005_created_by_verbose_names'),
-        ('vendors', '0002_callback_guards'),
+        ('campaigns', '0006_operators_unlock_logins'),
+        ('vendors', '0003_account_plain_http_and_origin_only_base_url'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
