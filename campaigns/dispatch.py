@@ -401,15 +401,12 @@ def send_single_call(call_id: int) -> DispatchSummary:
         summary.requeued += 1
         return summary
     now = timezone.now()
-    if not CallRecord.objects.filter(pk=call_id, state=CallRecord.State.QUEUED).update(
-        state=CallRecord.State.SUBMITTING, account=account, submitted_at=now
-    ):
+    if not call.move_to(CallRecord.State.SUBMITTING, account=account, submitted_at=now):
         return summary  # another worker took it
-    call.state, call.submitted_at, call.account = CallRecord.State.SUBMITTING, now, account
     refusal = frequency.number_refusal_at_claim(call, now)
     if refusal is not None:
-        CallRecord.objects.filter(pk=call_id, state=CallRecord.State.SUBMITTING).update(
-            state=CallRecord.State.SUBMIT_FAILED,
+        call.move_to(
+            CallRecord.State.SUBMIT_FAILED,
             outcome="rate_limited",
             raw_code="voiceops:frequency_limit",
             raw_message=f"not sent: {refusal.window_name} reached for this number"[:500],

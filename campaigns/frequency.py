@@ -1,4 +1,4 @@
-"""How often one number may be called by single calls, and how many calls one credential may place a day.
+"""How often one number may be called by single calls, and how many calls one API key may place a day.
 
 Checked when a call is accepted (in the accepting transaction, under a per-number lock, so
 concurrent requests from any web worker count each other) and again when a worker claims the
@@ -8,7 +8,7 @@ call. Three kinds of limits (DESIGN.md, "Transactional calls"):
   default); every accepted call counts, failed ones included;
 - the vendor's own per-number limits (``per_number_limits`` on its adapter), counting every call
   to that number on that account, campaign calls included;
-- ``SINGLE_CALL_DAILY_CAP`` per API credential per local day (``CallQuota``).
+- ``SINGLE_CALL_DAILY_CAP`` per API key (``apikeys.permissions.credential_id``) per local day (``CallQuota``).
 """
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ class Refusal:
         values = {"most": self.most, "window": spoken_window(self.window_seconds), "frees": frees}
         if self.limit == "daily_cap":
             return (
-                gettext(
-                    "This credential has placed its %(most)s single calls for today; it may call again at %(frees)s."
-                )
+                gettext("This API key has placed its %(most)s single calls for today; it may call again at %(frees)s.")
                 % values
             )
         if self.limit == "vendor":
@@ -69,17 +67,10 @@ class Refusal:
             % values
         )
 
-    def as_dict(self, now: datetime | None = None) -> dict:
-        return {
-            "detail": self.message(),
-            "code": "rate_limited",
-            "limit": self.limit,
-            "window": self.window_name,
-            "window_seconds": self.window_seconds,
-            "max_calls": self.most,
-            "frees_at": timezone.localtime(self.frees_at).isoformat(),
-            "retry_after": self.retry_after(now),
-        }
+    @property
+    def code(self) -> str:
+        """The error code an API client can tell the limits apart by."""
+        return {"number": "number_limit", "vendor": "vendor_number_limit", "daily_cap": "daily_cap"}[self.limit]
 
 
 def spoken_window(seconds: int) -> str:

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from apikeys.permissions import credential_id
+from voiceops.api.errors import error_body
 
 from .models import IdempotencyKey
 
@@ -58,7 +59,11 @@ def run_once(request, key: str, handler) -> Response:
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         return Response(
-            {"detail": gettext("The Idempotency-Key header must be 1 to 255 printable characters.")},
+            error_body(
+                "client_error",
+                "invalid_idempotency_key",
+                gettext("The Idempotency-Key header must be 1 to 255 printable characters."),
+            ),
             status=status.HTTP_400_BAD_REQUEST,
         )
     credential = credential_id(request) or "anonymous"
@@ -137,15 +142,12 @@ def _lock_timeout_param() -> list[str]:
 
 def _answer_existing(existing: IdempotencyKey, fingerprint: str) -> Response:
     if existing.fingerprint != fingerprint:
+        detail = gettext(
+            "This Idempotency-Key was already used with a different request (%(method)s %(path)s "
+            "or another body). Send a new key for a new request."
+        ) % {"method": existing.method, "path": existing.path}
         return Response(
-            {
-                "detail": gettext(
-                    "This Idempotency-Key was already used with a different request (%(method)s %(path)s "
-                    "or another body). Send a new key for a new request."
-                )
-                % {"method": existing.method, "path": existing.path},
-                "code": "idempotency_key_reused",
-            },
+            error_body("client_error", "idempotency_key_reused", detail),
             status=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )
     if existing.status_code == IN_PROGRESS:
@@ -158,10 +160,11 @@ def _answer_existing(existing: IdempotencyKey, fingerprint: str) -> Response:
 
 def _in_progress() -> Response:
     return Response(
-        {
-            "detail": gettext("A request with this Idempotency-Key is still being processed; retry in a moment."),
-            "code": "idempotency_key_in_progress",
-        },
+        error_body(
+            "client_error",
+            "idempotency_key_in_progress",
+            gettext("A request with this Idempotency-Key is still being processed; retry in a moment."),
+        ),
         status=status.HTTP_409_CONFLICT,
         headers={"Retry-After": "1"},
     )

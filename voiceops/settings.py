@@ -338,7 +338,7 @@ def _windows(items: list[str]) -> list[tuple[int, int]]:
 
 
 SINGLE_CALL_NUMBER_LIMITS = _windows(env.list("SINGLE_CALL_NUMBER_LIMITS", default=["60:1", "3600:5", "86400:20"]))
-SINGLE_CALL_DAILY_CAP = env.int("SINGLE_CALL_DAILY_CAP", default=10000)  # per API credential, per local day
+SINGLE_CALL_DAILY_CAP = env.int("SINGLE_CALL_DAILY_CAP", default=10000)  # per API key (or person), per local day
 SINGLE_CALL_REPORT_WINDOW_MINUTES = env.int("SINGLE_CALL_REPORT_WINDOW_MINUTES", default=60)
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from vendors.adapters import NotSupported, adapter_class
@@ -495,6 +495,7 @@ class TemplateSubmitSerializer(serializers.Serializer):
 
 
 # ---- single calls
+@extend_schema_serializer(component_name="SingleCall")  # the request component: SingleCallRequest
 class SingleCallRequestSerializer(serializers.Serializer):
     """The body of ``POST /api/calls/``; the service checks what depends on the account."""
 
@@ -524,6 +525,10 @@ class SingleCallRequestSerializer(serializers.Serializer):
 
 
 class CallAttemptSerializer(serializers.ModelSerializer):
+    outcome = BlankAsNullChoiceField(
+        choices=OUTCOME_CHOICES, read_only=True, help_text=_("null until the vendor reports the call")
+    )
+
     class Meta:
         model = CallRecord
         fields = [
@@ -596,9 +601,11 @@ class SingleCallSerializer(serializers.ModelSerializer):
     def get_state(self, call) -> str:
         return self._field(call, "state", CallRecord.State.QUEUED)
 
-    @extend_schema_field(serializers.CharField(help_text="Empty until a result is known; else an outcome"))
-    def get_outcome(self, call) -> str:
-        return self._field(call, "outcome", "")
+    @extend_schema_field(
+        BlankAsNullChoiceField(choices=OUTCOME_CHOICES, help_text=_("null until the vendor reports the call"))
+    )
+    def get_outcome(self, call) -> str | None:
+        return self._field(call, "outcome", "") or None
 
     def get_raw_code(self, call) -> str:
         return self._field(call, "raw_code", "")
@@ -626,16 +633,3 @@ class SingleCallSerializer(serializers.ModelSerializer):
     def get_reported_at(self, call):
         value = self._field(call, "reported_at")
         return serializers.DateTimeField().to_representation(value) if value else None
-
-
-class FrequencyLimitSerializer(serializers.Serializer):
-    """Documentation: the body of a call refused by a frequency limit (HTTP 429)."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    limit = serializers.ChoiceField(choices=[("number", "number"), ("vendor", "vendor"), ("daily_cap", "daily_cap")])
-    window = serializers.CharField(help_text="e.g. number:1/1min")
-    window_seconds = serializers.IntegerField()
-    max_calls = serializers.IntegerField()
-    frees_at = serializers.DateTimeField()
-    retry_after = serializers.IntegerField(help_text="Seconds; also in the Retry-After header")

@@ -29,7 +29,7 @@ from apikeys.permissions import ScopedModelPermissions, api_key_of, credential_i
 from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
-from voiceops.api.errors import Conflict, ErrorSerializer
+from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests
 
 from .. import selectors, services, single_calls, templates_service
 from ..models import CallRecord, Campaign, RecipientImport, VoiceTemplate
@@ -39,7 +39,6 @@ from .serializers import (
     CallRecordSerializer,
     CampaignSerializer,
     CampaignStatsSerializer,
-    FrequencyLimitSerializer,
     ImportResultSerializer,
     LaunchSerializer,
     RecipientFileSerializer,
@@ -75,15 +74,22 @@ class CampaignErrorsMixin:
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    # What the service accepts: 1 to 255 printable ASCII characters (a header holds no others), no blank ends.
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
     OpenApiParameter.HEADER,
     description="Any unique string up to 255 characters. Sent again with the same body, the first answer is "
     "replayed (header `Idempotent-Replayed: true`) and nothing more is created; with another body: 422. "
-    "Kept 24 hours, per credential.",
+    "Kept 24 hours, per API key.",
 )
 IDEMPOTENCY_RESPONSES = {
-    409: OpenApiResponse(description="A request with this Idempotency-Key is still in progress; retry shortly"),
-    422: OpenApiResponse(description="This Idempotency-Key was used with a different request"),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="A request with this Idempotency-Key is still in progress (code `idempotency_key_in_progress`); "
+        "retry after the Retry-After header's seconds",
+    ),
+    422: OpenApiResponse(
+        ErrorSerializer, description="This Idempotency-Key was used with a different request (`idempotency_key_reused`)"
+    ),
 }
 CONFLICT = OpenApiResponse(ErrorSerializer, description="The campaign is in a state that does not allow this")
 IMPORT_STARTED = inline_serializer(
@@ -372,14 +378,37 @@ class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         description="`verify` reads out `code` (4 to 6 digits); `notify` and `voice_sms` play a `template` with its "
         "`variables`, or `content` where the vendor plays free text. Without `account`, the template's account or "
         "the route set for the product in the admin is used. Frequency limits per number (across every vendor), "
-        "the vendor's own per-number limits and a daily cap per credential are checked first: a refused call "
+        "the vendor's own per-number limits and a daily cap per API key are checked first: a refused call "
         "answers 429 saying which limit and when it frees, and nothing is sent.",
         request=SingleCallRequestSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={
             201: SingleCallSerializer,
             400: OpenApiResponse(ErrorSerializer, description="Field errors"),
-            429: OpenApiResponse(FrequencyLimitSerializer, description="A frequency limit refused the call"),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                examples=[
+                    OpenApiExample(
+                        "Number limit",
+                        value={
+                            "type": "client_error",
+                            "errors": [
+                                {
+                                    "code": "number_limit",
+                                    "detail": "At most 1 calls per 1 minute may go to one number; this number may "
+                                    "be called again at 2026-11-11 09:01:00.",
+                                    "attr": None,
+                                }
+                            ],
+                        },
+                        status_codes=["429"],
+                        response_only=True,
+                    )
+                ],
+                description="A frequency limit refused the call; nothing is sent. The code names the limit "
+                "(`number_limit`, `vendor_number_limit`, `daily_cap`), the detail the window and when it frees, "
+                "the Retry-After header the seconds until then",
+            ),
             **IDEMPOTENCY_RESPONSES,
         },
     )
@@ -391,13 +420,11 @@ class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             call = single_calls.place_call(
                 single_calls.CallRequest(**body.validated_data),
                 credential=credential_id(request),
-                user=request.user,
+                user=_actor(request),
             )
         except single_calls.CallRefused as refused:
-            data = refused.refusal.as_dict()
-            return Response(
-                data, status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(data["retry_after"])}
-            )
+            refusal = refused.refusal
+            raise TooManyRequests(refusal.message(), code=refusal.code, wait=refusal.retry_after()) from None
         url = reverse("singlecall-detail", args=[call.pk])
         return Response(self.get_serializer(call).data, status=status.HTTP_201_CREATED, headers={"Location": url})
 

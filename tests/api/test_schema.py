@@ -121,7 +121,7 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
             assert response["Content-Type"].startswith("application/json"), concrete
         assert operator.get(path.replace("{id}", "999999")).status_code in (200, 404)
         checked += 1
-    assert checked == 12
+    assert checked == 13
 
 
 # --------------------------------------------------------------------------- what a client generator needs
@@ -262,3 +262,13 @@ def test_created_objects_link_to_their_operations(schema):
     ]
     template = schema["paths"]["/api/templates/"]["post"]["responses"]["201"]["links"]
     assert {link["operationId"] for link in template.values()} == {"templates_retrieve", "templates_submit_create"}
+
+
+def test_a_single_call_documents_its_limits_and_idempotency_answers_in_the_one_error_body(schema):
+    responses = schema["paths"]["/api/calls/"]["post"]["responses"]
+    assert {"201", "400", "409", "422", "429"} <= set(responses)
+    assert responses["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    example = responses["429"]["content"]["application/json"]["examples"]["NumberLimit"]["value"]
+    assert example["errors"][0]["code"] == "number_limit"
+    header = next(p for p in schema["paths"]["/api/calls/"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
+    assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)

@@ -1,4 +1,4 @@
-"""Frequency limits: a number, a vendor's own per-number limits and a credential's day, refused with 429."""
+"""Frequency limits: a number, a vendor's own per-number limits and an API key's day, refused with 429."""
 
 from datetime import timedelta
 
@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from campaigns import dispatch, frequency
 from campaigns.models import CallRecord, CallRoute, SingleCall, VoiceTemplate
+from tests.api.helpers import errors
 from tests.calls import integrator
 from tests.factories import make_account
 from tests.fakes.ihuyi import FakeIhuyi
@@ -25,16 +26,21 @@ def verify(mobile="13800138000", **extra):
     return {"mobile": mobile, "product": "verify", "code": "1234", **extra}
 
 
+def refusal(response) -> tuple[str, str, int]:
+    """A 429 in the one error body: the limit's code, the sentence for people, Retry-After in seconds."""
+    assert response.status_code == 429, response.json()
+    [error] = errors(response)
+    assert error["attr"] is None
+    return error["code"], error["detail"], int(response["Retry-After"])
+
+
 def test_a_second_call_to_a_number_within_the_minute_is_refused_and_says_when_it_frees(route):
     client = integrator()
     assert client.post("/api/calls/", verify(), format="json").status_code == 201
-    refused = client.post("/api/calls/", verify("+86 138-0013-8000"), format="json")
-    assert refused.status_code == 429
-    body = refused.json()
-    assert body["limit"] == "number" and body["window"] == "number:1/1min"
-    assert body["window_seconds"] == 60 and body["max_calls"] == 1
-    assert 55 <= body["retry_after"] <= 60 and refused["Retry-After"] == str(body["retry_after"])
-    assert "1 minute" in body["detail"] and body["frees_at"].endswith("+08:00")  # local time, as every time
+    code, detail, retry_after = refusal(client.post("/api/calls/", verify("+86 138-0013-8000"), format="json"))
+    assert code == "number_limit" and 55 <= retry_after <= 60
+    frees = timezone.localtime(timezone.now() + timedelta(seconds=retry_after))
+    assert "At most 1 calls per 1 minute" in detail and frees.strftime("%H:%M") in detail  # local time
     assert SingleCall.objects.count() == 1 and CallRecord.objects.count() == 1  # nothing created, nothing sent
     assert client.post("/api/calls/", verify("13800138001"), format="json").status_code == 201  # another number
 
@@ -47,9 +53,9 @@ def test_the_hour_window_counts_failed_calls_and_the_refusal_names_it(route, set
     for minutes in (40, 30, 20, 10):
         call = SingleCall.objects.create(product="verify", mobile="+8613800138000", account=route)
         SingleCall.objects.filter(pk=call.pk).update(created_at=timezone.now() - timedelta(minutes=minutes))
-    refused = client.post("/api/calls/", verify(), format="json").json()
-    assert refused["window"] == "number:5/1h"
-    assert 595 <= refused["retry_after"] <= 600  # the oldest of the five leaves the hour in ten minutes
+    code, detail, retry_after = refusal(client.post("/api/calls/", verify(), format="json"))
+    assert code == "number_limit" and "At most 5 calls per 1 hour" in detail
+    assert 595 <= retry_after <= 600  # the oldest of the five leaves the hour in ten minutes
 
 
 def test_windows_are_configurable(route, settings):
@@ -57,18 +63,19 @@ def test_windows_are_configurable(route, settings):
     client = integrator()
     assert client.post("/api/calls/", verify(), format="json").status_code == 201
     assert client.post("/api/calls/", verify(), format="json").status_code == 201
-    assert client.post("/api/calls/", verify(), format="json").json()["window"] == "number:2/1min"
+    assert "At most 2 calls per 1 minute" in refusal(client.post("/api/calls/", verify(), format="json"))[1]
 
 
-def test_the_daily_cap_is_per_credential(route, settings):
+def test_the_daily_cap_is_per_api_key(route, settings):
     settings.SINGLE_CALL_DAILY_CAP = 2
     crm, shop = integrator("crm"), integrator("shop")
     assert crm.post("/api/calls/", verify("13800138001"), format="json").status_code == 201
     assert crm.post("/api/calls/", verify("13800138002"), format="json").status_code == 201
-    refused = crm.post("/api/calls/", verify("13800138003"), format="json")
-    assert refused.status_code == 429 and refused.json()["limit"] == "daily_cap"
+    code, detail, retry_after = refusal(crm.post("/api/calls/", verify("13800138003"), format="json"))
     frees = timezone.localtime(timezone.now()).date() + timedelta(days=1)
-    assert refused.json()["frees_at"].startswith(frees.isoformat())
+    assert code == "daily_cap" and "This API key has placed its 2 single calls" in detail
+    assert f"{frees.isoformat()} 00:00:00" in detail
+    assert timezone.localtime(timezone.now() + timedelta(seconds=retry_after)).date() == frees
     assert shop.post("/api/calls/", verify("13800138003"), format="json").status_code == 201
     assert SingleCall.objects.count() == 3
 
@@ -77,7 +84,7 @@ def test_a_refused_call_uses_none_of_the_daily_cap(route, settings):
     settings.SINGLE_CALL_DAILY_CAP = 1
     client = integrator()
     assert client.post("/api/calls/", verify(), format="json").status_code == 201
-    assert client.post("/api/calls/", verify(), format="json").json()["limit"] == "number"
+    assert refusal(client.post("/api/calls/", verify(), format="json"))[0] == "number_limit"
     settings.SINGLE_CALL_DAILY_CAP = 2
     assert client.post("/api/calls/", verify("13800138009"), format="json").status_code == 201
 
@@ -100,7 +107,8 @@ def test_the_vendors_own_per_number_limits_refuse_before_sending(
             answers.append(client.post("/api/calls/", body, format="json"))
         CallRecord.objects.update(submitted_at=timezone.now() - timedelta(seconds=2 * (4 - n)))  # 1/s kept
     assert [a.status_code for a in answers] == [201, 201, 201, 429]
-    assert answers[3].json()["limit"] == "vendor" and answers[3].json()["window"] == "vendor:3/1min"
+    code, detail, _retry_after = refusal(answers[3])
+    assert code == "vendor_number_limit" and "The vendor allows at most 3 calls per 1 minute" in detail
     assert len(fake.submitted) == 3
 
 

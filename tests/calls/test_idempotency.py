@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns.models import CallRecord, CallRoute, Campaign, Recipient, SingleCall
 from idempotency.models import IdempotencyKey
 from idempotency.services import delete_expired
-from tests.api.helpers import client_for
+from tests.api.helpers import client_for, errors
 from tests.calls import integrator
 from tests.factories import make_account, make_campaign
 
@@ -46,7 +46,8 @@ def test_the_same_key_with_another_body_is_refused_with_the_reason(route):
     assert post(client, VERIFY, "k-2").status_code == 201
     refused = post(client, {**VERIFY, "code": "9999"}, "k-2")
     assert refused.status_code == 422
-    assert "different request" in refused.json()["detail"] and refused.json()["code"] == "idempotency_key_reused"
+    [error] = errors(refused)
+    assert "different request" in error["detail"] and error["code"] == "idempotency_key_reused"
     assert post(client, {"name": "x"}, "k-2", path="/api/campaigns/").status_code in (403, 422)
     assert SingleCall.objects.count() == 1
 

@@ -5,6 +5,7 @@ import pytest
 from campaigns import services, tasks
 from campaigns.models import CallCounter, CallRecord, CallRoute, SingleCall, VoiceTemplate
 from campaigns.selectors import campaign_stats
+from tests.api.helpers import field_errors
 from tests.calls import integrator
 from tests.factories import make_account, make_campaign, run_until_done
 
@@ -143,7 +144,7 @@ def test_content_where_the_vendor_plays_free_text(client, django_capture_on_comm
 def test_bad_input_is_refused_with_the_field_and_creates_nothing(client, account, change, field):
     response = client.post("/api/calls/", {**VERIFY, **change}, format="json")
     assert response.status_code == 400, response.json()
-    assert field in response.json()
+    assert field_errors(response, field), response.json()
     assert not SingleCall.objects.exists() and not CallRecord.objects.exists()
 
 
@@ -167,7 +168,7 @@ def test_notify_mistakes_name_what_to_correct(client, account):
     ]
     for change, field in cases:
         response = client.post("/api/calls/", {"mobile": "13800138000", **change}, format="json")
-        assert response.status_code == 400 and field in response.json(), (change, response.json())
+        assert response.status_code == 400 and field_errors(response, field), (change, response.json())
     assert not SingleCall.objects.exists()
 
 
@@ -175,7 +176,7 @@ def test_an_inactive_route_account_is_refused(client, account):
     account.is_active = False
     account.save()
     response = client.post("/api/calls/", VERIFY, format="json")
-    assert response.status_code == 400 and "inactive" in response.json()["account"][0]
+    assert response.status_code == 400 and "inactive" in field_errors(response, "account")[0]
 
 
 def test_a_user_without_the_permission_cannot_place_calls(account):

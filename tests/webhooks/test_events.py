@@ -75,7 +75,6 @@ def test_a_push_of_many_receipts_in_one_bulk_statement_writes_every_event(client
             custom_id=c.custom_id,
             mobile=c.mobile,
             outcome="answered",
-            answered=True,
             talk_seconds=5,
             billed_seconds=6,
             key_pressed=None,
