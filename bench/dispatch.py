@@ -58,12 +58,13 @@ def make_campaign(name, account, calls, content):
     from campaigns import services
     from campaigns.imports import import_records
     from campaigns.models import Campaign
+    from voiceops.bounds import MAX_CALLS_PER_SECOND
 
     campaign = Campaign.objects.create(
         name=name,
         account=account,
         content=content,
-        rate_limit_per_second=1_000_000,
+        rate_limit_per_second=MAX_CALLS_PER_SECOND,
         quiet_hours_start="00:00",
         quiet_hours_end="00:00",
         report_window_minutes=600,
@@ -98,6 +99,7 @@ def run(campaign, fake, calls) -> dict:
 
 def main() -> None:
     setup(eager=False)
+    from voiceops.bounds import MAX_CALLS_PER_SECOND
     from voiceops.celery import app
 
     app.conf.update(broker_url=BROKER, task_always_eager=False)
@@ -114,7 +116,7 @@ def main() -> None:
         base_url=emay.url,
         api_id=emay.app_id,
         api_secret=emay.secret_key,
-        rate_limit_per_second=1_000_000,
+        rate_limit_per_second=MAX_CALLS_PER_SECOND,
     )
     ihuyi_account = VendorAccount.objects.create(
         vendor="ihuyi",
@@ -122,7 +124,7 @@ def main() -> None:
         base_url=ihuyi.url,
         api_id=ihuyi.account,
         api_secret=ihuyi.apikey,
-        rate_limit_per_second=1_000_000,
+        rate_limit_per_second=MAX_CALLS_PER_SECOND,
     )
     worker = start_worker()
     try:

@@ -278,6 +278,7 @@ def main() -> None:
     from tests.fakes.ihuyi import FakeIhuyi
     from vendors.models import VendorAccount
     from vendors.services import CIRCUIT_FAILURES
+    from voiceops.bounds import MAX_CALLS_PER_SECOND
     from voiceops.celery import app
 
     connection.close()  # the push clients are forked now, before any thread or connection they must not share
@@ -371,7 +372,7 @@ def main() -> None:
             account=emay_account,
             fallback_account=ihuyi_account,
             content=TEXT,
-            rate_limit_per_second=1_000_000,
+            rate_limit_per_second=MAX_CALLS_PER_SECOND,
             quiet_hours_start="00:00",
             quiet_hours_end="00:00",
             max_attempts=2,

@@ -454,6 +454,9 @@ class CallRecordAdmin(ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # every call is accounted for, even from superusers; removal is a retention job's
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk:
             # raw callback bodies (other calls' ids among them) only for those who may read callback events
@@ -646,6 +649,9 @@ class CallbackEventAdmin(ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the raw record of what vendors sent is kept, even from superusers
+
 
 @admin.register(InboundReply)
 class InboundReplyAdmin(ModelAdmin):
@@ -668,8 +674,55 @@ class InboundReplyAdmin(ModelAdmin):
 
 @admin.register(DoNotCallEntry)
 class DoNotCallEntryAdmin(ModelAdmin):
+    """Entries typed in any spelling (normalized by the model), imported from a file, exported."""
+
     list_display = ("mobile", "reason", "created_at")
     search_fields = ("mobile", "reason")
+    search_help_text = _("A number in any spelling, or words of the reason.")
+    list_before_template = "admin/campaigns/donotcallentry/import_export.html"
+    actions = ["export_csv", "export_xlsx"]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found, _dup = _number_search(queryset, term, extra=())
+        return found | queryset.filter(reason__icontains=term), False
+
+    def get_urls(self):
+        fmt = "(?P<fmt>csv|xlsx)"
+        return [
+            path("import/", _wrap(self, admin_views.import_do_not_call), name="campaigns_donotcallentry_import"),
+            re_path(
+                rf"^export\.{fmt}$", _wrap(self, admin_views.export_do_not_call), name="campaigns_donotcallentry_export"
+            ),
+            re_path(
+                rf"^rejected/(?P<token>[0-9a-f]{{32}})\.{fmt}$",
+                _wrap(self, admin_views.do_not_call_rejected),
+                name="campaigns_donotcallentry_rejected",
+            ),
+        ] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "vo_dnc": {
+                "can_import": self.has_add_permission(request),
+                "import_url": reverse("admin:campaigns_donotcallentry_import"),
+                "export_urls": {
+                    fmt: reverse("admin:campaigns_donotcallentry_export", args=[fmt]) for fmt in exports.FORMATS
+                },
+            },
+        }
+        return super().changelist_view(request, extra_context)
+
+    @action(description=_("Export selected entries as CSV"), permissions=["view"])
+    def export_csv(self, request, queryset):
+        return exports.export_do_not_call(queryset, "csv")
+
+    @action(description=_("Export selected entries as XLSX"), permissions=["view"])
+    def export_xlsx(self, request, queryset):
+        return exports.export_do_not_call(queryset, "xlsx")
 
 
 @admin.register(RecipientImport)

@@ -7,20 +7,27 @@ bounded: every figure comes from grouped aggregates, never from a loop over rows
 
 from __future__ import annotations
 
+import tempfile
+import uuid
+from pathlib import Path
+
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from reporting.charts import outcome_chart, outcome_color, outcome_label, timeline_chart
 
-from . import exports, selectors, services
-from .models import CallRecord, Campaign, RecipientImport
+from . import do_not_call, exports, selectors, services
+from .models import CallRecord, Campaign, DoNotCallEntry, RecipientImport
+from .readers import FILE_SUFFIXES, UnreadableFile, check_size
 
 RECENT_IMPORTS = 5
 TEST_CALLS_SHOWN = 5
@@ -72,7 +79,8 @@ def import_status(job: RecipientImport) -> dict:
         "failed": job.state == RecipientImport.State.FAILED,
     }
     data["rejected"] = data["invalid"] + data["duplicates"] + data["blocked"]
-    if data["ok"] and data["rejected"]:
+    data["has_counts"] = data["finished"] and data["rows"] > 0
+    if data["finished"] and data["rejected"]:
         for fmt in exports.FORMATS:
             data[f"rejected_{fmt}_url"] = reverse(
                 "admin:campaigns_campaign_import_rejected", args=[job.campaign_id, job.pk, fmt]
@@ -93,7 +101,7 @@ def _allowed_actions(request, model_admin, campaign: Campaign) -> dict[str, bool
 def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
     """Everything the campaign's change page shows above the form (a fixed number of queries)."""
     stats = selectors.campaign_stats(campaign)
-    progress = selectors.progress_from_states(stats["by_state"], stats["recipients"])
+    progress = selectors.progress_from_states(stats["by_state"], stats["recipients"], stats["numbers_ended"])
     retries_pending = CallRecord.objects.filter(
         campaign=campaign, state=CallRecord.State.QUEUED, attempt__gt=1, is_test=False
     ).count()
@@ -127,7 +135,7 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
             "progress": progress,
             "progress_url": reverse("admin:campaigns_campaign_progress", args=[campaign.pk]),
             "live": campaign.state in (Campaign.State.RUNNING, Campaign.State.SCHEDULED),
-            "answer_rate": f"{stats['answer_rate'] * 100:.1f}%" if stats["answer_rate"] is not None else "—",
+            "answer_rate": progress["answer_rate_per_attempt"],
             "avg_talk": f"{stats['avg_talk_seconds']:.0f}" if stats["avg_talk_seconds"] is not None else "—",
             "retries_pending": retries_pending,
             "test_calls": test_calls,
@@ -155,8 +163,11 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
             },
             "calls_url": reverse("admin:campaigns_callrecord_changelist") + f"?campaign__id__exact={campaign.pk}",
             "now_local": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
-            "held_by_quiet_hours": campaign.state == Campaign.State.RUNNING and not campaign.in_calling_hours(),
             "calling_hours": f"{campaign.quiet_hours_start:%H:%M}–{campaign.quiet_hours_end:%H:%M}",
+            "quiet_start": f"{campaign.quiet_hours_start:%H:%M}",
+            "quiet_end": f"{campaign.quiet_hours_end:%H:%M}",
+            "launch_warning": calling_hours_warning(campaign, timezone.now()),
+            "not_dialling": selectors.why_not_dialling(campaign),
         }
     }
 
@@ -170,6 +181,26 @@ def _parse_when(value: str):
     if moment is None:
         return None
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def calling_hours_warning(campaign: Campaign, when) -> str:
+    """ "Calls will start at 08:00" when ``when`` falls outside the campaign's calling hours, else ""."""
+    starts = campaign.calls_start_at(when)
+    if starts == when:
+        return ""
+    local = timezone.localtime(starts)
+    same_day = local.date() == timezone.localtime(when).date()
+    return _("%(when)s is outside the calling hours (%(hours)s, Asia/Shanghai): calls will start at %(start)s.") % {
+        "when": timezone.localtime(when).strftime("%H:%M"),
+        "hours": f"{campaign.quiet_hours_start:%H:%M}–{campaign.quiet_hours_end:%H:%M}",
+        "start": local.strftime("%H:%M") if same_day else local.strftime("%H:%M, %Y-%m-%d"),
+    }
+
+
+def _warn_outside_calling_hours(request, campaign: Campaign, when) -> None:
+    warning = calling_hours_warning(campaign, when)
+    if warning:
+        messages.warning(request, warning)
 
 
 @require_POST
@@ -186,20 +217,18 @@ def campaign_action(request, model_admin, object_id, action):
                 _("“%(name)s” is running: calls go out as the schedule and calling hours allow.")
                 % {"name": campaign.name},
             )
+            _warn_outside_calling_hours(request, campaign, timezone.now())
         elif action == "schedule":
             when = _parse_when(request.POST.get("scheduled_at", ""))
             if when is None:
                 raise services.CampaignError(_("Give the date and time to start at."))
-            if when <= timezone.now():
-                raise services.CampaignError(
-                    _("The start time must be in the future; use “Launch now” to start at once.")
-                )
             services.launch(campaign, at=when, actor=request.user)
             messages.success(
                 request,
                 _("“%(name)s” is scheduled to start at %(when)s.")
                 % {"name": campaign.name, "when": formats.date_format(timezone.localtime(when), "DATETIME_FORMAT")},
             )
+            _warn_outside_calling_hours(request, campaign, when)
         elif action == "pause":
             services.pause(campaign, actor=request.user)
             messages.success(
@@ -305,3 +334,100 @@ def export_import_rejected(request, model_admin, object_id, import_id, fmt):
     if job is None:
         raise Http404(_("No such import."))
     return exports.export_rejected(job, fmt)
+
+
+# --------------------------------------------------------------------------- do-not-call list
+REJECTED_CACHE_SECONDS = 3600
+DNC_REASONS_SHOWN = 5
+
+
+def _dnc_changelist():
+    return HttpResponseRedirect(reverse("admin:campaigns_donotcallentry_changelist"))
+
+
+@require_POST
+def import_do_not_call(request, model_admin):
+    """A CSV/XLSX of numbers (and optional reasons) into the list; rejected rows reported inline
+    and downloadable for an hour; a file that added nothing is reported as a failure."""
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    upload = request.FILES.get("file")
+    if upload is None or not upload.size:
+        messages.error(request, _("Choose a CSV or XLSX file to upload."))
+        return _dnc_changelist()
+    if Path(upload.name).suffix.lower() not in FILE_SUFFIXES:
+        messages.error(request, _("“%(name)s” is not a CSV or XLSX file.") % {"name": upload.name})
+        return _dnc_changelist()
+    try:
+        check_size(upload.size)
+        with _stored(upload) as path:
+            result = do_not_call.import_file(path, upload.name, request.POST.get("reason", ""))
+    except UnreadableFile as exc:
+        messages.error(request, _("Nothing was added: %(error)s") % {"error": exc})
+        return _dnc_changelist()
+    link = ""
+    if result.rejected:
+        token = uuid.uuid4().hex
+        cache.set(f"voiceops.dnc.rejected.{token}", result.rejected, REJECTED_CACHE_SECONDS)
+        link = format_html(
+            ' {}: <a class="vo-link" href="{}">CSV</a> · <a class="vo-link" href="{}">XLSX</a>',
+            _("Rejected rows"),
+            reverse("admin:campaigns_donotcallentry_rejected", args=[token, "csv"]),
+            reverse("admin:campaigns_donotcallentry_rejected", args=[token, "xlsx"]),
+        )
+    reasons = "; ".join(
+        _("line %(line)s “%(number)s”: %(reason)s") % {"line": line, "number": number, "reason": reason}
+        for line, number, reason in result.rejected[:DNC_REASONS_SHOWN]
+    )
+    figures = {"rows": result.rows, "added": result.added, "already": result.already, "rejected": len(result.rejected)}
+    if result.failed:
+        text = _("Nothing was added from “%(name)s”: all %(rows)d rows were rejected. First reasons: %(reasons)s") % {
+            **figures,
+            "name": upload.name,
+            "reasons": reasons,
+        }
+        messages.error(request, format_html("{}{}", text, link))
+    else:
+        text = _(
+            "“%(name)s”: %(added)d numbers added, %(already)d already on the list, %(rejected)d rows rejected."
+        ) % {**figures, "name": upload.name}
+        if reasons:
+            text += " " + _("First reasons: %(reasons)s") % {"reasons": reasons}
+        level = messages.WARNING if result.rejected else messages.SUCCESS
+        messages.add_message(request, level, format_html("{}{}", text, link))
+    return _dnc_changelist()
+
+
+class _stored:
+    """The upload as a file on disk for the reader (deleted afterwards: it holds people's numbers)."""
+
+    def __init__(self, upload):
+        self.upload = upload
+
+    def __enter__(self) -> Path:
+        suffix = Path(self.upload.name).suffix.lower()
+        self.file = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115
+        for chunk in self.upload.chunks():
+            self.file.write(chunk)
+        self.file.close()
+        return Path(self.file.name)
+
+    def __exit__(self, *exc):
+        Path(self.file.name).unlink(missing_ok=True)
+
+
+@require_GET
+def export_do_not_call(request, model_admin, fmt):
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    return exports.export_do_not_call(DoNotCallEntry.objects.all(), fmt)
+
+
+@require_GET
+def do_not_call_rejected(request, model_admin, token, fmt):
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    rows = cache.get(f"voiceops.dnc.rejected.{token}")
+    if rows is None:
+        raise Http404(_("This report has expired; import the file again to see its rejected rows."))
+    return exports.export_rejected_rows(rows, fmt, f"do-not-call-rejected-{token[:8]}")

@@ -31,7 +31,7 @@ from vendors.models import VendorAccount
 from . import frequency
 from .database.bulk import update_calls
 from .lifecycle import complete_if_done
-from .models import CallRecord, Campaign, SingleCall, VoiceTemplate
+from .models import CallRecord, Campaign, DoNotCallEntry, SingleCall, VoiceTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ MAX_BACKOFF = timedelta(minutes=30)  # each later try waits twice as long, up to
 REQUEUE, UNCERTAIN = RESULT_NOT_SENT, RESULT_UNCERTAIN
 # Codes meaning "the vendor may have the request": the call is reconciled, never re-sent blindly.
 UNCERTAIN_CODES = (UNCERTAIN, "unavailable", "bad_response")
+DO_NOT_CALL = "do_not_call"  # raw_code of a call cancelled at dispatch because its number is on the list
 
 
 @dataclass
@@ -80,7 +81,10 @@ def claim(campaign: Campaign, account: VendorAccount, limit: int) -> list[CallRe
         )
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("id", flat=True)[:limit])
+        rows = list(due.values_list("id", "mobile")[:limit])
+        if not rows:
+            return []
+        ids = cancel_do_not_call(rows)
         if not ids:
             return []
         CallRecord.transition(
@@ -91,6 +95,18 @@ def claim(campaign: Campaign, account: VendorAccount, limit: int) -> list[CallRe
         .select_related("recipient")
         .only("id", "mobile", "custom_id", "attempt", "submit_tries", "recipient__variables")
     )
+
+
+def cancel_do_not_call(rows: list[tuple[int, str]]) -> list[int]:
+    """The do-not-call list checked again as calls go out: an entry added after the import still
+    blocks the call (cancelled, never dialled). Returns the ids that may be sent."""
+    blocked = set(DoNotCallEntry.objects.filter(mobile__in={m for _id, m in rows}).values_list("mobile", flat=True))
+    if not blocked:
+        return [cid for cid, _m in rows]
+    CallRecord.objects.filter(
+        id__in=[cid for cid, mobile in rows if mobile in blocked], state=CallRecord.State.QUEUED
+    ).update(state=CallRecord.State.CANCELLED, raw_code=DO_NOT_CALL, raw_message="on the do-not-call list")
+    return [cid for cid, mobile in rows if mobile not in blocked]
 
 
 def outbound(campaign: Campaign, calls: list[CallRecord]) -> list[OutboundCall]:

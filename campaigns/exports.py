@@ -193,3 +193,17 @@ def rejected_rows(job: RecipientImport) -> Iterator[list]:
 def export_rejected(job: RecipientImport, fmt: str):
     stem = f"rejected-{job.pk}-{job.original_name.rsplit('.', 1)[0]}"
     return export_response(fmt, stem, rejected_header(), rejected_rows(job), title=_("Rejected rows"))
+
+
+# --------------------------------------------------------------------------- do-not-call list
+def export_do_not_call(queryset, fmt: str):
+    from . import do_not_call
+
+    stem = f"do-not-call-{timezone.localtime():%Y%m%d-%H%M}"
+    return export_response(
+        fmt, stem, do_not_call.export_header(), do_not_call.export_rows(queryset), title=_("Do-not-call list")
+    )
+
+
+def export_rejected_rows(rows: list, fmt: str, stem: str):
+    return export_response(fmt, stem, rejected_header(), iter(rows), title=_("Rejected rows"))

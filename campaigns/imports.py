@@ -33,6 +33,9 @@ PROGRESS_EVERY = 20_000
 SQLITE_BATCH = 2_000
 
 
+FIRST_REASONS_SHOWN = 5
+
+
 @dataclass
 class ImportResult:
     rows: int = 0
@@ -46,6 +49,24 @@ class ImportResult:
         setattr(self, counter, getattr(self, counter) + 1)
         if len(self.rejected) < MAX_REJECTED_KEPT:
             self.rejected.append([line, mobile[:40], reason])
+
+    @property
+    def accepted_nothing(self) -> bool:
+        """Rows came and none was taken: a failure to show as one, not a success with zeros."""
+        return self.rows > 0 and self.accepted == 0
+
+    def first_reasons(self, count: int = FIRST_REASONS_SHOWN) -> str:
+        """The first rejected rows in words, to show inline ("line 2 “abc”: not a phone number; …")."""
+        return "; ".join(
+            _("line %(line)s “%(number)s”: %(reason)s") % {"line": line, "number": number, "reason": reason}
+            for line, number, reason in self.rejected[:count]
+        )
+
+    def nothing_accepted_message(self) -> str:
+        return _(
+            "No recipient was accepted: all %(rows)d rows were rejected (invalid %(invalid)d, duplicates "
+            "%(duplicates)d, do-not-call %(blocked)d). First reasons: %(reasons)s"
+        ) % {**self.as_dict(), "reasons": self.first_reasons()}
 
     def as_dict(self) -> dict:
         return {

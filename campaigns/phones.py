@@ -25,6 +25,8 @@ _SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?[eE][+]?[0-9]+")
 _FLOAT_SUFFIX = re.compile(r"([0-9]{5,})\.0+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _CN_EXTENSION = re.compile(r"(?:转|分机)[0-9]+")
+# A direct number followed by an extension: "13800138001-123", "010-12345678 ext 9", "…#12", "…x5".
+_EXTENSION_SUFFIX = re.compile(r"^(.+?)\s*(?:[-,;#~]|ext\.?|x|转|分机)\s*[0-9]{1,6}$", re.IGNORECASE)
 _prefix_valid: dict[str, bool] = {}
 
 
@@ -50,9 +52,30 @@ def _ascii_digit(match: re.Match) -> str:
 
 def normalize(text: str) -> str:
     """'138 0013-8000', '+86 13800138000', '0086…', '010-12345678' → E.164, or InvalidNumber."""
+    try:
+        return _normalize(text)
+    except InvalidNumber as exc:
+        if exc.args[0] in (REASON_INVALID, REASON_FORMAT) and _has_extension(text):
+            raise InvalidNumber(REASON_EXTENSION) from exc
+        raise
+
+
+def _has_extension(text) -> bool:
+    """A refused text that is a valid number once an extension-like tail is cut off (the slow path only)."""
+    found = _EXTENSION_SUFFIX.match(str(text).strip())
+    if not found:
+        return False
+    try:
+        _normalize(found.group(1))
+    except InvalidNumber:
+        return False
+    return True
+
+
+def _normalize(text: str) -> str:
     if text is None:
         raise InvalidNumber(REASON_EMPTY)
-    raw = str(text).strip()
+    raw = str(text).strip().removeprefix("'")  # Excel's text marker, as our own exports write it
     if not raw.isascii():
         raw = _NON_ASCII.sub(_ascii_digit, raw)
     if "." in raw:

@@ -215,9 +215,12 @@ def iter_csv(path: Path) -> tuple[Iterator[list[str]], _CountingReader]:
     raw = _CountingReader(open(path, "rb"))  # closed with the text wrapper
     text = io.TextIOWrapper(io.BufferedReader(raw, CHUNK), encoding=encoding, newline="", errors="replace")
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|") if sample else csv.excel
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter if sample else ","
     except csv.Error:
-        dialect = csv.excel
+        delimiter = ","
+    # Only the delimiter is guessed: the sniffer takes the apostrophe Excel (and our own exports)
+    # put before "+86…" for a quote character, and would read a whole line as one cell.
+    dialect = type("SniffedDialect", (csv.excel,), {"delimiter": delimiter})
     # Physical lines read, where the current record started and its length so far: a record (one
     # line, or several when a quoted cell spans lines) is read at most MAX_ROW_CHARS characters at
     # a time, so neither one endless line nor an endless run of lines is ever held in memory.

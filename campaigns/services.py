@@ -25,7 +25,7 @@ from voiceops import audit
 
 from .imports import ImportResult, import_records, import_rows, set_progress
 from .lifecycle import queue_first_attempts, queue_next_attempt
-from .models import CallRecord, Campaign, RecipientImport, VoiceTemplate
+from .models import CallRecord, Campaign, DoNotCallEntry, RecipientImport, VoiceTemplate
 from .readers import UnreadableFile, check_upload, column_plan, open_rows
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 class CampaignError(Exception):
     """An action that cannot be done now; the message says why in words a user can act on."""
+
+
+class CampaignInputError(CampaignError):
+    """An action refused for what was asked (a start time in the past), not for the campaign's state."""
 
 
 # ---- recipients
@@ -147,6 +151,8 @@ def _finish_import(job: RecipientImport, result: ImportResult | None, error: str
         job.state, job.error = RecipientImport.State.FAILED, error
     else:
         job.state = RecipientImport.State.DONE
+        if result.accepted_nothing:  # with its first reasons inline, and the rejected rows kept
+            job.state, job.error = RecipientImport.State.FAILED, result.nothing_accepted_message()
         for name, value in result.as_dict().items():
             setattr(job, name, value)
         job.rejected_rows = result.rejected
@@ -183,12 +189,28 @@ def check_ready(campaign: Campaign) -> None:
 
 
 def launch(campaign: Campaign, at=None, *, actor=None) -> Campaign:
-    """Start now, or at ``at``: calls are queued now, the beat tick sends them when due."""
-    check_ready(campaign)
+    """Start now (``at`` None) or at a future ``at``; the launch rules of the admin and the API alike.
+
+    - ``at`` must be in the future (``CampaignInputError``);
+    - a scheduled campaign launched again with a new ``at`` is rescheduled, without one it starts now;
+    - a running campaign cannot be launched (``CampaignError``, with since when it runs);
+    - calls are queued now, the beat tick sends them when due and within calling hours.
+    """
     now = timezone.now()
-    target = Campaign.State.SCHEDULED if at and at > now else Campaign.State.RUNNING
-    if campaign.state == target:
-        return campaign
+    if at is not None and at <= now:
+        raise CampaignInputError(
+            _("The start time (%(when)s) must be in the future: give a later time, or launch without one to start now.")
+            % {"when": _local(at)}
+        )
+    if campaign.state == Campaign.State.RUNNING:
+        raise CampaignError(
+            _("“%(name)s” is already running (since %(when)s); pause it before scheduling it again.")
+            % {"name": campaign.name, "when": _local(campaign.launched_at or campaign.scheduled_at or now)}
+        )
+    check_ready(campaign)
+    if at is not None and campaign.state == Campaign.State.SCHEDULED:
+        return _reschedule(campaign, at, actor=actor)
+    target = Campaign.State.SCHEDULED if at else Campaign.State.RUNNING
     with transaction.atomic():
         if not _move(campaign, target, scheduled_at=at or now, launched_at=now):
             raise CampaignError(
@@ -201,6 +223,23 @@ def launch(campaign: Campaign, at=None, *, actor=None) -> Campaign:
             gettext_lazy("Scheduled") if target == Campaign.State.SCHEDULED else gettext_lazy("Launched"),
         )
     return campaign
+
+
+def _reschedule(campaign: Campaign, at, *, actor=None) -> Campaign:
+    if at == campaign.scheduled_at:
+        return campaign
+    if not Campaign.objects.filter(pk=campaign.pk, state=Campaign.State.SCHEDULED).update(scheduled_at=at):
+        campaign.refresh_from_db(fields=["state"])
+        raise CampaignError(
+            _("A campaign that is %(state)s cannot be rescheduled.") % {"state": campaign.get_state_display()}
+        )
+    campaign.scheduled_at = at
+    audit.record(actor, campaign, format_lazy(gettext_lazy("Rescheduled to {when}"), when=_local(at)))
+    return campaign
+
+
+def _local(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 def pause(campaign: Campaign, *, actor=None) -> Campaign:
@@ -271,6 +310,8 @@ def send_test_call(campaign: Campaign, mobile_text: str, *, actor=None) -> CallR
         mobile = normalize(mobile_text)
     except InvalidNumber as exc:
         raise CampaignError(_("“%(number)s”: %(reason)s") % {"number": mobile_text, "reason": exc}) from exc
+    if DoNotCallEntry.objects.filter(mobile=mobile).exists():
+        raise CampaignError(_("%(number)s is on the do-not-call list.") % {"number": mobile})
     first = campaign.recipients.order_by("id").first()
     if first is None:
         raise CampaignError(_("Add recipients first: the test call uses the first recipient's variables."))

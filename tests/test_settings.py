@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -68,3 +70,18 @@ def test_production_settings_pass_check_deploy():
         ALLOWED_HOSTS="voiceops.example.com",
     )
     assert out.returncode == 0, out.stderr + out.stdout
+
+
+@pytest.mark.parametrize("moment", ["08:00:03", "21:00:05"])
+def test_quiet_hour_defaults_pass_the_system_check_at_any_time_of_day(moment):
+    """A fixed ``time`` default made ``check --deploy`` fail within seconds of 08:00 and 21:00 (fields.W161)."""
+    from datetime import UTC, datetime, time
+    from unittest import mock
+
+    from campaigns.models import Campaign
+
+    # Django compares a time default with the clock in UTC (naive): 21:00:05 UTC is what CI met.
+    at = datetime.combine(datetime.now(UTC).date(), time.fromisoformat(moment), tzinfo=UTC)
+    with mock.patch("django.db.models.fields.timezone.now", return_value=at):
+        for name in ("quiet_hours_start", "quiet_hours_end"):
+            assert [w.id for w in Campaign._meta.get_field(name).check()] == []

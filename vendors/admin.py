@@ -5,7 +5,10 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.utils import formats, timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +17,7 @@ from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextareaWidget
 
 from voiceops.admin_base import ModelAdmin
 
-from . import services
+from . import callback_setup, services
 from .adapters import ADAPTERS, adapter_class
 from .adapters.options import Option
 from .models import HEALTH_LEVELS, BalanceSnapshot, VendorAccount
@@ -87,6 +90,21 @@ class VendorAccountForm(forms.ModelForm):
         return changes
 
 
+def callback_details(account: VendorAccount, request) -> dict:
+    """What the account page shows those allowed: the URL to paste, where, and the rotation's state."""
+    previous = None
+    if account.previous_callback_token and account.previous_token_valid_until:
+        if account.previous_token_valid_until > timezone.now():
+            previous = account.previous_token_valid_until
+    return {
+        "pushes": callback_setup.pushes(account.vendor),
+        "url": callback_setup.callback_url(account, request=request),
+        "paste_where": callback_setup.paste_where(account.vendor),
+        "base_configured": bool(settings.PUBLIC_BASE_URL),
+        "previous_valid_until": previous,
+    }
+
+
 @admin.register(VendorAccount)
 class VendorAccountAdmin(ModelAdmin):
     form = VendorAccountForm
@@ -96,7 +114,6 @@ class VendorAccountAdmin(ModelAdmin):
     readonly_fields = (
         "secret_on_file",
         "option_reference",
-        "callback_url_hint",
         "failures_in_a_row",
         "circuit_open_until_display",
         "last_error",
@@ -114,7 +131,7 @@ class VendorAccountAdmin(ModelAdmin):
         (_("Sending"), {"fields": ("rate_limit_per_second", "pull_reports")}),
         (
             _("Receipts pushed by the vendor"),
-            {"fields": ("callback_url_hint", "callback_allowed_ips", "callback_rate_limit")},
+            {"fields": ("callback_allowed_ips", "callback_rate_limit")},
         ),
         (_("Money"), {"fields": ("low_balance_threshold", "price_per_unit")}),
         (
@@ -166,15 +183,12 @@ class VendorAccountAdmin(ModelAdmin):
             format_html_join("", f"<tr>{cell}{{}}</td>{cell}<code>{{}}</code></td>{cell}{{}}</td></tr>", rows),
         )
 
-    @display(description=_("callback URL"))
-    def callback_url_hint(self, obj):
-        if not obj.pk:
-            return _("Shown after saving.")
-        return format_html(
-            "<code>/api/callbacks/{}/&lt;token&gt;/</code> {}",
-            obj.vendor,
-            _("(token shown only to superusers via the API)"),
-        )
+    change_form_outer_before_template = "admin/vendors/vendoraccount/callback_url.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk and callback_setup.may_see_callback_url(request.user):
+            context["vo_callback"] = callback_details(obj, request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @display(description=_("health"), label={health.value: level for health, level in HEALTH_LEVELS.items()})
     def health(self, obj):
@@ -213,9 +227,25 @@ class VendorAccountAdmin(ModelAdmin):
 
     @action(description=_("Rotate callback token (old one valid 7 more days)"), permissions=["change"])
     def rotate_callback_token(self, request, queryset):
+        if not callback_setup.may_see_callback_url(request.user):
+            raise PermissionDenied
         for account in queryset:
             account.rotate_callback_token()
-        self.message_user(request, _("Rotated %(count)d token(s).") % {"count": queryset.count()})
+            self.message_user(
+                request,
+                format_html(
+                    "{}<br><code>{}</code><br>{}",
+                    _("New callback URL of “%(name)s”: paste it in the vendor's console now.") % {"name": account.name},
+                    callback_setup.callback_url(account, request=request),
+                    _("The old URL keeps working until %(when)s; after that the vendor's pushes to it are refused.")
+                    % {
+                        "when": formats.date_format(
+                            timezone.localtime(account.previous_token_valid_until), "DATETIME_FORMAT"
+                        )
+                    },
+                ),
+                messages.WARNING,
+            )
 
 
 @admin.register(BalanceSnapshot)
@@ -231,6 +261,9 @@ class BalanceSnapshotAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # balance history is kept (even from superusers); removal is a retention job's
 
 
 def _code(*values) -> str:

@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, URLValidator
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from voiceops.bounds import MAX_CALLBACKS_PER_SECOND, MAX_CALLS_PER_SECOND, MAX_MONEY, at_least, at_most, check_bounds
 from voiceops.crypto import mask
 
 from .adapters import ADAPTERS, BAD_OPTION, VENDOR_CHOICES, adapter_class
@@ -121,7 +122,10 @@ class VendorAccount(models.Model):
     callback_rate_limit = models.PositiveIntegerField(
         _("callback rate limit (requests/s)"),
         default=2000,
-        validators=[MinValueValidator(1)],
+        validators=[
+            at_least(1, _("At least %(limit_value)s request a second.")),
+            at_most(MAX_CALLBACKS_PER_SECOND, _("At most %(limit_value)s requests a second.")),
+        ],
         help_text=_(
             "Pushes above this rate are answered 429 so the vendor retries later (counted across all web processes)."
         ),
@@ -133,7 +137,14 @@ class VendorAccount(models.Model):
         help_text=_("Fetch receipts periodically instead of (or besides) receiving pushes."),
     )
     low_balance_threshold = models.DecimalField(
-        _("low balance threshold"), max_digits=14, decimal_places=4, default=Decimal("0")
+        _("low balance threshold"),
+        max_digits=14,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[
+            at_least(0, _("Must be %(limit_value)s or more.")),
+            at_most(MAX_MONEY, _("Must be at most %(limit_value)s.")),
+        ],
     )
     price_per_unit = models.DecimalField(
         _("price per billed unit (CNY)"),
@@ -141,10 +152,17 @@ class VendorAccount(models.Model):
         decimal_places=4,
         null=True,
         blank=True,
+        validators=[at_least(0, _("Must be %(limit_value)s or more."))],
         help_text=_("Used for spend figures; leave empty if unknown."),
     )
     rate_limit_per_second = models.PositiveIntegerField(
-        _("rate limit (calls/s)"), default=10, validators=[MinValueValidator(1)]
+        _("rate limit (calls/s)"),
+        default=10,
+        validators=[
+            at_least(1, _("At least %(limit_value)s call a second.")),
+            at_most(MAX_CALLS_PER_SECOND, _("At most %(limit_value)s calls a second.")),
+        ],
+        help_text=_("The rate the vendor contract allows; no campaign on this account sends faster."),
     )
     # Health, kept by the dispatcher: the circuit opens after consecutive failures.
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
@@ -164,6 +182,10 @@ class VendorAccount(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_vendor_display()})"
+
+    def save(self, *args, **kwargs):
+        check_bounds(self)  # however it is written: admin, API, service or shell
+        super().save(*args, **kwargs)
 
     @property
     def masked_secret(self) -> str:
@@ -250,10 +272,13 @@ class VendorAccount(models.Model):
 
 
 class BalanceSnapshot(models.Model):
-    """A balance reading. Amounts are Decimal in the vendor's unit (CNY, calls or points)."""
+    """A balance reading. Amounts are Decimal in the vendor's unit (CNY, calls or points).
+
+    Part of the accounts' history: never deleted by hand (its account is PROTECTed by it).
+    """
 
     account = models.ForeignKey(
-        VendorAccount, on_delete=models.CASCADE, related_name="balance_snapshots", verbose_name=_("vendor account")
+        VendorAccount, on_delete=models.PROTECT, related_name="balance_snapshots", verbose_name=_("vendor account")
     )
     amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=4)
     unit = models.CharField(_("unit"), max_length=10)

@@ -25,6 +25,8 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY in the environment or .env (`make run` writes one).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The address vendors reach this server at (scheme + host [+ port]); callback URLs are built from it.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
 # Vendor credentials are encrypted with AES-GCM. The first key encrypts; every key decrypts,
 # so keys can be rotated (see ``manage.py rotate_secrets``). Each key is 32 bytes, base64.

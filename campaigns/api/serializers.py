@@ -7,14 +7,18 @@ Docstrings here are for engineers; what clients read in the schema is in ``help_
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, time
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from vendors import callback_setup
 from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
 
@@ -29,7 +33,7 @@ from ..models import (
     VoiceTemplate,
 )
 from ..readers import UnreadableFile, check_upload
-from ..selectors import import_figures
+from ..selectors import import_figures, not_dialling_for, why_not_dialling
 
 MAX_JSON_RECIPIENTS = 10_000
 REJECTED_SHOWN = 1_000
@@ -101,7 +105,52 @@ class LocalTimeField(serializers.TimeField):
 
 
 # ---- campaigns
-class CampaignSerializer(serializers.ModelSerializer):
+class NotDiallingReasonSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="draft, scheduled, paused, template_review, account_inactive, circuit_open, "
+        "balance_exhausted, using_fallback, quiet_hours, retries_waiting"
+    )
+    message = serializers.CharField()
+
+
+class CampaignListSerializer(serializers.ListSerializer):
+    """A page of campaigns: their reasons for not dialling found together (two queries for the page)."""
+
+    def to_representation(self, data):
+        campaigns = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["not_dialling"] = not_dialling_for(campaigns)
+        return super().to_representation(campaigns)
+
+
+def _bound_message(validator, placeholder: str):
+    """The model validator's own words (naming the bound), in DRF's placeholder, translated when shown."""
+    return lazy(lambda: str(validator.message).replace("%(limit_value)s", placeholder), str)()
+
+
+class ModelBoundsSerializer(serializers.ModelSerializer):
+    """Out-of-range numbers are refused with the model's messages ("At most 10080 minutes (7 days)."),
+    not DRF's generic ones; the bounds still reach the schema as minimum / maximum."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        messages = dict(kwargs.get("error_messages") or {})
+        for validator in getattr(model_field, "_validators", []):
+            if isinstance(validator, MaxValueValidator):
+                messages["max_value"] = _bound_message(validator, "{max_value}")
+            elif isinstance(validator, MinValueValidator):
+                messages["min_value"] = _bound_message(validator, "{min_value}")
+        if messages:
+            kwargs["error_messages"] = messages
+        return field_class, kwargs
+
+
+class CampaignSerializer(ModelBoundsSerializer):
+    not_dialling = serializers.SerializerMethodField(
+        help_text=_("Why the campaign makes no calls now (empty when calls can go out).")
+    )
+    calls_start_at = serializers.SerializerMethodField(
+        help_text=_("When calls may first go out: the start time, moved to the next calling hours if outside them.")
+    )
     scheduled_at = MomentField(
         required=False, allow_null=True, help_text=_("When to start, with its UTC offset; set by launch with `at`.")
     )
@@ -140,15 +189,36 @@ class CampaignSerializer(serializers.ModelSerializer):
             "created_at",
             "launched_at",
             "completed_at",
+            "not_dialling",
+            "calls_start_at",
         ]
         read_only_fields = ["state", "created_at", "launched_at", "completed_at"]
         # Kept as written: the schema says "a string", and whitespace is a (poor) string too.
         extra_kwargs = {"name": {"trim_whitespace": False}, "content": {"trim_whitespace": False}}
+        list_serializer_class = CampaignListSerializer
+
+    @extend_schema_field(NotDiallingReasonSerializer(many=True))
+    def get_not_dialling(self, campaign: Campaign) -> list[dict]:
+        found = self.context.get("not_dialling") or {}
+        if campaign.pk in found:
+            return found[campaign.pk]
+        return why_not_dialling(campaign) if campaign.pk else []
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_calls_start_at(self, campaign: Campaign):
+        if campaign.state in (Campaign.State.COMPLETED, Campaign.State.CANCELLED):
+            return None
+        start = campaign.scheduled_at if campaign.scheduled_at and campaign.scheduled_at > timezone.now() else None
+        return serializers.DateTimeField().to_representation(campaign.calls_start_at(start))
 
     def validate(self, attrs):
-        # The model's own rules (template of the same account, content or template, known outcomes);
-        # a Django ValidationError raised here becomes a 400 with the message.
-        Campaign(**attrs).clean()
+        # The model's own rules (template of the same account, content or template, known outcomes,
+        # the account's rate) on the campaign as it would be saved; a Django ValidationError raised
+        # here becomes a 400 with the message. Field bounds come from the model's validators.
+        campaign = copy.copy(self.instance) if self.instance is not None else Campaign()
+        for name, value in attrs.items():
+            setattr(campaign, name, value)
+        campaign.clean()
         return attrs
 
 
@@ -175,7 +245,11 @@ class CampaignStatsSerializer(serializers.Serializer):
     by_state = serializers.DictField(child=serializers.IntegerField())
     by_outcome = serializers.DictField(child=serializers.IntegerField())
     answered = serializers.IntegerField()
-    answer_rate = serializers.FloatField(allow_null=True)
+    ended_attempts = serializers.IntegerField(help_text="Attempts with a result: answered, failed, refused or expired")
+    numbers_ended = serializers.IntegerField(help_text="Numbers with at least one ended attempt")
+    answer_rate_per_attempt = serializers.FloatField(allow_null=True, help_text="answered ÷ ended_attempts")
+    answer_rate_per_number = serializers.FloatField(allow_null=True, help_text="answered numbers ÷ numbers_ended")
+    answer_rate = serializers.FloatField(allow_null=True, help_text="The same as answer_rate_per_attempt")
     avg_talk_seconds = serializers.FloatField(allow_null=True)
     billed_units = serializers.IntegerField()
     cost = serializers.CharField(allow_null=True, help_text="CNY, when the account has a price per unit")
@@ -389,6 +463,14 @@ class VendorAccountSerializer(serializers.ModelSerializer):
 
     products = serializers.SerializerMethodField(help_text=_("What this account can send (campaign `product`)"))
     api_secret_masked = serializers.CharField(source="masked_secret", read_only=True)
+    callback_url = serializers.SerializerMethodField(
+        help_text="Absolute URL to paste in the vendor's console; null for push-less vendors and for "
+        "users who may not change vendor accounts"
+    )
+    callback_setup = serializers.SerializerMethodField(help_text="Where the callback URL goes at this vendor")
+    previous_callback_url_valid_until = serializers.SerializerMethodField(
+        help_text="After a token rotation, until when the previous URL is still accepted"
+    )
     balance = serializers.SerializerMethodField()
     low_balance = serializers.SerializerMethodField()
     circuit_open = serializers.BooleanField(source="circuit_is_open", read_only=True)
@@ -412,6 +494,9 @@ class VendorAccountSerializer(serializers.ModelSerializer):
             "consecutive_failures",
             "last_error",
             "last_error_at",
+            "callback_url",
+            "callback_setup",
+            "previous_callback_url_valid_until",
         ]
         read_only_fields = fields
 
@@ -430,6 +515,27 @@ class VendorAccountSerializer(serializers.ModelSerializer):
             return list(adapter_class(account.vendor).products)
         except NotSupported:
             return []
+
+    def _may_see_callback(self, account) -> bool:
+        request = self.context.get("request")
+        return request is not None and callback_setup.may_see_callback_url(request.user)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_callback_url(self, account):
+        if not self._may_see_callback(account) or not callback_setup.pushes(account.vendor):
+            return None
+        return callback_setup.callback_url(account, request=self.context["request"])
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_callback_setup(self, account):
+        return callback_setup.paste_where(account.vendor) if self._may_see_callback(account) else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_previous_callback_url_valid_until(self, account):
+        until = account.previous_token_valid_until
+        if not self._may_see_callback(account) or not until or until <= timezone.now():
+            return None
+        return serializers.DateTimeField().to_representation(until)
 
     @extend_schema_field(LatestBalanceSerializer(allow_null=True))
     def get_balance(self, account):

@@ -29,11 +29,11 @@ from apikeys.permissions import ScopedModelPermissions, api_key_of, credential_i
 from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
-from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests
+from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body
 
 from .. import selectors, services, single_calls, templates_service
 from ..models import CallRecord, Campaign, RecipientImport, VoiceTemplate
-from ..services import CampaignError
+from ..services import CampaignError, CampaignInputError
 from .filters import CallRecordFilter, CampaignFilter, SingleCallFilter, VendorAccountFilter, VoiceTemplateFilter
 from .serializers import (
     CallRecordSerializer,
@@ -67,6 +67,8 @@ class CampaignErrorsMixin:
     """A campaign in the wrong state for the request (CampaignError) answers 409 with the reason."""
 
     def handle_exception(self, exc):
+        if isinstance(exc, CampaignInputError):
+            exc = ValidationError(str(exc))
         if isinstance(exc, CampaignError):
             exc = Conflict(str(exc))
         return super().handle_exception(exc)
@@ -135,7 +137,7 @@ class CampaignViewSet(
     viewsets.GenericViewSet,
 ):
     lookup_value_regex = ID
-    queryset = Campaign.objects.select_related("account", "template")
+    queryset = Campaign.objects.select_related("account", "fallback_account", "template")
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
     required_scopes = {
@@ -188,8 +190,10 @@ class CampaignViewSet(
     # ---- lifecycle
     @extend_schema(
         summary="Launch or schedule",
-        description="Starts the campaign now, or at `at`. Without `at`, a start time in the future already set "
-        "on the campaign (`scheduled_at`) is kept. The body may be empty.",
+        description="Starts the campaign now, or at `at` (which must be in the future). Without `at`, a start "
+        "time in the future already set on the campaign (`scheduled_at`) is kept. A scheduled campaign launched "
+        "with a new `at` is rescheduled. A running campaign answers 409 with the reason. The body may be empty. "
+        "`calls_start_at` in the answer says when calls may first go out (calling hours).",
         request=LaunchSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={
@@ -257,6 +261,10 @@ class CampaignViewSet(
         responses={
             200: OpenApiResponse(ImportResultSerializer, description="JSON recipients: imported"),
             202: OpenApiResponse(IMPORT_STARTED, description="File: the import started; poll `progress_url`"),
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="No recipient accepted: the detail gives the first reasons, with the counts",
+            ),
             409: CONFLICT,
             413: OpenApiResponse(ErrorSerializer, description="Too large for one request: upload a file instead"),
         },
@@ -279,6 +287,9 @@ class CampaignViewSet(
         body = RecipientListSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = services.add_recipients(campaign, body.validated_data["recipients"])
+        if result.accepted_nothing:  # a failure, said as one, with the counts and every rejected row
+            refusal = error_body("validation_error", "nothing_accepted", result.nothing_accepted_message())
+            return Response({**refusal, **import_result_data(result)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         return Response(import_result_data(result))
 
     def _start_file_import(self, request, campaign: Campaign) -> Response:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from vendors.adapters import DeliveryReport, InboundReply, ParsedCallback, get_adapter
 from vendors.models import VendorAccount
@@ -84,7 +85,7 @@ def process_event(event_id: int) -> CallbackEvent:
     try:
         if event.source == "pull" and event.query.get("kind") == "replies":
             parsed = ParsedCallback(replies=replies_from_json(bytes(event.body)))
-        elif event.source == "pull":
+        elif event.source == "pull" or event.query.get("kind") == KEPT_REPORTS:
             parsed = ParsedCallback(reports=reports_from_json(bytes(event.body)))
         else:
             parsed = get_adapter(event.account).read_callback(bytes(event.body), event.headers, event.query)
@@ -124,6 +125,8 @@ def apply_parsed(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
                 logger.info("callback event %s lost a deadlock, applying it again", event.pk)
                 pause_before_retry(tries)
                 continue
+            if len(parsed.reports) > 1:
+                return apply_one_by_one(event, parsed, exc)
             return mark_failed(event, exc)
     event.state = CallbackEvent.State.UNMATCHED if unmatched else CallbackEvent.State.APPLIED
     event.reports_count, event.processed_at, event.error = len(parsed.reports), timezone.now(), ""
@@ -131,6 +134,80 @@ def apply_parsed(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
         state=event.state, error="", reports_count=event.reports_count, processed_at=event.processed_at
     )
     return event
+
+
+# ``query["kind"]`` of an event holding reports split off a batch (our JSON, like a pull's body).
+KEPT_REPORTS = "kept_reports"
+
+
+def apply_one_by_one(event: CallbackEvent, parsed: ParsedCallback, batch_error: Exception) -> CallbackEvent:
+    """A batch that failed whole is applied report by report, so one bad report stops no other.
+
+    Each report is applied in its own savepoint. Those that still fail are kept together in a new
+    event (state ``failed``, each report's error listed), re-processable from the admin after a
+    fix; the batch's own event records what was applied and where the rest went.
+    """
+    logger.warning("callback event %s failed as a batch (%s); applying its reports one by one", event.pk, batch_error)
+    unmatched, failed = 0, []
+    for report in parsed.reports:
+        try:
+            with transaction.atomic():
+                unmatched += apply_reports(event.account, [report])[1]
+        except Exception as exc:
+            logger.exception("report %s of callback event %s could not be applied", report.custom_id, event.pk)
+            failed.append((report, exc))
+    other_error = ""
+    try:
+        with transaction.atomic():
+            apply_template_reviews(event.account, parsed)
+            store_replies(event, parsed.replies)
+    except Exception as exc:
+        logger.exception("reviews or replies of callback event %s could not be applied", event.pk)
+        other_error = f"{type(exc).__name__}: {exc}"
+    if len(failed) == len(parsed.reports) and not other_error:  # nothing applied: the event itself stays failed
+        return mark_failed(event, failed[0][1])
+    notes = []
+    if failed:
+        kept = keep_failed_reports(event, failed)
+        notes.append(
+            gettext("%(failed)d of %(total)d reports could not be applied; they are kept in event #%(event)d.")
+            % {"failed": len(failed), "total": len(parsed.reports), "event": kept.pk}
+        )
+    if other_error:
+        notes.append(other_error)
+    event.state = (
+        CallbackEvent.State.FAILED
+        if other_error
+        else CallbackEvent.State.UNMATCHED
+        if unmatched
+        else CallbackEvent.State.APPLIED
+    )
+    event.reports_count, event.processed_at, event.error = len(parsed.reports), timezone.now(), " ".join(notes)
+    CallbackEvent.objects.filter(pk=event.pk).update(
+        state=event.state, error=event.error, reports_count=event.reports_count, processed_at=event.processed_at
+    )
+    return event
+
+
+def keep_failed_reports(event: CallbackEvent, failed: list[tuple[DeliveryReport, Exception]]) -> CallbackEvent:
+    """The reports that could not be applied, as one failed event of their own (re-processable)."""
+    errors = "\n".join(
+        f"{report.custom_id or report.vendor_message_id} {report.mobile}: {type(exc).__name__}: {exc}"
+        for report, exc in failed
+    )
+    return CallbackEvent.objects.create(
+        vendor=event.vendor,
+        account=event.account,
+        source=event.source,
+        received_at=event.received_at,
+        remote_addr=event.remote_addr,
+        query={"kind": KEPT_REPORTS, "from_event": event.pk},
+        body=reports_to_json([report for report, _exc in failed]),
+        state=CallbackEvent.State.FAILED,
+        error=errors[:2000],
+        reports_count=len(failed),
+        processed_at=timezone.now(),
+    )
 
 
 def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEvent:
@@ -178,6 +255,8 @@ def store_and_apply(event: CallbackEvent, parsed: ParsedCallback) -> CallbackEve
                 logger.info("callback push lost a deadlock, applying it again")
                 pause_before_retry(tries)
                 continue
+            if len(parsed.reports) > 1:  # stored on its own, then each report applied alone
+                return apply_one_by_one(store_unapplied(event, CallbackEvent.State.RECEIVED, ""), parsed, exc)
             logger.exception("callback event could not be applied")
             return store_unapplied(event, CallbackEvent.State.FAILED, f"{type(exc).__name__}: {exc}")
     raise AssertionError("unreachable")

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from campaigns.database import is_postgresql
 from campaigns.models import CallbackEvent, CallCounter, CallRecord, Campaign
-from campaigns.selectors import progress_for
+from campaigns.selectors import ENDED_STATES, not_dialling_for, progress_for
 from vendors.models import HEALTH_LEVELS, VendorAccount
 
 from ..charts import answer_rate_chart, outcome_chart
@@ -24,6 +24,7 @@ from ..charts import answer_rate_chart, outcome_chart
 RUNNING_SHOWN = 10
 LAG_AFTER = timedelta(minutes=10)
 DAYS = 7
+FINAL_RESULT_STATES = ENDED_STATES  # the answer rate's one definition (campaigns.selectors.answer_rates)
 
 
 def local_midnight(day=None) -> datetime:
@@ -34,14 +35,16 @@ def local_midnight(day=None) -> datetime:
 def running_campaigns(limit: int = RUNNING_SHOWN) -> list[dict]:
     campaigns = list(
         Campaign.objects.filter(state__in=Campaign.ACTIVE_STATES)
-        .select_related("account")
+        .select_related("account", "fallback_account", "template")
         .order_by("-launched_at", "-id")[:limit]
     )
     progress = progress_for([c.pk for c in campaigns])
+    reasons = not_dialling_for(campaigns)
     return [
         {
             "campaign": c,
             "progress": progress[c.pk],
+            "not_dialling": reasons[c.pk],
             "url": reverse("admin:campaigns_campaign_change", args=[c.pk]),
             "progress_url": reverse("admin:campaigns_campaign_progress", args=[c.pk]),
         }

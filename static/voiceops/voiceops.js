@@ -112,9 +112,47 @@
     window.setTimeout(tick, root.dataset.voNow ? 0 : every);
   }
 
+  // "calls will start at 08:00": the chosen start time (local wall time, as typed) against the
+  // campaign's calling hours "HH:MM-HH:MM" (equal bounds mean always).
+  function callingHoursWarning(form) {
+    var input = form.querySelector("input[type=datetime-local]");
+    var hours = form.dataset.voCallingHours.split("-");
+    if (!input || !input.value || hours[0] === hours[1]) {
+      return "";
+    }
+    var time = input.value.slice(11, 16);
+    var inside = hours[0] < hours[1] ? time >= hours[0] && time < hours[1] : time >= hours[0] || time < hours[1];
+    return inside ? "" : form.dataset.voHoursWarning.replace("%(start)s", hours[0]);
+  }
+
   function start() {
     drawCharts(document);
     document.querySelectorAll("[data-vo-poll]").forEach(poll);
+    document.querySelectorAll("[data-vo-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.dataset.voCopy);
+        var text = source ? source.textContent.trim() : "";
+        var done = function () { button.title = button.dataset.voCopied || ""; button.classList.add("vo-copied"); };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done);
+        } else {  // plain-HTTP consoles: select the text and copy it the old way
+          var range = document.createRange();
+          range.selectNodeContents(source);
+          window.getSelection().removeAllRanges();
+          window.getSelection().addRange(range);
+          document.execCommand("copy");
+          done();
+        }
+      });
+    });
+    document.querySelectorAll("form[data-vo-calling-hours]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        var warning = callingHoursWarning(form);
+        if (warning && !window.confirm(warning)) {
+          event.preventDefault();
+        }
+      });
+    });
     document.querySelectorAll("form[data-vo-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.dataset.voConfirm)) {

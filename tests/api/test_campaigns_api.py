@@ -32,6 +32,8 @@ CAMPAIGN_FIELDS = {
     "created_at",
     "launched_at",
     "completed_at",
+    "not_dialling",
+    "calls_start_at",
 }
 
 

@@ -32,7 +32,7 @@ CSV = "手机号,name,order\n" + "".join(f"1380013{i:04d},客户{i},SO{i}\n" for
 @pytest.fixture
 def generated_client(live_server, tmp_path, settings):
     """Generate the client from the live schema, import it, and forget it afterwards."""
-    settings.API_DOCS_PUBLIC = True  # read anonymously, as a public deployment serves it
+    settings.API_DOCS_PUBLIC = True  # the schema read anonymously, as a public deployment serves it
     response = requests.get(f"{live_server.url}/api/schema/", params={"format": "json"}, timeout=30)
     assert response.status_code == 200
     (tmp_path / "schema.json").write_bytes(response.content)

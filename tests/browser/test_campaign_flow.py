@@ -81,7 +81,7 @@ def test_operator_sets_up_marketing_runs_a_campaign(web, make_user, tmp_path):
     assert job.state == RecipientImport.State.DONE, job.error
     imp = page.locator(f"[data-import='{job.pk}']")
     imp.locator(".vo-accepted").wait_for()
-    page.wait_for_function("document.querySelector('[data-import] [data-vo-show=ok]').hidden === false")
+    page.wait_for_function("document.querySelector('[data-import] [data-vo-show=has_counts]').hidden === false")
     assert imp.locator(".vo-accepted").inner_text() == str(job.accepted) == "4"
     assert imp.locator(".vo-invalid").inner_text() == str(job.invalid) == "1"
     assert imp.locator(".vo-duplicates").inner_text() == str(job.duplicates) == "1"

@@ -112,7 +112,8 @@ def test_an_upload_larger_than_the_limit_is_refused_before_its_body_is_read(admi
         CONTENT_LENGTH=str(settings.RECIPIENT_FILE_MAX_BYTES * 2),
         **{"wsgi.input": stream},
     )
-    assert api.status_code == 413 and "detail" in api.json() and stream.read_bytes == 0
+    assert api.status_code == 413 and stream.read_bytes == 0
+    assert api.json()["errors"][0]["code"] == "request_too_large"  # the API's one error body
     assert not RecipientImport.objects.exists()
 
 

@@ -15,7 +15,7 @@ from vendors.models import VendorAccount
 
 
 def account(vendor, options, **fields):
-    fields = {"name": f"{vendor} account", "base_url": "http://127.0.0.1:9", **fields}
+    fields = {"name": f"{vendor} account", "base_url": "http://127.0.0.1:9", "allow_plain_http": True, **fields}
     return VendorAccount(vendor=vendor, options=options, **fields)
 
 
@@ -103,6 +103,9 @@ def test_the_admin_form_refuses_a_typo_and_saves_nothing(admin_client):
         "vendor": "fungo",
         "is_active": "on",
         "base_url": "http://127.0.0.1:1",
+        "allow_plain_http": "on",
+        "callback_allowed_ips": "",
+        "callback_rate_limit": 50,
         "api_id": "cp",
         "api_secret": "secret",
         "user_id": "",

@@ -23,8 +23,8 @@ def give_roles_the_new_models(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0006_operators_unlock_logins'),
-        ('vendors', '0003_account_plain_http_and_origin_only_base_url'),
+        ('campaigns', '0009_quiet_hours_callable_defaults'),
+        ('vendors', '0005_account_callback_rate_bounds_options_help'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -32,12 +32,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='callrecord',
             name='campaign',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='calls', to='campaigns.campaign', verbose_name='campaign'),
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='calls', to='campaigns.campaign', verbose_name='campaign'),
         ),
         migrations.AlterField(
             model_name='callrecord',
             name='recipient',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='calls', to='campaigns.recipient', verbose_name='recipient'),
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='calls', to='campaigns.recipient', verbose_name='recipient'),
         ),
         migrations.CreateModel(
             name='CallQuota',
@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='callrecord',
             name='single_call',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='campaigns.singlecall', verbose_name='single call'),
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='attempts', to='campaigns.singlecall', verbose_name='single call'),
         ),
         migrations.AddIndex(
             model_name='callrecord',
