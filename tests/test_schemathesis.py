@@ -11,6 +11,7 @@ tests/badinput.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -32,6 +33,7 @@ from campaigns.models import CallRecord, CallRoute, Campaign, RecipientImport, S
 from tests.factories import make_account, make_campaign
 
 KNOWN_IDS: dict[str, list[int]] = {}
+ACCOUNT_RATE = 10  # calls a second of the vendor account the generated campaigns name
 CSV = "手机号,name,order\n13800138000,王先生,SO1\n".encode(
     "gb18030"
 )  # resource → ids of real rows, filled per test by ``api_data``
@@ -72,7 +74,7 @@ def api_data(db, settings):
     # deployment has none; the daily cap stays, far above what a run places.
     settings.SINGLE_CALL_NUMBER_LIMITS = []
     settings.SINGLE_CALL_DAILY_CAP = 100_000
-    account = make_account(options={"seed": 3, "report_delay": [0, 0]})
+    account = make_account(options={"seed": 3, "report_delay": [0, 0]}, rate_limit_per_second=ACCOUNT_RATE)
     for product in ("verify", "notify", "voice_sms"):
         CallRoute.objects.create(product=product, account=account)
     draft = make_campaign(recipients=3, account=account)
@@ -143,6 +145,8 @@ def _made_valid(case):
     body = dict(case.body) if isinstance(case.body, dict) else case.body
     if method == "POST" and path == "/api/campaigns/" and isinstance(body, dict):
         body.update(account=KNOWN_IDS["vendor-accounts"][0], fallback_account=None)
+        if isinstance(body.get("rate_limit_per_second"), int):  # bounded by the account's own rate
+            body["rate_limit_per_second"] = max(1, min(body["rate_limit_per_second"], ACCOUNT_RATE))
         body["template"] = KNOWN_IDS["templates"][0] if not str(body.get("content") or "").strip() else None
     elif method == "POST" and path == "/api/calls/" and isinstance(body, dict):
         body = _valid_single_call(body)
@@ -282,6 +286,14 @@ def test_stateful_sequences_follow_the_schema_links(api_schema, api_data):
 
         def get_call_kwargs(self, case):
             return {"headers": headers}
+
+        def before_call(self, case):
+            # A client sends a new Idempotency-Key with each new request, as the schema asks ("any
+            # unique string"); drawn keys repeat within a sequence and would replay or answer 422.
+            # (Replays and 422 are tested in tests/calls/test_idempotency.py.)
+            if case.headers and "Idempotency-Key" in case.headers:
+                case.headers["Idempotency-Key"] = uuid.uuid4().hex
+            super().before_call(case)
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             # As in the test above: the key is ours, given explicitly (not generated auth).

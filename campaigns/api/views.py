@@ -93,7 +93,11 @@ IDEMPOTENCY_RESPONSES = {
         ErrorSerializer, description="This Idempotency-Key was used with a different request (`idempotency_key_reused`)"
     ),
 }
-CONFLICT = OpenApiResponse(ErrorSerializer, description="The campaign is in a state that does not allow this")
+CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="The campaign is in a state that does not allow this; or a request with this Idempotency-Key "
+    "is still in progress (`idempotency_key_in_progress`)",
+)
 IMPORT_STARTED = inline_serializer(
     "ImportStarted",
     fields={
@@ -127,6 +131,7 @@ def _action_schema(summary: str, description: str):
         description="Created as a draft; add recipients, then launch. The template must belong "
         "to the campaign's vendor account.",
         parameters=[IDEMPOTENCY_KEY],
+        responses={201: CampaignSerializer, **IDEMPOTENCY_RESPONSES},
     ),
 )
 class CampaignViewSet(
@@ -196,10 +201,7 @@ class CampaignViewSet(
         "`calls_start_at` in the answer says when calls may first go out (calling hours).",
         request=LaunchSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={
-            200: CampaignSerializer,
-            409: CONFLICT,
-        },
+        responses={200: CampaignSerializer, 409: CONFLICT, 422: IDEMPOTENCY_RESPONSES[422]},
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -263,7 +265,8 @@ class CampaignViewSet(
             202: OpenApiResponse(IMPORT_STARTED, description="File: the import started; poll `progress_url`"),
             422: OpenApiResponse(
                 ErrorSerializer,
-                description="No recipient accepted: the detail gives the first reasons, with the counts",
+                description="No recipient accepted: the detail gives the first reasons, with the counts; "
+                "or this Idempotency-Key was used with a different request (`idempotency_key_reused`)",
             ),
             409: CONFLICT,
             413: OpenApiResponse(ErrorSerializer, description="Too large for one request: upload a file instead"),

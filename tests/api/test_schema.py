@@ -272,3 +272,15 @@ def test_a_single_call_documents_its_limits_and_idempotency_answers_in_the_one_e
     assert example["errors"][0]["code"] == "number_limit"
     header = next(p for p in schema["paths"]["/api/calls/"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
     assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)
+
+
+def test_every_operation_taking_an_idempotency_key_documents_its_409_and_422(schema):
+    taking = [
+        (method, path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+    ]
+    assert len(taking) >= 8  # calls, campaigns, recipients, launch and the other campaign actions
+    for method, path, operation in taking:
+        assert {"409", "422"} <= set(operation["responses"]), (method, path)
