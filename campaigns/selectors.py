@@ -268,7 +268,7 @@ def _reasons(campaign: Campaign, balances: dict, queued: dict | None, now) -> li
     if (
         template is not None
         and template.review_state != VoiceTemplate.Review.APPROVED
-        and adapter_class(campaign.account.vendor).supports("add_template")
+        and adapter_class(campaign.account.vendor).reviews_templates
     ):
         reasons.append(
             (
