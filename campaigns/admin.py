@@ -383,6 +383,7 @@ class CallRecordAdmin(ModelAdmin):
             {
                 "fields": (
                     "campaign",
+                    "single_call",
                     "number",
                     "recipient_variables",
                     "attempt",
@@ -440,10 +441,12 @@ class CallRecordAdmin(ModelAdmin):
 
     @display(description=_("variables"))
     def recipient_variables(self, obj):
+        if obj.single_call_id:
+            return obj.single_call.shown_variables()
         return "、".join(obj.recipient.variables or []) or "—"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("campaign", "account", "recipient")
+        return super().get_queryset(request).select_related("campaign", "account", "recipient", "single_call")
 
     def get_search_results(self, request, queryset, search_term):
         return _number_search(queryset, search_term, extra=("custom_id", "vendor_message_id"))
@@ -533,6 +536,10 @@ def call_history(call: CallRecord, *, with_receipts: bool = True) -> dict:
     receipts (three queries). A test call stands alone: it shares its recipient row, not its number."""
     if call.is_test:
         attempts = [call]
+    elif call.single_call_id:
+        attempts = list(
+            CallRecord.objects.filter(single_call_id=call.single_call_id).select_related("account").order_by("attempt")
+        )
     else:
         attempts = list(
             CallRecord.objects.filter(recipient_id=call.recipient_id, is_test=False)

@@ -11,6 +11,7 @@ class CampaignsConfig(AppConfig):
 
         from vendors.models import VendorAccount
 
+        from . import admin_single_calls  # noqa: F401  (registers the single-call admin beside campaigns.admin)
         from .callbacks.accounts import forget_accounts
         from .models import Recipient
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -98,4 +99,7 @@ def expire_overdue() -> int:
         cutoff = now - timedelta(minutes=campaign.report_window_minutes)
         overdue = CallRecord.objects.filter(campaign=campaign, submitted_at__lt=cutoff)
         expired += CallRecord.transition(overdue, CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
+    single_cutoff = now - timedelta(minutes=settings.SINGLE_CALL_REPORT_WINDOW_MINUTES)
+    single_overdue = CallRecord.objects.filter(campaign__isnull=True, submitted_at__lt=single_cutoff)
+    expired += CallRecord.transition(single_overdue, CallRecord.State.EXPIRED, outcome="timeout", reported_at=now)
     return expired

@@ -22,6 +22,8 @@ PRODUCT_LABELS = {
     "voice_sms": _("Voice SMS"),
 }
 PRODUCT_CHOICES = [(p, PRODUCT_LABELS[p]) for p in PRODUCTS]
+SINGLE_CALL_PRODUCTS = ("verify", "notify", "voice_sms")  # one call to one number: no marketing
+SINGLE_CALL_PRODUCT_CHOICES = [(p, PRODUCT_LABELS[p]) for p in SINGLE_CALL_PRODUCTS]
 
 OUTCOME_LABELS = {
     "answered": _("Answered"),
@@ -356,13 +358,130 @@ class Recipient(models.Model):
         return self.mobile
 
 
+class CallRoute(models.Model):
+    """The vendor account a single call of a product goes through when the caller names none."""
+
+    product = models.CharField(_("product"), max_length=20, choices=SINGLE_CALL_PRODUCT_CHOICES, unique=True)
+    account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.PROTECT,
+        related_name="call_routes",
+        verbose_name=_("vendor account"),
+        help_text=_("Single calls of this product that name no account and no template go through this account."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("single-call route")
+        verbose_name_plural = _("single-call routes")
+        ordering = ["product"]
+
+    def __str__(self):
+        return f"{self.get_product_display()} → {self.account}"
+
+    def clean(self):
+        from vendors.adapters import adapter_class
+
+        if not self.account_id:
+            return
+        if self.product not in adapter_class(self.account.vendor).products:
+            raise ValidationError(
+                {
+                    "account": _("%(vendor)s cannot send “%(product)s” calls; choose an account that can.")
+                    % {"vendor": self.account.get_vendor_display(), "product": self.get_product_display()}
+                }
+            )
+        if not self.account.is_active:
+            raise ValidationError({"account": _("This account is inactive; activate it or choose another.")})
+
+
+class SingleCall(models.Model):
+    """One call to one number placed over the API, outside any campaign (DESIGN.md, "Transactional calls").
+
+    Its attempts are ``CallRecord`` rows (``attempts``), dispatched and reported exactly as campaign
+    calls are; the call's state, outcome and times are those of its latest attempt.
+    """
+
+    PRODUCTS = SINGLE_CALL_PRODUCTS
+    HIDDEN_CODE = "••••"
+
+    out_id = models.CharField(_("caller's reference"), max_length=64, blank=True)
+    product = models.CharField(_("product"), max_length=20, choices=SINGLE_CALL_PRODUCT_CHOICES)
+    mobile = models.CharField(_("number"), max_length=20)  # E.164
+    account = models.ForeignKey(
+        VendorAccount, on_delete=models.PROTECT, related_name="single_calls", verbose_name=_("vendor account")
+    )
+    template = models.ForeignKey(
+        VoiceTemplate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="single_calls",
+        verbose_name=_("template"),
+    )
+    variables = models.JSONField(_("variables"), default=list, blank=True)
+    content = models.TextField(_("content"), blank=True)
+    credential = models.CharField(_("placed by"), max_length=100, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("single call")
+        verbose_name_plural = _("single calls")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["out_id"], name="singlecall_out_id", condition=~models.Q(out_id="")),
+            models.Index(fields=["mobile", "created_at"], name="singlecall_mobile_recent"),
+        ]
+
+    def __str__(self):
+        return self.out_id or f"#{self.pk}"
+
+    @property
+    def message_text(self) -> str:
+        """What is played: the code for ``verify``, else the template or the content."""
+        if self.product == "verify":
+            return self.variables[0] if self.variables else ""
+        return self.template.content if self.template_id else self.content
+
+    @property
+    def attempt_records(self) -> list:
+        """The attempts in order, read once per instance (prefetched by ``selectors.single_calls``)."""
+        if not hasattr(self, "attempt_list"):
+            self.attempt_list = list(self.attempts.all())
+        return self.attempt_list
+
+    def shown_variables(self) -> str:
+        """The variables as staff may see them: a verification code is the callee's secret, never shown."""
+        if self.product == "verify":
+            return self.HIDDEN_CODE
+        return "、".join(self.variables or []) or "—"
+
+    def outbound_text(self) -> str:
+        """What the vendor is asked to play: the code, or the message with its variables filled in."""
+        if self.product == "verify":
+            return self.message_text
+        return VoiceTemplate(content=self.message_text).render(list(self.variables))
+
+
 # Named groups of call states: every query, bulk statement and report uses these, never its own list.
 CALL_OPEN_STATES = ("queued", "submitting", "submitted")  # the vendor's work is not done
 CALL_IN_FLIGHT_STATES = ("submitting", "submitted")  # handed to the vendor, no verdict yet
 
 
 class CallRecord(StateMachine, models.Model):
-    """One attempt to call one recipient. A recipient's next attempt is a new row."""
+    """One attempt to call one recipient of a campaign, or one attempt of a single call.
+
+    A recipient's (or single call's) next attempt is a new row.
+    """
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -397,10 +516,25 @@ class CallRecord(StateMachine, models.Model):
     # partial: the campaign and account columns are covered by the composite indexes below.
     # PROTECT: every call is accounted for; a campaign or recipient with calls is never deleted.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.PROTECT, related_name="calls", verbose_name=_("campaign"), db_index=False
+        Campaign,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="calls",
+        verbose_name=_("campaign"),
+        db_index=False,
     )
     recipient = models.ForeignKey(
-        Recipient, on_delete=models.PROTECT, related_name="calls", verbose_name=_("recipient")
+        Recipient, on_delete=models.PROTECT, null=True, blank=True, related_name="calls", verbose_name=_("recipient")
+    )
+    single_call = models.ForeignKey(
+        SingleCall,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attempts",
+        verbose_name=_("single call"),
+        db_index=False,
     )
     account = models.ForeignKey(
         VendorAccount,
@@ -447,7 +581,20 @@ class CallRecord(StateMachine, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "attempt"], condition=models.Q(is_test=False), name="call_one_row_per_attempt"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["single_call", "attempt"],
+                condition=models.Q(single_call__isnull=False),
+                name="single_call_one_row_per_attempt",
+            ),
+            # A call belongs to a campaign (with a recipient) or is an attempt of a single call, never both.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(campaign__isnull=False, recipient__isnull=False, single_call__isnull=True)
+                    | models.Q(campaign__isnull=True, recipient__isnull=True, single_call__isnull=False)
+                ),
+                name="call_of_campaign_or_single_call",
+            ),
         ]
         indexes = [
             # Claiming due work: only queued rows are indexed, so the index stays small.
@@ -467,10 +614,20 @@ class CallRecord(StateMachine, models.Model):
             models.Index(fields=["account", "vendor_message_id"], name="call_vendor_msg"),
             models.Index(fields=["mobile"], name="call_mobile"),
             models.Index(fields=["campaign", "-id"], name="call_campaign_recent"),
+            # Due single calls, for the beat's safety net (the web enqueues each one at once).
+            models.Index(
+                fields=["not_before", "id"],
+                name="call_single_queued",
+                condition=models.Q(state="queued", campaign__isnull=True),
+            ),
         ]
 
     def __str__(self):
         return f"{self.mobile} #{self.attempt}"
+
+    @property
+    def is_single(self) -> bool:
+        return self.single_call_id is not None
 
     @classmethod
     def reportable_states(cls) -> tuple[str, ...]:
@@ -664,3 +821,23 @@ class CallCounter(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id}/{self.state}/{self.outcome}: {self.calls}"
+
+
+class CallQuota(models.Model):
+    """Single calls placed per API credential per local day: the daily cap is counted here.
+
+    One row per (credential, day), incremented in the transaction that accepts the call, so
+    every web worker shares the count and a refused or rolled-back request counts nothing.
+    """
+
+    credential = models.CharField(max_length=100)
+    day = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily single-call count")
+        verbose_name_plural = _("daily single-call counts")
+        constraints = [models.UniqueConstraint(fields=["credential", "day"], name="callquota_one_row_per_day")]
+
+    def __str__(self):
+        return f"{self.credential} {self.day}: {self.calls}"

@@ -12,6 +12,8 @@ ROLE_PERMISSIONS = {
             "recipient": "add change delete view",
             "voicetemplate": "add change delete view",
             "callrecord": "change view",
+            "singlecall": "view",
+            "callroute": "add change delete view",
             "callbackevent": "change view",
             "donotcallentry": "add change delete view",
             "recipientimport": "add change view",
@@ -44,7 +46,7 @@ ROLE_PERMISSIONS = {
     },
     "Finance": {
         "vendors": {"vendoraccount": "view", "balancesnapshot": "view"},
-        "campaigns": {"campaign": "view", "callrecord": "view"},
+        "campaigns": {"campaign": "view", "callrecord": "view", "singlecall": "view"},  # spend links to them
     },
 }
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,7 +17,7 @@ from vendors.services import CIRCUIT_OPEN_FOR
 
 from .database import is_postgresql
 from .imports import progress_key
-from .models import CallCounter, CallRecord, Campaign, RecipientImport, VoiceTemplate
+from .models import CallCounter, CallRecord, Campaign, RecipientImport, SingleCall, VoiceTemplate
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -399,3 +399,15 @@ def import_figures(job: RecipientImport) -> dict:
         figures.update({name: live[name] for name in IMPORT_COUNTS if name in live})
         figures["percent"] = min(99, figures["processed_bytes"] * 100 // job.size_bytes) if job.size_bytes else 0
     return figures
+
+
+def single_calls() -> QuerySet[SingleCall]:
+    """Single calls with ``state`` and ``outcome`` of their latest attempt (filterable) and their attempts."""
+    latest = CallRecord.objects.filter(single_call=OuterRef("pk")).order_by("-attempt")
+    return (
+        SingleCall.objects.annotate(
+            state=Subquery(latest.values("state")[:1]), outcome=Subquery(latest.values("outcome")[:1])
+        )
+        .select_related("account")
+        .prefetch_related(Prefetch("attempts", queryset=CallRecord.objects.order_by("attempt")))
+    )

@@ -20,6 +20,8 @@ def tick() -> int:
     due = dispatch.due_campaign_ids()
     for campaign_id in due:
         run_campaign.delay(campaign_id)
+    for call_id in dispatch.due_single_call_ids():  # the safety net: each was enqueued when accepted
+        send_single_call.delay(call_id)
     lifecycle.complete_running_campaigns(excluding=due)
     return len(due)
 
@@ -69,3 +71,9 @@ def fail_interrupted_imports() -> int:
 def import_recipients_file(import_id: int) -> None:
     """Import an uploaded file; redelivery is harmless (the import is claimed pending → running)."""
     services.run_file_import(import_id)
+
+
+@shared_task(name="campaigns.dispatch.send_single_call", ignore_result=True)
+def send_single_call(call_id: int) -> int:
+    """Send one single-call attempt now (no acks_late, no retry: a redelivery finds it claimed)."""
+    return dispatch.send_single_call(call_id).submitted

@@ -53,6 +53,11 @@ PERIODIC_TASKS = {
         "campaigns.imports.fail_interrupted", 300, "imports", _("Fail interrupted imports"),
         _("Marks imports whose worker died as failed, so the list can be uploaded again."),
     ),
+    "Forget expired idempotency keys": SystemTask(
+        "idempotency.delete_expired", 3600, "default", _("Forget expired idempotency keys"),
+        _("Deletes Idempotency-Key records older than their retention (24 hours by default), so a "
+          "key may be used again after that."),
+    ),
     "Deliver webhooks": SystemTask(
         "webhooks.deliver_due", 2, "webhooks", _("Deliver webhooks"),
         _("Sends due webhook deliveries to the customer's systems and retries failed ones. Without it "

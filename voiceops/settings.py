@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "vendors",
     "campaigns",
     "reporting",
+    "idempotency",
     "apikeys",
     "webhooks",
 ]
@@ -281,6 +282,7 @@ SPECTACULAR_SETTINGS = {
         "ReviewStateEnum": "campaigns.models.VoiceTemplate.Review",
         "OutcomeEnum": "campaigns.models.OUTCOME_CHOICES",  # also the items of retry_outcomes
         "ProductEnum": "campaigns.models.PRODUCT_CHOICES",  # also the items of an account's products
+        "SingleCallProductEnum": "campaigns.models.SINGLE_CALL_PRODUCT_CHOICES",
         "ErrorTypeEnum": ["validation_error", "client_error", "server_error"],
     },
     "POSTPROCESSING_HOOKS": [
@@ -320,6 +322,28 @@ LOGGING = {
 # Vendor HTTP: connect and read timeouts for every request (seconds).
 VENDOR_CONNECT_TIMEOUT = env.float("VENDOR_CONNECT_TIMEOUT", default=3.05)
 VENDOR_READ_TIMEOUT = env.float("VENDOR_READ_TIMEOUT", default=15.0)
+
+# Single calls over the API (DESIGN.md, "Transactional calls").
+# Per-number limits across every vendor: "seconds:calls" windows, failed calls counted.
+
+
+def _windows(items: list[str]) -> list[tuple[int, int]]:
+    windows = []
+    for item in items:
+        seconds, _, calls = item.partition(":")
+        if not (seconds.strip().isdigit() and calls.strip().isdigit() and int(seconds) > 0 and int(calls) > 0):
+            raise ImproperlyConfigured(
+                f"SINGLE_CALL_NUMBER_LIMITS: {item!r} is not seconds:calls (e.g. 60:1,3600:5,86400:20)"
+            )
+        windows.append((int(seconds), int(calls)))
+    return windows
+
+
+SINGLE_CALL_NUMBER_LIMITS = _windows(env.list("SINGLE_CALL_NUMBER_LIMITS", default=["60:1", "3600:5", "86400:20"]))
+SINGLE_CALL_DAILY_CAP = env.int("SINGLE_CALL_DAILY_CAP", default=10000)  # per API key (or person), per local day
+SINGLE_CALL_REPORT_WINDOW_MINUTES = env.int("SINGLE_CALL_REPORT_WINDOW_MINUTES", default=60)
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)
 
 # Webhooks to the customer's systems (webhooks/). Outside DEBUG only HTTPS to public addresses;
 # WEBHOOK_ALLOW_LOOPBACK lets a receiver on 127.0.0.1 (plain HTTP too) take them in DEBUG and tests.

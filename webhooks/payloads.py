@@ -19,8 +19,9 @@ from campaigns.api.serializers import (
     CampaignSerializer,
     CampaignStatsSerializer,
     RecipientImportSerializer,
+    SingleCallSerializer,
 )
-from campaigns.models import CallRecord, Campaign, RecipientImport
+from campaigns.models import CallRecord, Campaign, RecipientImport, SingleCall
 from vendors.models import VendorAccount
 
 from .events import BALANCE_LOW, CAMPAIGN_COMPLETED, IMPORT_FINISHED
@@ -54,8 +55,9 @@ def bodies(events: list[Event]) -> dict[int, str | Exception]:
             built[event.pk] = exc
     if calls:
         rows = CallRecordSerializer([call for _event, call in calls], many=True).data
+        singles = single_calls_as_of([call for _event, call in calls])
         for (event, call), row in zip(calls, rows, strict=True):
-            built[event.pk] = body(event, {**row, **call_reference(call)})
+            built[event.pk] = body(event, {**row, **call_reference(call, singles)})
     return built
 
 
@@ -85,17 +87,39 @@ def call_from_snapshot(snapshot: dict) -> CallRecord:
     return CallRecord(**values)
 
 
-def call_reference(call: CallRecord) -> dict:
+def call_reference(call: CallRecord, singles: dict[int, dict] | None = None) -> dict:
     """Who placed the call: its campaign, or the single call (``POST /api/calls/``) and the caller's ``out_id``.
 
-    The extension point for single calls: their attempts are call records linked to a
-    ``SingleCall`` (``single_call_id``) that holds the ``out_id``.
+    For an attempt of a single call, ``single_call`` is that call as ``GET /api/calls/{id}/`` showed
+    it at this change (earlier attempts and this one, as the event recorded it); null for a campaign's call.
     """
-    single_call_id = getattr(call, "single_call_id", None)
-    out_id = getattr(call, "out_id", None)
-    if single_call_id and not out_id:
-        out_id = call.single_call.out_id
-    return {"campaign": call.campaign_id, "single_call": single_call_id, "out_id": out_id or None}
+    if not call.single_call_id:
+        return {"campaign": call.campaign_id, "single_call": None, "out_id": None}
+    if singles is None:
+        singles = single_calls_as_of([call])
+    single = singles[call.pk]
+    return {"campaign": call.campaign_id, "single_call": single, "out_id": single["out_id"] or None}
+
+
+def single_calls_as_of(calls: list[CallRecord]) -> dict[int, dict]:
+    """Each single-call attempt's call as the API showed it then, by attempt id (two queries for any number)."""
+    attempts = [call for call in calls if call.single_call_id]
+    if not attempts:
+        return {}
+    ids = {call.single_call_id for call in attempts}
+    by_id = {single.pk: single for single in SingleCall.objects.select_related("account").filter(pk__in=ids)}
+    earlier: dict[int, list[CallRecord]] = {}
+    for record in CallRecord.objects.filter(single_call_id__in=ids).order_by("attempt"):
+        earlier.setdefault(record.single_call_id, []).append(record)
+    shown = {}
+    for call in attempts:
+        single = by_id.get(call.single_call_id)
+        if single is None:
+            raise SingleCall.DoesNotExist(f"SingleCall {call.single_call_id} no longer exists")
+        before = [r for r in earlier.get(single.pk, []) if r.attempt < call.attempt]
+        single.attempt_list = [*before, call]  # what SingleCallSerializer reads the attempts from
+        shown[call.pk] = dict(SingleCallSerializer(single).data)
+    return shown
 
 
 def call_data(call: CallRecord) -> dict:

@@ -6,6 +6,7 @@ ignored. An id of an object that does not exist filters to nothing (it is a vali
 one of yours), instead of a 400.
 """
 
+from datetime import UTC
 from decimal import Decimal, InvalidOperation
 
 import django_filters
@@ -14,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from vendors.models import VendorAccount
 
-from ..models import OUTCOME_CHOICES, CallRecord, Campaign, VoiceTemplate
+from ..models import OUTCOME_CHOICES, SINGLE_CALL_PRODUCT_CHOICES, CallRecord, Campaign, SingleCall, VoiceTemplate
 from ..phones import InvalidNumber, normalize
 
 BIGINT = 2**63 - 1
@@ -141,3 +142,37 @@ class VendorAccountFilter(StrictFilterSet):
     class Meta:
         model = VendorAccount
         fields = ["vendor", "is_active"]
+
+
+class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time with any offset, handed to the database in UTC (PostgreSQL refuses odd offsets)."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        try:
+            return moment.astimezone(UTC) if moment is not None and moment.tzinfo else moment
+        except OverflowError as exc:
+            raise forms.ValidationError(_("Enter a valid date/time.")) from exc
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
+class SingleCallFilter(StrictFilterSet):
+    out_id = django_filters.CharFilter(help_text="Your own reference, exactly")
+    state = django_filters.ChoiceFilter(choices=CallRecord.State.choices, help_text="Of the latest attempt")
+    outcome = django_filters.ChoiceFilter(choices=OUTCOME_CHOICES, help_text="Of the latest attempt")
+    mobile = django_filters.CharFilter(
+        method="filter_mobile", help_text="Any spelling: 13800138000, +86 138-0013-8000, …"
+    )
+    product = django_filters.ChoiceFilter(choices=SINGLE_CALL_PRODUCT_CHOICES)
+    account = IntegerFilter(field_name="account_id", help_text="A vendor account id")
+    created_after = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = SingleCall
+        fields = ["out_id", "state", "outcome", "mobile", "product", "account"]
+
+    filter_mobile = CallRecordFilter.filter_mobile

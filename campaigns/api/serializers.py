@@ -15,14 +15,23 @@ from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from vendors import callback_setup
 from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
 
-from ..models import OUTCOME_CHOICES, PRODUCT_CHOICES, CallRecord, Campaign, RecipientImport, VoiceTemplate
+from ..models import (
+    OUTCOME_CHOICES,
+    PRODUCT_CHOICES,
+    SINGLE_CALL_PRODUCT_CHOICES,
+    CallRecord,
+    Campaign,
+    RecipientImport,
+    SingleCall,
+    VoiceTemplate,
+)
 from ..readers import UnreadableFile, check_upload
 from ..selectors import import_figures, not_dialling_for, why_not_dialling
 
@@ -589,3 +598,144 @@ class TemplateSubmitSerializer(serializers.Serializer):
         default=False,
         help_text=_("File it again although it was filed before (after a rejection or an edit)"),
     )
+
+
+# ---- single calls
+@extend_schema_serializer(component_name="SingleCall")  # the request component: SingleCallRequest
+class SingleCallRequestSerializer(serializers.Serializer):
+    """The body of ``POST /api/calls/``; the service checks what depends on the account."""
+
+    mobile = serializers.CharField(max_length=40, help_text="Any common spelling; answered as E.164")
+    product = serializers.ChoiceField(choices=SINGLE_CALL_PRODUCT_CHOICES)
+    code = serializers.CharField(
+        required=False, allow_blank=True, max_length=6, help_text="verify: the code to read out, 4 to 6 digits"
+    )
+    template = serializers.IntegerField(
+        required=False, allow_null=True, help_text="notify, voice_sms: a voice template id"
+    )
+    variables = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, max_length=200),
+        required=False,
+        max_length=20,
+        help_text="The template's variables, in its order",
+    )
+    content = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text="Free text, where the vendor plays it"
+    )
+    out_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="Your own reference, echoed everywhere"
+    )
+    account = serializers.IntegerField(
+        required=False, allow_null=True, help_text="A vendor account id; default: the route for the product"
+    )
+
+
+class CallAttemptSerializer(serializers.ModelSerializer):
+    outcome = BlankAsNullChoiceField(
+        choices=OUTCOME_CHOICES, read_only=True, help_text=_("null until the vendor reports the call")
+    )
+
+    class Meta:
+        model = CallRecord
+        fields = [
+            "id",
+            "attempt",
+            "account",
+            "custom_id",
+            "vendor_message_id",
+            "state",
+            "outcome",
+            "raw_code",
+            "raw_message",
+            "talk_seconds",
+            "billed_seconds",
+            "billed_units",
+            "key_pressed",
+            "submitted_at",
+            "reported_at",
+        ]
+        read_only_fields = fields
+
+
+class SingleCallSerializer(serializers.ModelSerializer):
+    """A single call as its caller sees it: the latest attempt's state and result, and every attempt."""
+
+    state = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField()
+    raw_code = serializers.SerializerMethodField()
+    raw_message = serializers.SerializerMethodField()
+    talk_seconds = serializers.SerializerMethodField()
+    billed_seconds = serializers.SerializerMethodField()
+    key_pressed = serializers.SerializerMethodField()
+    submitted_at = serializers.SerializerMethodField()
+    reported_at = serializers.SerializerMethodField()
+    attempts = CallAttemptSerializer(many=True, read_only=True, source="attempt_records")
+
+    class Meta:
+        model = SingleCall
+        fields = [
+            "id",
+            "out_id",
+            "mobile",
+            "product",
+            "account",
+            "template",
+            "state",
+            "outcome",
+            "raw_code",
+            "raw_message",
+            "talk_seconds",
+            "billed_seconds",
+            "key_pressed",
+            "created_at",
+            "submitted_at",
+            "reported_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+    @staticmethod
+    def _latest(call):
+        attempts = call.attempt_records
+        return attempts[-1] if attempts else None
+
+    def _field(self, call, name, default=None):
+        latest = self._latest(call)
+        return getattr(latest, name) if latest is not None else default
+
+    @extend_schema_field(serializers.ChoiceField(choices=CallRecord.State.choices))
+    def get_state(self, call) -> str:
+        return self._field(call, "state", CallRecord.State.QUEUED)
+
+    @extend_schema_field(
+        BlankAsNullChoiceField(choices=OUTCOME_CHOICES, help_text=_("null until the vendor reports the call"))
+    )
+    def get_outcome(self, call) -> str | None:
+        return self._field(call, "outcome", "") or None
+
+    def get_raw_code(self, call) -> str:
+        return self._field(call, "raw_code", "")
+
+    def get_raw_message(self, call) -> str:
+        return self._field(call, "raw_message", "")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_talk_seconds(self, call):
+        return self._field(call, "talk_seconds")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_billed_seconds(self, call):
+        return self._field(call, "billed_seconds")
+
+    def get_key_pressed(self, call) -> str:
+        return self._field(call, "key_pressed", "")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_submitted_at(self, call):
+        value = self._field(call, "submitted_at")
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_reported_at(self, call):
+        value = self._field(call, "reported_at")
+        return serializers.DateTimeField().to_representation(value) if value else None

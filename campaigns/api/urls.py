@@ -7,12 +7,14 @@ from .views import (
     CampaignCallsView,
     CampaignViewSet,
     RecipientImportViewSet,
+    SingleCallViewSet,
     VendorAccountViewSet,
     VoiceTemplateViewSet,
 )
 
 router = SimpleRouter()
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("calls", SingleCallViewSet, basename="singlecall")
 router.register("imports", RecipientImportViewSet, basename="recipientimport")
 router.register("vendor-accounts", VendorAccountViewSet, basename="vendoraccount")
 router.register("templates", VoiceTemplateViewSet, basename="voicetemplate")

@@ -10,7 +10,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -18,15 +25,16 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from apikeys.permissions import ScopedModelPermissions, api_key_of
+from apikeys.permissions import ScopedModelPermissions, api_key_of, credential_id
 from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
+from idempotency.services import idempotent
 from vendors.models import VendorAccount
-from voiceops.api.errors import Conflict, ErrorSerializer, error_body
+from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body
 
-from .. import selectors, services, templates_service
+from .. import selectors, services, single_calls, templates_service
 from ..models import CallRecord, Campaign, RecipientImport, VoiceTemplate
 from ..services import CampaignError, CampaignInputError
-from .filters import CallRecordFilter, CampaignFilter, VendorAccountFilter, VoiceTemplateFilter
+from .filters import CallRecordFilter, CampaignFilter, SingleCallFilter, VendorAccountFilter, VoiceTemplateFilter
 from .serializers import (
     CallRecordSerializer,
     CampaignSerializer,
@@ -36,6 +44,8 @@ from .serializers import (
     RecipientFileSerializer,
     RecipientImportSerializer,
     RecipientListSerializer,
+    SingleCallRequestSerializer,
+    SingleCallSerializer,
     TemplateSubmitSerializer,
     VendorAccountSerializer,
     VoiceTemplateSerializer,
@@ -64,7 +74,30 @@ class CampaignErrorsMixin:
         return super().handle_exception(exc)
 
 
-CONFLICT = OpenApiResponse(ErrorSerializer, description="The campaign is in a state that does not allow this")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    # What the service accepts: 1 to 255 printable ASCII characters (a header holds no others), no blank ends.
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
+    OpenApiParameter.HEADER,
+    description="Any unique string up to 255 characters. Sent again with the same body, the first answer is "
+    "replayed (header `Idempotent-Replayed: true`) and nothing more is created; with another body: 422. "
+    "Kept 24 hours, per API key.",
+)
+IDEMPOTENCY_RESPONSES = {
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="A request with this Idempotency-Key is still in progress (code `idempotency_key_in_progress`); "
+        "retry after the Retry-After header's seconds",
+    ),
+    422: OpenApiResponse(
+        ErrorSerializer, description="This Idempotency-Key was used with a different request (`idempotency_key_reused`)"
+    ),
+}
+CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="The campaign is in a state that does not allow this; or a request with this Idempotency-Key "
+    "is still in progress (`idempotency_key_in_progress`)",
+)
 IMPORT_STARTED = inline_serializer(
     "ImportStarted",
     fields={
@@ -85,7 +118,8 @@ def _action_schema(summary: str, description: str):
         summary=summary,
         description=description,
         request=None,
-        responses={200: CampaignSerializer, 409: CONFLICT},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: CampaignSerializer, 409: CONFLICT, 422: IDEMPOTENCY_RESPONSES[422]},
     )
 
 
@@ -96,6 +130,8 @@ def _action_schema(summary: str, description: str):
         summary="Create a campaign",
         description="Created as a draft; add recipients, then launch. The template must belong "
         "to the campaign's vendor account.",
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: CampaignSerializer, **IDEMPOTENCY_RESPONSES},
     ),
 )
 class CampaignViewSet(
@@ -145,6 +181,10 @@ class CampaignViewSet(
         # The list filters (state, product, account) are not meant for one campaign or its actions.
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer):
         serializer.save(created_by=_actor(self.request))
 
@@ -160,12 +200,11 @@ class CampaignViewSet(
         "with a new `at` is rescheduled. A running campaign answers 409 with the reason. The body may be empty. "
         "`calls_start_at` in the answer says when calls may first go out (calling hours).",
         request=LaunchSerializer,
-        responses={
-            200: CampaignSerializer,
-            409: CONFLICT,
-        },
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: CampaignSerializer, 409: CONFLICT, 422: IDEMPOTENCY_RESPONSES[422]},
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def launch(self, request, pk=None):
         campaign = self.get_object()
         body = LaunchSerializer(data=request.data)
@@ -178,6 +217,7 @@ class CampaignViewSet(
 
     @_action_schema("Pause", "Stops dispatching; calls already with the vendor still report.")
     @action(detail=True, methods=["post"])
+    @idempotent
     def pause(self, request, pk=None):
         campaign = self.get_object()
         services.pause(campaign, actor=_actor(request))
@@ -185,6 +225,7 @@ class CampaignViewSet(
 
     @_action_schema("Resume", "Continues a paused campaign (scheduled again if its start time is still ahead).")
     @action(detail=True, methods=["post"])
+    @idempotent
     def resume(self, request, pk=None):
         campaign = self.get_object()
         services.resume(campaign, actor=_actor(request))
@@ -192,6 +233,7 @@ class CampaignViewSet(
 
     @_action_schema("Cancel", "Cancels the campaign and every call not yet handed to the vendor.")
     @action(detail=True, methods=["post"])
+    @idempotent
     def cancel(self, request, pk=None):
         campaign = self.get_object()
         services.cancel(campaign, actor=_actor(request))
@@ -201,6 +243,7 @@ class CampaignViewSet(
         "Retry failed calls", "Queues a new attempt for every recipient whose last attempt failed or expired."
     )
     @action(detail=True, methods=["post"], url_path="retry-failed")
+    @idempotent
     def retry_failed(self, request, pk=None):
         campaign = self.get_object()
         services.retry_failed(campaign, actor=_actor(request))
@@ -216,12 +259,14 @@ class CampaignViewSet(
             "background: the answer is 202 with the import's progress URL."
         ),
         request={"application/json": RecipientListSerializer, "multipart/form-data": RecipientFileSerializer},
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             200: OpenApiResponse(ImportResultSerializer, description="JSON recipients: imported"),
             202: OpenApiResponse(IMPORT_STARTED, description="File: the import started; poll `progress_url`"),
             422: OpenApiResponse(
                 ErrorSerializer,
-                description="No recipient accepted: the detail gives the first reasons, with the counts",
+                description="No recipient accepted: the detail gives the first reasons, with the counts; "
+                "or this Idempotency-Key was used with a different request (`idempotency_key_reused`)",
             ),
             409: CONFLICT,
             413: OpenApiResponse(ErrorSerializer, description="Too large for one request: upload a file instead"),
@@ -236,6 +281,7 @@ class CampaignViewSet(
         ],
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser])
+    @idempotent
     def recipients(self, request, pk=None):
         campaign = self.get_object()
         services.ensure_open_for_recipients(campaign)
@@ -316,6 +362,85 @@ class CampaignCallsView(generics.ListAPIView):
     def list(self, request, *args, **kwargs):
         get_object_or_404(Campaign.objects.only("pk"), pk=self.kwargs["id"])
         return super().list(request, *args, **kwargs)
+
+
+# ---- single calls
+@extend_schema_view(
+    list=extend_schema(
+        summary="List single calls",
+        description="Newest first; filter by `out_id`, state or outcome of the latest attempt, number, product, "
+        "account or creation time.",
+    ),
+    retrieve=extend_schema(summary="One single call", responses={200: SingleCallSerializer}),
+)
+class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One call to one number outside any campaign (a verification code, a notification)."""
+
+    lookup_value_regex = ID
+    serializer_class = SingleCallSerializer
+    required_scopes = {
+        "list": (SEND_CALLS, READ_STATISTICS),
+        "retrieve": (SEND_CALLS, READ_STATISTICS),
+        "create": (SEND_CALLS,),
+    }
+    filterset_class = SingleCallFilter
+    pagination_class = CallCursorPagination
+    queryset = selectors.single_calls()
+
+    @extend_schema(
+        summary="Place a single call",
+        description="`verify` reads out `code` (4 to 6 digits); `notify` and `voice_sms` play a `template` with its "
+        "`variables`, or `content` where the vendor plays free text. Without `account`, the template's account or "
+        "the route set for the product in the admin is used. Frequency limits per number (across every vendor), "
+        "the vendor's own per-number limits and a daily cap per API key are checked first: a refused call "
+        "answers 429 saying which limit and when it frees, and nothing is sent.",
+        request=SingleCallRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: SingleCallSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Field errors"),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                examples=[
+                    OpenApiExample(
+                        "Number limit",
+                        value={
+                            "type": "client_error",
+                            "errors": [
+                                {
+                                    "code": "number_limit",
+                                    "detail": "At most 1 calls per 1 minute may go to one number; this number may "
+                                    "be called again at 2026-11-11 09:01:00.",
+                                    "attr": None,
+                                }
+                            ],
+                        },
+                        status_codes=["429"],
+                        response_only=True,
+                    )
+                ],
+                description="A frequency limit refused the call; nothing is sent. The code names the limit "
+                "(`number_limit`, `vendor_number_limit`, `daily_cap`), the detail the window and when it frees, "
+                "the Retry-After header the seconds until then",
+            ),
+            **IDEMPOTENCY_RESPONSES,
+        },
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        body = SingleCallRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            call = single_calls.place_call(
+                single_calls.CallRequest(**body.validated_data),
+                credential=credential_id(request),
+                user=_actor(request),
+            )
+        except single_calls.CallRefused as refused:
+            refusal = refused.refusal
+            raise TooManyRequests(refusal.message(), code=refusal.code, wait=refusal.retry_after()) from None
+        url = reverse("singlecall-detail", args=[call.pk])
+        return Response(self.get_serializer(call).data, status=status.HTTP_201_CREATED, headers={"Location": url})
 
 
 # ---- imports

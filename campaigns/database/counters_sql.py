@@ -26,8 +26,10 @@ ON CONFLICT (campaign_id, bucket, state, outcome, hour) DO UPDATE SET
     last_reported_at = GREATEST(campaigns_callcounter.last_reported_at, EXCLUDED.last_reported_at)
 """
 COLUMNS = "campaign_id, state, outcome, submitted_at, reported_at, talk_seconds, billed_units"
-NEW_ROWS = f"SELECT {COLUMNS}, 1 AS sign FROM new_rows WHERE NOT is_test"
-OLD_ROWS = f"SELECT {COLUMNS}, -1 AS sign FROM old_rows WHERE NOT is_test"
+# Test calls and single calls (no campaign) are in no campaign's statistics.
+COUNTED = "NOT is_test AND campaign_id IS NOT NULL"
+NEW_ROWS = f"SELECT {COLUMNS}, 1 AS sign FROM new_rows WHERE {COUNTED}"
+OLD_ROWS = f"SELECT {COLUMNS}, -1 AS sign FROM old_rows WHERE {COUNTED}"
 
 
 def _function(name: str, rows: str) -> str:
@@ -40,11 +42,16 @@ END $$;
 """
 
 
-INSTALL = "\n".join(
+FUNCTIONS = "\n".join(
     [
         _function("campaigns_callcounter_ins", NEW_ROWS),
         _function("campaigns_callcounter_upd", f"{NEW_ROWS} UNION ALL {OLD_ROWS}"),
         _function("campaigns_callcounter_del", OLD_ROWS),
+    ]
+)
+INSTALL = "\n".join(
+    [
+        FUNCTIONS,
         """
 CREATE TRIGGER callcounter_ins AFTER INSERT ON campaigns_callrecord
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_callcounter_ins();
@@ -59,7 +66,7 @@ INSERT INTO campaigns_callcounter (campaign_id, bucket, state, outcome, hour, ca
                                    first_submitted_at, last_reported_at)
 SELECT campaign_id, 0, state, outcome, coalesce(date_trunc('hour', reported_at), {EPOCH}),
        count(*), sum(coalesce(talk_seconds, 0)), sum(coalesce(billed_units, 0)), min(submitted_at), max(reported_at)
-FROM campaigns_callrecord WHERE NOT is_test GROUP BY 1, 2, 3, 4, 5;
+FROM campaigns_callrecord WHERE {COUNTED} GROUP BY 1, 2, 3, 4, 5;
 """,
     ]
 )

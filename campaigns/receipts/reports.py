@@ -199,7 +199,12 @@ def apply_reports(account: VendorAccount, reports: list[DeliveryReport]) -> tupl
 
 def queue_retries(changed: list[tuple[CallRecord | ChangedCall, DeliveryReport]]) -> None:
     """The next attempt for each call a report just failed with an outcome its campaign retries."""
-    retry_candidates = [(call, report.outcome) for call, report in changed if not report.answered and not call.is_test]
+    # Single calls (no campaign) get no automatic retry: the caller decides whether to place another.
+    retry_candidates = [
+        (call, report.outcome)
+        for call, report in changed
+        if not report.answered and not call.is_test and call.campaign_id is not None
+    ]
     if not retry_candidates:
         return
     campaigns = Campaign.objects.in_bulk({c.campaign_id for c, _o in retry_candidates})

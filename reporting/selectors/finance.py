@@ -20,6 +20,7 @@ from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import RowNumber, TruncDay, TruncHour
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.models import CallRecord
 from vendors.adapters import VENDOR_CHOICES
@@ -168,7 +169,9 @@ def spend(period: Period) -> dict:
                 blank(
                     name=row["campaign__name"],
                     url=reverse("admin:campaigns_campaign_change", args=[row["campaign_id"]]),
-                ),
+                )
+                if row["campaign_id"] is not None
+                else blank(name=gettext("Single calls (API)"), url=reverse("admin:campaigns_singlecall_changelist")),
             ),
             by_account.setdefault(
                 account.pk,

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from apikeys.models import ApiKey
-from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS
+from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
 from campaigns.models import CallRecord, Campaign
 from tests.factories import make_account, run_until_done
 
@@ -157,3 +157,35 @@ def test_a_developer_runs_a_campaign_through_the_generated_client(generated_clie
 
     missing = _api("campaigns.campaigns_retrieve").sync_detailed(id=999999, client=client)
     assert missing.status_code == 404 and missing.parsed.errors[0].code == "not_found"
+
+
+def test_a_developer_places_a_verify_call_through_the_generated_client(generated_client, live_server):
+    from campaigns import tasks
+    from campaigns.models import CallRoute
+
+    account = make_account(options={"seed": 3, "report_delay": [0, 0], "answer_rate": 1.0}, pull_reports=True)
+    CallRoute.objects.create(product="verify", account=account)
+    _key, secret = ApiKey.objects.create_key(name="app", scopes=[SEND_CALLS])
+    client = generated_client.AuthenticatedClient(base_url=live_server.url, token=secret, prefix="Api-Key")
+    body = _model("SingleCallRequest")(
+        mobile="138 0013 8000", product=_model("SingleCallProductEnum")("verify"), code="4821", out_id="login-8a1f"
+    )
+
+    placed = _api("calls.calls_create").sync_detailed(client=client, body=body, idempotency_key="login-8a1f")
+    assert placed.status_code == 201, placed.content
+    call = placed.parsed
+    assert call.mobile == "+8613800138000" and call.out_id == "login-8a1f" and call.account == account.pk
+    again = _api("calls.calls_create").sync_detailed(client=client, body=body, idempotency_key="login-8a1f")
+    assert again.status_code == 201 and again.parsed.id == call.id  # replayed: nothing placed twice
+
+    tasks.pull_all()  # the simulator's receipt comes back
+    found = _api("calls.calls_list").sync(client=client, out_id="login-8a1f")
+    assert [c.id for c in found.results] == [call.id]
+    read = _api("calls.calls_retrieve").sync(id=call.id, client=client)
+    assert read.state.value == "answered" and read.outcome.value == "answered"
+    assert [a.attempt for a in read.attempts] == [1] and read.reported_at is not None
+
+    # A second call to the number within the minute: 429 in the one error body, with Retry-After.
+    refused = _api("calls.calls_create").sync_detailed(client=client, body=body, idempotency_key="login-8a1g")
+    assert refused.status_code == 429
+    assert refused.parsed.errors[0].code == "number_limit" and int(refused.headers["Retry-After"]) >= 1

@@ -9,7 +9,7 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from campaigns.models import RecipientImport
+from campaigns.models import CallRecord, RecipientImport, SingleCall
 from tests.api.helpers import client_for
 from tests.factories import make_account, make_campaign
 from webhooks.models import Endpoint
@@ -27,6 +27,8 @@ EXPECTED_PATHS = {
     "/api/campaigns/{id}/stats/": {"get"},
     "/api/campaigns/{id}/calls/": {"get"},
     "/api/imports/{id}/": {"get"},
+    "/api/calls/": {"get", "post"},
+    "/api/calls/{id}/": {"get"},
     "/api/vendor-accounts/": {"get"},
     "/api/vendor-accounts/{id}/": {"get"},
     "/api/templates/": {"get", "post"},
@@ -95,11 +97,14 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
     campaign = make_campaign(recipients=2)
     job = RecipientImport.objects.create(campaign=campaign, original_name="x.csv")
     account = make_account()
+    single = SingleCall.objects.create(product="verify", mobile="+8613800138000", account=account, variables=["1234"])
+    CallRecord.objects.create(single_call=single, mobile=single.mobile, custom_id="S1A1")
     endpoint = Endpoint.objects.create(name="CRM", url="https://crm.example.com/hooks", secret="whsec_AAAA")
     ids = {
         "/api/imports/": job.pk,
         "/api/vendor-accounts/": account.pk,
         "/api/campaigns/": campaign.pk,
+        "/api/calls/": single.pk,
         "/api/templates/": campaign.template_id,
         "/api/webhooks/": endpoint.pk,
     }
@@ -116,7 +121,7 @@ def test_every_documented_get_answers_an_operator_without_a_server_error(schema)
             assert response["Content-Type"].startswith("application/json"), concrete
         assert operator.get(path.replace("{id}", "999999")).status_code in (200, 404)
         checked += 1
-    assert checked == 11
+    assert checked == 13
 
 
 # --------------------------------------------------------------------------- what a client generator needs
@@ -257,3 +262,25 @@ def test_created_objects_link_to_their_operations(schema):
     ]
     template = schema["paths"]["/api/templates/"]["post"]["responses"]["201"]["links"]
     assert {link["operationId"] for link in template.values()} == {"templates_retrieve", "templates_submit_create"}
+
+
+def test_a_single_call_documents_its_limits_and_idempotency_answers_in_the_one_error_body(schema):
+    responses = schema["paths"]["/api/calls/"]["post"]["responses"]
+    assert {"201", "400", "409", "422", "429"} <= set(responses)
+    assert responses["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    example = responses["429"]["content"]["application/json"]["examples"]["NumberLimit"]["value"]
+    assert example["errors"][0]["code"] == "number_limit"
+    header = next(p for p in schema["paths"]["/api/calls/"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
+    assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)
+
+
+def test_every_operation_taking_an_idempotency_key_documents_its_409_and_422(schema):
+    taking = [
+        (method, path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+    ]
+    assert len(taking) >= 8  # calls, campaigns, recipients, launch and the other campaign actions
+    for method, path, operation in taking:
+        assert {"409", "422"} <= set(operation["responses"]), (method, path)

@@ -253,6 +253,8 @@ class BaseAdapter:
     reviews_templates = False
     schedules = False
     option_specs: Mapping[str, Option] = {}
+    # Whether the vendor plays any text we send, without a template filed with it first
+    free_content = False
 
     def __init__(self, account):
         self.account = account

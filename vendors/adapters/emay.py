@@ -231,6 +231,7 @@ class EmayAdapter(BaseAdapter):
     label = "Emay 亿美软通"
     batch_size = 500
     products = ("notify", "verify", "marketing", "voice_sms")
+    free_content = True  # the content is played as sent
     report_delivery = ("push", "pull")
     outcome_map = OUTCOME_MAP
     max_content_length = 200

@@ -61,6 +61,7 @@ class SimulatorAdapter(BaseAdapter):
     label = "Simulator"
     batch_size = 500
     products = PRODUCTS
+    free_content = True  # the content is played as sent
     report_delivery = ("pull", "push")
     outcome_map = {code: outcome for outcome, (code, _msg) in RAW_CODES.items()}
     schedules = True

@@ -175,6 +175,7 @@ class Sms10692Adapter(BaseAdapter):
     documented_hosts = ("sms10692.com",)  # the document's request URLs
     batch_size = 1000
     products = ("notify", "verify", "marketing")
+    free_content = True  # the content is played as sent
     report_delivery = ("pull",)
     outcome_map: ClassVar[dict[str, str]] = {"10": "answered", "20": "unreachable"}
     max_content_length = None

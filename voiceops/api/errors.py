@@ -37,6 +37,18 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class TooManyRequests(exceptions.APIException):
+    """A limit refused the request: the code names the limit, the detail when it frees, ``Retry-After`` in seconds."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = _("Too many requests; try again later.")
+    default_code = "throttled"
+
+    def __init__(self, detail, code: str, wait: int):
+        super().__init__(detail, code)
+        self.wait = wait  # the handler answers it as the Retry-After header
+
+
 class ApiExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc):
         if isinstance(exc, DjangoValidationError):

@@ -35,6 +35,12 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+RETRY_AFTER = {
+    "description": "Seconds until the request may be sent again",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
 class AutoSchema(StandardizedErrorsAutoSchema):
     def _get_error_response_serializer(self, status_code):
         return ErrorSerializer
@@ -50,6 +56,8 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         response = super()._get_response_for_code(serializer, status_code, media_types, direction)
         if not response.get("description") and str(status_code) in ERROR_DESCRIPTIONS:
             response["description"] = ERROR_DESCRIPTIONS[str(status_code)]
+        if str(status_code) == "429":
+            response["headers"] = {"Retry-After": RETRY_AFTER}
         return response
 
     def get_description(self):
