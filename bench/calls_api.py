@@ -114,7 +114,7 @@ def post_calls(args) -> list[tuple[int, float]]:
     conn = http.client.HTTPConnection("127.0.0.1", port)
     results = []
     for path, body, key in requests:
-        headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
+        headers = {"Content-Type": "application/json", "Authorization": f"Api-Key {token}"}
         if key:
             headers["Idempotency-Key"] = key
         started = time.perf_counter()
@@ -149,7 +149,7 @@ def paced(port: int, token: str, seconds: int) -> tuple[dict[str, float], Counte
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = http.client.HTTPConnection("127.0.0.1", port)
-        headers = {"Content-Type": "application/json", "Authorization": f"Token {token}", "Idempotency-Key": out_id}
+        headers = {"Content-Type": "application/json", "Authorization": f"Api-Key {token}", "Idempotency-Key": out_id}
         started = time.time()
         with lock:
             posted[out_id] = min(posted.get(out_id, started), started)
@@ -179,9 +179,8 @@ def pct(samples, q):
 def main() -> None:
     load_before = os.getloadavg()
     setup()
-    from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
-
+    from apikeys.models import ApiKey
+    from apikeys.scopes import SEND_CALLS
     from campaigns.models import CallRecord, CallRoute, SingleCall
     from vendors.models import VendorAccount
 
@@ -196,8 +195,7 @@ def main() -> None:
         options={},
     )
     CallRoute.objects.create(product="verify", account=account)
-    user = User.objects.create_superuser("bench", password="bench-pw-0123456789")
-    token = Token.objects.create(user=user).key
+    _key, token = ApiKey.objects.create_key(name="bench", scopes=[SEND_CALLS])  # as an integrating system calls
 
     from voiceops.celery import app
 
