@@ -8,7 +8,7 @@ from django.utils import timezone
 from campaigns import dispatch, frequency
 from campaigns.models import CallRecord, CallRoute, SingleCall, VoiceTemplate
 from tests.api.helpers import errors
-from tests.calls import integrator
+from tests.calls.helpers import integrator
 from tests.factories import make_account
 from tests.fakes.ihuyi import FakeIhuyi
 

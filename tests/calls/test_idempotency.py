@@ -11,7 +11,7 @@ from campaigns.models import CallRecord, CallRoute, Campaign, Recipient, SingleC
 from idempotency.models import IdempotencyKey
 from idempotency.services import delete_expired
 from tests.api.helpers import client_for, errors
-from tests.calls import integrator
+from tests.calls.helpers import integrator
 from tests.factories import make_account, make_campaign
 
 VERIFY = {"mobile": "13800138000", "product": "verify", "code": "1234", "out_id": "o-1"}

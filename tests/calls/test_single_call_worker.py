@@ -6,7 +6,7 @@ import pytest
 
 from campaigns import tasks
 from campaigns.models import CallRoute
-from tests.calls import integrator
+from tests.calls.helpers import integrator
 from tests.conftest import wait_for
 from tests.factories import make_account
 from tests.fakes.emay import FakeEmay

@@ -9,7 +9,7 @@ from django.utils import timezone
 from campaigns import tasks
 from campaigns.models import CallRecord, CallRoute
 from reporting.selectors import finance
-from tests.calls import integrator
+from tests.calls.helpers import integrator
 from tests.factories import make_account
 from tests.test_admin_pages import login
 

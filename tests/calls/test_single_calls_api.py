@@ -6,7 +6,7 @@ from campaigns import services, tasks
 from campaigns.models import CallCounter, CallRecord, CallRoute, SingleCall, VoiceTemplate
 from campaigns.selectors import campaign_stats
 from tests.api.helpers import field_errors
-from tests.calls import integrator
+from tests.calls.helpers import integrator
 from tests.factories import make_account, make_campaign, run_until_done
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 
 from campaigns import tasks
 from campaigns.models import CallRecord, CallRoute
-from tests.calls import integrator
+from tests.calls.helpers import integrator
 from tests.factories import make_account
 from webhooks import delivery, payloads
 from webhooks.models import Event
