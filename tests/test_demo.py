@@ -27,3 +27,21 @@ def test_demo_twice_is_idempotent_and_prints_a_working_login(db):
     admin = get_user_model().objects.get(username="admin")
     assert admin.check_password(passwords[1]) and not admin.check_password(passwords[0])
     assert admin.is_superuser and admin.is_staff
+
+
+def test_a_first_single_call_after_the_demo_needs_no_route_set_up(db):
+    """Found trying the API as a newcomer: POST /api/calls/ without `account` was refused (no route)."""
+    from rest_framework.test import APIClient
+
+    from apikeys.models import ApiKey
+    from apikeys.scopes import SEND_CALLS
+
+    run_demo()
+    _key, secret = ApiKey.objects.create_key(name="newcomer", scopes=[SEND_CALLS])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    response = client.post(
+        "/api/calls/", {"mobile": "138 0013 8000", "product": "verify", "code": "1234"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["account"] == VendorAccount.objects.get(vendor="simulator").pk

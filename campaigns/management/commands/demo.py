@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from campaigns import services
-from campaigns.models import Campaign, VoiceTemplate
+from campaigns.models import SINGLE_CALL_PRODUCTS, CallRoute, Campaign, VoiceTemplate
 from vendors.models import VendorAccount
 
 DEMO_ACCOUNT = "演示模拟供应商 Demo simulator"
@@ -44,6 +44,9 @@ class Command(BaseCommand):
                 "pull_reports": True,
             },
         )
+        # Single calls that name no account go through the simulator, so a first POST /api/calls/ works.
+        for product in SINGLE_CALL_PRODUCTS:
+            CallRoute.objects.get_or_create(product=product, defaults={"account": account})
         template, _created = VoiceTemplate.objects.get_or_create(
             name=DEMO_TEMPLATE,
             account=account,
