@@ -409,7 +409,7 @@ class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
                             "errors": [
                                 {
                                     "code": "number_limit",
-                                    "detail": "At most 1 calls per 1 minute may go to one number; this number may "
+                                    "detail": "At most 1 call per 1 minute may go to one number; this number may "
                                     "be called again at 2026-11-11 09:01:00.",
                                     "attr": None,
                                 }
