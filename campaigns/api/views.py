@@ -98,6 +98,33 @@ CONFLICT = OpenApiResponse(
     description="The campaign is in a state that does not allow this; or a request with this Idempotency-Key "
     "is still in progress (`idempotency_key_in_progress`)",
 )
+
+
+def _refusal_example(name: str, code: str, detail: str) -> OpenApiExample:
+    body = {"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]}
+    return OpenApiExample(name, value=body, status_codes=["429"], response_only=True)
+
+
+# The words of campaigns.frequency.Refusal.message (tests/api/test_schema.py keeps them the same).
+FREQUENCY_REFUSALS = [
+    _refusal_example(
+        "Number limit",
+        "number_limit",
+        "At most 1 call per 1 minute may go to one number; this number may be called again at 2026-11-11 09:01:00.",
+    ),
+    _refusal_example(
+        "Vendor limit",
+        "vendor_number_limit",
+        "The vendor allows at most 3 calls per 1 minute to one number; "
+        "this number may be called again at 2026-11-11 09:01:00.",
+    ),
+    _refusal_example(
+        "Daily cap",
+        "daily_cap",
+        "This API key has placed its 10000 single calls for today; it may call again at 2026-11-12 00:00:00.",
+    ),
+]
+
 IMPORT_STARTED = inline_serializer(
     "ImportStarted",
     fields={
@@ -401,24 +428,7 @@ class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             400: OpenApiResponse(ErrorSerializer, description="Field errors"),
             429: OpenApiResponse(
                 ErrorSerializer,
-                examples=[
-                    OpenApiExample(
-                        "Number limit",
-                        value={
-                            "type": "client_error",
-                            "errors": [
-                                {
-                                    "code": "number_limit",
-                                    "detail": "At most 1 call per 1 minute may go to one number; this number may "
-                                    "be called again at 2026-11-11 09:01:00.",
-                                    "attr": None,
-                                }
-                            ],
-                        },
-                        status_codes=["429"],
-                        response_only=True,
-                    )
-                ],
+                examples=FREQUENCY_REFUSALS,
                 description="A frequency limit refused the call; nothing is sent. The code names the limit "
                 "(`number_limit`, `vendor_number_limit`, `daily_cap`), the detail the window and when it frees, "
                 "the Retry-After header the seconds until then",
