@@ -213,7 +213,7 @@ class CampaignViewSet(
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        serializer.save(created_by=_actor(self.request))
+        serializer.save(created_by=_actor(self.request), created_by_key=api_key_of(self.request))
 
     def _answer(self, campaign: Campaign) -> Response:
         campaign.refresh_from_db()
@@ -445,6 +445,7 @@ class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
                 single_calls.CallRequest(**body.validated_data),
                 credential=credential_id(request),
                 user=_actor(request),
+                key=api_key_of(request),
             )
         except single_calls.CallRefused as refused:
             refusal = refused.refusal

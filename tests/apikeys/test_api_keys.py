@@ -46,7 +46,8 @@ def test_a_key_creates_and_launches_a_campaign_and_its_use_is_recorded():
     created = client.post("/api/campaigns/", {"name": "crm", "account": account.pk, "content": "您好"}, format="json")
     assert created.status_code == 201, created.json()
     pk = created.json()["id"]
-    assert Campaign.objects.get(pk=pk).created_by is None  # a key is not a person
+    campaign = Campaign.objects.get(pk=pk)
+    assert campaign.created_by is None and campaign.created_by_key == key  # a key is not a person
     added = client.post(f"/api/campaigns/{pk}/recipients/", {"recipients": [{"mobile": "13800138000"}]}, format="json")
     assert added.json()["accepted"] == 1
     assert client.post(f"/api/campaigns/{pk}/launch/").json()["state"] == "running"
@@ -215,6 +216,18 @@ def test_an_operator_revokes_keys_and_they_stop_working_at_once(operator_admin):
     assert response.status_code == 200
     assert ApiKey.objects.get(pk=key.pk).revoked
     assert client.get("/api/campaigns/").status_code == 401
+
+
+def test_the_admin_says_which_key_or_person_created_a_campaign(operator_admin):
+    account = make_account()
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS, name="order service")
+    by_key = client.post("/api/campaigns/", {"name": "by-key", "account": account.pk, "content": "您好"}, format="json")
+    by_person = make_campaign(account=account, created_by=User.objects.get(username="op"))
+    listing = operator_admin.get("/admin/campaigns/campaign/").content.decode()
+    assert "API key «order service»" in listing and ">op<" in listing
+    page = operator_admin.get(f"/admin/campaigns/campaign/{by_key.json()['id']}/change/").content.decode()
+    assert "API key «order service»" in page
+    assert "API key «" not in operator_admin.get(f"/admin/campaigns/campaign/{by_person.pk}/change/").content.decode()
 
 
 def test_marketing_and_finance_cannot_manage_keys(client):
