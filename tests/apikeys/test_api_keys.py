@@ -2,10 +2,12 @@
 
 import re
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import RequestFactory
 from django.utils import timezone
 from drf_spectacular.generators import EndpointEnumerator
@@ -13,7 +15,7 @@ from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
 from apikeys.permissions import credential_id, required_scopes
-from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SCOPE_LABELS, SEND_CALLS
+from apikeys.scopes import MANAGE_CAMPAIGNS, MANAGE_WEBHOOKS, READ_STATISTICS, SCOPE_LABELS, SEND_CALLS
 from campaigns.models import Campaign
 from tests.api.helpers import error_text, errors
 from tests.factories import make_account, make_campaign
@@ -168,6 +170,25 @@ def test_credential_id_names_the_key_or_the_user():
     assert credential_id(request) == f"user:{user.pk}"
     request.user = type("Anon", (), {"is_authenticated": False})()
     assert credential_id(request) is None
+
+
+def test_existing_keys_that_could_manage_webhooks_keep_that_under_the_new_scope():
+    migration = import_module("apikeys.migrations.0003_manage_webhooks_scope")
+    before = {
+        "calls": [SEND_CALLS],
+        "campaigns": [MANAGE_CAMPAIGNS, READ_STATISTICS],
+        "statistics": [READ_STATISTICS],
+    }
+    for name, scopes in before.items():
+        ApiKey.objects.create_key(name=name, scopes=scopes)
+    state = MigrationExecutor(connection).loader.project_state(("apikeys", "0003_manage_webhooks_scope"))
+    migration.give_manage_webhooks(state.apps, None)
+    after = dict(ApiKey.objects.values_list("name", "scopes"))
+    assert after == {
+        "calls": [SEND_CALLS, MANAGE_WEBHOOKS],
+        "campaigns": [MANAGE_CAMPAIGNS, READ_STATISTICS, MANAGE_WEBHOOKS],
+        "statistics": [READ_STATISTICS],  # it could not manage endpoints before either
+    }
 
 
 # --------------------------------------------------------------------------- admin

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
-from apikeys.scopes import SEND_CALLS
+from apikeys.scopes import MANAGE_CAMPAIGNS, MANAGE_WEBHOOKS, READ_STATISTICS, SEND_CALLS
 from tests.api.helpers import client_for, field_errors
 from webhooks.models import Delivery, Endpoint
 
@@ -14,10 +14,24 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def operator():
     """An API client authenticated by an API key, as another system would be."""
-    _key, secret = ApiKey.objects.create_key(name="crm", scopes=[SEND_CALLS])
+    return key_client(MANAGE_WEBHOOKS)
+
+
+def key_client(*scopes) -> APIClient:
+    _key, secret = ApiKey.objects.create_key(name="crm", scopes=list(scopes))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     return client
+
+
+def test_managing_endpoints_takes_the_webhook_scope_not_the_calls_or_campaigns_ones(receiver):
+    for scopes in [(SEND_CALLS,), (MANAGE_CAMPAIGNS,), (READ_STATISTICS,), (SEND_CALLS, MANAGE_CAMPAIGNS)]:
+        client = key_client(*scopes)
+        assert client.get("/api/webhooks/").status_code == 403, scopes
+        refused = create(client, receiver())
+        assert refused.status_code == 403 and "manage_webhooks" in refused.json()["errors"][0]["detail"]
+    assert not Endpoint.objects.exists()
+    assert create(key_client(MANAGE_WEBHOOKS), receiver()).status_code == 201
 
 
 def create(client, receiver, **fields):

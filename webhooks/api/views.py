@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions
-from apikeys.scopes import MANAGE_CAMPAIGNS, SEND_CALLS
+from apikeys.scopes import MANAGE_WEBHOOKS
 
 from .. import services
 from ..models import Endpoint
@@ -34,8 +34,9 @@ class EndpointViewSet(viewsets.ModelViewSet):
     serializer_class = EndpointSerializer
     permission_classes = [ScopedModelPermissions]
     lookup_value_regex = r"[0-9]+"
-    # A system that places calls or runs campaigns is told their results here.
-    required_scopes = (MANAGE_CAMPAIGNS, SEND_CALLS)
+    # Its own scope: an endpoint decides where call results go and holds a signing secret, more
+    # than placing calls or running campaigns should allow.
+    required_scopes = (MANAGE_WEBHOOKS,)
     filterset_fields = ["is_active"]
     action_permissions = {
         "rotate_secret": ["webhooks.change_endpoint"],
