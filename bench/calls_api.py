@@ -87,7 +87,18 @@ def start_gunicorn(port: int) -> subprocess.Popen:
 
 
 def start_worker() -> subprocess.Popen:
-    args = ["celery", "-A", "voiceops", "worker", "-Q", "dispatch", "-c", "2", "-l", "warning"]
+    args = [
+        "celery",
+        "-A",
+        "voiceops",
+        "worker",
+        "-Q",
+        "dispatch",
+        "-c",
+        "4",
+        "-l",
+        "warning",
+    ]  # as README, "Production"
     return start([*args, "--without-gossip", "--without-mingle"], "voiceops.settings")
 
 
