@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from voiceops.bounds import MAX_CALLBACKS_PER_SECOND, MAX_CALLS_PER_SECOND, MAX_MONEY, at_least, at_most, check_bounds
 from voiceops.crypto import mask
+from voiceops.runtime_state import RuntimeStateMixin
 
 from .adapters import ADAPTERS, BAD_OPTION, VENDOR_CHOICES, adapter_class
 from .fields import EncryptedTextField
@@ -69,8 +70,20 @@ HEALTH_LEVELS = {
 }
 
 
-class VendorAccount(models.Model):
+class VendorAccount(RuntimeStateMixin, models.Model):
     """One set of credentials at one vendor. The secret is encrypted at rest (AES-GCM)."""
+
+    # Written only by ``vendors.services``' conditional UPDATEs: the circuit breaker's count and
+    # timer, the last error, and the once-per-crossing claim of the low-balance alert. A stale
+    # instance saved over them would undo a count (an admin save racing a vendor failure), re-arm
+    # the claim (the same crossing told twice) or swallow the next crossing.
+    RUNTIME_STATE_FIELDS = (
+        "consecutive_failures",
+        "circuit_open_until",
+        "last_error",
+        "last_error_at",
+        "low_balance_alerted",
+    )
 
     vendor = models.CharField(_("vendor"), max_length=20, choices=VENDOR_CHOICES)
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -185,17 +198,6 @@ class VendorAccount(models.Model):
 
     def save(self, *args, **kwargs):
         check_bounds(self)  # however it is written: admin, API, service or shell
-        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
-            # ``low_balance_alerted`` is the once-per-crossing claim of ``vendors.services``, written only
-            # by its conditional UPDATEs. Saving an instance read before a balance check would write the
-            # old value back: False re-arms the claim (the same crossing is told again, e-mail and
-            # ``balance.low`` webhook), True swallows the next crossing.
-            skipped = {"low_balance_alerted", *self.get_deferred_fields()}  # deferred: as Django's own save
-            kwargs["update_fields"] = [
-                f.attname
-                for f in self._meta.concrete_fields
-                if not f.primary_key and not f.generated and f.attname not in skipped
-            ]
         super().save(*args, **kwargs)
 
     @property
