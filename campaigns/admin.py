@@ -96,15 +96,6 @@ def _short_time(moment):
     return local.strftime("%H:%M:%S") if local.date() == timezone.localdate() else local.strftime("%Y-%m-%d %H:%M")
 
 
-def _creator(obj) -> str:
-    """Who made a campaign or a single call: the person, else the API key of the system that did."""
-    if obj.created_by_id:
-        return str(obj.created_by)
-    if obj.created_by_key_id:
-        return _("API key «%(name)s»") % {"name": obj.created_by_key.name}
-    return "—"
-
-
 def _wrap(model_admin, view):
     """An admin view bound to ``model_admin``: login, staff, CSRF and never_cache from the admin site."""
 
@@ -272,7 +263,7 @@ class CampaignAdmin(ModelAdmin):
 
     @display(description=_("created by"))
     def creator(self, obj):
-        return _creator(obj)
+        return admin_views.creator_label(obj)
 
     @display(description=_("retry on"))
     def retry_on(self, obj):
@@ -759,13 +750,14 @@ class RecipientImportAdmin(ModelAdmin):
         "duplicates",
         "blocked",
         "created_at",
+        "creator",
     )
     list_filter = ("state",)
-    readonly_fields = [f.name for f in RecipientImport._meta.fields if f.name != "rejected_rows"] + [
-        "rejected_download"
-    ]
-    exclude = ("rejected_rows",)
-    list_select_related = ("campaign",)
+    readonly_fields = [
+        f.name for f in RecipientImport._meta.fields if f.name not in ("rejected_rows", "created_by", "created_by_key")
+    ] + ["creator", "rejected_download"]
+    exclude = ("rejected_rows", "created_by", "created_by_key")
+    list_select_related = ("campaign", "created_by", "created_by_key")
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -774,6 +766,10 @@ class RecipientImportAdmin(ModelAdmin):
             if request.resolver_match and request.resolver_match.url_name.endswith("changelist")
             else qs
         )
+
+    @display(description=_("created by"))
+    def creator(self, obj):
+        return admin_views.creator_label(obj)
 
     @display(description=_("rejected rows"))
     def rejected_download(self, obj):

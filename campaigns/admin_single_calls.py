@@ -9,7 +9,8 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownF
 from unfold.decorators import display
 
 from . import selectors
-from .admin import CALL_STATE_COLORS, LocalDateRangeFilter, _creator, _number_search, _short_time
+from .admin import CALL_STATE_COLORS, LocalDateRangeFilter, _number_search, _short_time
+from .admin_views import creator_label
 from .models import OUTCOME_LABELS, CallRecord, CallRoute, SingleCall
 
 HIDDEN_CODE = SingleCall.HIDDEN_CODE
@@ -87,7 +88,7 @@ class SingleCallAdmin(ModelAdmin):
 
     @display(description=_("created by"))
     def creator(self, obj):
-        return _creator(obj)
+        return creator_label(obj)
 
     def get_search_results(self, request, queryset, search_term):
         return _number_search(queryset, search_term, extra=("out_id",))

@@ -64,6 +64,15 @@ def failure_reasons(campaign: Campaign, limit: int = TOP_FAILURES) -> list[dict]
     return [{**row, "outcome_label": outcome_label(row["outcome"])} for row in rows]
 
 
+def creator_label(obj) -> str:
+    """Who made a campaign, an import or a single call: the person, else the API key of the system that did."""
+    if obj.created_by_id:
+        return str(obj.created_by)
+    if obj.created_by_key_id:
+        return _("API key «%(name)s»") % {"name": obj.created_by_key.name}
+    return "—"
+
+
 def import_status(job: RecipientImport) -> dict:
     """An import's figures: live from the cache while it runs, from its row once finished."""
     data = {
@@ -119,12 +128,16 @@ def campaign_dashboard(request, model_admin, campaign: Campaign) -> dict:
     if user.has_perm("campaigns.view_recipientimport") or can_change:
         recent = (
             RecipientImport.objects.filter(campaign=campaign)
+            .select_related("created_by", "created_by_key")
             .defer("rejected_rows")
             .order_by("-created_at")[:RECENT_IMPORTS]
         )
         imports = [
             import_status(job)
-            | {"progress_url": reverse("admin:campaigns_campaign_import_progress", args=[campaign.pk, job.pk])}
+            | {
+                "progress_url": reverse("admin:campaigns_campaign_import_progress", args=[campaign.pk, job.pk]),
+                "creator": creator_label(job) if job.created_by_id or job.created_by_key_id else "",
+            }
             for job in recent
         ]
     actions = _allowed_actions(request, model_admin, campaign)

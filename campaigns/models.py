@@ -800,6 +800,16 @@ class RecipientImport(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    # The key of the system that uploaded the file over the API (as on Campaign), kept with PROTECT.
+    created_by_key = models.ForeignKey(
+        "apikeys.ApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by API key"),
+    )
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 

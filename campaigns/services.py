@@ -53,8 +53,11 @@ def ensure_open_for_recipients(campaign: Campaign) -> None:
         )
 
 
-def start_file_import(campaign: Campaign, upload, user=None) -> RecipientImport:
-    """Store the uploaded file and import it in the background (``imports`` queue)."""
+def start_file_import(campaign: Campaign, upload, user=None, key=None) -> RecipientImport:
+    """Store the uploaded file and import it in the background (``imports`` queue).
+
+    ``user`` is the person who uploaded it, ``key`` the API key of the system that did.
+    """
     from .tasks import import_recipients_file
 
     ensure_open_for_recipients(campaign)
@@ -68,6 +71,7 @@ def start_file_import(campaign: Campaign, upload, user=None) -> RecipientImport:
         original_name=Path(upload.name).name[:255],
         size_bytes=upload.size or 0,
         created_by=user if user and user.is_authenticated else None,
+        created_by_key=key,
     )
     transaction.on_commit(lambda: import_recipients_file.delay(job.pk))
     return job

@@ -327,7 +327,9 @@ class CampaignViewSet(
             self.permission_denied(request, message=gettext("You may not upload recipient files."))
         body = RecipientFileSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = services.start_file_import(campaign, body.validated_data["file"], _actor(request))
+        job = services.start_file_import(
+            campaign, body.validated_data["file"], _actor(request), key=api_key_of(request)
+        )
         url = reverse("recipientimport-detail", args=[job.pk])
         return Response(
             {"import": job.pk, "progress_url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url}

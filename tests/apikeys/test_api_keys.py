@@ -6,8 +6,10 @@ from importlib import import_module
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import ProtectedError
 from django.test import RequestFactory
 from django.utils import timezone
 from drf_spectacular.generators import EndpointEnumerator
@@ -16,7 +18,7 @@ from rest_framework.test import APIClient
 from apikeys.models import ApiKey
 from apikeys.permissions import credential_id, required_scopes
 from apikeys.scopes import MANAGE_CAMPAIGNS, MANAGE_WEBHOOKS, READ_STATISTICS, SCOPE_LABELS, SEND_CALLS
-from campaigns.models import Campaign
+from campaigns.models import Campaign, RecipientImport
 from tests.api.helpers import error_text, errors
 from tests.factories import make_account, make_campaign
 
@@ -249,6 +251,41 @@ def test_the_admin_says_which_key_or_person_created_a_campaign(operator_admin):
     page = operator_admin.get(f"/admin/campaigns/campaign/{by_key.json()['id']}/change/").content.decode()
     assert "API key «order service»" in page
     assert "API key «" not in operator_admin.get(f"/admin/campaigns/campaign/{by_person.pk}/change/").content.decode()
+
+
+def test_a_file_uploaded_with_a_key_names_the_key_wherever_the_admin_shows_the_import(
+    operator_admin, django_capture_on_commit_callbacks
+):
+    campaign = make_campaign(content="您好")
+    client, key, _secret = key_client(MANAGE_CAMPAIGNS, name="order service")
+    with django_capture_on_commit_callbacks(execute=True):  # the import runs (eager Celery in tests)
+        uploaded = client.post(
+            f"/api/campaigns/{campaign.pk}/recipients/",
+            {"file": SimpleUploadedFile("list.csv", b"13800138000\n")},
+            format="multipart",
+        )
+    assert uploaded.status_code == 202, uploaded.json()
+    job = RecipientImport.objects.get(pk=uploaded.json()["import"])
+    assert job.state == "done" and job.created_by is None and job.created_by_key == key  # kept by the import
+    assert "API key «order service»" in operator_admin.get("/admin/campaigns/recipientimport/").content.decode()
+    page = operator_admin.get(f"/admin/campaigns/recipientimport/{job.pk}/change/").content.decode()
+    assert "API key «order service»" in page
+    dashboard = operator_admin.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert "uploaded by API key «order service»" in dashboard
+    with pytest.raises(ProtectedError):
+        key.delete()  # revoked, never deleted: who uploaded a list stays known
+
+
+def test_a_file_uploaded_by_a_person_names_the_person(operator_admin):
+    campaign = make_campaign(content="您好")
+    response = operator_admin.post(
+        f"/admin/campaigns/campaign/{campaign.pk}/upload/", {"file": SimpleUploadedFile("list.csv", b"13800138000\n")}
+    )
+    assert response.status_code == 302
+    job = RecipientImport.objects.get(campaign=campaign)
+    assert job.created_by.username == "op" and job.created_by_key is None
+    listing = operator_admin.get("/admin/campaigns/recipientimport/").content.decode()
+    assert ">op<" in listing and "API key «" not in listing
 
 
 def test_marketing_and_finance_cannot_manage_keys(client):
