@@ -101,9 +101,9 @@ class EndpointAdmin(ModelAdmin):
         if not change:
             request.webhook_secret = obj.new_secret()
             obj.created_by = request.user
-        elif "is_active" in form.changed_data and obj.is_active:
-            obj.clear_failure_record()
         super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and obj.is_active:
+            obj.clear_failure_record()
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._secret_page(request, obj, request.webhook_secret, created=True)

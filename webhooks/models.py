@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from vendors.fields import EncryptedTextField
+from voiceops.runtime_state import RuntimeStateMixin
 
 from .events import EVENT_TYPE_CHOICES
 
@@ -21,8 +22,14 @@ def all_event_types() -> list[str]:
     return [value for value, _label in EVENT_TYPE_CHOICES]
 
 
-class Endpoint(models.Model):
+class Endpoint(RuntimeStateMixin, models.Model):
     """A URL of the customer's that wants some event types, signed with its own secret."""
+
+    # Written by delivery's conditional UPDATEs (a success clears ``failing_since``, the first failure
+    # sets it) and by switching a failing endpoint off. A stale instance saved over them would
+    # bring back the failure clock a success had cleared (and a healthy endpoint gets switched off)
+    # or wipe the one a failure had started.
+    RUNTIME_STATE_FIELDS = ("failing_since", "last_success_at", "disabled_at", "disabled_reason")
 
     name = models.CharField(_("name"), max_length=100, help_text=_("Which system this is, e.g. “CRM production”."))
     url = models.URLField(
@@ -62,9 +69,13 @@ class Endpoint(models.Model):
         return self.secret
 
     def clear_failure_record(self) -> None:
-        """Switched back on by an operator: the days of failures before are no reason to switch it off again."""
+        """Switched back on by an operator: the days of failures before are no reason to switch it off again.
+
+        Saved here, by name: a full save leaves runtime state alone.
+        """
         self.failing_since = self.disabled_at = None
         self.disabled_reason = ""
+        self.save(update_fields=["failing_since", "disabled_at", "disabled_reason"])
 
 
 class Event(models.Model):

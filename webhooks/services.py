@@ -67,9 +67,11 @@ def update_endpoint(endpoint: Endpoint, *, actor=None, **fields) -> Endpoint:
     reactivated = fields.get("is_active") and not endpoint.is_active
     for name, value in fields.items():
         setattr(endpoint, name, value)
+    # Only what the caller changed: "active" read before the beat switched the endpoint off is not
+    # written back by a change of its name.
+    endpoint.save(update_fields=[*fields, "updated_at"])
     if reactivated:
         endpoint.clear_failure_record()
-    endpoint.save()
     audit.record(actor, endpoint, "Webhook endpoint changed")
     return endpoint
 

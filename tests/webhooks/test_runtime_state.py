@@ -1,0 +1,72 @@
+"""Saving an endpoint never undoes what delivery recorded meanwhile (its failure clock, its switching off)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apikeys.scopes import MANAGE_WEBHOOKS
+from tests.admin_forms import change_form_data
+from tests.webhooks.test_api import key_client
+from tests.webhooks.test_delivery import answered_call, make_due
+from webhooks import delivery, services
+from webhooks.admin import EndpointAdmin
+from webhooks.models import Endpoint
+
+pytestmark = pytest.mark.django_db
+DAYS_AGO = timedelta(days=6)  # beyond WEBHOOK_DISABLE_AFTER_DAYS
+
+
+def failing_for_days(endpoint) -> None:
+    Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - DAYS_AGO)
+
+
+def test_an_admin_save_racing_a_successful_delivery_does_not_bring_the_failure_clock_back(
+    receiver, endpoint_for, admin_client, monkeypatch
+):
+    endpoint = endpoint_for(receiver(statuses=[500]), name="ERP")
+    answered_call()
+    delivery.deliver_due()  # the receiver fails
+    failing_for_days(endpoint)
+    url = f"/admin/webhooks/endpoint/{endpoint.pk}/change/"
+    sent = change_form_data(admin_client, url, name="ERP production")
+    save_model = EndpointAdmin.save_model
+
+    def delivery_succeeds_between_read_and_write(self, request, obj, form, change):
+        make_due()
+        assert delivery.deliver_due() == 1  # the beat, in another process: the receiver is back
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(EndpointAdmin, "save_model", delivery_succeeds_between_read_and_write)
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.name == "ERP production" and saved.failing_since is None and saved.last_success_at
+    assert services.disable_failing_endpoints() == 0 and Endpoint.objects.get(pk=endpoint.pk).is_active
+
+
+def test_a_change_read_before_the_endpoint_was_switched_off_leaves_it_off(receiver, endpoint_for):
+    endpoint = endpoint_for(receiver())
+    stale = Endpoint.objects.get(pk=endpoint.pk)  # a PATCH's read, before the beat's
+    failing_for_days(endpoint)
+    assert services.disable_failing_endpoints() == 1
+    services.update_endpoint(stale, name="renamed")
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.name == "renamed" and not saved.is_active
+    assert saved.failing_since and saved.disabled_at and saved.disabled_reason  # the record of why
+
+
+def test_switching_an_endpoint_back_on_clears_its_failure_record(receiver, endpoint_for, admin_client):
+    by_api, by_admin = endpoint_for(receiver(), name="api"), endpoint_for(receiver(), name="admin")
+    failing_for_days(by_api)
+    failing_for_days(by_admin)
+    assert services.disable_failing_endpoints() == 2
+    switched = key_client(MANAGE_WEBHOOKS).patch(f"/api/webhooks/{by_api.pk}/", {"is_active": True}, format="json")
+    assert switched.status_code == 200, switched.json()
+    url = f"/admin/webhooks/endpoint/{by_admin.pk}/change/"
+    response = admin_client.post(url, change_form_data(admin_client, url, is_active="on"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    for endpoint in Endpoint.objects.all():
+        assert endpoint.is_active, endpoint.name
+        assert (endpoint.failing_since, endpoint.disabled_at, endpoint.disabled_reason) == (None, None, "")
+    assert services.disable_failing_endpoints() == 0
