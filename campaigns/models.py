@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from vendors.adapters.base import DEFAULT_RETRYABLE_OUTCOMES, OUTCOMES, PRODUCTS
 from vendors.models import VendorAccount
 from voiceops.bounds import MAX_CALLS_PER_SECOND, MAX_DELAY_MINUTES, at_least, at_most, check_bounds
+from voiceops.runtime_state import RuntimeStateMixin
 
 VARIABLE_PATTERN = re.compile(r"【([^】]+)】")
 
@@ -151,7 +152,7 @@ def default_calls_until() -> time:
     return time(21, 0)
 
 
-class Campaign(StateMachine, models.Model):
+class Campaign(StateMachine, RuntimeStateMixin, models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SCHEDULED = "scheduled", _("Scheduled")
@@ -175,6 +176,11 @@ class Campaign(StateMachine, models.Model):
     }
     USER_ACTIONS = ("launch", "schedule", "pause", "resume", "cancel", "retry_failed")
     TRANSITIONS = transitions_of(ACTIONS, State.values)
+    # Written by the state machine's conditional UPDATEs, the dispatcher's lease and the imports'
+    # counter. A stale instance saved over them (an admin edit racing a pause, a completion or an
+    # upload) would set a paused campaign dialling again, reopen a completed one or lose recipients
+    # from its count.
+    RUNTIME_STATE_FIELDS = ("state", "launched_at", "completed_at", "dispatch_lease_until", "recipient_count")
     FINISHED_STATES = ("completed", "cancelled")  # takes no more recipients, no test calls
     ACTIVE_STATES = ("running", "paused")  # launched and not finished: on the dashboard
 

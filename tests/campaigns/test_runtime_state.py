@@ -1,0 +1,45 @@
+"""Saving a campaign never undoes a state change, a lease or a recipient count written meanwhile."""
+
+import pytest
+
+from campaigns import lifecycle, services
+from campaigns.admin import CampaignAdmin
+from campaigns.models import CallRecord, Campaign
+from tests.admin_forms import change_form_data
+from tests.factories import make_campaign
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_admin_edit_racing_a_pause_and_an_upload_keeps_both(admin_client, monkeypatch):
+    campaign = make_campaign(recipients=2)
+    services.launch(campaign)
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+    sent = change_form_data(admin_client, url, name="双十一 回访", max_attempts=3)
+    save_model = CampaignAdmin.save_model
+
+    def pause_and_upload_between_read_and_write(self, request, obj, form, change):
+        elsewhere = Campaign.objects.get(pk=campaign.pk)  # another operator, over the API
+        services.add_recipients(elsewhere, [{"mobile": "13800138009", "variables": ["王先生", "SO9"]}])
+        services.pause(elsewhere)
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(CampaignAdmin, "save_model", pause_and_upload_between_read_and_write)
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = Campaign.objects.get(pk=campaign.pk)
+    assert (saved.name, saved.max_attempts) == ("双十一 回访", 3)  # the operator's edit
+    assert saved.state == "paused" and saved.recipient_count == 3  # not running again, no recipient lost
+
+
+def test_a_stale_campaign_saved_after_it_completed_stays_completed():
+    campaign = make_campaign(recipients=1)
+    services.launch(campaign)
+    stale = Campaign.objects.get(pk=campaign.pk)  # read while running (a shell, a service)
+    CallRecord.objects.filter(campaign=campaign).update(state="answered", outcome="answered")
+    assert lifecycle.complete_if_done(campaign.pk)
+    stale.name = "renamed"
+    stale.save()
+    saved = Campaign.objects.get(pk=campaign.pk)
+    assert saved.name == "renamed" and saved.state == "completed" and saved.completed_at is not None
+    assert saved.launched_at is not None and saved.recipient_count == 1
