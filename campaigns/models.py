@@ -100,7 +100,7 @@ class StateMachine:
         return bool(changed)
 
 
-class VoiceTemplate(models.Model):
+class VoiceTemplate(RuntimeStateMixin, models.Model):
     """Message text with 【变量】 placeholders; vendors that review templates hold an id and a verdict."""
 
     class Review(models.TextChoices):
@@ -108,6 +108,11 @@ class VoiceTemplate(models.Model):
         PENDING = "pending", _("Pending review")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
+
+    # Written by ``templates_service`` and the vendor's review push, with conditional UPDATEs. A stale
+    # instance saved over them (an admin edit racing the verdict) would leave the template pending
+    # forever, the vendor telling its verdict once.
+    RUNTIME_STATE_FIELDS = ("vendor_template_id", "review_state", "review_message")
 
     account = models.ForeignKey(
         VendorAccount, on_delete=models.PROTECT, related_name="templates", verbose_name=_("vendor account")

@@ -1,12 +1,17 @@
-"""Saving a campaign never undoes a state change, a lease or a recipient count written meanwhile."""
+"""Saving a campaign or a template never undoes what services wrote meanwhile: a state change, a
+lease, a recipient count, the vendor's verdict on a template."""
 
 import pytest
 
-from campaigns import lifecycle, services
-from campaigns.admin import CampaignAdmin
-from campaigns.models import CallRecord, Campaign
+from campaigns import lifecycle, services, templates_service
+from campaigns.admin import CampaignAdmin, VoiceTemplateAdmin
+from campaigns.models import CallRecord, Campaign, VoiceTemplate
+from campaigns.receipts import reports
 from tests.admin_forms import change_form_data
+from tests.campaigns.test_templates import ihuyi_template
 from tests.factories import make_campaign
+from tests.fakes.ihuyi import FakeIhuyi
+from vendors.adapters import ParsedCallback, TemplateReview
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +48,23 @@ def test_a_stale_campaign_saved_after_it_completed_stays_completed():
     saved = Campaign.objects.get(pk=campaign.pk)
     assert saved.name == "renamed" and saved.state == "completed" and saved.completed_at is not None
     assert saved.launched_at is not None and saved.recipient_count == 1
+
+
+def test_an_admin_edit_racing_the_vendors_verdict_keeps_the_verdict(admin_client, monkeypatch, start_fake):
+    template = ihuyi_template(start_fake(FakeIhuyi()))
+    assert templates_service.submit_template(template).ok  # pending review at the vendor
+    url = f"/admin/campaigns/voicetemplate/{template.pk}/change/"
+    sent = change_form_data(admin_client, url, name="登录验证码")
+    save_model = VoiceTemplateAdmin.save_model
+
+    def verdict_arrives_between_read_and_write(self, request, obj, form, change):
+        review = TemplateReview(template.vendor_template_id, approved=True, message="通过", raw_code="2")
+        assert reports.apply_template_reviews(template.account, ParsedCallback(template_reviews=[review])) == 1
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(VoiceTemplateAdmin, "save_model", verdict_arrives_between_read_and_write)
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = VoiceTemplate.objects.get(pk=template.pk)
+    assert saved.name == "登录验证码" and saved.review_state == "approved" and saved.review_message == "通过"
+    assert saved.vendor_template_id == template.vendor_template_id
