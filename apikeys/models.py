@@ -13,13 +13,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
+from voiceops.runtime_state import RuntimeStateMixin
+
 from .scopes import SCOPE_LABELS
 
 # last_used_at is written at most this often per key, so a busy integration costs one UPDATE a minute.
 LAST_USED_PRECISION_SECONDS = 60
 
 
-class ApiKey(AbstractAPIKey):
+class ApiKey(RuntimeStateMixin, AbstractAPIKey):
+    # Written by conditional UPDATEs: revoking (the admin's action) and ``touch``. A stale instance
+    # saved over ``revoked`` (an admin rename racing a revocation, the library's re-hash on use)
+    # would bring a revoked key back to life.
+    RUNTIME_STATE_FIELDS = ("revoked", "last_used_at")
+
     prefix = models.CharField(
         _("prefix"), max_length=8, unique=True, editable=False, help_text=_("The key's public first part")
     )
