@@ -740,6 +740,9 @@ class DoNotCallEntryAdmin(ModelAdmin):
 
 @admin.register(RecipientImport)
 class RecipientImportAdmin(ModelAdmin):
+    """Read only: every field is the importer's, and a saved page would write back what it read
+    (a running import's state over the finished one)."""
+
     list_display = (
         "original_name",
         "campaign",
@@ -787,4 +790,7 @@ class RecipientImportAdmin(ModelAdmin):
         )
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

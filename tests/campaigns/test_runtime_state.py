@@ -5,12 +5,13 @@ import pytest
 
 from campaigns import lifecycle, services, templates_service
 from campaigns.admin import CampaignAdmin, VoiceTemplateAdmin
-from campaigns.models import CallRecord, Campaign, VoiceTemplate
+from campaigns.models import CallRecord, Campaign, RecipientImport, VoiceTemplate
 from campaigns.receipts import reports
 from tests.admin_forms import change_form_data
 from tests.campaigns.test_templates import ihuyi_template
 from tests.factories import make_campaign
 from tests.fakes.ihuyi import FakeIhuyi
+from tests.test_admin_pages import login
 from vendors.adapters import ParsedCallback, TemplateReview
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +69,18 @@ def test_an_admin_edit_racing_the_vendors_verdict_keeps_the_verdict(admin_client
     saved = VoiceTemplate.objects.get(pk=template.pk)
     assert saved.name == "登录验证码" and saved.review_state == "approved" and saved.review_message == "通过"
     assert saved.vendor_template_id == template.vendor_template_id
+
+
+def test_an_import_page_is_read_only_so_it_never_writes_back_what_it_read(client):
+    login(client, "Operators")  # they hold the change permission on imports
+    job = RecipientImport.objects.create(
+        campaign=make_campaign(), original_name="名单.csv", state="running", size_bytes=100
+    )
+    url = f"/admin/campaigns/recipientimport/{job.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and "名单.csv" in page.content.decode()
+    assert not page.context["has_change_permission"]  # no Save button
+    RecipientImport.objects.filter(pk=job.pk).update(state="done", rows=3, accepted=3)  # the import finishes
+    assert client.post(url, {}).status_code == 403  # nothing to edit; a save would write the row back as read
+    saved = RecipientImport.objects.get(pk=job.pk)
+    assert (saved.state, saved.accepted) == ("done", 3)
