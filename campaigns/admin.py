@@ -467,6 +467,9 @@ class CallRecordAdmin(ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # nothing here is edited; a saved page would write the call back as read, over a receipt
+
     def has_delete_permission(self, request, obj=None):
         return False  # every call is accounted for, even from superusers; removal is a retention job's
 
@@ -661,6 +664,11 @@ class CallbackEventAdmin(ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        """The list's "process again" needs it; an event's page is read only (a save would write the
+        event back as read, over what processing it wrote meanwhile)."""
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request, obj=None):
         return False  # the raw record of what vendors sent is kept, even from superusers

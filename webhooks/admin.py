@@ -283,10 +283,10 @@ class DeliveryAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # Nothing here is edited: the one thing to do is resend (the button at the top).
-        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
-        return super().changeform_view(request, object_id, form_url, extra_context)
+    def has_change_permission(self, request, obj=None):
+        # Nothing here is edited: the one thing to do is resend (the button at the top, its own
+        # permission). A saved page would write the delivery back as read, over the delivery loop's.
+        return False
 
     def has_resend_permission(self, request, obj=None):
         return request.user.has_perm("webhooks.change_delivery")

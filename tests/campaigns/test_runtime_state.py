@@ -5,7 +5,7 @@ import pytest
 
 from campaigns import lifecycle, services, templates_service
 from campaigns.admin import CampaignAdmin, VoiceTemplateAdmin
-from campaigns.models import CallRecord, Campaign, RecipientImport, VoiceTemplate
+from campaigns.models import CallbackEvent, CallRecord, Campaign, RecipientImport, VoiceTemplate
 from campaigns.receipts import reports
 from tests.admin_forms import change_form_data
 from tests.campaigns.test_templates import ihuyi_template
@@ -84,3 +84,19 @@ def test_an_import_page_is_read_only_so_it_never_writes_back_what_it_read(client
     assert client.post(url, {}).status_code == 403  # nothing to edit; a save would write the row back as read
     saved = RecipientImport.objects.get(pk=job.pk)
     assert (saved.state, saved.accepted) == ("done", 3)
+
+
+def test_call_and_callback_event_pages_are_read_only_and_events_are_still_processed_again(client):
+    login(client, "Operators")  # they hold the change permission on both
+    campaign = make_campaign(recipients=1)
+    services.launch(campaign)
+    call = CallRecord.objects.get(campaign=campaign)
+    event = CallbackEvent.objects.create(vendor="ihuyi", body=b"x", state="failed")
+    for url in (f"/admin/campaigns/callrecord/{call.pk}/change/", f"/admin/campaigns/callbackevent/{event.pk}/change/"):
+        page = client.get(url)
+        assert page.status_code == 200 and not page.context["has_change_permission"], url  # no Save button
+        assert client.post(url, {}).status_code == 403, url  # a save would write the row back as read
+    processed = client.post(
+        "/admin/campaigns/callbackevent/", {"action": "reprocess", "_selected_action": [event.pk]}, follow=True
+    )
+    assert processed.status_code == 200 and CallbackEvent.objects.get(pk=event.pk).processed_at is not None

@@ -11,7 +11,7 @@ from tests.webhooks.test_api import key_client
 from tests.webhooks.test_delivery import answered_call, make_due
 from webhooks import delivery, services
 from webhooks.admin import EndpointAdmin
-from webhooks.models import Endpoint
+from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db
 DAYS_AGO = timedelta(days=6)  # beyond WEBHOOK_DISABLE_AFTER_DAYS
@@ -70,3 +70,18 @@ def test_switching_an_endpoint_back_on_clears_its_failure_record(receiver, endpo
         assert endpoint.is_active, endpoint.name
         assert (endpoint.failing_since, endpoint.disabled_at, endpoint.disabled_reason) == (None, None, "")
     assert services.disable_failing_endpoints() == 0
+
+
+def test_a_delivery_page_is_read_only_and_resends(receiver, endpoint_for, client, make_operator):
+    client.force_login(make_operator())  # Operators hold the change permission on deliveries
+    endpoint_for(receiver(statuses=[500]))
+    answered_call()
+    delivery.deliver_due()
+    pending = Delivery.objects.get()
+    url = f"/admin/webhooks/delivery/{pending.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and not page.context["has_change_permission"]  # no Save button
+    assert f"/admin/webhooks/delivery/{pending.pk}/resend/" in page.content.decode()
+    assert client.post(url, {}).status_code == 403  # a save would write the delivery back as read
+    assert client.post(f"/admin/webhooks/delivery/{pending.pk}/resend/").status_code == 302
+    assert Delivery.objects.get(pk=pending.pk).tries == 0  # a new round
