@@ -31,7 +31,7 @@ from unfold.contrib.filters.admin import (
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
-from voiceops.admin_base import ModelAdmin
+from voiceops.admin_base import ModelAdmin, creator_label
 
 from . import admin_views, exports, templates_service
 from .models import (
@@ -263,7 +263,7 @@ class CampaignAdmin(ModelAdmin):
 
     @display(description=_("created by"))
     def creator(self, obj):
-        return admin_views.creator_label(obj)
+        return creator_label(obj)
 
     @display(description=_("retry on"))
     def retry_on(self, obj):
@@ -780,7 +780,7 @@ class RecipientImportAdmin(ModelAdmin):
 
     @display(description=_("created by"))
     def creator(self, obj):
-        return admin_views.creator_label(obj)
+        return creator_label(obj)
 
     @display(description=_("rejected rows"))
     def rejected_download(self, obj):

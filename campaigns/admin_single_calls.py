@@ -8,9 +8,10 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownFilter
 from unfold.decorators import display
 
+from voiceops.admin_base import creator_label
+
 from . import selectors
 from .admin import CALL_STATE_COLORS, LocalDateRangeFilter, _number_search, _short_time
-from .admin_views import creator_label
 from .models import OUTCOME_LABELS, CallRecord, CallRoute, SingleCall
 
 HIDDEN_CODE = SingleCall.HIDDEN_CODE

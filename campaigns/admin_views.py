@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from reporting.charts import outcome_chart, outcome_color, outcome_label, timeline_chart
+from voiceops.admin_base import creator_label
 
 from . import do_not_call, exports, selectors, services
 from .models import CallRecord, Campaign, DoNotCallEntry, RecipientImport
@@ -62,15 +63,6 @@ def failure_reasons(campaign: Campaign, limit: int = TOP_FAILURES) -> list[dict]
         .order_by("-n", "outcome", "raw_code")[:limit]
     )
     return [{**row, "outcome_label": outcome_label(row["outcome"])} for row in rows]
-
-
-def creator_label(obj) -> str:
-    """Who made a campaign, an import or a single call: the person, else the API key of the system that did."""
-    if obj.created_by_id:
-        return str(obj.created_by)
-    if obj.created_by_key_id:
-        return _("API key «%(name)s»") % {"name": obj.created_by_key.name}
-    return "—"
 
 
 def import_status(job: RecipientImport) -> dict:

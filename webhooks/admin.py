@@ -19,6 +19,8 @@ from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
+from voiceops.admin_base import creator_label
+
 from . import services
 from .events import EVENT_TYPE_CHOICES, EVENT_TYPES
 from .models import Delivery, DeliveryAttempt, Endpoint, all_event_types
@@ -62,6 +64,7 @@ class EndpointAdmin(ModelAdmin):
         "disabled_reason",
         "deliveries_link",
         "created_at",
+        "creator",
     )
     actions = ["resend_failed_of_selected"]
     actions_detail = ["rotate_secret_view", "resend_failed_view"]
@@ -81,6 +84,7 @@ class EndpointAdmin(ModelAdmin):
                     "disabled_at",
                     "disabled_reason",
                     "created_at",
+                    "creator",
                 )
             },
         )
@@ -140,6 +144,10 @@ class EndpointAdmin(ModelAdmin):
             return 0
         url = reverse("admin:webhooks_delivery_changelist") + f"?endpoint__id__exact={obj.pk}&state__exact=failed"
         return format_html('<a href="{}">{}</a>', url, obj.failed)
+
+    @display(description=_("created by"))
+    def creator(self, obj):
+        return creator_label(obj)
 
     @display(description=_("signing secret"))
     def secret_hint(self, obj):

@@ -47,6 +47,16 @@ class Endpoint(RuntimeStateMixin, models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )
+    # The key of the system that added the endpoint over the API (as on Campaign), kept with PROTECT.
+    created_by_key = models.ForeignKey(
+        "apikeys.ApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by API key"),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

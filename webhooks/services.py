@@ -40,8 +40,11 @@ def validate_event_types(event_types) -> None:
         raise ValidationError({"event_types": _("Unknown events: %(names)s.") % {"names": ", ".join(unknown)}})
 
 
-def create_endpoint(*, name: str, url: str, event_types: list[str], is_active: bool = True, actor=None):
-    """A new endpoint and its secret: the only time the secret is returned."""
+def create_endpoint(*, name: str, url: str, event_types: list[str], is_active: bool = True, actor=None, key=None):
+    """A new endpoint and its secret: the only time the secret is returned.
+
+    ``actor`` is the person who added it, ``key`` the API key of the system that did.
+    """
     validate_url(url)
     validate_event_types(event_types)
     endpoint = Endpoint(
@@ -50,6 +53,7 @@ def create_endpoint(*, name: str, url: str, event_types: list[str], is_active: b
         event_types=list(dict.fromkeys(event_types)),
         is_active=is_active,
         created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by_key=key,
     )
     secret = endpoint.new_secret()
     endpoint.save()

@@ -1,6 +1,7 @@
 """``/api/webhooks/`` with an API key: the secret is in the create and rotate answers only."""
 
 import pytest
+from django.db.models import ProtectedError
 from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
@@ -124,3 +125,22 @@ def test_only_operators_manage_endpoints(receiver, group):
 
 def test_anonymous_is_refused():
     assert APIClient().get("/api/webhooks/").status_code in (401, 403)
+
+
+def test_the_admin_says_which_key_or_person_added_an_endpoint(receiver, admin_client):
+    key, secret = ApiKey.objects.create_key(name="order service", scopes=[MANAGE_WEBHOOKS])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    by_key = Endpoint.objects.get(pk=create(client, receiver()).json()["id"])
+    assert by_key.created_by is None and by_key.created_by_key == key  # a key is not a person
+    page = admin_client.get(f"/admin/webhooks/endpoint/{by_key.pk}/change/").content.decode()
+    assert "API key «order service»" in page
+    added = admin_client.post(
+        "/admin/webhooks/endpoint/add/", {"name": "ERP", "url": receiver().url, "event_types": ["balance.low"]}
+    )
+    assert added.status_code == 200 and "whsec_" in added.content.decode()  # the secret, shown once
+    by_person = Endpoint.objects.get(name="ERP")
+    page = admin_client.get(f"/admin/webhooks/endpoint/{by_person.pk}/change/").content.decode()
+    assert by_person.created_by.username == "admin" and "API key «" not in page
+    with pytest.raises(ProtectedError):
+        key.delete()  # revoked, never deleted: who added an endpoint stays known

@@ -5,7 +5,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apikeys.permissions import ScopedModelPermissions
+from apikeys.permissions import ScopedModelPermissions, api_key_of
 from apikeys.scopes import MANAGE_WEBHOOKS
 
 from .. import services
@@ -46,7 +46,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        endpoint, secret = services.create_endpoint(**body.validated_data, actor=request.user)
+        endpoint, secret = services.create_endpoint(**body.validated_data, actor=request.user, key=api_key_of(request))
         data = EndpointWithSecretSerializer({**EndpointSerializer(endpoint).data, "secret": secret}).data
         return Response(data, status=status.HTTP_201_CREATED)
 
