@@ -1,0 +1,35 @@
+"""Runtime state (``voiceops.runtime_state``): named once per model, written by services, never by a form."""
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.test import RequestFactory
+
+from voiceops.runtime_state import RuntimeStateMixin
+
+pytestmark = pytest.mark.django_db
+
+
+def models_with_runtime_state():
+    return [model for model in apps.get_models() if issubclass(model, RuntimeStateMixin)]
+
+
+def test_the_models_whose_services_keep_state_name_real_fields():
+    models = models_with_runtime_state()
+    assert {m.__name__ for m in models} >= {"VendorAccount", "Endpoint", "Campaign", "VoiceTemplate", "ApiKey"}
+    for model in models:
+        fields = {f.name for f in model._meta.concrete_fields}
+        assert model.RUNTIME_STATE_FIELDS and set(model.RUNTIME_STATE_FIELDS) <= fields, model
+
+
+def test_no_admin_form_edits_runtime_state():
+    request = RequestFactory().get("/admin/")
+    request.user = User.objects.create_superuser("root", password="pw-1234-long")
+    for model in models_with_runtime_state():
+        model_admin = admin.site._registry[model]
+        for obj in (None, model()):  # the add form and a change form
+            editable = set(model_admin.get_form(request, obj).base_fields) - set(
+                model_admin.get_readonly_fields(request, obj)
+            )
+            assert not editable & set(model.RUNTIME_STATE_FIELDS), (model, editable)
