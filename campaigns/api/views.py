@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -27,6 +26,7 @@ from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions, api_key_of, credential_id
 from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
+from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
 from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body
@@ -74,25 +74,6 @@ class CampaignErrorsMixin:
         return super().handle_exception(exc)
 
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    # What the service accepts: 1 to 255 printable ASCII characters (a header holds no others), no blank ends.
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
-    OpenApiParameter.HEADER,
-    description="Any unique string up to 255 characters. Sent again with the same body, the first answer is "
-    "replayed (header `Idempotent-Replayed: true`) and nothing more is created; with another body: 422. "
-    "Kept 24 hours, per API key.",
-)
-IDEMPOTENCY_RESPONSES = {
-    409: OpenApiResponse(
-        ErrorSerializer,
-        description="A request with this Idempotency-Key is still in progress (code `idempotency_key_in_progress`); "
-        "retry after the Retry-After header's seconds",
-    ),
-    422: OpenApiResponse(
-        ErrorSerializer, description="This Idempotency-Key was used with a different request (`idempotency_key_reused`)"
-    ),
-}
 CONFLICT = OpenApiResponse(
     ErrorSerializer,
     description="The campaign is in a state that does not allow this; or a request with this Idempotency-Key "
@@ -526,6 +507,8 @@ class TemplateRefused(Conflict):
         summary="Create a voice template",
         description="Write each variable as 【name】. Vendors that review templates need it submitted "
         "(`submit`) and approved before a campaign can use it; others approve it at once.",
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: VoiceTemplateSerializer, **IDEMPOTENCY_RESPONSES},
     ),
 )
 class VoiceTemplateViewSet(
@@ -545,6 +528,10 @@ class VoiceTemplateViewSet(
 
     def get_serializer_class(self):
         return TemplateSubmitSerializer if self.action == "submit" else VoiceTemplateSerializer
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = templates_service.create_template(**serializer.validated_data)

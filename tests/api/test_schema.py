@@ -312,3 +312,16 @@ def test_every_operation_taking_an_idempotency_key_documents_its_409_and_422(sch
     assert len(taking) >= 8  # calls, campaigns, recipients, launch and the other campaign actions
     for method, path, operation in taking:
         assert {"409", "422"} <= set(operation["responses"]), (method, path)
+
+
+def test_every_post_that_creates_something_takes_an_idempotency_key(schema):
+    """A retried request after a timeout never creates twice: every POST answering 201 takes the key."""
+    creating = [
+        (path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method == "post" and "201" in operation["responses"]
+    ]
+    assert {path for path, _operation in creating} >= {"/api/calls/", "/api/campaigns/", "/api/templates/"}
+    for path, operation in creating:
+        assert any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])), path

@@ -55,6 +55,28 @@ def test_create_answers_the_secret_once(operator, receiver):
     assert data["secret"] not in str(listed) + str(shown)
 
 
+def test_a_retried_create_makes_one_endpoint_and_never_stores_the_secret_in_the_clear(operator, receiver):
+    from django.db import connection
+
+    from idempotency.models import IdempotencyKey
+
+    hook = receiver()
+    body = {"name": "CRM", "url": hook.url, "event_types": ["call.answered"]}
+    first = operator.post("/api/webhooks/", body, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    again = operator.post("/api/webhooks/", body, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and Endpoint.objects.count() == 1
+    secret = first.json()["secret"]
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["secret"] != secret and secret[-2:] in again.json()["secret"]  # masked: shown once
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT response_body::text FROM {IdempotencyKey._meta.db_table}")
+        (stored,) = cursor.fetchone()
+    assert secret not in stored
+    other = operator.post("/api/webhooks/", {**body, "name": "ERP"}, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    assert other.status_code == 422 and Endpoint.objects.count() == 1
+
+
 def test_the_secret_is_stored_encrypted(operator, receiver):
     from django.db import connection
 

@@ -7,6 +7,8 @@ from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions, api_key_of
 from apikeys.scopes import MANAGE_WEBHOOKS
+from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
+from idempotency.services import idempotent
 
 from .. import services
 from ..models import Endpoint
@@ -18,9 +20,11 @@ from .serializers import EndpointSerializer, EndpointWithSecretSerializer, Resen
     retrieve=extend_schema(summary="One webhook endpoint", responses={200: EndpointSerializer}),
     create=extend_schema(
         summary="Add a webhook endpoint",
-        description="The answer holds the signing secret (`whsec_…`), the only time it is shown. "
+        description="The answer holds the signing secret (`whsec_…`), the only time it is shown: an answer "
+        "replayed for the same Idempotency-Key shows it masked (rotate it if the first answer was lost). "
         "Outside test setups the URL must be HTTPS on a public address.",
-        responses={201: EndpointWithSecretSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: EndpointWithSecretSerializer, **IDEMPOTENCY_RESPONSES},
     ),
     update=extend_schema(summary="Change a webhook endpoint"),
     partial_update=extend_schema(
@@ -43,6 +47,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
         "resend_failed": ["webhooks.change_endpoint", "webhooks.change_delivery"],
     }
 
+    @idempotent(secret_fields=("secret",))
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
