@@ -1,4 +1,5 @@
-"""Runtime state (``voiceops.runtime_state``): named once per model, written by services, never by a form."""
+"""Runtime state and rotated secrets (``voiceops.runtime_state``): named once per model, written by
+services, never by a form."""
 
 import pytest
 from django.apps import apps
@@ -23,7 +24,16 @@ def test_the_models_whose_services_keep_state_name_real_fields():
         assert model.RUNTIME_STATE_FIELDS and set(model.RUNTIME_STATE_FIELDS) <= fields, model
 
 
-def test_no_admin_form_edits_runtime_state():
+def test_the_models_whose_secrets_are_rotated_name_real_fields():
+    rotated = {m.__name__: m.ROTATED_SECRET_FIELDS for m in models_with_runtime_state() if m.ROTATED_SECRET_FIELDS}
+    assert set(rotated) >= {"VendorAccount", "Endpoint"}
+    for model in models_with_runtime_state():
+        fields = {f.name for f in model._meta.concrete_fields}
+        assert set(model.ROTATED_SECRET_FIELDS) <= fields, model
+        assert not set(model.ROTATED_SECRET_FIELDS) & set(model.RUNTIME_STATE_FIELDS), model
+
+
+def test_no_admin_form_edits_runtime_state_or_rotated_secrets():
     request = RequestFactory().get("/admin/")
     request.user = User.objects.create_superuser("root", password="pw-1234-long")
     for model in models_with_runtime_state():
@@ -32,4 +42,4 @@ def test_no_admin_form_edits_runtime_state():
             editable = set(model_admin.get_form(request, obj).base_fields) - set(
                 model_admin.get_readonly_fields(request, obj)
             )
-            assert not editable & set(model.RUNTIME_STATE_FIELDS), (model, editable)
+            assert not editable & {*model.RUNTIME_STATE_FIELDS, *model.ROTATED_SECRET_FIELDS}, (model, editable)

@@ -230,7 +230,7 @@ class VendorAccountAdmin(ModelAdmin):
         if not callback_setup.may_see_callback_url(request.user):
             raise PermissionDenied
         for account in queryset:
-            account.rotate_callback_token()
+            services.rotate_callback_token(account)
             self.message_user(
                 request,
                 format_html(

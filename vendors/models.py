@@ -3,7 +3,6 @@
 import hmac
 import ipaddress
 import secrets
-from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -84,6 +83,10 @@ class VendorAccount(RuntimeStateMixin, models.Model):
         "last_error_at",
         "low_balance_alerted",
     )
+    # Written only by ``vendors.services.rotate_callback_token``: a stale instance saved after a
+    # rotation (an admin save in the same moment, code holding the account) would make the
+    # replaced token the current one again and drop the new one the vendor was just given.
+    ROTATED_SECRET_FIELDS = ("callback_token", "previous_callback_token", "previous_token_valid_until")
 
     vendor = models.CharField(_("vendor"), max_length=20, choices=VENDOR_CHOICES)
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -211,14 +214,6 @@ class VendorAccount(RuntimeStateMixin, models.Model):
             still_valid = self.previous_token_valid_until > timezone.now()
             ok |= still_valid and hmac.compare_digest(self.previous_callback_token.encode(), token.encode())
         return ok
-
-    def rotate_callback_token(self, grace: timedelta = timedelta(days=7)) -> None:
-        self.previous_callback_token = self.callback_token
-        self.previous_token_valid_until = timezone.now() + grace
-        self.callback_token = new_callback_token()
-        self.save(
-            update_fields=["callback_token", "previous_callback_token", "previous_token_valid_until", "updated_at"]
-        )
 
     def callback_source_allowed(self, address: str | None) -> bool:
         """Whether a push from ``address`` is allowed by the account's allow-list (empty: any)."""

@@ -1,4 +1,4 @@
-"""Writes about vendor accounts: balance snapshots, low-balance alerts, circuit breaker."""
+"""Writes about vendor accounts: balance snapshots, low-balance alerts, circuit breaker, callback token rotation."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .adapters import NotSupported, VendorError, VendorUnavailable, get_adapter
-from .models import BalanceSnapshot, VendorAccount
+from .models import BalanceSnapshot, VendorAccount, new_callback_token
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ _UNPARSED_ANSWER = re.compile(r"\[(bad_response|http_\d{3})\]\s*(.*)\Z", re.S)
 
 CIRCUIT_FAILURES = 5  # consecutive request failures that open an account's circuit
 CIRCUIT_OPEN_FOR = timedelta(minutes=2)
+TOKEN_GRACE = timedelta(days=7)  # how long a replaced callback token keeps working
 
 
 @dataclass
@@ -136,3 +137,19 @@ def record_success(account: VendorAccount) -> None:
     VendorAccount.objects.filter(pk=account.pk).exclude(consecutive_failures=0, circuit_open_until=None).update(
         consecutive_failures=0, circuit_open_until=None
     )
+
+
+def rotate_callback_token(account: VendorAccount, grace: timedelta = TOKEN_GRACE) -> None:
+    """A new callback token; the one it replaces keeps working for ``grace``, while the vendor's
+    console is updated.
+
+    The one writer of the token fields (a full save leaves them alone): the row is locked and the
+    token replaced is the stored one, so two rotations at once leave the first one's token valid
+    for the grace period, not dropped. Saved by name, so the callback account caches forget the old one.
+    """
+    with transaction.atomic():
+        stored = VendorAccount.objects.select_for_update().only("callback_token").get(pk=account.pk)
+        account.previous_callback_token = stored.callback_token
+        account.previous_token_valid_until = timezone.now() + grace
+        account.callback_token = new_callback_token()
+        account.save(update_fields=[*VendorAccount.ROTATED_SECRET_FIELDS, "updated_at"])

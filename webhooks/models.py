@@ -30,6 +30,10 @@ class Endpoint(RuntimeStateMixin, models.Model):
     # bring back the failure clock a success had cleared (and a healthy endpoint gets switched off)
     # or wipe the one a failure had started.
     RUNTIME_STATE_FIELDS = ("failing_since", "last_success_at", "disabled_at", "disabled_reason")
+    # Written only by ``services.rotate_secret``: a stale instance saved after a rotation (an admin
+    # save in the same moment, code holding the endpoint) would sign with the secret just replaced,
+    # and the receiver, given the new one, would refuse every delivery.
+    ROTATED_SECRET_FIELDS = ("secret",)
 
     name = models.CharField(_("name"), max_length=100, help_text=_("Which system this is, e.g. “CRM production”."))
     url = models.URLField(
@@ -72,7 +76,10 @@ class Endpoint(RuntimeStateMixin, models.Model):
         return event_type in (self.event_types or [])
 
     def new_secret(self) -> str:
-        """Give the endpoint a new signing secret (saved by the caller) and return it, this once."""
+        """Give the endpoint a new signing secret and return it, this once.
+
+        Saved by the caller: a new endpoint's first save, or ``services.rotate_secret`` by name (a
+        full save of an existing endpoint leaves the secret alone)."""
         from .signing import new_secret
 
         self.secret = new_secret()

@@ -81,9 +81,9 @@ def update_endpoint(endpoint: Endpoint, *, actor=None, **fields) -> Endpoint:
 
 
 def rotate_secret(endpoint: Endpoint, *, actor=None) -> str:
-    """A new secret, effective for the next try; returned this once."""
+    """A new secret, effective for the next try; returned this once. The one writer of the secret."""
     secret = endpoint.new_secret()
-    endpoint.save(update_fields=["secret", "updated_at"])
+    endpoint.save(update_fields=[*Endpoint.ROTATED_SECRET_FIELDS, "updated_at"])
     audit.record(actor, endpoint, "Webhook signing secret rotated")
     return secret
 

@@ -85,3 +85,33 @@ def test_a_delivery_page_is_read_only_and_resends(receiver, endpoint_for, client
     assert client.post(url, {}).status_code == 403  # a save would write the delivery back as read
     assert client.post(f"/admin/webhooks/delivery/{pending.pk}/resend/").status_code == 302
     assert Delivery.objects.get(pk=pending.pk).tries == 0  # a new round
+
+
+def test_an_admin_save_racing_a_secret_rotation_keeps_the_new_secret(receiver, endpoint_for, admin_client, monkeypatch):
+    endpoint = endpoint_for(receiver(), name="ERP")
+    old_secret = Endpoint.objects.get(pk=endpoint.pk).secret
+    url = f"/admin/webhooks/endpoint/{endpoint.pk}/change/"
+    sent = change_form_data(admin_client, url, name="ERP production")
+    save_model = EndpointAdmin.save_model
+    rotated = []
+
+    def rotated_between_read_and_write(self, request, obj, form, change):
+        rotated.append(services.rotate_secret(Endpoint.objects.get(pk=obj.pk)))  # over the API, meanwhile
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(EndpointAdmin, "save_model", rotated_between_read_and_write)
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.name == "ERP production"
+    assert saved.secret == rotated[0] != old_secret  # the receiver was given this one
+
+
+def test_a_stale_endpoint_saved_after_a_rotation_keeps_the_new_secret(receiver, endpoint_for):
+    endpoint = endpoint_for(receiver())
+    stale = Endpoint.objects.get(pk=endpoint.pk)  # read before the rotation
+    secret = services.rotate_secret(endpoint)
+    stale.name = "renamed"
+    stale.save()
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.name == "renamed" and saved.secret == secret
