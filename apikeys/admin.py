@@ -6,9 +6,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.models import APIKey
-from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
+
+from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged
 
 from .models import ApiKey
 from .scopes import SCOPE_CHOICES
@@ -38,7 +39,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ModelAdmin):
+class ApiKeyAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     form = ApiKeyForm
     list_display = ("name", "prefix", "scope_list", "status", "expiry_date", "last_used_at", "created")
     list_filter = ("revoked",)
@@ -75,7 +76,7 @@ class ApiKeyAdmin(ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save()
+            super().save_model(request, obj, form, change)
             return
         obj.created_by = request.user
         key = ApiKey.objects.assign_key(obj)

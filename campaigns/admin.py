@@ -31,7 +31,7 @@ from unfold.contrib.filters.admin import (
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
-from voiceops.admin_base import ModelAdmin, creator_label
+from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged, creator_label
 
 from . import admin_views, exports, templates_service
 from .models import (
@@ -107,7 +107,7 @@ def _wrap(model_admin, view):
 
 # ---- templates
 @admin.register(VoiceTemplate)
-class VoiceTemplateAdmin(ModelAdmin):
+class VoiceTemplateAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     list_display = ("name", "account", "review_badge", "vendor_template_id", "updated_at")
     list_filter = ("review_state", "account")
     search_fields = ("name", "content", "vendor_template_id")
@@ -233,7 +233,7 @@ class CampaignForm(forms.ModelForm):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ModelAdmin):
+class CampaignAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     form = CampaignForm
     list_display = (
         "name",

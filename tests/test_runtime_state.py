@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.test import RequestFactory
 
+from voiceops.admin_base import WritesWhatTheOperatorChanged
 from voiceops.runtime_state import RuntimeStateMixin
 
 pytestmark = pytest.mark.django_db
@@ -43,3 +44,8 @@ def test_no_admin_form_edits_runtime_state_or_rotated_secrets():
                 model_admin.get_readonly_fields(request, obj)
             )
             assert not editable & {*model.RUNTIME_STATE_FIELDS, *model.ROTATED_SECRET_FIELDS}, (model, editable)
+
+
+def test_the_admins_of_rows_services_write_save_only_what_the_operator_changed():
+    for model in models_with_runtime_state():
+        assert isinstance(admin.site._registry[model], WritesWhatTheOperatorChanged), model

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextareaWidget
 
-from voiceops.admin_base import ModelAdmin
+from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged
 
 from . import callback_setup, services
 from .adapters import ADAPTERS, adapter_class
@@ -106,7 +106,7 @@ def callback_details(account: VendorAccount, request) -> dict:
 
 
 @admin.register(VendorAccount)
-class VendorAccountAdmin(ModelAdmin):
+class VendorAccountAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     form = VendorAccountForm
     list_display = ("name", "vendor", "is_active", "health", "latest_balance_display", "rate_limit_per_second")
     list_filter = ("vendor", "is_active")

@@ -1,13 +1,17 @@
-"""The admin base class every VoiceOps model admin uses, and the creator label the admins share.
+"""The admin base class every VoiceOps model admin uses, the change page that writes only what the
+operator changed, and the creator label the admins share.
 
 List filters come from the query string: a value the database cannot hold (an id of 25 digits, a
 year 99999) would raise a server error on SQLite. Such a query is treated as the admin treats any
 invalid filter: the list reloads unfiltered with "?e=1" instead.
 """
 
+import copy
 import re
 
+from django import forms
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
 
@@ -38,6 +42,87 @@ class ModelAdmin(UnfoldModelAdmin):
             if lookup not in _NOT_FILTERS and any(not lookup_value_in_range(lookup, value) for value in values):
                 raise IncorrectLookupParameters(lookup)
         return super().get_changelist_instance(request)
+
+
+class WritesWhatTheOperatorChanged:
+    """A saved change page writes the fields the operator changed, not the row as the page read it.
+
+    Services change some fields an operator also edits (the beat switches a failing webhook endpoint
+    off, a reschedule moves a campaign's start): a page opened before such a change and saved after
+    it, to rename the row, would write the old value back. So an existing row is saved with
+    ``update_fields``: the fields whose submitted value differs from the one the page *showed*
+    (each field carries its shown value in a hidden input, never a password), the fields
+    ``save_model`` or the model's ``clean`` set themselves, and the ``auto_now`` ones. A new row is
+    saved whole. Inline rows are saved by their formsets as usual.
+    """
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._values_read = field_values(obj)
+        return obj
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+        return type(form.__name__, (CarriesShownValues, form), {})
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        obj.save(update_fields=fields_to_write(obj, form))
+
+
+class CarriesShownValues:
+    """A change form whose fields each carry, in a hidden input, the value the page showed; its
+    ``changed_data`` (what is written, the history's "Changed …", the admins' own checks) is what
+    the operator changed on that page."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if not isinstance(field.widget, (forms.PasswordInput, forms.FileInput)):  # no secret in the page
+                field.show_hidden_initial = True
+
+    @cached_property
+    def changed_data(self):
+        return fields_the_operator_changed(self)
+
+
+def field_values(obj) -> dict:
+    return {field.attname: copy.deepcopy(getattr(obj, field.attname)) for field in obj._meta.concrete_fields}
+
+
+def fields_the_operator_changed(form) -> list[str]:
+    """Fields whose submitted value differs from the one the page showed; a field posted without
+    its shown value (a client of its own, a password) is compared with the row as read now."""
+    changed = []
+    for name, field in form.fields.items():
+        bound = form[name]
+        shown_value_sent = field.show_hidden_initial and not field.hidden_widget().value_omitted_from_data(
+            form.data, form.files, bound.html_initial_name
+        )
+        if bound._has_changed() if shown_value_sent else field.has_changed(bound.initial, bound.data):
+            changed.append(name)
+    return changed
+
+
+def fields_to_write(obj, form) -> list[str]:
+    """What the operator changed, what was set on the instance besides the form, and ``auto_now`` fields."""
+    concrete = [f for f in obj._meta.concrete_fields if not f.primary_key and not f.generated]
+    changed = set(form.changed_data)
+    read = getattr(obj, "_values_read", None)
+    names = []
+    for field in concrete:
+        if field.name in form.fields:
+            write = field.name in changed
+        else:
+            write = read is not None and getattr(obj, field.attname) != read.get(field.attname)
+        if write or getattr(field, "auto_now", False):
+            names.append(field.name)
+    return names
 
 
 def creator_label(obj) -> str:

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
-from voiceops.admin_base import creator_label
+from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged, creator_label
 
 from . import services
 from .events import EVENT_TYPE_CHOICES, EVENT_TYPES
@@ -51,7 +51,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(ModelAdmin):
+class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     form = EndpointForm
     list_display = ("name", "url", "state_badge", "events_display", "failed_count", "last_success_at")
     list_filter = ("is_active",)

@@ -1,7 +1,10 @@
 """Saving a campaign or a template never undoes what services wrote meanwhile: a state change, a
 lease, a recipient count, the vendor's verdict on a template."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from campaigns import lifecycle, services, templates_service
 from campaigns.admin import CampaignAdmin, VoiceTemplateAdmin
@@ -36,6 +39,52 @@ def test_an_admin_edit_racing_a_pause_and_an_upload_keeps_both(admin_client, mon
     saved = Campaign.objects.get(pk=campaign.pk)
     assert (saved.name, saved.max_attempts) == ("双十一 回访", 3)  # the operator's edit
     assert saved.state == "paused" and saved.recipient_count == 3  # not running again, no recipient lost
+
+
+def scheduled_campaign_and_its_new_time():
+    campaign = make_campaign(recipients=1)
+    services.launch(campaign, at=timezone.now() + timedelta(hours=1))
+    return campaign, (timezone.now() + timedelta(hours=3)).replace(microsecond=0)
+
+
+def test_an_admin_rename_racing_a_reschedule_keeps_the_new_time(admin_client, monkeypatch):
+    campaign, new_time = scheduled_campaign_and_its_new_time()
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+    sent = change_form_data(admin_client, url, name="双十一 回访")
+    save_model = CampaignAdmin.save_model
+
+    def rescheduled_between_read_and_write(self, request, obj, form, change):
+        services.launch(Campaign.objects.get(pk=campaign.pk), at=new_time)  # over the API, meanwhile
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(CampaignAdmin, "save_model", rescheduled_between_read_and_write)
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = Campaign.objects.get(pk=campaign.pk)
+    assert saved.name == "双十一 回访" and saved.scheduled_at == new_time and saved.state == "scheduled"
+
+
+def test_a_page_opened_before_a_reschedule_and_saved_after_it_keeps_the_new_time(admin_client):
+    campaign, new_time = scheduled_campaign_and_its_new_time()
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+    sent = change_form_data(admin_client, url, name="双十一 回访", max_attempts=3)
+    services.launch(Campaign.objects.get(pk=campaign.pk), at=new_time)  # while the operator types
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = Campaign.objects.get(pk=campaign.pk)
+    assert (saved.name, saved.max_attempts, saved.scheduled_at) == ("双十一 回访", 3, new_time)
+
+
+def test_a_start_time_the_operator_changes_is_written(admin_client):
+    campaign, new_time = scheduled_campaign_and_its_new_time()
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+    local = timezone.localtime(new_time)
+    sent = change_form_data(
+        admin_client, url, scheduled_at_0=local.date().isoformat(), scheduled_at_1=local.time().isoformat()
+    )
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Campaign.objects.get(pk=campaign.pk).scheduled_at == new_time
 
 
 def test_a_stale_campaign_saved_after_it_completed_stays_completed():

@@ -115,3 +115,71 @@ def test_a_stale_endpoint_saved_after_a_rotation_keeps_the_new_secret(receiver, 
     stale.save()
     saved = Endpoint.objects.get(pk=endpoint.pk)
     assert saved.name == "renamed" and saved.secret == secret
+
+
+def test_an_admin_rename_racing_the_switch_off_leaves_the_endpoint_off(
+    receiver, endpoint_for, admin_client, monkeypatch
+):
+    endpoint = endpoint_for(receiver(), name="ERP")
+    url = f"/admin/webhooks/endpoint/{endpoint.pk}/change/"
+    sent = change_form_data(admin_client, url, name="ERP production")  # the page showed it active
+    save_model = EndpointAdmin.save_model
+
+    def switched_off_between_read_and_write(self, request, obj, form, change):
+        failing_for_days(endpoint)
+        assert services.disable_failing_endpoints() == 1  # the beat, in another process
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(EndpointAdmin, "save_model", switched_off_between_read_and_write)
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.name == "ERP production" and not saved.is_active
+    assert saved.failing_since and saved.disabled_at and saved.disabled_reason  # the record of why, kept
+
+
+def test_a_page_opened_before_the_switch_off_and_saved_after_it_leaves_the_endpoint_off(
+    receiver, endpoint_for, admin_client
+):
+    endpoint = endpoint_for(receiver(), name="ERP")
+    url = f"/admin/webhooks/endpoint/{endpoint.pk}/change/"
+    sent = change_form_data(admin_client, url, name="ERP production")  # the page showed it active
+    failing_for_days(endpoint)
+    assert services.disable_failing_endpoints() == 1  # while the operator types
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.name == "ERP production" and not saved.is_active and saved.disabled_reason
+
+
+def test_switching_an_endpoint_off_in_the_admin_is_written_with_or_without_the_shown_values(
+    receiver, endpoint_for, admin_client
+):
+    for shown in (True, False):  # a browser sends the values the page showed; a client of its own may not
+        endpoint = endpoint_for(receiver(), name=f"ERP {shown}")
+        url = f"/admin/webhooks/endpoint/{endpoint.pk}/change/"
+        sent = change_form_data(admin_client, url, name="renamed")
+        del sent["is_active"]  # unticked
+        if not shown:
+            sent = {name: value for name, value in sent.items() if not name.startswith("initial-")}
+        response = admin_client.post(url, sent)
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        saved = Endpoint.objects.get(pk=endpoint.pk)
+        assert saved.name == "renamed" and not saved.is_active, shown
+
+
+def test_a_field_save_model_sets_besides_the_form_is_written(receiver, endpoint_for, admin_client, monkeypatch):
+    endpoint = endpoint_for(receiver(), name="ERP")
+    url = f"/admin/webhooks/endpoint/{endpoint.pk}/change/"
+    sent = change_form_data(admin_client, url, name="ERP production")
+    save_model = EndpointAdmin.save_model
+
+    def sets_the_creator(self, request, obj, form, change):
+        obj.created_by = request.user  # not a field of the form
+        save_model(self, request, obj, form, change)
+
+    monkeypatch.setattr(EndpointAdmin, "save_model", sets_the_creator)
+    response = admin_client.post(url, sent)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.name == "ERP production" and saved.created_by.username == "admin"
