@@ -7,6 +7,7 @@ and checks it in constant time; this model adds what an operator needs to run ke
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -82,3 +83,33 @@ class ApiKey(RuntimeStateMixin, AbstractAPIKey):
         )
         ApiKey.objects.filter(stale, pk=self.pk).update(last_used_at=now)
         self.last_used_at = now
+
+
+class KeyLogEntry(models.Model):
+    """Something an API key did to a row (launched a campaign, rotated an endpoint's secret), for the
+    audit trail (``voiceops.audit``).
+
+    Django's admin log, where a person's actions go, needs a user; a key's go here, shaped like it,
+    and both are shown together on the row's history page. The key is kept with PROTECT: a key
+    that acted is revoked, never deleted, so the trail always names it.
+    """
+
+    action_time = models.DateTimeField(_("action time"), default=timezone.now, editable=False)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, related_name="log_entries", verbose_name=_("API key"), editable=False
+    )
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    object_id = models.TextField(_("object id"), blank=True, editable=False)
+    object_repr = models.CharField(_("object"), max_length=200, editable=False)
+    change_message = models.TextField(_("action"), editable=False)
+
+    class Meta:
+        verbose_name = _("API key action")
+        verbose_name_plural = _("API key actions")
+        ordering = ["-action_time", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id"], name="key_log_entry_object")]
+
+    def __str__(self):
+        return f"{self.api_key.name}: {self.change_message}"

@@ -20,6 +20,15 @@ def api_key_of(request) -> ApiKey | None:
     return auth if isinstance(auth, ApiKey) else None
 
 
+def actor_of(request):
+    """Who a request acts for, as the audit trail names it: the API key, else the person (None if anonymous)."""
+    key = api_key_of(request)
+    if key is not None:
+        return key
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
 def credential_id(request) -> str | None:
     """A stable id of whoever sent the request, for per-credential quotas: ``key:<prefix>`` or ``user:<id>``.
 

@@ -1,5 +1,6 @@
-"""The admin base class every VoiceOps model admin uses, the change page that writes only what the
-operator changed, and the creator label the admins share.
+"""The admin base class every VoiceOps model admin uses (its history pages name people and API
+keys), the change page that writes only what the operator changed, and the creator label the
+admins share.
 
 List filters come from the query string: a value the database cannot hold (an id of 25 digits, a
 year 99999) would raise a server error on SQLite. Such a query is treated as the admin treats any
@@ -11,13 +12,17 @@ import re
 
 from django import forms
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import PAGE_VAR
 from django.utils.functional import cached_property
-from django.utils.translation import gettext as _
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
+
+from . import audit
 
 BIGINT = 2**63 - 1
 _INTEGER = re.compile(r"-?\d+")
 _DATE_PART_RANGES = {"year": (1, 9999), "month": (1, 12), "day": (1, 31)}
+HISTORY_PAGE = 100  # entries on a page of a row's history, as Django's own
 _NOT_FILTERS = {"q", "o", "p", "e", "all", "_changelist_filters", "_to_field", "_popup"}
 
 
@@ -42,6 +47,21 @@ class ModelAdmin(UnfoldModelAdmin):
             if lookup not in _NOT_FILTERS and any(not lookup_value_in_range(lookup, value) for value in values):
                 raise IncorrectLookupParameters(lookup)
         return super().get_changelist_instance(request)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The row's history names who did each thing, a person or an API key (``audit.history``)."""
+        response = super().history_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None)
+        if context is None or "action_list" not in context:  # the row is gone: a redirect
+            return response
+        paginator = self.get_paginator(request, audit.history(self.model, unquote(object_id)), HISTORY_PAGE)
+        page = paginator.get_page(request.GET.get(PAGE_VAR, 1))
+        context.update(
+            action_list=page,
+            page_range=paginator.get_elided_page_range(page.number),
+            pagination_required=paginator.count > HISTORY_PAGE,
+        )
+        return response
 
 
 class WritesWhatTheOperatorChanged:
@@ -129,7 +149,7 @@ def creator_label(obj) -> str:
     """Who made a row (campaign, import, single call, webhook endpoint): the person, else the API key
     of the system that did."""
     if obj.created_by_id:
-        return str(obj.created_by)
+        return audit.actor_label(user=obj.created_by)
     if obj.created_by_key_id:
-        return _("API key «%(name)s»") % {"name": obj.created_by_key.name}
+        return audit.actor_label(key=obj.created_by_key)
     return "—"

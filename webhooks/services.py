@@ -43,7 +43,8 @@ def validate_event_types(event_types) -> None:
 def create_endpoint(*, name: str, url: str, event_types: list[str], is_active: bool = True, actor=None, key=None):
     """A new endpoint and its secret: the only time the secret is returned.
 
-    ``actor`` is the person who added it, ``key`` the API key of the system that did.
+    ``actor`` is the person who added it, ``key`` the API key of the system that did; the other
+    writes take either as ``actor`` (for the audit trail).
     """
     validate_url(url)
     validate_event_types(event_types)
@@ -57,7 +58,7 @@ def create_endpoint(*, name: str, url: str, event_types: list[str], is_active: b
     )
     secret = endpoint.new_secret()
     endpoint.save()
-    audit.record(actor, endpoint, "Webhook endpoint created")
+    audit.record(key if key is not None else actor, endpoint, "Webhook endpoint created")
     return endpoint, secret
 
 

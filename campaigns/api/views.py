@@ -24,7 +24,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from apikeys.permissions import ScopedModelPermissions, api_key_of, credential_id
+from apikeys.permissions import ScopedModelPermissions, actor_of, api_key_of, credential_id
 from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
 from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
@@ -116,7 +116,8 @@ IMPORT_STARTED = inline_serializer(
 
 
 def _actor(request):
-    """The person behind a request, for ``created_by`` and the audit trail (None for an API key)."""
+    """The person behind a request, for ``created_by`` (None for an API key; the audit trail names
+    the key: ``actor_of``)."""
     return request.user if request.user.is_authenticated else None
 
 
@@ -220,7 +221,7 @@ class CampaignViewSet(
         at = body.validated_data.get("at")
         if at is None and campaign.scheduled_at and campaign.scheduled_at > timezone.now():
             at = campaign.scheduled_at
-        services.launch(campaign, at=at, actor=_actor(request))
+        services.launch(campaign, at=at, actor=actor_of(request))
         return self._answer(campaign)
 
     @_action_schema("Pause", "Stops dispatching; calls already with the vendor still report.")
@@ -228,7 +229,7 @@ class CampaignViewSet(
     @idempotent
     def pause(self, request, pk=None):
         campaign = self.get_object()
-        services.pause(campaign, actor=_actor(request))
+        services.pause(campaign, actor=actor_of(request))
         return self._answer(campaign)
 
     @_action_schema("Resume", "Continues a paused campaign (scheduled again if its start time is still ahead).")
@@ -236,7 +237,7 @@ class CampaignViewSet(
     @idempotent
     def resume(self, request, pk=None):
         campaign = self.get_object()
-        services.resume(campaign, actor=_actor(request))
+        services.resume(campaign, actor=actor_of(request))
         return self._answer(campaign)
 
     @_action_schema("Cancel", "Cancels the campaign and every call not yet handed to the vendor.")
@@ -244,7 +245,7 @@ class CampaignViewSet(
     @idempotent
     def cancel(self, request, pk=None):
         campaign = self.get_object()
-        services.cancel(campaign, actor=_actor(request))
+        services.cancel(campaign, actor=actor_of(request))
         return self._answer(campaign)
 
     @_action_schema(
@@ -254,7 +255,7 @@ class CampaignViewSet(
     @idempotent
     def retry_failed(self, request, pk=None):
         campaign = self.get_object()
-        services.retry_failed(campaign, actor=_actor(request))
+        services.retry_failed(campaign, actor=actor_of(request))
         return self._answer(campaign)
 
     # ---- recipients and figures

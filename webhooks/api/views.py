@@ -5,7 +5,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apikeys.permissions import ScopedModelPermissions, api_key_of
+from apikeys.permissions import ScopedModelPermissions, actor_of, api_key_of
 from apikeys.scopes import MANAGE_WEBHOOKS
 from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
@@ -56,7 +56,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
         return Response(data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
-        services.update_endpoint(serializer.instance, actor=self.request.user, **serializer.validated_data)
+        services.update_endpoint(serializer.instance, actor=actor_of(self.request), **serializer.validated_data)
 
     @extend_schema(
         summary="Rotate the signing secret",
@@ -67,7 +67,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         endpoint = self.get_object()
-        secret = services.rotate_secret(endpoint, actor=request.user)
+        secret = services.rotate_secret(endpoint, actor=actor_of(request))
         return Response(EndpointWithSecretSerializer({**EndpointSerializer(endpoint).data, "secret": secret}).data)
 
     @extend_schema(
@@ -78,5 +78,5 @@ class EndpointViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="resend-failed")
     def resend_failed(self, request, pk=None):
-        count = services.resend_failed(self.get_object(), actor=request.user)
+        count = services.resend_failed(self.get_object(), actor=actor_of(request))
         return Response({"resent": count})

@@ -1,0 +1,39 @@
+"""Endpoint changes made with an API key are in the audit trail, named by the key."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+
+from apikeys.models import ApiKey, KeyLogEntry
+from apikeys.scopes import MANAGE_WEBHOOKS
+from tests.webhooks.test_api import create, key_client
+from webhooks.models import Endpoint
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_endpoint_write_of_a_key_is_recorded_with_the_key(receiver, admin_client):
+    client = key_client(MANAGE_WEBHOOKS)
+    key = ApiKey.objects.get()
+    assert create(client, receiver()).status_code == 201
+    endpoint = Endpoint.objects.get()
+    base = f"/api/webhooks/{endpoint.pk}/"
+    assert client.patch(base, {"name": "CRM production"}, format="json").status_code == 200
+    assert (
+        client.put(
+            base, {"name": "CRM", "url": endpoint.url, "event_types": ["call.failed"]}, format="json"
+        ).status_code
+        == 200
+    )
+    assert client.post(f"{base}rotate-secret/").status_code == 200
+    assert client.post(f"{base}resend-failed/").status_code == 200
+    trail = KeyLogEntry.objects.filter(object_id=str(endpoint.pk)).order_by("id")
+    assert [(entry.api_key_id, entry.change_message) for entry in trail] == [
+        (key.pk, "Webhook endpoint created"),
+        (key.pk, "Webhook endpoint changed"),
+        (key.pk, "Webhook endpoint changed"),
+        (key.pk, "Webhook signing secret rotated"),
+        (key.pk, "Resent 0 failed webhook deliveries"),
+    ]
+    assert not LogEntry.objects.exists()
+    page = admin_client.get(f"/admin/webhooks/endpoint/{endpoint.pk}/history/")
+    assert page.content.decode().count("API key «crm»") == 5
