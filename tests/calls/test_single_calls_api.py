@@ -172,6 +172,18 @@ def test_notify_mistakes_name_what_to_correct(client, account):
     assert not SingleCall.objects.exists()
 
 
+@pytest.mark.parametrize("template", [999999, 10**30])
+def test_a_template_that_does_not_exist_is_named_as_such(client, account, template):
+    """Not "give a template or content": the caller gave one, and it is the id that is wrong."""
+    CallRoute.objects.create(product="notify", account=account)
+    response = client.post(
+        "/api/calls/", {"mobile": "13800138000", "product": "notify", "template": template}, format="json"
+    )
+    assert response.status_code == 400
+    assert field_errors(response, "template") == [f"No template with id {template}."], response.json()
+    assert not SingleCall.objects.exists()
+
+
 def test_an_inactive_route_account_is_refused(client, account):
     account.is_active = False
     account.save()
