@@ -249,7 +249,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["apikeys.permissions.ScopedModelPermissions"],
     "DEFAULT_PARSER_CLASSES": ["voiceops.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "voiceops.api.schema.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["voiceops.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "voiceops.api.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",

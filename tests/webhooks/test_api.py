@@ -110,3 +110,14 @@ def test_only_operators_manage_endpoints(receiver, group):
 
 def test_anonymous_is_refused():
     assert APIClient().get("/api/webhooks/").status_code in (401, 403)
+
+
+def test_the_list_filter_refuses_what_is_not_a_boolean(operator, receiver):
+    assert create(operator, receiver()).status_code == 201
+    assert len(operator.get("/api/webhooks/", {"is_active": "false"}).json()["results"]) == 0
+    for given in ("maybe", "", "1"):
+        response = operator.get("/api/webhooks/", {"is_active": given})
+        assert response.status_code == 400, given
+        assert field_errors(response, "is_active"), response.json()
+    response = operator.get("/api/webhooks/", {"active": "true"})
+    assert response.status_code == 400 and "is_active" in field_errors(response, "active")[0]

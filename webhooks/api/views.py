@@ -7,10 +7,21 @@ from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions
 from apikeys.scopes import MANAGE_CAMPAIGNS, SEND_CALLS
+from campaigns.api.filters import BooleanFilter, StrictFilterSet
 
 from .. import services
 from ..models import Endpoint
 from .serializers import EndpointSerializer, EndpointWithSecretSerializer, ResentSerializer
+
+
+class EndpointFilter(StrictFilterSet):
+    """``?is_active=`` is ``true`` or ``false``; anything else is a 400, not an unfiltered list."""
+
+    is_active = BooleanFilter()
+
+    class Meta:
+        model = Endpoint
+        fields = ["is_active"]
 
 
 @extend_schema_view(
@@ -36,7 +47,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
     lookup_value_regex = r"[0-9]+"
     # A system that places calls or runs campaigns is told their results here.
     required_scopes = (MANAGE_CAMPAIGNS, SEND_CALLS)
-    filterset_fields = ["is_active"]
+    filterset_class = EndpointFilter
     action_permissions = {
         "rotate_secret": ["webhooks.change_endpoint"],
         "resend_failed": ["webhooks.change_endpoint", "webhooks.change_delivery"],
