@@ -77,7 +77,8 @@ class EndpointViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="Resend the failed deliveries",
-        description="Every delivery of this endpoint that ran out of retries is tried again now.",
+        description="Every delivery of this endpoint that ran out of retries is tried again now (on an endpoint "
+        "that is off, once it is switched on).",
         request=None,
         responses={200: ResentSerializer},
     )
