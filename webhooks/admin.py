@@ -189,11 +189,13 @@ class EndpointAdmin(ModelAdmin):
     @action(description=_("Resend failed deliveries"), url_path="resend-failed", permissions=["resend"], icon="send")
     def resend_failed_view(self, request, object_id):
         endpoint = get_object_or_404(Endpoint, pk=object_id)
-        failed = endpoint.deliveries.filter(state=Delivery.State.FAILED).count()
+        failed = services.failed_deliveries(endpoint).count()
         if request.method != "POST":
             text = ngettext(
-                "%(count)d delivery ran out of retries; it is tried again now, with a new round of retries.",
-                "%(count)d deliveries ran out of retries; they are tried again now, with a new round of retries.",
+                "%(count)d delivery failed (out of retries, or waiting for the next one); it is tried again now, "
+                "with a new round of retries.",
+                "%(count)d deliveries failed (out of retries, or waiting for the next one); they are tried again "
+                "now, with a new round of retries.",
                 failed,
             ) % {"count": failed}
             if not endpoint.is_active:

@@ -48,6 +48,7 @@ def test_resending_to_an_endpoint_that_is_off_says_nothing_goes_until_it_is_on(o
     """Not "tried again within seconds" next to "the endpoint is off": only what will happen."""
     switch_off(failed)
     page = ops.get(f"/admin/webhooks/endpoint/{failed.pk}/resend-failed/").content.decode()
+    assert "2 deliveries failed (out of retries, or waiting for the next one)" in page
     assert "The endpoint is off: nothing is sent until it is switched on." in page
     response = ops.post(f"/admin/webhooks/endpoint/{failed.pk}/resend-failed/", follow=True)
     assert said(response) == [

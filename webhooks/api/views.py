@@ -77,8 +77,8 @@ class EndpointViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="Resend the failed deliveries",
-        description="Every delivery of this endpoint that ran out of retries is tried again now (on an endpoint "
-        "that is off, once it is switched on).",
+        description="Every delivery of this endpoint that failed, whether out of retries or waiting for its "
+        "next one, is tried again now (on an endpoint that is off, once it is switched on).",
         request=None,
         responses={200: ResentSerializer},
     )
