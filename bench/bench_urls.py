@@ -1,7 +1,12 @@
 from django.http import HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from apikeys.scopes import SEND_CALLS
+from campaigns.api.serializers import SingleCallRequestSerializer
 from voiceops.urls import urlpatterns as voiceops_urlpatterns
 
 
@@ -11,4 +16,20 @@ def bare(request):
     return HttpResponse("success", content_type="text/plain")
 
 
-urlpatterns = [path("bench/bare/", bare), *voiceops_urlpatterns]
+class AcceptFloor(APIView):
+    """What every accepted call costs before any work: DRF with our API-key authentication, scope
+    check and body validation, answering 201 without touching the database beyond the key."""
+
+    required_scopes = (SEND_CALLS,)
+
+    def post(self, request):
+        body = SingleCallRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response({"mobile": body.validated_data["mobile"], "state": "queued"}, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    path("bench/bare/", bare),
+    path("bench/accept-floor/", AcceptFloor.as_view()),
+    *voiceops_urlpatterns,
+]

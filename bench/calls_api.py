@@ -3,7 +3,9 @@
 A fake Emay (verification codes, ``/voice/sendVFCode``) on loopback records when each request reaches
 it. Three measurements in one run, against the same server:
 
-1. the bare view (``/bench/bare/``, the framework's ceiling here), by the same load generator;
+1. two baselines by the same load generator: the bare Django view (``/bench/bare/``), and the accept
+   floor (``/bench/accept-floor/``: DRF with our API-key authentication, scope check and body
+   validation, answering 201 without writing anything), the ceiling for any accepting view here;
 2. acceptance: Python client processes post single verify calls (each a new number and its own
    ``Idempotency-Key``) as fast as the server takes them: calls accepted/s, p50/p99 accept latency;
 3. POST → vendor: calls posted at a steady 50/s, every request sent twice at once from two
@@ -85,7 +87,18 @@ def start_gunicorn(port: int) -> subprocess.Popen:
 
 
 def start_worker() -> subprocess.Popen:
-    args = ["celery", "-A", "voiceops", "worker", "-Q", "dispatch", "-c", "2", "-l", "warning"]
+    args = [
+        "celery",
+        "-A",
+        "voiceops",
+        "worker",
+        "-Q",
+        "dispatch",
+        "-c",
+        "4",
+        "-l",
+        "warning",
+    ]  # as README, "Production"
     return start([*args, "--without-gossip", "--without-mingle"], "voiceops.settings")
 
 
@@ -211,6 +224,10 @@ def main() -> None:
         run_load(port, token, bare[:400])  # warm up both web workers
         bare_s, bare_results = run_load(port, token, bare)
         bare_rate = len(bare_results) / bare_s
+        floor = [("/bench/accept-floor/", verify_body("13700000000", "floor"), None)] * 6000
+        floor_s, floor_results = run_load(port, token, floor)
+        assert all(status == 201 for status, _ms in floor_results), Counter(s for s, _ms in floor_results)
+        floor_rate = len(floor_results) / floor_s
 
         # 2. POST → vendor at a steady 50/s, every request twice
         posted, paced_statuses = paced(port, token, PACED_SECONDS)
@@ -254,9 +271,10 @@ def main() -> None:
     print(f"load average:     before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores, shared)")
     print(f"load generator:   {CLIENTS} Python client processes (keep-alive); paced: 16 threads")
     print(f"bare view:        {bare_rate:,.0f} req/s")
+    print(f"accept floor:     {floor_rate:,.0f} req/s (DRF, key, scope, validation; no writes)")
     print(
         f"accepted:         {accepted:,}/{ACCEPT_CALLS:,} calls in {accept_s:.1f} s = {accepted / accept_s:,.0f}/s "
-        f"({accepted / accept_s / bare_rate:.2f}x the bare view), "
+        f"({accepted / accept_s / bare_rate:.3f}x the bare view, {accepted / accept_s / floor_rate:.2f}x the floor), "
         f"p50 {pct(accept_ms, 50):.1f} ms, p99 {pct(accept_ms, 99):.1f} ms"
     )
     print(
@@ -275,6 +293,8 @@ def main() -> None:
                 "paced_calls_per_s": PACED_RATE,
                 "bare_view_per_s": round(bare_rate),
                 "accepted_to_bare": round(accepted / accept_s / bare_rate, 3),
+                "accept_floor_per_s": round(floor_rate),
+                "accepted_to_floor": round(accepted / accept_s / floor_rate, 3),
                 "dialled_twice": dialled_twice,
                 "not_dialled": not_dialled,
                 "load_before": round(load_before[0], 2),

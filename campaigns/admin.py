@@ -96,6 +96,15 @@ def _short_time(moment):
     return local.strftime("%H:%M:%S") if local.date() == timezone.localdate() else local.strftime("%Y-%m-%d %H:%M")
 
 
+def _creator(obj) -> str:
+    """Who made a campaign or a single call: the person, else the API key of the system that did."""
+    if obj.created_by_id:
+        return str(obj.created_by)
+    if obj.created_by_key_id:
+        return _("API key «%(name)s»") % {"name": obj.created_by_key.name}
+    return "—"
+
+
 def _wrap(model_admin, view):
     """An admin view bound to ``model_admin``: login, staff, CSRF and never_cache from the admin site."""
 
@@ -235,22 +244,35 @@ class CampaignForm(forms.ModelForm):
 @admin.register(Campaign)
 class CampaignAdmin(ModelAdmin):
     form = CampaignForm
-    list_display = ("name", "account", "product", "state_badge", "scheduled_at", "launched_at", "completed_at")
+    list_display = (
+        "name",
+        "account",
+        "product",
+        "state_badge",
+        "scheduled_at",
+        "launched_at",
+        "completed_at",
+        "creator",
+    )
     list_filter = ("state", "product", "account")
     search_fields = ("name",)
-    readonly_fields = ("state", "launched_at", "completed_at", "created_at")
-    list_select_related = ("account",)
+    readonly_fields = ("state", "launched_at", "completed_at", "created_at", "creator")
+    list_select_related = ("account", "created_by", "created_by_key")
     change_form_outer_before_template = "admin/campaigns/campaign/dashboard.html"
     fieldsets = (
         (None, {"fields": ("name", "account", "fallback_account", "product", "template", "content")}),
         (_("Schedule"), {"fields": ("scheduled_at", "quiet_hours_start", "quiet_hours_end", "rate_limit_per_second")}),
         (_("Retries"), {"fields": ("max_attempts", "retry_delay_minutes", "retry_outcomes", "report_window_minutes")}),
-        (_("Status"), {"fields": ("state", "launched_at", "completed_at", "created_at")}),
+        (_("Status"), {"fields": ("state", "launched_at", "completed_at", "created_at", "creator")}),
     )
 
     @display(description=_("state"), label=STATE_COLORS, ordering="state")
     def state_badge(self, obj):
         return obj.state, obj.get_state_display()
+
+    @display(description=_("created by"))
+    def creator(self, obj):
+        return _creator(obj)
 
     @display(description=_("retry on"))
     def retry_on(self, obj):

@@ -9,7 +9,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RelatedDropdownF
 from unfold.decorators import display
 
 from . import selectors
-from .admin import CALL_STATE_COLORS, LocalDateRangeFilter, _number_search, _short_time
+from .admin import CALL_STATE_COLORS, LocalDateRangeFilter, _creator, _number_search, _short_time
 from .models import OUTCOME_LABELS, CallRecord, CallRoute, SingleCall
 
 HIDDEN_CODE = SingleCall.HIDDEN_CODE
@@ -66,6 +66,7 @@ class SingleCallAdmin(ModelAdmin):
         "state_badge",
         "outcome_display",
         "talk_display",
+        "creator",
     )
     list_filter = (
         LatestStateFilter,
@@ -78,11 +79,15 @@ class SingleCallAdmin(ModelAdmin):
     search_help_text = _("The caller's reference (out_id), the call's id or a number in any spelling.")
     show_full_result_count = False
     inlines = [AttemptInline]
-    fields = ("out_id", "mobile", "product", "account", "template", "message", "credential", "created_by", "created_at")
+    fields = ("out_id", "mobile", "product", "account", "template", "message", "creator", "credential", "created_at")
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return selectors.single_calls().select_related("template")
+        return selectors.single_calls().select_related("template", "created_by", "created_by_key")
+
+    @display(description=_("created by"))
+    def creator(self, obj):
+        return _creator(obj)
 
     def get_search_results(self, request, queryset, search_term):
         return _number_search(queryset, search_term, ("out_id",), request, by_id=True)

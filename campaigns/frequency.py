@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import ngettext
 
 from .models import CallQuota, CallRecord, SingleCall
 
@@ -48,21 +48,31 @@ class Refusal:
         values = {"most": self.most, "window": spoken_window(self.window_seconds), "frees": frees}
         if self.limit == "daily_cap":
             return (
-                gettext("This API key has placed its %(most)s single calls for today; it may call again at %(frees)s.")
+                ngettext(
+                    "This API key has placed its %(most)d single call for today; it may call again at %(frees)s.",
+                    "This API key has placed its %(most)d single calls for today; it may call again at %(frees)s.",
+                    self.most,
+                )
                 % values
             )
         if self.limit == "vendor":
             return (
-                gettext(
-                    "The vendor allows at most %(most)s calls per %(window)s to one number; "
-                    "this number may be called again at %(frees)s."
+                ngettext(
+                    "The vendor allows at most %(most)d call per %(window)s to one number; "
+                    "this number may be called again at %(frees)s.",
+                    "The vendor allows at most %(most)d calls per %(window)s to one number; "
+                    "this number may be called again at %(frees)s.",
+                    self.most,
                 )
                 % values
             )
         return (
-            gettext(
-                "At most %(most)s calls per %(window)s may go to one number; "
-                "this number may be called again at %(frees)s."
+            ngettext(
+                "At most %(most)d call per %(window)s may go to one number; "
+                "this number may be called again at %(frees)s.",
+                "At most %(most)d calls per %(window)s may go to one number; "
+                "this number may be called again at %(frees)s.",
+                self.most,
             )
             % values
         )

@@ -253,6 +253,17 @@ class Campaign(StateMachine, models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    # A campaign created over the API has no person: the key says which system made it. Keys are
+    # revoked, never deleted, so PROTECT keeps the record of who made what (SET_NULL would erase it).
+    created_by_key = models.ForeignKey(
+        "apikeys.ApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by API key"),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
@@ -430,6 +441,18 @@ class SingleCall(models.Model):
         editable=False,
         related_name="+",
         verbose_name=_("created by"),
+    )
+    # The key that placed the call (as on Campaign). No index: single-call inserts are the hot path,
+    # and only deleting a key (which the admin does not offer) would look rows up by it.
+    created_by_key = models.ForeignKey(
+        "apikeys.ApiKey",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+        related_name="+",
+        verbose_name=_("created by API key"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

@@ -51,7 +51,7 @@ class CallRequest:
     account: int | None = None
 
 
-def place_call(request: CallRequest, *, credential: str, user=None) -> SingleCall:
+def place_call(request: CallRequest, *, credential: str, user=None, key=None) -> SingleCall:
     """Check, limit and create a single call with its first attempt; raises ValidationError or CallRefused."""
     call = prepare(request)
     adapter = adapter_class(call.account.vendor)
@@ -66,7 +66,7 @@ def place_call(request: CallRequest, *, credential: str, user=None) -> SingleCal
             or frequency.take_daily_quota(credential, now)
         )
         if refusal is None:
-            call.credential, call.created_by, call.created_at = credential, user, now
+            call.credential, call.created_by, call.created_by_key, call.created_at = credential, user, key, now
             call.save(force_insert=True)
             attempt = CallRecord.objects.create(
                 single_call=call,

@@ -25,6 +25,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from apikeys.permissions import credential_id
 from voiceops.api.errors import error_body
+from voiceops.crypto import mask
 
 from .models import IdempotencyKey
 
@@ -41,21 +42,28 @@ class KeyInProgress(Exception):
     """Another request holds this key and did not finish within ``IDEMPOTENCY_WAIT_SECONDS``."""
 
 
-def idempotent(handler):
-    """Decorate a view handler that creates something; without the header it runs as before."""
+def idempotent(handler=None, *, secret_fields: tuple[str, ...] = ()):
+    """Decorate a view handler that creates something; without the header it runs as before.
 
-    @functools.wraps(handler)
-    def wrapper(view, request, *args, **kwargs):
-        key = request.headers.get(HEADER)
-        if key is None:
-            return handler(view, request, *args, **kwargs)
-        return run_once(request, key, lambda: handler(view, request, *args, **kwargs))
+    ``secret_fields`` name top-level fields of the answer shown only once (a signing secret): they
+    are kept masked, so a replay answers with the rest and never stores the secret in the clear.
+    """
 
-    wrapper.idempotent = True
-    return wrapper
+    def decorate(handler):
+        @functools.wraps(handler)
+        def wrapper(view, request, *args, **kwargs):
+            key = request.headers.get(HEADER)
+            if key is None:
+                return handler(view, request, *args, **kwargs)
+            return run_once(request, key, lambda: handler(view, request, *args, **kwargs), secret_fields)
+
+        wrapper.idempotent = True
+        return wrapper
+
+    return decorate(handler) if handler is not None else decorate
 
 
-def run_once(request, key: str, handler) -> Response:
+def run_once(request, key: str, handler, secret_fields: tuple[str, ...] = ()) -> Response:
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         return Response(
@@ -81,12 +89,20 @@ def run_once(request, key: str, handler) -> Response:
         if status.is_success(response.status_code):
             IdempotencyKey.objects.filter(pk=claimed).update(
                 status_code=response.status_code,
-                response_body=json.loads(json.dumps(response.data, cls=JSONEncoder)),
+                response_body=_kept_body(response.data, secret_fields),
                 location=response.headers.get("Location", "")[:500],
             )
         else:  # nothing created: the key stays free for a corrected or later retry
             transaction.set_rollback(True)
         return response
+
+
+def _kept_body(data, secret_fields: tuple[str, ...]):
+    body = json.loads(json.dumps(data, cls=JSONEncoder))
+    for name in secret_fields:
+        if isinstance(body, dict) and body.get(name):
+            body[name] = mask(body[name])
+    return body
 
 
 def _claim(credential: str, key: str, request, fingerprint: str):

@@ -185,6 +185,17 @@ class VendorAccount(models.Model):
 
     def save(self, *args, **kwargs):
         check_bounds(self)  # however it is written: admin, API, service or shell
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            # ``low_balance_alerted`` is the once-per-crossing claim of ``vendors.services``, written only
+            # by its conditional UPDATEs. Saving an instance read before a balance check would write the
+            # old value back: False re-arms the claim (the same crossing is told again, e-mail and
+            # ``balance.low`` webhook), True swallows the next crossing.
+            skipped = {"low_balance_alerted", *self.get_deferred_fields()}  # deferred: as Django's own save
+            kwargs["update_fields"] = [
+                f.attname
+                for f in self._meta.concrete_fields
+                if not f.primary_key and not f.generated and f.attname not in skipped
+            ]
         super().save(*args, **kwargs)
 
     @property

@@ -21,7 +21,7 @@ from rest_framework import serializers
 from vendors import callback_setup
 from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
-from voiceops.api.serializers import RefuseUnknownFields
+from voiceops.api.serializers import FixedFieldsMixin, RefuseUnknownFields
 
 from ..models import (
     OUTCOME_CHOICES,
@@ -259,7 +259,7 @@ class CampaignStatsSerializer(serializers.Serializer):
     timeline = TimelineSlotSerializer(many=True)
 
 
-class CallRecordSerializer(serializers.ModelSerializer):
+class CallRecordSerializer(FixedFieldsMixin, serializers.ModelSerializer):
     outcome = BlankAsNullChoiceField(
         choices=OUTCOME_CHOICES, read_only=True, help_text=_("null until the vendor reports the call")
     )
@@ -639,7 +639,7 @@ class SingleCallRequestSerializer(RefuseUnknownFields, serializers.Serializer):
     )
 
 
-class CallAttemptSerializer(serializers.ModelSerializer):
+class CallAttemptSerializer(FixedFieldsMixin, serializers.ModelSerializer):
     outcome = BlankAsNullChoiceField(
         choices=OUTCOME_CHOICES, read_only=True, help_text=_("null until the vendor reports the call")
     )
@@ -666,7 +666,7 @@ class CallAttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SingleCallSerializer(serializers.ModelSerializer):
+class SingleCallSerializer(FixedFieldsMixin, serializers.ModelSerializer):
     """A single call as its caller sees it: the latest attempt's state and result, and every attempt."""
 
     state = serializers.SerializerMethodField()

@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -27,6 +26,7 @@ from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions, api_key_of, credential_id
 from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
+from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
 from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body
@@ -75,30 +75,38 @@ class CampaignErrorsMixin:
         return super().handle_exception(exc)
 
 
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    # What the service accepts: 1 to 255 printable ASCII characters (a header holds no others), no blank ends.
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
-    OpenApiParameter.HEADER,
-    description="Any unique string up to 255 characters. Sent again with the same body, the first answer is "
-    "replayed (header `Idempotent-Replayed: true`) and nothing more is created; with another body: 422. "
-    "Kept 24 hours, per API key.",
-)
-IDEMPOTENCY_RESPONSES = {
-    409: OpenApiResponse(
-        ErrorSerializer,
-        description="A request with this Idempotency-Key is still in progress (code `idempotency_key_in_progress`); "
-        "retry after the Retry-After header's seconds",
-    ),
-    422: OpenApiResponse(
-        ErrorSerializer, description="This Idempotency-Key was used with a different request (`idempotency_key_reused`)"
-    ),
-}
 CONFLICT = OpenApiResponse(
     ErrorSerializer,
     description="The campaign is in a state that does not allow this; or a request with this Idempotency-Key "
     "is still in progress (`idempotency_key_in_progress`)",
 )
+
+
+def _refusal_example(name: str, code: str, detail: str) -> OpenApiExample:
+    body = {"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]}
+    return OpenApiExample(name, value=body, status_codes=["429"], response_only=True)
+
+
+# The words of campaigns.frequency.Refusal.message (tests/api/test_schema.py keeps them the same).
+FREQUENCY_REFUSALS = [
+    _refusal_example(
+        "Number limit",
+        "number_limit",
+        "At most 1 call per 1 minute may go to one number; this number may be called again at 2026-11-11 09:01:00.",
+    ),
+    _refusal_example(
+        "Vendor limit",
+        "vendor_number_limit",
+        "The vendor allows at most 3 calls per 1 minute to one number; "
+        "this number may be called again at 2026-11-11 09:01:00.",
+    ),
+    _refusal_example(
+        "Daily cap",
+        "daily_cap",
+        "This API key has placed its 10000 single calls for today; it may call again at 2026-11-12 00:00:00.",
+    ),
+]
+
 IMPORT_STARTED = inline_serializer(
     "ImportStarted",
     fields={
@@ -187,7 +195,7 @@ class CampaignViewSet(
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        serializer.save(created_by=_actor(self.request))
+        serializer.save(created_by=_actor(self.request), created_by_key=api_key_of(self.request))
 
     def _answer(self, campaign: Campaign) -> Response:
         campaign.refresh_from_db()
@@ -402,24 +410,7 @@ class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             400: OpenApiResponse(ErrorSerializer, description="Field errors"),
             429: OpenApiResponse(
                 ErrorSerializer,
-                examples=[
-                    OpenApiExample(
-                        "Number limit",
-                        value={
-                            "type": "client_error",
-                            "errors": [
-                                {
-                                    "code": "number_limit",
-                                    "detail": "At most 1 calls per 1 minute may go to one number; this number may "
-                                    "be called again at 2026-11-11 09:01:00.",
-                                    "attr": None,
-                                }
-                            ],
-                        },
-                        status_codes=["429"],
-                        response_only=True,
-                    )
-                ],
+                examples=FREQUENCY_REFUSALS,
                 description="A frequency limit refused the call; nothing is sent. The code names the limit "
                 "(`number_limit`, `vendor_number_limit`, `daily_cap`), the detail the window and when it frees, "
                 "the Retry-After header the seconds until then",
@@ -436,6 +427,7 @@ class SingleCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
                 single_calls.CallRequest(**body.validated_data),
                 credential=credential_id(request),
                 user=_actor(request),
+                key=api_key_of(request),
             )
         except single_calls.CallRefused as refused:
             refusal = refused.refusal
@@ -514,6 +506,8 @@ class TemplateRefused(Conflict):
         summary="Create a voice template",
         description="Write each variable as 【name】. Vendors that review templates need it submitted "
         "(`submit`) and approved before a campaign can use it; others approve it at once.",
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: VoiceTemplateSerializer, **IDEMPOTENCY_RESPONSES},
     ),
 )
 class VoiceTemplateViewSet(
@@ -533,6 +527,10 @@ class VoiceTemplateViewSet(
 
     def get_serializer_class(self):
         return TemplateSubmitSerializer if self.action == "submit" else VoiceTemplateSerializer
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = templates_service.create_template(**serializer.validated_data)

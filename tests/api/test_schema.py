@@ -3,13 +3,16 @@
 import json
 import re
 import uuid
+from datetime import datetime
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.utils import timezone, translation
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from campaigns.frequency import Refusal
 from campaigns.models import CallRecord, RecipientImport, SingleCall
 from tests.api.helpers import client_for
 from tests.factories import make_account, make_campaign
@@ -275,6 +278,31 @@ def test_a_single_call_documents_its_limits_and_idempotency_answers_in_the_one_e
     assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)
 
 
+def test_the_429_of_a_single_call_lists_only_its_own_limits_not_the_generic_throttled(schema):
+    responses = schema["paths"]["/api/calls/"]["post"]["responses"]
+    examples = responses["429"]["content"]["application/json"]["examples"]
+    assert set(examples) == {"NumberLimit", "VendorLimit", "DailyCap"}
+    codes = {name: example["value"]["errors"][0]["code"] for name, example in examples.items()}
+    assert codes == {"NumberLimit": "number_limit", "VendorLimit": "vendor_number_limit", "DailyCap": "daily_cap"}
+    # Where an operation gives no example of its own, the library's generic one stays.
+    assert "MethodNotAllowed" in responses["405"]["content"]["application/json"]["examples"]
+
+
+@pytest.mark.parametrize(
+    ("name", "limit", "window", "most", "frees"),
+    [
+        ("NumberLimit", "number", 60, 1, "2026-11-11 09:01:00"),
+        ("VendorLimit", "vendor", 60, 3, "2026-11-11 09:01:00"),
+        ("DailyCap", "daily_cap", 86400, 10000, "2026-11-12 00:00:00"),
+    ],
+)
+def test_the_429_examples_say_what_a_refusal_says(schema, name, limit, window, most, frees):
+    examples = schema["paths"]["/api/calls/"]["post"]["responses"]["429"]["content"]["application/json"]["examples"]
+    frees_at = timezone.make_aware(datetime.fromisoformat(frees))
+    with translation.override("en"):
+        assert examples[name]["value"]["errors"][0]["detail"] == Refusal(limit, window, most, frees_at).message()
+
+
 def test_every_operation_taking_an_idempotency_key_documents_its_409_and_422(schema):
     taking = [
         (method, path, operation)
@@ -300,3 +328,16 @@ def test_the_docs_tell_a_developer_how_to_receive_and_verify_webhooks(schema):
     assert all(f"`{event_type}`" in text for event_type in EVENT_TYPES)
     assert "standardwebhooks" in text and "Standard Webhooks" in text and "whsec_" in text
     assert "Authorization: Api-Key <key>" in text and "Idempotency-Key" in text
+
+
+def test_every_post_that_creates_something_takes_an_idempotency_key(schema):
+    """A retried request after a timeout never creates twice: every POST answering 201 takes the key."""
+    creating = [
+        (path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method == "post" and "201" in operation["responses"]
+    ]
+    assert {path for path, _operation in creating} >= {"/api/calls/", "/api/campaigns/", "/api/templates/"}
+    for path, operation in creating:
+        assert any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])), path

@@ -42,6 +42,16 @@ def test_create_a_template_and_read_the_variables_it_needs(marketing):
     assert marketing.get(f"/api/templates/{body['id']}/").json()["variables"] == ["name", "order"]
 
 
+def test_a_retried_create_makes_one_template(marketing):
+    account = make_account()
+    body = {"account": account.pk, "name": "发货", "content": "订单【order】已发货。"}
+    first = marketing.post("/api/templates/", body, format="json", HTTP_IDEMPOTENCY_KEY="tpl-1")
+    again = marketing.post("/api/templates/", body, format="json", HTTP_IDEMPOTENCY_KEY="tpl-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert VoiceTemplate.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [

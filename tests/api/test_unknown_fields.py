@@ -9,7 +9,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
-from apikeys.scopes import MANAGE_CAMPAIGNS, SEND_CALLS
+from apikeys.scopes import MANAGE_CAMPAIGNS, MANAGE_WEBHOOKS, SEND_CALLS
 from campaigns.models import CallRoute, Campaign, Recipient, SingleCall, VoiceTemplate
 from tests.api.helpers import errors, field_errors
 from tests.factories import make_account, make_campaign
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def client():
-    _key, secret = ApiKey.objects.create_key(name="crm", scopes=[SEND_CALLS, MANAGE_CAMPAIGNS])
+    _key, secret = ApiKey.objects.create_key(name="crm", scopes=[SEND_CALLS, MANAGE_CAMPAIGNS, MANAGE_WEBHOOKS])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     return client

@@ -2,10 +2,12 @@
 
 import re
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import RequestFactory
 from django.utils import timezone
 from drf_spectacular.generators import EndpointEnumerator
@@ -13,7 +15,7 @@ from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
 from apikeys.permissions import credential_id, required_scopes
-from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SCOPE_LABELS, SEND_CALLS
+from apikeys.scopes import MANAGE_CAMPAIGNS, MANAGE_WEBHOOKS, READ_STATISTICS, SCOPE_LABELS, SEND_CALLS
 from campaigns.models import Campaign
 from tests.api.helpers import error_text, errors
 from tests.factories import make_account, make_campaign
@@ -46,7 +48,8 @@ def test_a_key_creates_and_launches_a_campaign_and_its_use_is_recorded():
     created = client.post("/api/campaigns/", {"name": "crm", "account": account.pk, "content": "您好"}, format="json")
     assert created.status_code == 201, created.json()
     pk = created.json()["id"]
-    assert Campaign.objects.get(pk=pk).created_by is None  # a key is not a person
+    campaign = Campaign.objects.get(pk=pk)
+    assert campaign.created_by is None and campaign.created_by_key == key  # a key is not a person
     added = client.post(f"/api/campaigns/{pk}/recipients/", {"recipients": [{"mobile": "13800138000"}]}, format="json")
     assert added.json()["accepted"] == 1
     assert client.post(f"/api/campaigns/{pk}/launch/").json()["state"] == "running"
@@ -190,6 +193,25 @@ def test_credential_id_names_the_key_or_the_user():
     assert credential_id(request) is None
 
 
+def test_existing_keys_that_could_manage_webhooks_keep_that_under_the_new_scope():
+    migration = import_module("apikeys.migrations.0003_manage_webhooks_scope")
+    before = {
+        "calls": [SEND_CALLS],
+        "campaigns": [MANAGE_CAMPAIGNS, READ_STATISTICS],
+        "statistics": [READ_STATISTICS],
+    }
+    for name, scopes in before.items():
+        ApiKey.objects.create_key(name=name, scopes=scopes)
+    state = MigrationExecutor(connection).loader.project_state(("apikeys", "0003_manage_webhooks_scope"))
+    migration.give_manage_webhooks(state.apps, None)
+    after = dict(ApiKey.objects.values_list("name", "scopes"))
+    assert after == {
+        "calls": [SEND_CALLS, MANAGE_WEBHOOKS],
+        "campaigns": [MANAGE_CAMPAIGNS, READ_STATISTICS, MANAGE_WEBHOOKS],
+        "statistics": [READ_STATISTICS],  # it could not manage endpoints before either
+    }
+
+
 # --------------------------------------------------------------------------- admin
 @pytest.fixture
 def operator_admin(client):
@@ -236,6 +258,18 @@ def test_an_operator_revokes_keys_and_they_stop_working_at_once(operator_admin):
     assert response.status_code == 200
     assert ApiKey.objects.get(pk=key.pk).revoked
     assert client.get("/api/campaigns/").status_code == 401
+
+
+def test_the_admin_says_which_key_or_person_created_a_campaign(operator_admin):
+    account = make_account()
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS, name="order service")
+    by_key = client.post("/api/campaigns/", {"name": "by-key", "account": account.pk, "content": "您好"}, format="json")
+    by_person = make_campaign(account=account, created_by=User.objects.get(username="op"))
+    listing = operator_admin.get("/admin/campaigns/campaign/").content.decode()
+    assert "API key «order service»" in listing and ">op<" in listing
+    page = operator_admin.get(f"/admin/campaigns/campaign/{by_key.json()['id']}/change/").content.decode()
+    assert "API key «order service»" in page
+    assert "API key «" not in operator_admin.get(f"/admin/campaigns/campaign/{by_person.pk}/change/").content.decode()
 
 
 def test_marketing_and_finance_cannot_manage_keys(client):

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns import dispatch, frequency
 from campaigns.models import CallRecord, CallRoute, SingleCall, VoiceTemplate
@@ -40,7 +40,7 @@ def test_a_second_call_to_a_number_within_the_minute_is_refused_and_says_when_it
     code, detail, retry_after = refusal(client.post("/api/calls/", verify("+86 138-0013-8000"), format="json"))
     assert code == "number_limit" and 55 <= retry_after <= 60
     frees = timezone.localtime(timezone.now() + timedelta(seconds=retry_after))
-    assert "At most 1 calls per 1 minute" in detail and frees.strftime("%H:%M") in detail  # local time
+    assert "At most 1 call per 1 minute may go" in detail and frees.strftime("%H:%M") in detail  # local time
     assert SingleCall.objects.count() == 1 and CallRecord.objects.count() == 1  # nothing created, nothing sent
     assert client.post("/api/calls/", verify("13800138001"), format="json").status_code == 201  # another number
 
@@ -73,7 +73,7 @@ def test_the_daily_cap_is_per_api_key(route, settings):
     assert crm.post("/api/calls/", verify("13800138002"), format="json").status_code == 201
     code, detail, retry_after = refusal(crm.post("/api/calls/", verify("13800138003"), format="json"))
     frees = timezone.localtime(timezone.now()).date() + timedelta(days=1)
-    assert code == "daily_cap" and "This API key has placed its 2 single calls" in detail
+    assert code == "daily_cap" and "This API key has placed its 2 single calls for today" in detail
     assert f"{frees.isoformat()} 00:00:00" in detail
     assert timezone.localtime(timezone.now() + timedelta(seconds=retry_after)).date() == frees
     assert shop.post("/api/calls/", verify("13800138003"), format="json").status_code == 201
@@ -126,6 +126,34 @@ def test_the_limit_is_checked_again_at_claim_and_nothing_is_sent(route, settings
     assert attempt.state == "submit_failed" and attempt.outcome == "rate_limited"
     assert "number:1/1min" in attempt.raw_message
     assert attempt.vendor_message_id == ""  # never reached the vendor
+
+
+@pytest.mark.parametrize(
+    ("limit", "most", "window", "words"),
+    [
+        ("number", 1, 60, "At most 1 call per 1 minute may go to one number"),
+        ("number", 5, 3600, "At most 5 calls per 1 hour may go to one number"),
+        ("vendor", 1, 1, "The vendor allows at most 1 call per 1 second to one number"),
+        ("vendor", 3, 60, "The vendor allows at most 3 calls per 1 minute to one number"),
+        ("daily_cap", 1, 86400, "This API key has placed its 1 single call for today"),
+        ("daily_cap", 2, 86400, "This API key has placed its 2 single calls for today"),
+    ],
+)
+def test_a_refusal_says_call_or_calls_by_the_count(limit, most, window, words):
+    assert words in frequency.Refusal(limit, window, most, timezone.now()).message()
+
+
+@pytest.mark.parametrize(
+    ("limit", "words"),
+    [
+        ("number", "同一号码每 1 分钟 最多 1 次呼叫"),
+        ("vendor", "供应商规定同一号码每 1 分钟 最多 1 次呼叫"),
+        ("daily_cap", "已发起 1 通"),
+    ],
+)
+def test_a_refusal_is_in_chinese_in_one_form(limit, words):
+    with translation.override("zh-hans"):
+        assert words in frequency.Refusal(limit, 60, 1, timezone.now()).message()
 
 
 def test_first_refusal_picks_the_window_that_frees_last():

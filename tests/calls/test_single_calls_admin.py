@@ -4,10 +4,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from campaigns import tasks
-from campaigns.models import CallRecord, CallRoute
+from campaigns.models import CallRecord, CallRoute, SingleCall
 from reporting.selectors import finance
 from tests.calls.helpers import integrator
 from tests.factories import make_account
@@ -80,6 +81,20 @@ def test_the_call_page_shows_attempts_and_never_the_code(client, calls):
     assert f"/admin/campaigns/callrecord/{attempt.pk}/change/" in page
     record_page = client.get(f"/admin/campaigns/callrecord/{attempt.pk}/change/")
     assert record_page.status_code == 200 and "482193" not in record_page.content.decode()
+
+
+def test_a_call_placed_with_an_api_key_names_the_key_in_the_list_and_on_its_page(client, calls):
+    call = SingleCall.objects.select_related("created_by_key").get(pk=calls[0])
+    assert call.created_by is None and call.created_by_key.name == "crm-1"  # integrator()'s key
+    login(client, "Operators")
+    assert client.get("/admin/campaigns/singlecall/").content.decode().count("API key «crm-1»") == 2
+    assert "API key «crm-1»" in client.get(f"/admin/campaigns/singlecall/{calls[0]}/change/").content.decode()
+
+
+def test_a_key_that_placed_calls_cannot_be_deleted(calls):
+    key = SingleCall.objects.get(pk=calls[0]).created_by_key
+    with pytest.raises(ProtectedError):
+        key.delete()  # keys are revoked, not deleted: who placed a call stays known
 
 
 def test_marketing_does_not_see_single_calls(client, calls):

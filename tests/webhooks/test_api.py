@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
-from apikeys.scopes import SEND_CALLS
+from apikeys.scopes import MANAGE_CAMPAIGNS, MANAGE_WEBHOOKS, READ_STATISTICS, SEND_CALLS
 from tests.api.helpers import client_for, field_errors
 from webhooks.models import Delivery, Endpoint
 
@@ -14,10 +14,24 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def operator():
     """An API client authenticated by an API key, as another system would be."""
-    _key, secret = ApiKey.objects.create_key(name="crm", scopes=[SEND_CALLS])
+    return key_client(MANAGE_WEBHOOKS)
+
+
+def key_client(*scopes) -> APIClient:
+    _key, secret = ApiKey.objects.create_key(name="crm", scopes=list(scopes))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     return client
+
+
+def test_managing_endpoints_takes_the_webhook_scope_not_the_calls_or_campaigns_ones(receiver):
+    for scopes in [(SEND_CALLS,), (MANAGE_CAMPAIGNS,), (READ_STATISTICS,), (SEND_CALLS, MANAGE_CAMPAIGNS)]:
+        client = key_client(*scopes)
+        assert client.get("/api/webhooks/").status_code == 403, scopes
+        refused = create(client, receiver())
+        assert refused.status_code == 403 and "manage_webhooks" in refused.json()["errors"][0]["detail"]
+    assert not Endpoint.objects.exists()
+    assert create(key_client(MANAGE_WEBHOOKS), receiver()).status_code == 201
 
 
 def create(client, receiver, **fields):
@@ -38,6 +52,28 @@ def test_create_answers_the_secret_once(operator, receiver):
     shown = operator.get(f"/api/webhooks/{data['id']}/").json()
     assert "secret" not in listed["results"][0] and "secret" not in shown
     assert data["secret"] not in str(listed) + str(shown)
+
+
+def test_a_retried_create_makes_one_endpoint_and_never_stores_the_secret_in_the_clear(operator, receiver):
+    from django.db import connection
+
+    from idempotency.models import IdempotencyKey
+
+    hook = receiver()
+    body = {"name": "CRM", "url": hook.url, "event_types": ["call.answered"]}
+    first = operator.post("/api/webhooks/", body, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    again = operator.post("/api/webhooks/", body, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and Endpoint.objects.count() == 1
+    secret = first.json()["secret"]
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["secret"] != secret and secret[-2:] in again.json()["secret"]  # masked: shown once
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT response_body::text FROM {IdempotencyKey._meta.db_table}")
+        (stored,) = cursor.fetchone()
+    assert secret not in stored
+    other = operator.post("/api/webhooks/", {**body, "name": "ERP"}, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    assert other.status_code == 422 and Endpoint.objects.count() == 1
 
 
 def test_the_secret_is_stored_encrypted(operator, receiver):

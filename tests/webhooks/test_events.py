@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
@@ -173,3 +174,40 @@ def test_a_balance_crossing_below_its_threshold_is_told_once_per_crossing(receiv
     data = payloads.event_data(second)
     assert Decimal(data["amount"]) == Decimal("20.5") and Decimal(data["threshold"]) == Decimal("100")
     assert data["account"] == {"id": account.pk, "name": account.name, "vendor": "simulator"}
+
+
+def _with_balance(account, amount: str):
+    """The account as read afresh after the (simulated) vendor's balance became ``amount``."""
+    type(account).objects.filter(pk=account.pk).update(options={"balance": amount})
+    return type(account).objects.get(pk=account.pk)
+
+
+def _account_form(client, account) -> dict:
+    """The account's admin form as an operator would send it back unchanged."""
+    form = client.get(f"/admin/vendors/vendoraccount/{account.pk}/change/").context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if isinstance(field, forms.BooleanField):
+            if value:
+                data[name] = "on"
+        elif value is not None and name != "api_secret":  # left empty: the stored secret is kept
+            data[name] = value
+    return data
+
+
+def test_saving_an_account_does_not_tell_the_same_crossing_again(receiver, endpoint_for, admin_client):
+    endpoint_for(receiver())
+    account = make_account(low_balance_threshold=Decimal("100"), options={"balance": "50"})
+    unchanged = _account_form(admin_client, account)  # the page opened before the balance check
+    vendor_services.snapshot_balance(account)
+    assert len(events("balance.low")) == 1
+    saved = admin_client.post(f"/admin/vendors/vendoraccount/{account.pk}/change/", unchanged)
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    account.name = "renamed"
+    account.save()  # an instance read before the crossing, saved after it (shell, a service, a racing save)
+    vendor_services.snapshot_balance(_with_balance(account, "50"))  # still below
+    assert len(events("balance.low")) == 1
+    vendor_services.snapshot_balance(_with_balance(account, "500"))  # back above
+    vendor_services.snapshot_balance(_with_balance(account, "20"))  # a new crossing
+    assert len(events("balance.low")) == 2

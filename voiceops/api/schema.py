@@ -2,7 +2,8 @@
 
 - Every operation documents every error status it can answer with the one error body
   (``voiceops.api.errors.ErrorSerializer``); drf-standardized-errors decides which statuses apply
-  (400 for bodies and filters, 401/403 for authentication, 404 for path ids and pages, …).
+  (400 for bodies and filters, 401/403 for authentication, 404 for path ids and pages, …). Its
+  generic example of a status ("Throttled" for 429) is left out where the operation gives its own.
 - Docstrings are notes for engineers and stay out of the schema: descriptions come only from
   ``extend_schema``/``extend_schema_serializer`` and field ``help_text``.
 - Every POST that creates something (201) links to the operations on what it created (OpenAPI
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import get_override
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from rest_framework import serializers
@@ -60,6 +62,19 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if str(status_code) == "429":
             response["headers"] = {"Retry-After": RETRY_AFTER}
         return response
+
+    def _get_examples(self, serializer, direction, media_type, status_code=None, extras=None):
+        # drf-standardized-errors adds its generic example to every response of that status, beside
+        # the operation's own (a "Throttled" that says nothing of which limit): the operation's own win.
+        if direction == "response" and status_code and self._declares_examples(status_code, extras):
+            return SpectacularAutoSchema._get_examples(self, serializer, direction, media_type, status_code, extras)
+        return super()._get_examples(serializer, direction, media_type, status_code, extras)
+
+    def _declares_examples(self, status_code, extras) -> bool:
+        """Whether the operation gives examples of this response: on it (``OpenApiResponse``) or by status."""
+        on_response = [e for e in extras or () if not e.status_codes or str(status_code) in map(str, e.status_codes)]
+        by_status = [e for e in self.get_examples() if str(status_code) in map(str, e.status_codes or ())]
+        return bool(on_response or by_status)
 
     def get_description(self):
         return ""  # not the docstrings; extend_schema(description=…) replaces this

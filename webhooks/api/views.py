@@ -6,8 +6,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions
-from apikeys.scopes import MANAGE_CAMPAIGNS, SEND_CALLS
+from apikeys.scopes import MANAGE_WEBHOOKS
 from campaigns.api.filters import BooleanFilter, StrictFilterSet
+from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
+from idempotency.services import idempotent
 
 from .. import services
 from ..models import Endpoint
@@ -29,9 +31,11 @@ class EndpointFilter(StrictFilterSet):
     retrieve=extend_schema(summary="One webhook endpoint", responses={200: EndpointSerializer}),
     create=extend_schema(
         summary="Add a webhook endpoint",
-        description="The answer holds the signing secret (`whsec_…`), the only time it is shown. "
+        description="The answer holds the signing secret (`whsec_…`), the only time it is shown: an answer "
+        "replayed for the same Idempotency-Key shows it masked (rotate it if the first answer was lost). "
         "Outside test setups the URL must be HTTPS on a public address.",
-        responses={201: EndpointWithSecretSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: EndpointWithSecretSerializer, **IDEMPOTENCY_RESPONSES},
     ),
     update=extend_schema(summary="Change a webhook endpoint"),
     partial_update=extend_schema(
@@ -45,14 +49,16 @@ class EndpointViewSet(viewsets.ModelViewSet):
     serializer_class = EndpointSerializer
     permission_classes = [ScopedModelPermissions]
     lookup_value_regex = r"[0-9]+"
-    # A system that places calls or runs campaigns is told their results here.
-    required_scopes = (MANAGE_CAMPAIGNS, SEND_CALLS)
+    # Its own scope: an endpoint decides where call results go and holds a signing secret, more
+    # than placing calls or running campaigns should allow.
+    required_scopes = (MANAGE_WEBHOOKS,)
     filterset_class = EndpointFilter
     action_permissions = {
         "rotate_secret": ["webhooks.change_endpoint"],
         "resend_failed": ["webhooks.change_endpoint", "webhooks.change_delivery"],
     }
 
+    @idempotent(secret_fields=("secret",))
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
