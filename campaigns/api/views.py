@@ -21,7 +21,7 @@ from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions, api_key_of, credential_id
@@ -30,6 +30,7 @@ from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
 from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body
+from voiceops.api.parsers import JSONParser
 
 from .. import selectors, services, single_calls, templates_service
 from ..models import CallRecord, Campaign, RecipientImport, VoiceTemplate
