@@ -279,10 +279,11 @@ SPECTACULAR_SETTINGS = {
     '"data"}`, signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same '
     "on every retry: de-duplicate by it), `webhook-timestamp` and `webhook-signature`. Verify them with a "
     "Standard Webhooks library (Python: `standardwebhooks`) and the endpoint's `whsec_…` secret. Types: "
-    "`call.answered`, `call.failed`, `call.expired` (`data` is the call attempt; for a single call "
-    "`data.single_call` is the call as `GET /api/calls/{id}/` shows it, its id `data.single_call.id`, and "
-    "`data.out_id` your reference), `campaign.completed`, `import.finished`, `balance.low`. Answer with a "
-    "2xx status within 5 seconds; anything else is tried again, with growing waits, for about 32 hours.",
+    "`call.answered`, `call.failed`, `call.expired` (for a single call, `data` is the call as "
+    "`GET /api/calls/{id}/` shows it, `data.id` its id and `data.out_id` your reference, with `data.attempt` "
+    "the attempt the event is about and `campaign` null; for a campaign's call, `data` is the attempt as the "
+    "campaign's calls list shows it, with `campaign`), `campaign.completed`, `import.finished`, `balance.low`. "
+    "Answer with a 2xx status within 5 seconds; anything else is tried again, with growing waits, for about 32 hours.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

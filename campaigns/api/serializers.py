@@ -21,7 +21,7 @@ from rest_framework import serializers
 from vendors import callback_setup
 from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
-from voiceops.api.serializers import FixedFieldsMixin, RefuseUnknownFields
+from voiceops.api.serializers import FixedFieldsMixin, RefuseUnknownFields, TextOnlyField
 
 from ..models import (
     OUTCOME_CHOICES,
@@ -616,7 +616,7 @@ class SingleCallRequestSerializer(RefuseUnknownFields, serializers.Serializer):
 
     mobile = serializers.CharField(max_length=40, help_text="Any common spelling; answered as E.164")
     product = serializers.ChoiceField(choices=SINGLE_CALL_PRODUCT_CHOICES)
-    code = serializers.CharField(
+    code = TextOnlyField(
         required=False, allow_blank=True, max_length=6, help_text="verify: the code to read out, 4 to 6 digits"
     )
     template = serializers.IntegerField(

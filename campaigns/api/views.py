@@ -92,18 +92,19 @@ FREQUENCY_REFUSALS = [
     _refusal_example(
         "Number limit",
         "number_limit",
-        "At most 1 call per 1 minute may go to one number; this number may be called again at 2026-11-11 09:01:00.",
+        "At most 1 call per 1 minute may go to one number; "
+        "this number may be called again at 2026-11-11 09:01:00+08:00.",
     ),
     _refusal_example(
         "Vendor limit",
         "vendor_number_limit",
         "The vendor allows at most 3 calls per 1 minute to one number; "
-        "this number may be called again at 2026-11-11 09:01:00.",
+        "this number may be called again at 2026-11-11 09:01:00+08:00.",
     ),
     _refusal_example(
         "Daily cap",
         "daily_cap",
-        "This API key has placed its 10000 single calls for today; it may call again at 2026-11-12 00:00:00.",
+        "This API key has placed its 10000 single calls for today; it may call again at 2026-11-12 00:00:00+08:00.",
     ),
 ]
 

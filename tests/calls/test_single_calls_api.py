@@ -281,3 +281,10 @@ def test_filter_refusals_are_translated(client, account):
     assert "不是电话号码" in field_errors(response, "mobile")[0]
     response = client.get("/api/calls/", {"id": "1"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "未知的查询参数" in field_errors(response, "id")[0]
+
+
+def test_a_code_sent_as_a_number_is_refused_not_read_without_its_zeros(client, account):
+    response = client.post("/api/calls/", {**VERIFY, "code": 4821}, format="json")
+    assert response.status_code == 400
+    assert "string" in field_errors(response, "code")[0]
+    assert not SingleCall.objects.exists()

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Mapping
 
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
@@ -49,3 +50,14 @@ class FixedFieldsMixin:
             built = super().get_fields()
             cls._fixed_fields = built
         return copy.deepcopy(built)
+
+
+class TextOnlyField(serializers.CharField):
+    """A CharField that takes only a JSON string: a number would lose its leading zeros (a code "0815")."""
+
+    default_error_messages = {"invalid": _("Send this as a string in quotes, not a number.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
