@@ -338,22 +338,40 @@ class RecipientAdmin(ModelAdmin):
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        return _number_search(queryset, search_term, extra=())
+        return _number_search(queryset, search_term, extra=(), request=request)
 
 
-def _number_search(queryset, search_term, extra):
-    """Search by number in any spelling (normalized to E.164, an indexed exact match) or by ids."""
+BIGINT = 2**63 - 1
+
+
+def _number_search(queryset, search_term, extra, request=None, by_id=False):
+    """Search by number in any spelling (normalized to E.164, an indexed exact match) or by ids.
+
+    ``by_id``: a whole number is also the row's id (the ``id`` the API answered). With ``request``,
+    a text that is no number and matches nothing is explained on the page (why it is not a number),
+    rather than left as a bare "0 results" that reads as "never called".
+    """
     term = search_term.strip()
     if not term:
         return queryset, False
-    query = Q()
+    query, problem = Q(), None
     try:
         query |= Q(mobile=normalize(term))
-    except InvalidNumber:
+    except InvalidNumber as exc:
         query |= Q(mobile=term)
+        problem = exc
     for name in extra:
         query |= Q(**{name: term})
-    return queryset.filter(query), False
+    if by_id and term.isascii() and term.isdigit() and int(term) <= BIGINT:
+        query |= Q(pk=int(term))
+    found = queryset.filter(query)
+    if problem is not None and request is not None and "autocomplete" not in request.path and not found.exists():
+        messages.warning(
+            request,
+            _("Nothing matches “%(term)s”. As a number it cannot be called: %(reason)s.")
+            % {"term": term[:40], "reason": problem},
+        )
+    return found, False
 
 
 # ---- call records
@@ -382,7 +400,8 @@ class CallRecordAdmin(ModelAdmin):
     list_filter_submit = True
     search_fields = ("mobile",)
     search_help_text = _(
-        "A number in any spelling (13800138000, +86 138 0013 8000…), our call id or the vendor's message id."
+        "A number in any spelling (13800138000, +86 138 0013 8000…), the call's id or custom id (S12A1), "
+        "or the vendor's message id."
     )
     list_select_related = ("campaign", "account")
     show_full_result_count = False
@@ -462,7 +481,7 @@ class CallRecordAdmin(ModelAdmin):
         return super().get_queryset(request).select_related("campaign", "account", "recipient", "single_call")
 
     def get_search_results(self, request, queryset, search_term):
-        return _number_search(queryset, search_term, extra=("custom_id", "vendor_message_id"))
+        return _number_search(queryset, search_term, ("custom_id", "vendor_message_id"), request, by_id=True)
 
     def has_add_permission(self, request):
         return False
@@ -684,7 +703,7 @@ class InboundReplyAdmin(ModelAdmin):
     show_full_result_count = False
 
     def get_search_results(self, request, queryset, search_term):
-        return _number_search(queryset, search_term, extra=())
+        return _number_search(queryset, search_term, extra=(), request=request)
 
     def has_add_permission(self, request):
         return False

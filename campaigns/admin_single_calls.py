@@ -78,7 +78,7 @@ class SingleCallAdmin(ModelAdmin):
     )
     list_filter_submit = True
     search_fields = ("out_id", "mobile")
-    search_help_text = _("The caller's reference (out_id) or a number in any spelling.")
+    search_help_text = _("The caller's reference (out_id), the call's id or a number in any spelling.")
     show_full_result_count = False
     inlines = [AttemptInline]
     fields = ("out_id", "mobile", "product", "account", "template", "message", "creator", "credential", "created_at")
@@ -92,7 +92,7 @@ class SingleCallAdmin(ModelAdmin):
         return creator_label(obj)
 
     def get_search_results(self, request, queryset, search_term):
-        return _number_search(queryset, search_term, extra=("out_id",))
+        return _number_search(queryset, search_term, ("out_id",), request, by_id=True)
 
     @display(description=_("created"), ordering="created_at")
     def created(self, obj):

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from vendors import ratelimit
 from vendors import services as vendor_services
@@ -42,7 +43,9 @@ MAX_BACKOFF = timedelta(minutes=30)  # each later try waits twice as long, up to
 REQUEUE, UNCERTAIN = RESULT_NOT_SENT, RESULT_UNCERTAIN
 # Codes meaning "the vendor may have the request": the call is reconciled, never re-sent blindly.
 UNCERTAIN_CODES = (UNCERTAIN, "unavailable", "bad_response")
-DO_NOT_CALL = "do_not_call"  # raw_code of a call cancelled at dispatch because its number is on the list
+# raw_code of a call cancelled at dispatch because its number is on the list (the stable code); its
+# raw_message is the reason in the words the import uses for the same number, translated.
+DO_NOT_CALL = "do_not_call"
 
 
 @dataclass
@@ -105,7 +108,7 @@ def cancel_do_not_call(rows: list[tuple[int, str]]) -> list[int]:
         return [cid for cid, _m in rows]
     CallRecord.objects.filter(
         id__in=[cid for cid, mobile in rows if mobile in blocked], state=CallRecord.State.QUEUED
-    ).update(state=CallRecord.State.CANCELLED, raw_code=DO_NOT_CALL, raw_message="on the do-not-call list")
+    ).update(state=CallRecord.State.CANCELLED, raw_code=DO_NOT_CALL, raw_message=gettext("on the do-not-call list"))
     return [cid for cid, mobile in rows if mobile not in blocked]
 
 
@@ -471,7 +474,7 @@ def reconcile_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
             CallRecord.State.SUBMIT_FAILED,
             outcome="timeout",
             reported_at=now,
-            raw_message=(
+            raw_message=gettext(
                 "no answer from the vendor at submit and no receipt since; not re-sent"
                 " — check with the vendor, then retry if needed"
             ),

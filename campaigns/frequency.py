@@ -44,7 +44,7 @@ class Refusal:
         return f"{self.limit}:{self.most}/{describe_window(self.window_seconds)}"
 
     def message(self) -> str:
-        frees = timezone.localtime(self.frees_at).strftime("%Y-%m-%d %H:%M:%S")
+        frees = timezone.localtime(self.frees_at).isoformat(sep=" ", timespec="seconds")  # with its offset
         values = {"most": self.most, "window": spoken_window(self.window_seconds), "frees": frees}
         if self.limit == "daily_cap":
             return (

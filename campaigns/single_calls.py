@@ -175,7 +175,9 @@ def _check_message(request: CallRequest, account: VendorAccount, template, error
     if request.code:
         errors["code"] = gettext("Only verification calls take a code; use a template and its variables.")
     if (template is None) == (not request.content):
-        errors["template"] = gettext("Give a template (with its variables) or content, not both and not neither.")
+        errors.setdefault(
+            "template", gettext("Give a template (with its variables) or content, not both and not neither.")
+        )
         return
     if template is None and not adapter.free_content:
         errors["content"] = gettext(

@@ -247,9 +247,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apikeys.permissions.ScopedModelPermissions"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["voiceops.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "voiceops.api.schema.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["voiceops.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "voiceops.api.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
@@ -263,8 +263,27 @@ DRF_STANDARDIZED_ERRORS = {
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "VoiceOps API",
-    "DESCRIPTION": "Voice calls through Chinese voice vendors: campaigns, templates and vendor accounts. "
-    "Authenticate with `Authorization: Api-Key <key>` (keys are created by operators in the admin).",
+    # What a developer with only /api/docs/ needs beyond the operations: how to authenticate, read an
+    # error, retry safely and receive and verify webhooks (their payloads are no operation of ours).
+    "DESCRIPTION": "Voice calls through Chinese voice vendors: single calls (verification codes, notifications), "
+    "campaigns, templates, vendor accounts and webhooks.\n\n"
+    "**Authentication.** Send `Authorization: Api-Key <key>`; an operator creates a key for your system in the "
+    "admin (API keys), with the scopes it needs.\n\n"
+    '**Errors.** Every refusal has one body, `{"type", "errors": [{"code", "detail", "attr"}]}`: '
+    "`code` is stable, `detail` says what to correct, `attr` names the field or query parameter. Unknown "
+    "body fields and query parameters are refused, not ignored.\n\n"
+    "**Retries.** Send an `Idempotency-Key` header with every POST that creates something: the same key and "
+    "body answer the first response again and create nothing (a call is never placed twice); the same key "
+    "with another body is refused (422). Keys are kept 24 hours.\n\n"
+    '**Webhooks.** Events are posted to your endpoints (`/api/webhooks/`) as JSON `{"type", "timestamp", '
+    '"data"}`, signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same '
+    "on every retry: de-duplicate by it), `webhook-timestamp` and `webhook-signature`. Verify them with a "
+    "Standard Webhooks library (Python: `standardwebhooks`) and the endpoint's `whsec_…` secret. Types: "
+    "`call.answered`, `call.failed`, `call.expired` (for a single call, `data` is the call as "
+    "`GET /api/calls/{id}/` shows it, `data.id` its id and `data.out_id` your reference, with `data.attempt` "
+    "the attempt the event is about and `campaign` null; for a campaign's call, `data` is the attempt as the "
+    "campaign's calls list shows it, with `campaign`), `campaign.completed`, `import.finished`, `balance.low`. "
+    "Answer with a 2xx status within 5 seconds; anything else is tried again, with growing waits, for about 32 hours.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

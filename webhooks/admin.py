@@ -165,8 +165,13 @@ class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     # ---- actions
     @action(description=_("Resend failed deliveries"), permissions=["resend"])
     def resend_failed_of_selected(self, request, queryset):
-        count = sum(services.resend_failed(endpoint, actor=request.user) for endpoint in queryset)
-        self.message_user(request, _resent_message(count))
+        counts = [(services.resend_failed(endpoint, actor=request.user), endpoint) for endpoint in queryset]
+        tell_resent(
+            self,
+            request,
+            sent=sum(count for count, endpoint in counts if endpoint.is_active),
+            waiting=sum(count for count, endpoint in counts if not endpoint.is_active),
+        )
 
     def has_resend_permission(self, request, obj=None):
         return request.user.has_perms(["webhooks.change_endpoint", "webhooks.change_delivery"])
@@ -192,25 +197,27 @@ class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     @action(description=_("Resend failed deliveries"), url_path="resend-failed", permissions=["resend"], icon="send")
     def resend_failed_view(self, request, object_id):
         endpoint = get_object_or_404(Endpoint, pk=object_id)
-        failed = endpoint.deliveries.filter(state=Delivery.State.FAILED).count()
+        failed = services.failed_deliveries(endpoint).count()
         if request.method != "POST":
+            text = ngettext(
+                "%(count)d delivery failed (out of retries, or waiting for the next one); it is tried again now, "
+                "with a new round of retries.",
+                "%(count)d deliveries failed (out of retries, or waiting for the next one); they are tried again "
+                "now, with a new round of retries.",
+                failed,
+            ) % {"count": failed}
+            if not endpoint.is_active:
+                text = ENDPOINT_OFF % {"text": text}
             return confirm_page(
                 self,
                 request,
                 endpoint,
                 _("Resend the failed deliveries of %(name)s?") % {"name": endpoint.name},
-                ngettext(
-                    "%(count)d delivery ran out of retries; it is tried again now, with a new round of retries.",
-                    "%(count)d deliveries ran out of retries; they are tried again now, with a new round of retries.",
-                    failed,
-                )
-                % {"count": failed},
+                text,
                 _("Resend failed deliveries"),
             )
         count = services.resend_failed(endpoint, actor=request.user)
-        self.message_user(request, _resent_message(count))
-        if not endpoint.is_active:
-            self.message_user(request, _("The endpoint is off: switch it on to have them sent."), messages.WARNING)
+        tell_resent(self, request, **({"sent": count} if endpoint.is_active else {"waiting": count}))
         return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk]))
 
 
@@ -229,12 +236,32 @@ def confirm_page(model_admin, request, obj, title, text, button):
     return TemplateResponse(request, "admin/webhooks/confirm.html", context)
 
 
-def _resent_message(count: int) -> str:
-    return ngettext(
-        "%(count)d delivery will be tried again within seconds.",
-        "%(count)d deliveries will be tried again within seconds.",
-        count,
-    ) % {"count": count}
+ENDPOINT_OFF = _("%(text)s The endpoint is off: nothing is sent until it is switched on.")
+
+
+def tell_resent(model_admin, request, *, sent: int = 0, waiting: int = 0) -> None:
+    """Say what a resend did: sent within seconds, or waiting because its endpoint is off."""
+    if sent or not waiting:
+        model_admin.message_user(
+            request,
+            ngettext(
+                "%(count)d delivery will be tried again within seconds.",
+                "%(count)d deliveries will be tried again within seconds.",
+                sent,
+            )
+            % {"count": sent},
+        )
+    if waiting:
+        model_admin.message_user(
+            request,
+            ngettext(
+                "%(count)d delivery is queued again but its endpoint is off: switch the endpoint on to have it sent.",
+                "%(count)d deliveries are queued again but their endpoint is off: switch it on to have them sent.",
+                waiting,
+            )
+            % {"count": waiting},
+            messages.WARNING,
+        )
 
 
 class AttemptInline(TabularInline):
@@ -327,21 +354,21 @@ class DeliveryAdmin(ModelAdmin):
 
     @action(description=_("Resend selected deliveries"), permissions=["resend"])
     def resend_selected(self, request, queryset):
-        self.message_user(request, _resent_message(services.resend(queryset, actor=request.user)))
+        waiting = queryset.filter(endpoint__is_active=False).count()
+        count = services.resend(queryset, actor=request.user)
+        tell_resent(self, request, sent=count - waiting, waiting=waiting)
 
     @action(description=_("Resend"), url_path="resend", permissions=["resend"], icon="send")
     def resend_one(self, request, object_id):
         delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=object_id)
         if request.method != "POST":
-            return confirm_page(
-                self,
-                request,
-                delivery,
-                _("Resend this delivery?"),
-                _("The %(type)s event is posted to %(url)s again now, with a new round of retries if it fails.")
-                % {"type": delivery.event.type, "url": delivery.endpoint.url},
-                _("Resend"),
-            )
-        services.resend(Delivery.objects.filter(pk=object_id), actor=request.user)
-        self.message_user(request, _resent_message(1))
+            text = _("The %(type)s event is posted to %(url)s again now, with a new round of retries if it fails.") % {
+                "type": delivery.event.type,
+                "url": delivery.endpoint.url,
+            }
+            if not delivery.endpoint.is_active:
+                text = ENDPOINT_OFF % {"text": text}
+            return confirm_page(self, request, delivery, _("Resend this delivery?"), text, _("Resend"))
+        count = services.resend(Delivery.objects.filter(pk=object_id), actor=request.user)
+        tell_resent(self, request, **({"sent": count} if delivery.endpoint.is_active else {"waiting": count}))
         return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[object_id]))

@@ -57,7 +57,7 @@ def bodies(events: list[Event]) -> dict[int, str | Exception]:
         rows = CallRecordSerializer([call for _event, call in calls], many=True).data
         singles = single_calls_as_of([call for _event, call in calls])
         for (event, call), row in zip(calls, rows, strict=True):
-            built[event.pk] = body(event, {**row, **call_reference(call, singles)})
+            built[event.pk] = body(event, call_event_data(call, row, singles))
     return built
 
 
@@ -87,18 +87,20 @@ def call_from_snapshot(snapshot: dict) -> CallRecord:
     return CallRecord(**values)
 
 
-def call_reference(call: CallRecord, singles: dict[int, dict] | None = None) -> dict:
-    """Who placed the call: its campaign, or the single call (``POST /api/calls/``) and the caller's ``out_id``.
+def call_event_data(call: CallRecord, row: dict, singles: dict[int, dict] | None = None) -> dict:
+    """What a call event says (DESIGN.md, "Webhooks": the call as the API shows it, with ``out_id`` and ``campaign``).
 
-    For an attempt of a single call, ``single_call`` is that call as ``GET /api/calls/{id}/`` showed
-    it at this change (earlier attempts and this one, as the event recorded it); null for a campaign's call.
+    A campaign's call: the attempt as the campaign's calls list shows it, with ``campaign`` and a
+    null ``out_id``. A single call's attempt: the single call as ``GET /api/calls/{id}/`` showed it
+    at this change (so ``id`` is the one to GET, its attempts those made so far), with a null
+    ``campaign`` and ``attempt``, the attempt the event is about.
     """
     if not call.single_call_id:
-        return {"campaign": call.campaign_id, "single_call": None, "out_id": None}
+        return {**row, "campaign": call.campaign_id, "out_id": None}
     if singles is None:
         singles = single_calls_as_of([call])
     single = singles[call.pk]
-    return {"campaign": call.campaign_id, "single_call": single, "out_id": single["out_id"] or None}
+    return {**single, "out_id": single["out_id"] or None, "campaign": None, "attempt": row}
 
 
 def single_calls_as_of(calls: list[CallRecord]) -> dict[int, dict]:
@@ -123,7 +125,7 @@ def single_calls_as_of(calls: list[CallRecord]) -> dict[int, dict]:
 
 
 def call_data(call: CallRecord) -> dict:
-    return {**CallRecordSerializer(call).data, **call_reference(call)}
+    return call_event_data(call, CallRecordSerializer(call).data)
 
 
 def campaign_data(event: Event) -> dict:

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -98,9 +99,18 @@ def resend(deliveries, *, actor=None) -> int:
     return count
 
 
+def failed_deliveries(endpoint: Endpoint):
+    """Deliveries whose tries failed: out of retries, or waiting hours for the next one.
+
+    An operator who has just fixed a receiver wants both sent now, not the second kind up to eight
+    hours later on the retry schedule.
+    """
+    return endpoint.deliveries.filter(Q(state=Delivery.State.FAILED) | Q(state=Delivery.State.PENDING, tries__gt=0))
+
+
 def resend_failed(endpoint: Endpoint, *, actor=None) -> int:
-    """Every failed delivery of the endpoint, again."""
-    count = resend(endpoint.deliveries.filter(state=Delivery.State.FAILED), actor=actor)
+    """Every failed delivery of the endpoint, again (those waiting for a retry too)."""
+    count = resend(failed_deliveries(endpoint), actor=actor)
     audit.record(actor, endpoint, f"Resent {count} failed webhook deliveries")
     return count
 

@@ -21,7 +21,7 @@ from rest_framework import serializers
 from vendors import callback_setup
 from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
-from voiceops.api.serializers import FixedFieldsMixin
+from voiceops.api.serializers import FixedFieldsMixin, RefuseUnknownFields, TextOnlyField
 
 from ..models import (
     OUTCOME_CHOICES,
@@ -128,7 +128,7 @@ def _bound_message(validator, placeholder: str):
     return lazy(lambda: str(validator.message).replace("%(limit_value)s", placeholder), str)()
 
 
-class ModelBoundsSerializer(serializers.ModelSerializer):
+class ModelBoundsSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     """Out-of-range numbers are refused with the model's messages ("At most 10080 minutes (7 days)."),
     not DRF's generic ones; the bounds still reach the schema as minimum / maximum."""
 
@@ -223,7 +223,7 @@ class CampaignSerializer(ModelBoundsSerializer):
         return attrs
 
 
-class LaunchSerializer(serializers.Serializer):
+class LaunchSerializer(RefuseUnknownFields, serializers.Serializer):
     at = MomentField(
         required=False,
         allow_null=True,
@@ -300,7 +300,7 @@ class StringOrNumberField(serializers.Field):
     pass
 
 
-class RecipientRowSerializer(serializers.Serializer):
+class RecipientRowSerializer(RefuseUnknownFields, serializers.Serializer):
     mobile = StringOrIntegerField(
         required=False,
         help_text="Any common spelling: 13800138000, +86 138 0013 8000, 010-12345678 "
@@ -357,9 +357,17 @@ def _scalar(value, types=(str, int, float)) -> bool:
     return isinstance(value, types) and not isinstance(value, bool)
 
 
+ROW_FIELDS = ("mobile", "variables")
+
+
 def _read_row(item) -> tuple[str | None, dict | None]:
     if not isinstance(item, dict):
         return gettext("each recipient must be an object with “mobile” and “variables”"), None
+    unknown = [str(name) for name in item if name not in ROW_FIELDS]
+    if unknown:
+        return gettext("unknown field “%(name)s”; a recipient has only “mobile” and “variables”") % {
+            "name": unknown[0]
+        }, None
     mobile = item.get("mobile", "")  # a row without a number is reported as rejected, with its line
     if not _scalar(mobile, (str, int)):
         return gettext("“mobile” must be a string or a whole number"), None
@@ -371,11 +379,11 @@ def _read_row(item) -> tuple[str | None, dict | None]:
     return None, {"mobile": str(mobile), "variables": [str(v) for v in variables]}
 
 
-class RecipientListSerializer(serializers.Serializer):
+class RecipientListSerializer(RefuseUnknownFields, serializers.Serializer):
     recipients = RecipientRowsField()
 
 
-class RecipientFileSerializer(serializers.Serializer):
+class RecipientFileSerializer(RefuseUnknownFields, serializers.Serializer):
     file = serializers.FileField(help_text="CSV (UTF-8 or GB18030/GBK) or XLSX; a header row is optional")
 
     def validate_file(self, upload):
@@ -553,7 +561,7 @@ class VendorAccountSerializer(serializers.ModelSerializer):
 
 
 # ---- templates
-class VoiceTemplateSerializer(serializers.ModelSerializer):
+class VoiceTemplateSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     variables = serializers.ListField(
         source="variable_names",
         child=serializers.CharField(),
@@ -594,7 +602,7 @@ class JsonBooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
-class TemplateSubmitSerializer(serializers.Serializer):
+class TemplateSubmitSerializer(RefuseUnknownFields, serializers.Serializer):
     resubmit = JsonBooleanField(
         default=False,
         help_text=_("File it again although it was filed before (after a rejection or an edit)"),
@@ -603,12 +611,12 @@ class TemplateSubmitSerializer(serializers.Serializer):
 
 # ---- single calls
 @extend_schema_serializer(component_name="SingleCall")  # the request component: SingleCallRequest
-class SingleCallRequestSerializer(serializers.Serializer):
+class SingleCallRequestSerializer(RefuseUnknownFields, serializers.Serializer):
     """The body of ``POST /api/calls/``; the service checks what depends on the account."""
 
     mobile = serializers.CharField(max_length=40, help_text="Any common spelling; answered as E.164")
     product = serializers.ChoiceField(choices=SINGLE_CALL_PRODUCT_CHOICES)
-    code = serializers.CharField(
+    code = TextOnlyField(
         required=False, allow_blank=True, max_length=6, help_text="verify: the code to read out, 4 to 6 digits"
     )
     template = serializers.IntegerField(

@@ -21,7 +21,7 @@ from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions, actor_of, api_key_of, credential_id
@@ -30,6 +30,7 @@ from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
 from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body
+from voiceops.api.parsers import JSONParser
 
 from .. import selectors, services, single_calls, templates_service
 from ..models import CallRecord, Campaign, RecipientImport, VoiceTemplate
@@ -91,18 +92,19 @@ FREQUENCY_REFUSALS = [
     _refusal_example(
         "Number limit",
         "number_limit",
-        "At most 1 call per 1 minute may go to one number; this number may be called again at 2026-11-11 09:01:00.",
+        "At most 1 call per 1 minute may go to one number; "
+        "this number may be called again at 2026-11-11 09:01:00+08:00.",
     ),
     _refusal_example(
         "Vendor limit",
         "vendor_number_limit",
         "The vendor allows at most 3 calls per 1 minute to one number; "
-        "this number may be called again at 2026-11-11 09:01:00.",
+        "this number may be called again at 2026-11-11 09:01:00+08:00.",
     ),
     _refusal_example(
         "Daily cap",
         "daily_cap",
-        "This API key has placed its 10000 single calls for today; it may call again at 2026-11-12 00:00:00.",
+        "This API key has placed its 10000 single calls for today; it may call again at 2026-11-12 00:00:00+08:00.",
     ),
 ]
 

@@ -332,8 +332,15 @@ def test_calls_filter_by_mobile_in_any_spelling(operator, run_campaign, spelling
     assert rows and {r["mobile"] for r in rows} == {"+8613800130001"}
 
 
-def test_calls_filter_by_a_number_that_does_not_normalize_matches_exactly(operator, run_campaign):
-    assert operator.get(url(run_campaign, "calls"), {"mobile": "12345"}).json()["results"] == []
+@pytest.mark.parametrize(
+    ("mobile", "reason"),
+    [("12345", "not a valid China mobile or landline number"), ("abc", "not a phone number"), ("", "empty")],
+)
+def test_calls_filter_by_a_text_that_is_no_number_is_a_400_saying_why(operator, run_campaign, mobile, reason):
+    """Not an empty page, which reads as "never called": the caller learns the number is wrong."""
+    response = operator.get(url(run_campaign, "calls"), {"mobile": mobile})
+    assert response.status_code == 400
+    assert reason in field_errors(response, "mobile")[0]
 
 
 def test_calls_bad_filter_is_a_400_and_unknown_campaign_a_404(operator, run_campaign):

@@ -4,7 +4,9 @@ bad bodies, DEBUG or not (voiceops.api.errors, voiceops.middleware.ApiAwareCommo
 import pytest
 from rest_framework.test import APIClient
 
+from apikeys.scopes import MANAGE_CAMPAIGNS, SEND_CALLS
 from tests.api.helpers import client_for, error_text, errors, make_user
+from tests.calls.helpers import integrator
 from tests.factories import make_campaign
 
 
@@ -90,3 +92,16 @@ def test_messages_follow_the_language_but_codes_do_not(operator):
     response = operator.get("/api/nothing/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert errors(response)[0]["code"] == "not_found"
     assert "没有这个地址" in error_text(response)
+
+
+@pytest.mark.parametrize("path", ["/api/campaigns/", "/api/calls/", "/api/campaigns/{id}/recipients/"])
+def test_a_body_nested_too_deeply_is_a_json_400_not_a_crash(db, path):
+    """Python's json recursion limit is a RecursionError, which DRF's parser does not catch."""
+    client = integrator(scopes=(SEND_CALLS, MANAGE_CAMPAIGNS))
+    path = path.format(id=make_campaign().pk)
+    response = client.post(path, "[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert errors(response)[0]["code"] == "parse_error"
+    assert "nested too deeply" in error_text(response)
+    chinese = client.post(path, "[" * 100_000, content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "嵌套层数过深" in error_text(chinese)

@@ -2,6 +2,7 @@
 
 import json
 import re
+import uuid
 from datetime import datetime
 
 import pytest
@@ -312,6 +313,21 @@ def test_every_operation_taking_an_idempotency_key_documents_its_409_and_422(sch
     assert len(taking) >= 8  # calls, campaigns, recipients, launch and the other campaign actions
     for method, path, operation in taking:
         assert {"409", "422"} <= set(operation["responses"]), (method, path)
+
+
+def test_the_docs_tell_a_developer_how_to_receive_and_verify_webhooks(schema):
+    """A developer with only /api/docs/ must learn the headers, the body and every event type there:
+    the deliveries are no operation of the schema. Checked against what delivery really sends."""
+    from webhooks.delivery import headers_for
+    from webhooks.events import EVENT_TYPES
+    from webhooks.models import Event
+
+    text = schema["info"]["description"]
+    signed = headers_for(Event(uid=uuid.uuid4(), body="{}"), "whsec_" + "A" * 44, 1)
+    assert {name for name in signed if name.startswith("webhook-")} <= {n for n in signed if f"`{n}`" in text}
+    assert all(f"`{event_type}`" in text for event_type in EVENT_TYPES)
+    assert "standardwebhooks" in text and "Standard Webhooks" in text and "whsec_" in text
+    assert "Authorization: Api-Key <key>" in text and "Idempotency-Key" in text
 
 
 def test_every_post_that_creates_something_takes_an_idempotency_key(schema):

@@ -104,6 +104,27 @@ def test_bare_drf_tokens_are_gone():
     assert client.get("/api/campaigns/").status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("header", "needle"),
+    [
+        (None, "No credentials: send the header “Authorization: Api-Key <key>”"),
+        ("Token 0123456789abcdef", "does not take “Token” credentials: send the header “Authorization: Api-Key <key>”"),
+        ("Bearer eyJhbGciOi", "does not take “Bearer” credentials"),
+    ],
+)
+def test_a_request_without_a_usable_key_is_told_how_to_send_one(header, needle):
+    """Not DRF's "credentials were not provided": a client sending Bearer believes it did."""
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.post("/api/calls/", {"mobile": "13800138000", "product": "verify", "code": "4821"}, format="json")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Api-Key"
+    assert errors(response)[0]["code"] == "not_authenticated"
+    assert needle in error_text(response)
+    chinese = client.get("/api/calls/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "Authorization: Api-Key <key>" in error_text(chinese) and "管理后台" in error_text(chinese)
+
+
 def _endpoints():
     """(method, path, view instance with its action) for every API operation."""
     for path, _regex, method, callback in EndpointEnumerator().get_api_endpoints():

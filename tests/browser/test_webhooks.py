@@ -73,7 +73,7 @@ def test_operator_adds_an_endpoint_sees_the_secret_once_and_resends_failed_deliv
     tab.go(f"/admin/webhooks/endpoint/{endpoint.pk}/change/")
     page.click("text=Resend failed deliveries")
     page.wait_for_load_state("networkidle")
-    assert "2 deliveries ran out of retries" in page.content()
+    assert "2 deliveries failed (out of retries" in page.content()
     page.click("button[name=confirm]")
     page.wait_for_load_state("networkidle")
     tab.shot("webhooks-resent")

@@ -74,7 +74,7 @@ def test_the_daily_cap_is_per_api_key(route, settings):
     code, detail, retry_after = refusal(crm.post("/api/calls/", verify("13800138003"), format="json"))
     frees = timezone.localtime(timezone.now()).date() + timedelta(days=1)
     assert code == "daily_cap" and "This API key has placed its 2 single calls for today" in detail
-    assert f"{frees.isoformat()} 00:00:00" in detail
+    assert f"{frees.isoformat()} 00:00:00+08:00" in detail  # local time, with its offset
     assert timezone.localtime(timezone.now() + timedelta(seconds=retry_after)).date() == frees
     assert shop.post("/api/calls/", verify("13800138003"), format="json").status_code == 201
     assert SingleCall.objects.count() == 3

@@ -50,6 +50,29 @@ def test_operators_list_filter_and_search_single_calls(client, calls):
     assert "order-1" in by_number and "order-2" not in by_number
 
 
+def test_operators_find_a_call_by_the_id_the_api_answered(client, calls):
+    """A developer reports "call 57"; the operator types 57 into the search."""
+    login(client, "Operators")
+    found = client.get("/admin/campaigns/singlecall/", {"q": str(calls[1])}).content.decode()
+    assert "order-2" in found and "order-1" not in found
+    attempt = CallRecord.objects.get(single_call_id=calls[1])
+    found = client.get("/admin/campaigns/callrecord/", {"q": str(attempt.pk)}).content.decode()
+    assert "+8613800138001" in found and "+8613800138000" not in found
+    assert client.get("/admin/campaigns/singlecall/", {"q": "9" * 30}).status_code == 200  # beyond any id
+
+
+def test_a_search_for_a_wrong_number_says_why_it_matches_nothing(client, calls):
+    login(client, "Operators")
+    page = client.get("/admin/campaigns/singlecall/", {"q": "1380013800"}).content.decode()  # a digit short
+    assert "Nothing matches “1380013800”. As a number it cannot be called: not a valid China mobile" in page
+    page = client.get("/admin/campaigns/callrecord/", {"q": "hello"}).content.decode()
+    assert "As a number it cannot be called: not a phone number" in page
+    page = client.get("/admin/campaigns/singlecall/", {"q": "order-1"}).content.decode()
+    assert "Nothing matches" not in page  # a reference that matches is no number, and that is fine
+    page = client.get("/admin/campaigns/singlecall/", {"q": "hello"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "没有与“hello”匹配的记录" in page.content.decode()
+
+
 def test_the_call_page_shows_attempts_and_never_the_code(client, calls):
     login(client, "Operators")
     page = client.get(f"/admin/campaigns/singlecall/{calls[0]}/change/").content.decode()

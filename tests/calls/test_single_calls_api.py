@@ -5,7 +5,7 @@ import pytest
 from campaigns import services, tasks
 from campaigns.models import CallCounter, CallRecord, CallRoute, SingleCall, VoiceTemplate
 from campaigns.selectors import campaign_stats
-from tests.api.helpers import field_errors
+from tests.api.helpers import errors, field_errors
 from tests.calls.helpers import integrator
 from tests.factories import make_account, make_campaign, run_until_done
 
@@ -172,6 +172,18 @@ def test_notify_mistakes_name_what_to_correct(client, account):
     assert not SingleCall.objects.exists()
 
 
+@pytest.mark.parametrize("template", [999999, 10**30])
+def test_a_template_that_does_not_exist_is_named_as_such(client, account, template):
+    """Not "give a template or content": the caller gave one, and it is the id that is wrong."""
+    CallRoute.objects.create(product="notify", account=account)
+    response = client.post(
+        "/api/calls/", {"mobile": "13800138000", "product": "notify", "template": template}, format="json"
+    )
+    assert response.status_code == 400
+    assert field_errors(response, "template") == [f"No template with id {template}."], response.json()
+    assert not SingleCall.objects.exists()
+
+
 def test_an_inactive_route_account_is_refused(client, account):
     account.is_active = False
     account.save()
@@ -230,3 +242,49 @@ def test_a_single_call_without_a_receipt_expires_after_its_window(client, accoun
 )
 def test_list_filters_refuse_what_they_cannot_read_and_never_fail(client, account, query, status):
     assert client.get("/api/calls/", query).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("query", "attr", "words"),
+    [
+        ({"mobile": "abc"}, "mobile", "“abc” cannot be matched: not a phone number"),
+        ({"mobile": "12345"}, "mobile", "not a valid China mobile or landline number"),
+        ({"mobile": ""}, "mobile", "may not be empty"),
+        ({"account": "abc"}, "account", "Enter a whole number."),
+        ({"account": "1.5"}, "account", "Enter a whole number."),
+        ({"created_after": "9999-12-31T23:59:59-23:59"}, "created_after", "Enter a valid date/time."),
+        ({"id": "5"}, "id", "Unknown query parameter; this list filters by: account, created_after"),
+        ({"call_id": "abc"}, "call_id", "Unknown query parameter"),
+    ],
+)
+def test_a_filter_the_list_cannot_use_is_a_400_naming_it(client, account, query, attr, words):
+    """Never an empty or unfiltered page that looks like an answer: the caller learns what to correct."""
+    response = client.get("/api/calls/", query)
+    assert response.status_code == 400
+    [error] = errors(response)
+    assert error["attr"] == attr and error["code"], error
+    assert words in error["detail"], error
+
+
+def test_a_number_filter_matches_any_spelling(client, account, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_id = client.post("/api/calls/", VERIFY, format="json").json()["id"]
+    for spelling in ("13800138000", "+86 138-0013-8000", "008613800138000"):
+        assert [c["id"] for c in client.get("/api/calls/", {"mobile": spelling}).json()["results"]] == [call_id]
+    assert client.get("/api/calls/", {"mobile": "13900139000"}).json()["results"] == []
+    paging = client.get("/api/calls/", {"page_size": 1, "format": "json"})
+    assert paging.status_code == 200, paging.json()  # pagination and format are not filters
+
+
+def test_filter_refusals_are_translated(client, account):
+    response = client.get("/api/calls/", {"mobile": "abc"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "不是电话号码" in field_errors(response, "mobile")[0]
+    response = client.get("/api/calls/", {"id": "1"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "未知的查询参数" in field_errors(response, "id")[0]
+
+
+def test_a_code_sent_as_a_number_is_refused_not_read_without_its_zeros(client, account):
+    response = client.post("/api/calls/", {**VERIFY, "code": 4821}, format="json")
+    assert response.status_code == 400
+    assert "string" in field_errors(response, "code")[0]
+    assert not SingleCall.objects.exists()

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import translation
+from django.utils.translation import gettext
 from openpyxl import load_workbook
 
 from campaigns import services, tasks
@@ -72,6 +74,20 @@ def test_an_entry_added_after_the_import_still_blocks_the_call():
     assert blocked.state == "cancelled" and blocked.raw_code == "do_not_call"
     assert blocked.submitted_at is None  # never handed to the vendor
     assert CallRecord.objects.filter(campaign=campaign, state="submitted").count() == 2
+
+
+def test_a_call_cancelled_for_the_list_keeps_the_stable_code_and_the_reason_in_the_operators_language():
+    """raw_code is what programs match; raw_message is read by people, in the language of the house
+    (the words the import uses for the same number), never an English note in a Chinese console."""
+    campaign = make_campaign(recipients=1)
+    services.launch(campaign)
+    DoNotCallEntry.objects.create(mobile="13800130000")
+    with translation.override("zh-hans"):
+        tasks.tick()
+    blocked = CallRecord.objects.get(campaign=campaign)
+    assert (blocked.state, blocked.raw_code) == ("cancelled", "do_not_call")
+    with translation.override("zh-hans"):
+        assert blocked.raw_message == gettext("on the do-not-call list") != "on the do-not-call list"
 
 
 def test_a_test_call_to_a_listed_number_is_refused():

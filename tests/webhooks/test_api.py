@@ -166,3 +166,14 @@ def test_the_admin_says_which_key_or_person_added_an_endpoint(receiver, admin_cl
     assert by_person.created_by.username == "admin" and "API key «" not in page
     with pytest.raises(ProtectedError):
         key.delete()  # revoked, never deleted: who added an endpoint stays known
+
+
+def test_the_list_filter_refuses_what_is_not_a_boolean(operator, receiver):
+    assert create(operator, receiver()).status_code == 201
+    assert len(operator.get("/api/webhooks/", {"is_active": "false"}).json()["results"]) == 0
+    for given in ("maybe", "", "1"):
+        response = operator.get("/api/webhooks/", {"is_active": given})
+        assert response.status_code == 400, given
+        assert field_errors(response, "is_active"), response.json()
+    response = operator.get("/api/webhooks/", {"active": "true"})
+    assert response.status_code == 400 and "is_active" in field_errors(response, "active")[0]

@@ -192,6 +192,22 @@ def test_resending_the_failed_deliveries_of_an_endpoint(receiver, endpoint_for, 
     assert len({r.headers["webhook-id"] for r in hook.received}) == 2  # the same two events, again
 
 
+def test_resending_failed_deliveries_takes_those_waiting_for_a_retry_too(receiver, endpoint_for):
+    """The receiver was down for an hour and is fixed: its deliveries wait up to hours for their next
+    try on the schedule; the operator's resend sends them now, not only those out of retries."""
+    hook = receiver(statuses=[500, 500, 204, 204])
+    endpoint = endpoint_for(hook)
+    answered_call(2)
+    delivery.deliver_due()
+    assert set(Delivery.objects.values_list("state", "tries")) == {("pending", 1)}
+    assert delivery.deliver_due() == 0  # not due before its backoff
+    assert services.resend_failed(endpoint) == 2
+    assert delivery.deliver_due() == 2
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"delivered"}
+    answered_call(1)  # a new delivery, never tried: nothing to resend, it goes on its own
+    assert services.resend_failed(endpoint) == 0
+
+
 def test_an_endpoint_failing_for_days_is_switched_off_and_operators_are_emailed(receiver, endpoint_for, make_operator):
     make_operator()
     hook = receiver(statuses=[500])

@@ -1,4 +1,4 @@
-"""A single call's attempts are told like a campaign's calls, with the call as GET /api/calls/{id}/ shows it."""
+"""A single call's events carry the call as GET /api/calls/{id}/ shows it: its id is the one to GET."""
 
 import pytest
 
@@ -38,9 +38,10 @@ def test_an_answered_single_call_is_delivered_with_its_out_id_and_the_call_as_th
     assert got.verified, got.error
     data = got.json["data"]
     shown = client.get(f"/api/calls/{call_id}/").json()
-    assert data["id"] == attempt.pk and data["state"] == "answered" and data["campaign"] is None
+    assert data["id"] == call_id and data["state"] == "answered" and data["campaign"] is None
     assert data["out_id"] == "login-8a1f"
-    assert data["single_call"] == shown and shown["state"] == "answered"
+    assert {k: v for k, v in data.items() if k not in ("campaign", "attempt")} == shown
+    assert data["attempt"]["id"] == attempt.pk and data["attempt"]["state"] == "answered"
     assert payloads.event_data(event) == data  # one event, one body, built one at a time or in bulk
 
 
@@ -60,10 +61,12 @@ def test_the_event_tells_the_call_as_it_was_then_not_as_it_became(account, recei
     )
     data = payloads.event_data(event)
     assert data["out_id"] is None  # none was given
-    assert data["single_call"]["state"] == "failed" and data["single_call"]["outcome"] == "busy"
-    assert [a["id"] for a in data["single_call"]["attempts"]] == [attempt.pk]
-    assert second.pk not in [a["id"] for a in data["single_call"]["attempts"]]
+    assert data["id"] == call_id and data["attempt"]["id"] == attempt.pk
+    assert data["state"] == "failed" and data["outcome"] == "busy"
+    assert [a["id"] for a in data["attempts"]] == [attempt.pk]
+    assert second.pk not in [a["id"] for a in data["attempts"]]
 
 
-def test_a_campaign_call_has_no_single_call():
-    assert payloads.call_reference(CallRecord(campaign_id=7)) == {"campaign": 7, "single_call": None, "out_id": None}
+def test_a_campaign_call_is_its_attempt_with_its_campaign():
+    data = payloads.call_event_data(CallRecord(id=5, campaign_id=7), {"id": 5, "state": "answered"})
+    assert data == {"id": 5, "state": "answered", "campaign": 7, "out_id": None}

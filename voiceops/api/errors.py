@@ -55,12 +55,30 @@ class ApiExceptionHandler(ExceptionHandler):
             return exceptions.ValidationError(serializers.as_serializer_error(exc))
         if isinstance(exc, RequestDataTooBig):
             return PayloadTooLarge()
+        if isinstance(exc, exceptions.NotAuthenticated) and exc.detail.code == "not_authenticated":
+            exc.detail = exceptions.ErrorDetail(how_to_authenticate(self.context.get("request")), exc.detail.code)
         return super().convert_known_exceptions(exc)
 
     def convert_unhandled_exceptions(self, exc):
         if not isinstance(exc, exceptions.APIException):
             return exceptions.APIException(gettext("Something went wrong on the server; the error has been logged."))
         return exc
+
+
+def how_to_authenticate(request) -> str:
+    """What a request without usable credentials should have sent (DRF's "not provided" says neither
+    what nor how; a client sending ``Bearer`` or an old ``Token`` believes it did provide them)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "") if request is not None else ""
+    scheme = header.split(" ", 1)[0].strip()
+    if scheme:
+        return gettext(
+            "This API does not take “%(scheme)s” credentials: send the header “Authorization: Api-Key <key>” "
+            "with a key an operator created for your system in the admin."
+        ) % {"scheme": scheme[:20]}
+    return gettext(
+        "No credentials: send the header “Authorization: Api-Key <key>” with a key an operator created "
+        "for your system in the admin."
+    )
 
 
 # --------------------------------------------------------------------------- documentation

@@ -20,6 +20,7 @@ from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAuto
 from rest_framework import serializers
 
 from .errors import ErrorSerializer
+from .serializers import RefuseUnknownFields
 
 ERROR_DESCRIPTIONS = {
     "400": "The request is invalid: each error names the field (`attr`) and says what to correct",
@@ -82,6 +83,8 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         schema = super()._map_basic_serializer(serializer, direction)
         if get_override(serializer, "description", None) is None:
             schema.pop("description", None)
+        if direction == "request" and isinstance(serializer, RefuseUnknownFields):
+            schema["additionalProperties"] = False  # the server refuses any other field by name
         optional = getattr(serializer, "optional_in_response", ())
         if direction == "response" and optional and "required" in schema:
             schema["required"] = [name for name in schema["required"] if name not in optional]

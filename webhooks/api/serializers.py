@@ -4,12 +4,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from voiceops.api.serializers import RefuseUnknownFields
+
 from ..events import EVENT_TYPES
 from ..models import Endpoint
 from ..services import validate_url
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class EndpointSerializer(RefuseUnknownFields, serializers.ModelSerializer):
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=list(EVENT_TYPES)),
         allow_empty=False,

@@ -7,12 +7,23 @@ from rest_framework.response import Response
 
 from apikeys.permissions import ScopedModelPermissions, actor_of, api_key_of
 from apikeys.scopes import MANAGE_WEBHOOKS
+from campaigns.api.filters import BooleanFilter, StrictFilterSet
 from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
 
 from .. import services
 from ..models import Endpoint
 from .serializers import EndpointSerializer, EndpointWithSecretSerializer, ResentSerializer
+
+
+class EndpointFilter(StrictFilterSet):
+    """``?is_active=`` is ``true`` or ``false``; anything else is a 400, not an unfiltered list."""
+
+    is_active = BooleanFilter()
+
+    class Meta:
+        model = Endpoint
+        fields = ["is_active"]
 
 
 @extend_schema_view(
@@ -41,7 +52,7 @@ class EndpointViewSet(viewsets.ModelViewSet):
     # Its own scope: an endpoint decides where call results go and holds a signing secret, more
     # than placing calls or running campaigns should allow.
     required_scopes = (MANAGE_WEBHOOKS,)
-    filterset_fields = ["is_active"]
+    filterset_class = EndpointFilter
     action_permissions = {
         "rotate_secret": ["webhooks.change_endpoint"],
         "resend_failed": ["webhooks.change_endpoint", "webhooks.change_delivery"],
@@ -72,7 +83,8 @@ class EndpointViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="Resend the failed deliveries",
-        description="Every delivery of this endpoint that ran out of retries is tried again now.",
+        description="Every delivery of this endpoint that failed, whether out of retries or waiting for its "
+        "next one, is tried again now (on an endpoint that is off, once it is switched on).",
         request=None,
         responses={200: ResentSerializer},
     )

@@ -1,0 +1,86 @@
+"""The operator's resend buttons say what will really happen: at once, or only once the endpoint is on."""
+
+import pytest
+from django.utils import timezone
+
+from tests.webhooks.test_delivery import answered_call, make_due
+from webhooks import delivery
+from webhooks.models import Delivery, Endpoint
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def failed(receiver, endpoint_for, settings):
+    """An endpoint whose two deliveries ran out of retries."""
+    settings.WEBHOOK_RETRY_SCHEDULE = [1]
+    endpoint = endpoint_for(receiver(statuses=[500] * 4))
+    answered_call(2)
+    delivery.deliver_due()
+    make_due()
+    delivery.deliver_due()
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"failed"}
+    return endpoint
+
+
+@pytest.fixture
+def ops(client, make_operator):
+    client.force_login(make_operator())
+    return client
+
+
+def said(response) -> list[str]:
+    """The messages shown on the page the action led to (and so consumed)."""
+    return [str(m) for m in response.context["messages"]]
+
+
+def switch_off(endpoint):
+    Endpoint.objects.filter(pk=endpoint.pk).update(is_active=False, disabled_at=timezone.now())
+
+
+def test_resending_the_failed_deliveries_of_an_active_endpoint(ops, failed):
+    response = ops.post(f"/admin/webhooks/endpoint/{failed.pk}/resend-failed/", follow=True)
+    assert said(response) == ["2 deliveries will be tried again within seconds."]
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"pending"}
+
+
+def test_resending_to_an_endpoint_that_is_off_says_nothing_goes_until_it_is_on(ops, failed):
+    """Not "tried again within seconds" next to "the endpoint is off": only what will happen."""
+    switch_off(failed)
+    page = ops.get(f"/admin/webhooks/endpoint/{failed.pk}/resend-failed/").content.decode()
+    assert "2 deliveries failed (out of retries, or waiting for the next one)" in page
+    assert "The endpoint is off: nothing is sent until it is switched on." in page
+    response = ops.post(f"/admin/webhooks/endpoint/{failed.pk}/resend-failed/", follow=True)
+    assert said(response) == [
+        "2 deliveries are queued again but their endpoint is off: switch it on to have them sent."
+    ]
+    assert delivery.deliver_due() == 0  # indeed nothing is sent
+
+
+def test_resending_one_delivery_and_a_selection_to_an_endpoint_that_is_off(ops, failed):
+    switch_off(failed)
+    first, second = Delivery.objects.order_by("id")
+    assert (
+        "nothing is sent until it is switched on"
+        in ops.get(f"/admin/webhooks/delivery/{first.pk}/resend/").content.decode()
+    )
+    response = ops.post(f"/admin/webhooks/delivery/{first.pk}/resend/", follow=True)
+    assert said(response) == [
+        "1 delivery is queued again but its endpoint is off: switch the endpoint on to have it sent."
+    ]
+    response = ops.post(
+        "/admin/webhooks/delivery/",
+        {"action": "resend_selected", "_selected_action": [first.pk, second.pk]},
+        follow=True,
+    )
+    assert said(response) == [
+        "2 deliveries are queued again but their endpoint is off: switch it on to have them sent."
+    ]
+
+
+def test_the_resend_messages_are_translated(ops, failed):
+    switch_off(failed)
+    response = ops.post(
+        f"/admin/webhooks/endpoint/{failed.pk}/resend-failed/", HTTP_ACCEPT_LANGUAGE="zh-hans", follow=True
+    )
+    assert "已停用" in said(response)[0]
