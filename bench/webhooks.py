@@ -106,10 +106,11 @@ def make_events(n: int, url: str) -> str:
     from campaigns.imports import import_records
     from campaigns.models import CallRecord, Campaign
     from vendors.models import VendorAccount
+    from voiceops.bounds import MAX_CALLS_PER_SECOND
     from webhooks import services
     from webhooks.models import Delivery
 
-    account = VendorAccount.objects.create(vendor="simulator", name="bench", rate_limit_per_second=1_000_000)
+    account = VendorAccount.objects.create(vendor="simulator", name="bench", rate_limit_per_second=MAX_CALLS_PER_SECOND)
     campaign = Campaign.objects.create(
         name="bench", account=account, content="您好", quiet_hours_start="00:00", quiet_hours_end="00:00"
     )
