@@ -3,13 +3,16 @@ at least once, retried with growing backoff, every try kept, failing endpoints s
 
 import time
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
 from campaigns.models import CallRecord
 from tests.factories import make_campaign
+from voiceops import crypto
 from webhooks import delivery, services
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint
 
@@ -60,6 +63,20 @@ def test_a_wrong_secret_fails_the_librarys_check(receiver, endpoint_for):
     answered_call()
     delivery.deliver_due()
     assert not hook.received[0].verified and "signature" in hook.received[0].error.lower()
+
+
+def test_rotating_the_encryption_key_keeps_endpoints_signing_with_their_secret(receiver, endpoint_for, settings):
+    """``rotate_secrets`` re-encrypts signing secrets too: with the old key gone, deliveries still sign."""
+    hook = receiver()
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    endpoint = endpoint_for(hook)  # its secret is encrypted with the old key
+    settings.FIELD_ENCRYPTION_KEYS = [crypto.generate_key(), old_key]
+    call_command("rotate_secrets", stdout=StringIO())
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # the old key is gone
+    assert Endpoint.objects.get(pk=endpoint.pk).secret == hook.secret
+    answered_call()
+    assert delivery.deliver_due() == 1
+    assert hook.received[0].verified, hook.received[0].error
 
 
 def test_failures_are_retried_with_growing_gaps_and_the_event_id_stays_the_same(receiver, endpoint_for):
