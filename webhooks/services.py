@@ -12,7 +12,9 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from voiceops import audit
 
@@ -59,7 +61,7 @@ def create_endpoint(*, name: str, url: str, event_types: list[str], is_active: b
     )
     secret = endpoint.new_secret()
     endpoint.save()
-    audit.record(key if key is not None else actor, endpoint, "Webhook endpoint created")
+    audit.record(key if key is not None else actor, endpoint, gettext_lazy("Webhook endpoint created"))
     return endpoint, secret
 
 
@@ -78,7 +80,7 @@ def update_endpoint(endpoint: Endpoint, *, actor=None, **fields) -> Endpoint:
     endpoint.save(update_fields=[*fields, "updated_at"])
     if reactivated:
         endpoint.clear_failure_record()
-    audit.record(actor, endpoint, "Webhook endpoint changed")
+    audit.record(actor, endpoint, gettext_lazy("Webhook endpoint changed"))
     return endpoint
 
 
@@ -86,7 +88,7 @@ def rotate_secret(endpoint: Endpoint, *, actor=None) -> str:
     """A new secret, effective for the next try; returned this once. The one writer of the secret."""
     secret = endpoint.new_secret()
     endpoint.save(update_fields=[*Endpoint.ROTATED_SECRET_FIELDS, "updated_at"])
-    audit.record(actor, endpoint, "Webhook signing secret rotated")
+    audit.record(actor, endpoint, gettext_lazy("Webhook signing secret rotated"))
     return secret
 
 
@@ -111,7 +113,7 @@ def failed_deliveries(endpoint: Endpoint):
 def resend_failed(endpoint: Endpoint, *, actor=None) -> int:
     """Every failed delivery of the endpoint, again (those waiting for a retry too)."""
     count = resend(failed_deliveries(endpoint), actor=actor)
-    audit.record(actor, endpoint, f"Resent {count} failed webhook deliveries")
+    audit.record(actor, endpoint, format_lazy(gettext_lazy("Resent {count} failed webhook deliveries"), count=count))
     return count
 
 

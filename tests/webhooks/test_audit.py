@@ -37,3 +37,21 @@ def test_every_endpoint_write_of_a_key_is_recorded_with_the_key(receiver, admin_
     assert not LogEntry.objects.exists()
     page = admin_client.get(f"/admin/webhooks/endpoint/{endpoint.pk}/history/")
     assert page.content.decode().count("API key «crm»") == 5
+
+
+def test_an_endpoints_history_is_written_in_the_interface_language(receiver, admin_client, admin_user, settings):
+    from webhooks import services
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    endpoint, _secret = services.create_endpoint(
+        name="CRM", url=receiver().url, event_types=["call.failed"], actor=admin_user
+    )
+    services.update_endpoint(endpoint, name="CRM production", actor=admin_user)
+    services.rotate_secret(endpoint, actor=admin_user)
+    services.resend_failed(endpoint, actor=admin_user)
+    page = admin_client.get(
+        f"/admin/webhooks/endpoint/{endpoint.pk}/history/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    for chinese in ("已创建 Webhook 端点", "已修改 Webhook 端点", "已轮换 Webhook 签名密钥", "已重发 0 条失败的推送"):
+        assert chinese in page
+    assert "Webhook endpoint" not in page and "Resent" not in page
