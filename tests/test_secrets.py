@@ -1,8 +1,10 @@
 """Vendor secrets are encrypted in the database row and never shown back in full."""
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.db import connection
 
+from tests.admin_forms import change_form_data
 from vendors.models import VendorAccount
 from voiceops import crypto
 
@@ -84,3 +86,26 @@ def test_admin_keeps_the_secret_when_left_empty(admin_client, account):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert VendorAccount.objects.get(pk=account.pk).api_secret == SECRET
+
+
+def stored_secret(account) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT api_secret FROM vendors_vendoraccount WHERE id = %s", [account.pk])
+        return cursor.fetchone()[0]
+
+
+def test_saving_the_admin_page_without_a_new_secret_neither_logs_nor_rewrites_it(admin_client, account):
+    url = f"/admin/vendors/vendoraccount/{account.pk}/change/"
+    before = stored_secret(account)
+    response = admin_client.post(url, change_form_data(admin_client, url, name="renamed"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert stored_secret(account) == before  # not even re-encrypted
+    assert LogEntry.objects.get(object_id=str(account.pk)).get_change_message() == "Changed Name."
+
+
+def test_a_new_secret_typed_on_the_admin_page_is_written_and_logged(admin_client, account):
+    url = f"/admin/vendors/vendoraccount/{account.pk}/change/"
+    response = admin_client.post(url, change_form_data(admin_client, url, api_secret="a-brand-new-key-77"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert VendorAccount.objects.get(pk=account.pk).api_secret == "a-brand-new-key-77"
+    assert LogEntry.objects.get(object_id=str(account.pk)).get_change_message() == "Changed secret."

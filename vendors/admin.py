@@ -23,11 +23,19 @@ from .adapters.options import Option
 from .models import HEALTH_LEVELS, BalanceSnapshot, VendorAccount
 
 
+class NewSecretField(forms.CharField):
+    """A secret typed in, never shown back: left empty it is unchanged (the stored one is kept), so it
+    is neither written nor in the history's "Changed …"."""
+
+    def has_changed(self, initial, data):
+        return bool(data) and super().has_changed(initial, data)
+
+
 class VendorAccountForm(forms.ModelForm):
     """The secret is typed in, never shown back: an empty field keeps the stored one, unless the
     account now sends it somewhere else or differently (then it must be typed again)."""
 
-    api_secret = forms.CharField(
+    api_secret = NewSecretField(
         label=_("secret"),
         required=False,
         strip=True,
