@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apikeys.fields import created_by_key_field
 from vendors.adapters.base import DEFAULT_RETRYABLE_OUTCOMES, OUTCOMES, PRODUCTS
 from vendors.models import VendorAccount
 from voiceops.bounds import MAX_CALLS_PER_SECOND, MAX_DELAY_MINUTES, at_least, at_most, check_bounds
@@ -264,17 +265,8 @@ class Campaign(StateMachine, RuntimeStateMixin, models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
-    # A campaign created over the API has no person: the key says which system made it. Keys are
-    # revoked, never deleted, so PROTECT keeps the record of who made what (SET_NULL would erase it).
-    created_by_key = models.ForeignKey(
-        "apikeys.ApiKey",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("created by API key"),
-    )
+    # A campaign created over the API has no person: the key says which system made it.
+    created_by_key = created_by_key_field()
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
@@ -455,16 +447,7 @@ class SingleCall(models.Model):
     )
     # The key that placed the call (as on Campaign). No index: single-call inserts are the hot path,
     # and only deleting a key (which the admin does not offer) would look rows up by it.
-    created_by_key = models.ForeignKey(
-        "apikeys.ApiKey",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        db_index=False,
-        related_name="+",
-        verbose_name=_("created by API key"),
-    )
+    created_by_key = created_by_key_field(db_index=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -812,15 +795,7 @@ class RecipientImport(models.Model):
         verbose_name=_("created by"),
     )
     # The key of the system that uploaded the file over the API (as on Campaign), kept with PROTECT.
-    created_by_key = models.ForeignKey(
-        "apikeys.ApiKey",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("created by API key"),
-    )
+    created_by_key = created_by_key_field()
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apikeys.fields import created_by_key_field
 from vendors.fields import EncryptedTextField
 from voiceops.runtime_state import RuntimeStateMixin
 
@@ -52,15 +53,7 @@ class Endpoint(RuntimeStateMixin, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )
     # The key of the system that added the endpoint over the API (as on Campaign), kept with PROTECT.
-    created_by_key = models.ForeignKey(
-        "apikeys.ApiKey",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("created by API key"),
-    )
+    created_by_key = created_by_key_field()
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
