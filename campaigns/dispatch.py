@@ -29,10 +29,9 @@ from vendors.adapters import NotSupported, OutboundCall, SubmitResult, VendorErr
 from vendors.adapters.base import RESULT_NOT_SENT, RESULT_UNCERTAIN, unsent_code
 from vendors.models import VendorAccount
 
-from . import frequency
 from .database.bulk import update_calls
 from .lifecycle import complete_if_done
-from .models import CallRecord, Campaign, DoNotCallEntry, SingleCall, VoiceTemplate
+from .models import CallRecord, Campaign, DoNotCallEntry, VoiceTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +121,10 @@ def outbound(campaign: Campaign, calls: list[CallRecord]) -> list[OutboundCall]:
 
 
 def send(adapter, product: str, calls: list[OutboundCall]) -> list[SubmitResult]:
-    """Send through the adapter; one-number-a-request vendors are sent concurrently."""
-    if adapter.batch_size > 1 or len(calls) == 1:
+    """Send through the adapter; calls that each take a request of their own are sent concurrently
+    (one-number-a-request vendors, and products such as Emay's verification codes)."""
+    alone = adapter.batch_size == 1 or all(adapter.request_key(c, product) is None for c in calls)
+    if not alone or len(calls) == 1:
         return adapter.send(calls, product=product)
     with ThreadPoolExecutor(max_workers=min(SINGLE_CALL_THREADS, len(calls))) as pool:
         futures = [pool.submit(adapter.send, [c], product=product) for c in calls]
@@ -374,83 +375,6 @@ def send_test_call(call_id: int) -> DispatchSummary:
         return summary
     send_claimed(call.campaign, call.account, [call], summary)
     return summary
-
-
-# ---- single calls
-# The web enqueues each single call when it commits; the beat picks up those still queued after this.
-SINGLE_CALL_GRACE = timedelta(seconds=10)
-SINGLE_CALL_TICK_BATCH = 1000
-MAX_TOKEN_WAIT = 2.0  # seconds a single call waits for its account's rate limit before the beat takes it
-
-
-def due_single_call_ids(now=None) -> list[int]:
-    """Single-call attempts still queued: not yet taken by the task enqueued for them, or due again."""
-    now = now or timezone.now()
-    due = CallRecord.objects.filter(state=CallRecord.State.QUEUED, campaign__isnull=True).filter(
-        Q(not_before__isnull=True, created_at__lt=now - SINGLE_CALL_GRACE) | Q(not_before__lte=now)
-    )
-    return list(due.order_by("id").values_list("id", flat=True)[:SINGLE_CALL_TICK_BATCH])
-
-
-def send_single_call(call_id: int) -> DispatchSummary:
-    """Claim one single-call attempt (queued → submitting), check its limits again, send and record it."""
-    summary = DispatchSummary()
-    call = (
-        CallRecord.objects.select_related("single_call__template", "single_call__account")
-        .filter(pk=call_id, single_call__isnull=False)
-        .first()
-    )
-    now = timezone.now()
-    if call is None or call.state != CallRecord.State.QUEUED or (call.not_before and call.not_before > now):
-        return summary
-    single = call.single_call
-    account = single.account
-    if not account.is_active or account.circuit_is_open:
-        # Nothing sent: the beat tries again when the circuit may have closed (never fails over on its own).
-        CallRecord.objects.filter(pk=call_id, state=CallRecord.State.QUEUED).update(
-            not_before=max(account.circuit_open_until or now, now) + UNAVAILABLE_BACKOFF,
-            raw_message="not sent: the vendor account is inactive or its circuit is open",
-        )
-        summary.requeued += 1
-        return summary
-    if not _wait_for_token(account):
-        CallRecord.objects.filter(pk=call_id, state=CallRecord.State.QUEUED).update(
-            not_before=timezone.now() + timedelta(seconds=1)
-        )
-        summary.requeued += 1
-        return summary
-    now = timezone.now()
-    if not call.move_to(CallRecord.State.SUBMITTING, account=account, submitted_at=now):
-        return summary  # another worker took it
-    refusal = frequency.number_refusal_at_claim(call, now)
-    if refusal is not None:
-        call.move_to(
-            CallRecord.State.SUBMIT_FAILED,
-            outcome="rate_limited",
-            raw_code="voiceops:frequency_limit",
-            raw_message=f"not sent: {refusal.window_name} reached for this number"[:500],
-            reported_at=now,
-        )
-        summary.rejected += 1
-        return summary
-    send_and_record(account, single.product, [call], lambda kept: [_single_outbound(single, c) for c in kept], summary)
-    return summary
-
-
-def _single_outbound(single: SingleCall, call: CallRecord) -> OutboundCall:
-    return OutboundCall(call.custom_id, call.mobile, single.outbound_text(), list(single.variables))
-
-
-def _wait_for_token(account: VendorAccount) -> bool:
-    """One token of the account's shared rate limit, waiting up to ``MAX_TOKEN_WAIT`` seconds."""
-    deadline = time.monotonic() + MAX_TOKEN_WAIT
-    while True:
-        granted, wait = ratelimit.take(f"account:{account.pk}", 1, account.rate_limit_per_second)
-        if granted:
-            return True
-        if time.monotonic() + wait > deadline:
-            return False
-        time.sleep(wait)
 
 
 def reconcile_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:

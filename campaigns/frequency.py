@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -172,20 +173,24 @@ def take_daily_quota(credential: str, now: datetime) -> Refusal | None:
 DIALLED_STATES = ("submitting", "submitted", "answered", "failed", "expired")
 
 
-def number_refusal_at_claim(record: CallRecord, now: datetime) -> Refusal | None:
-    """At claim: the per-number windows, counting the other single calls to the number already sent.
+def dialled_single_calls(mobiles, now: datetime, *, exclude_calls=()) -> dict[str, list[datetime]]:
+    """For the windows checked again at claim: when the single calls to ``mobiles`` already sent (or
+    being sent) were accepted, by number.
 
     They are placed in time by when they were accepted, the clock acceptance checked against, so a
     call accepted within the limits is not refused for a neighbour's dispatch jitter.
     """
+    moments: dict[str, list[datetime]] = defaultdict(list)
     windows = settings.SINGLE_CALL_NUMBER_LIMITS
     if not windows:
-        return None
+        return moments
     longest = max(window for window, _most in windows)
     others = (
-        SingleCall.objects.filter(mobile=record.mobile, created_at__gt=now - timedelta(seconds=longest))
-        .exclude(pk=record.single_call_id)
+        SingleCall.objects.filter(mobile__in=list(mobiles), created_at__gt=now - timedelta(seconds=longest))
+        .exclude(pk__in=list(exclude_calls))
         .filter(attempts__state__in=DIALLED_STATES)
         .distinct()
     )
-    return first_refusal("number", windows, list(others.values_list("created_at", flat=True)), now)
+    for _pk, mobile, created_at in others.values_list("pk", "mobile", "created_at"):
+        moments[mobile].append(created_at)
+    return moments

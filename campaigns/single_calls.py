@@ -3,8 +3,8 @@
 Accepting a call checks what it asks for, picks the account (the caller's, the template's, or the
 product's ``CallRoute``), applies the frequency limits (``campaigns.frequency``) and creates the
 call with its first attempt in one transaction. The attempt is a ``CallRecord`` like any campaign
-call's: a worker claims, sends and records it by the same rules (``dispatch.send_single_call``),
-enqueued when the transaction commits, with the beat's tick as the safety net.
+call's: a worker claims, sends and records it by the same rules (``single_dispatch``), woken when
+the transaction commits, with the beat's tick as the safety net.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from vendors.adapters import adapter_class
 from vendors.models import VendorAccount
 
-from . import frequency, tasks
+from . import frequency, single_dispatch, tasks
 from .models import CallRecord, CallRoute, SingleCall, VoiceTemplate
 from .phones import InvalidNumber, normalize
 
@@ -76,19 +76,23 @@ def place_call(request: CallRequest, *, credential: str, user=None, key=None) ->
                 custom_id=f"S{call.pk}A1",
                 created_at=now,
             )
-            transaction.on_commit(lambda: enqueue(attempt.pk))
+            transaction.on_commit(wake_dispatch)
     if refusal is not None:
         raise CallRefused(refusal)
     call.attempt_list = [attempt]  # what the answer shows, without reading it back
     return call
 
 
-def enqueue(attempt_id: int) -> None:
-    """Hand the committed call to a worker now; if the broker cannot take it, the beat's tick will."""
+def wake_dispatch() -> None:
+    """Have a worker send the committed call now, unless a drain is already pending (it will);
+    if the broker cannot take the task, the beat's tick sends the call."""
+    if not single_dispatch.should_wake():
+        return
     try:
-        tasks.send_single_call.delay(attempt_id)
+        tasks.send_due_single_calls.delay()
     except Exception:  # the call is committed and answered 201: never fail the request for this
-        logger.warning("single call %s not enqueued; the dispatch tick will send it", attempt_id, exc_info=True)
+        single_dispatch.wake_not_sent()
+        logger.warning("single-call drain not enqueued; the dispatch tick will send the call", exc_info=True)
 
 
 def prepare(request: CallRequest) -> SingleCall:

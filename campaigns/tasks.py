@@ -8,7 +8,7 @@ from celery import shared_task
 
 from vendors.models import VendorAccount
 
-from . import dispatch, lifecycle, services
+from . import dispatch, lifecycle, services, single_dispatch
 from .receipts import events as receipt_events
 from .receipts import pulls
 
@@ -20,8 +20,8 @@ def tick() -> int:
     due = dispatch.due_campaign_ids()
     for campaign_id in due:
         run_campaign.delay(campaign_id)
-    for call_id in dispatch.due_single_call_ids():  # the safety net: each was enqueued when accepted
-        send_single_call.delay(call_id)
+    if single_dispatch.due_ids():  # the safety net: a drain was woken for each when it was accepted
+        send_due_single_calls.delay()
     lifecycle.complete_running_campaigns(excluding=due)
     return len(due)
 
@@ -73,7 +73,16 @@ def import_recipients_file(import_id: int) -> None:
     services.run_file_import(import_id)
 
 
+@shared_task(name="campaigns.dispatch.send_due_single_calls", ignore_result=True)
+def send_due_single_calls() -> int:
+    """Send the due single calls now (no acks_late, no retry: a redelivery finds them claimed)."""
+    summary = single_dispatch.drain()
+    if summary.more_due:  # its time is up: a fresh task goes on, so no worker is held for long
+        send_due_single_calls.delay()
+    return summary.submitted
+
+
 @shared_task(name="campaigns.dispatch.send_single_call", ignore_result=True)
 def send_single_call(call_id: int) -> int:
-    """Send one single-call attempt now (no acks_late, no retry: a redelivery finds it claimed)."""
-    return dispatch.send_single_call(call_id).submitted
+    """The per-call task of earlier releases, for messages still in the broker: drains like the above."""
+    return send_due_single_calls()

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone, translation
 
-from campaigns import dispatch, frequency
+from campaigns import frequency, single_dispatch
 from campaigns.models import CallRecord, CallRoute, SingleCall, VoiceTemplate
 from tests.api.helpers import errors
 from tests.calls.helpers import integrator
@@ -171,12 +171,12 @@ def test_the_beat_sends_single_calls_the_web_could_not_enqueue(route, django_cap
     client = integrator()
     with django_capture_on_commit_callbacks(execute=False):  # the broker was down: the task was lost
         call_id = client.post("/api/calls/", verify(), format="json").json()["id"]
-    assert dispatch.due_single_call_ids() == []  # within its grace the enqueued task is trusted
+    assert single_dispatch.due_ids() == []  # within its grace the woken drain is trusted
     CallRecord.objects.update(created_at=timezone.now() - timedelta(minutes=1))
     tasks.tick()
     assert CallRecord.objects.get(single_call_id=call_id).state == "submitted"
     tasks.tick()  # a second tick or a late task sends nothing more
-    assert dispatch.send_single_call(CallRecord.objects.get().pk).submitted == 0
+    assert single_dispatch.drain().submitted == 0
 
 
 def test_a_broker_that_cannot_take_the_task_does_not_fail_the_accepted_call(
