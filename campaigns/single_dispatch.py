@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 BATCH = 32  # attempts claimed per statement (and sent at once, 16 requests at a time)
 DRAIN_SECONDS = 20.0  # a drain hands over to a new task after this, so no worker is held for long
+LINGER_SECONDS = 1.0  # a worker's drain, idle, keeps looking this long before it ends
+POLL_SECONDS = 0.02  # how often a lingering drain looks
 MAX_TOKEN_WAIT = 2.0  # seconds a batch waits for its account's rate limit before calls go back
 WAKE_KEY = "campaigns.single_calls.drain_pending"
 WAKE_SECONDS = 5  # a wake whose task was lost frees itself after this
@@ -62,10 +64,7 @@ def should_wake() -> bool:
 
 def wake_not_sent() -> None:
     """The drain could not be published: let the next accepted call try again."""
-    try:
-        cache.delete(WAKE_KEY)
-    except Exception:
-        logger.warning("single-call wake flag not cleared", exc_info=True)
+    _let_go()
 
 
 def due_ids(now=None) -> list[int]:
@@ -77,22 +76,50 @@ def due_ids(now=None) -> list[int]:
     return list(due.order_by("id").values_list("id", flat=True)[:TICK_BATCH])
 
 
-def drain(budget_seconds: float = DRAIN_SECONDS) -> DrainSummary:
-    """Claim and send due single calls, a batch at a time, until none is due or the budget is spent."""
-    try:
-        cache.delete(WAKE_KEY)  # from now on a committed call publishes a drain of its own
-    except Exception:
-        logger.warning("single-call wake flag not cleared; new calls wait for the next drain", exc_info=True)
+def drain(budget_seconds: float = DRAIN_SECONDS, linger_seconds: float = 0.0) -> DrainSummary:
+    """Claim and send due single calls, a batch at a time, until none is due or the budget is spent.
+
+    With ``linger_seconds`` an idle drain keeps looking that long (every ``POLL_SECONDS``) before it
+    ends, holding the wake flag meanwhile: a steady stream of calls is then sent by one task, not a
+    task per call. The flag is let go during a send (a call arriving then wakes a drain of its own)
+    and before the drain ends, after which it claims once more: a caller that saw the flag held
+    committed before it was let go, so that last claim sees its call.
+    """
+    _let_go()  # the waker's flag: from now on a committed call publishes a drain of its own
     summary = DrainSummary()
-    deadline = time.monotonic() + budget_seconds
+    now = time.monotonic()
+    deadline, idle_until = now + budget_seconds, now + linger_seconds
+    holding = False
     while True:
         calls = claim_due(BATCH)
-        if not calls:
-            return summary
-        send_batch(calls, summary)
+        if calls:
+            if holding:
+                holding = _let_go()
+            send_batch(calls, summary)
+            idle_until = time.monotonic() + linger_seconds
+        elif time.monotonic() >= idle_until:
+            if not holding:
+                return summary
+            holding = _let_go()
+            continue  # one more claim after letting go
+        else:
+            if not holding and not should_wake():
+                return summary  # another drain was woken meanwhile: it goes on
+            holding = True
+            time.sleep(POLL_SECONDS)
         if time.monotonic() >= deadline:
-            summary.more_due = True
+            if holding:
+                _let_go()
+            summary.more_due = True  # a fresh task goes on (it ends at once if nothing is due)
             return summary
+
+
+def _let_go() -> bool:
+    try:
+        cache.delete(WAKE_KEY)
+    except Exception:
+        logger.warning("single-call wake flag not cleared; new calls wait for the next drain", exc_info=True)
+    return False
 
 
 def claim_due(limit: int) -> list[CallRecord]:

@@ -76,7 +76,8 @@ def import_recipients_file(import_id: int) -> None:
 @shared_task(name="campaigns.dispatch.send_due_single_calls", ignore_result=True)
 def send_due_single_calls() -> int:
     """Send the due single calls now (no acks_late, no retry: a redelivery finds them claimed)."""
-    summary = single_dispatch.drain()
+    linger = 0.0 if send_due_single_calls.request.is_eager else single_dispatch.LINGER_SECONDS
+    summary = single_dispatch.drain(linger_seconds=linger)
     if summary.more_due:  # its time is up: a fresh task goes on, so no worker is held for long
         send_due_single_calls.delay()
     return summary.submitted

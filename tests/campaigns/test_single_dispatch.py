@@ -4,12 +4,14 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
 from campaigns import single_dispatch, tasks
 from campaigns.models import CallRecord, CallRoute
 from tests.calls.helpers import integrator
+from tests.conftest import wait_for
 from tests.factories import make_account
 from tests.fakes.emay import FakeEmay
 
@@ -149,7 +151,7 @@ def test_a_drain_out_of_time_hands_over_to_a_new_task(route, django_capture_on_c
         ids = accept(client, single_dispatch.BATCH + 1)
     summary = single_dispatch.drain(budget_seconds=0)
     assert summary.more_due and summary.submitted == single_dispatch.BATCH
-    tasks.send_due_single_calls()  # (eager) the task goes on in a fresh one while calls are due
+    tasks.send_due_single_calls.delay()  # the task goes on in a fresh one while calls are due
     assert {a.state for a in attempts(ids)} == {"submitted"}
 
 
@@ -179,3 +181,24 @@ def test_concurrent_drains_never_send_a_call_twice(start_fake):
     assert {a.state for a in attempts(ids)} == {"submitted"}
     sent = [s["mobile"] for s in fake.submitted]
     assert len(sent) == len(set(sent)) == 80  # each number reached the vendor once
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_lingering_drain_sends_the_calls_that_come_meanwhile_without_new_tasks(route):
+    summaries = []
+
+    def linger():
+        try:
+            summaries.append(single_dispatch.drain(linger_seconds=3))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=linger)
+    thread.start()
+    assert wait_for(lambda: cache.get(single_dispatch.WAKE_KEY), timeout=5, interval=0.01)  # idle, holding the flag
+    ids = accept(integrator(), 3)  # each wake finds the flag held: no drain of their own (eager here)
+    thread.join()
+    assert summaries[0].submitted == 3  # the lingering drain sent them all
+    assert {a.state for a in attempts(ids)} == {"submitted"}
+    assert cache.get(single_dispatch.WAKE_KEY) is None  # let go when it ended
