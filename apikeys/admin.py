@@ -2,6 +2,8 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -11,6 +13,7 @@ from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
 from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged
 
+from . import selectors
 from .models import ApiKey
 from .scopes import SCOPE_CHOICES
 
@@ -45,6 +48,7 @@ class ApiKeyAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     list_filter = ("revoked",)
     search_fields = ("name", "prefix")
     actions = ["revoke"]
+    change_form_outer_after_template = "admin/apikeys/apikey/key_log.html"
 
     def get_readonly_fields(self, request, obj=None):
         fields = ("prefix", "created", "created_by", "last_used_at", "revoked")
@@ -85,6 +89,31 @@ class ApiKeyAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
             request,
             _("The API key for “%(name)s” is %(key)s — copy it now: it is stored hashed and will not be shown again.")
             % {"name": obj.name, "key": key},
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            key_log = selectors.recent_actions(obj)
+            context["vo_key_log"] = {
+                "rows": [{"entry": entry, "url": self._object_url(request, entry)} for entry in key_log.entries],
+                "shown": len(key_log.entries),
+                "total": key_log.total,
+            }
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _object_url(self, request, entry) -> str | None:
+        """The change page of the row the key acted on, if the row still exists and this viewer may open it."""
+        if not entry.object_exists:
+            return None
+        model = entry.content_type.model_class()
+        model_admin = self.admin_site._registry.get(model)
+        if model_admin is None or not model_admin.has_view_or_change_permission(request):
+            return None
+        opts = model._meta
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=[quote(entry.object_id)],
+            current_app=self.admin_site.name,
         )
 
     @action(description=_("Revoke the selected keys"), permissions=["change"])

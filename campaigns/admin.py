@@ -143,12 +143,12 @@ class VoiceTemplateAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     @action(description=_("Submit to the vendor for review"), permissions=["change"])
     def submit_to_vendor(self, request, queryset):
         for template in queryset.select_related("account"):
-            self._report(request, templates_service.submit_template(template))
+            self._report(request, templates_service.submit_template(template, actor=request.user))
 
     @action(description=_("Re-submit to the vendor (after a rejection or an edit)"), permissions=["change"])
     def resubmit_to_vendor(self, request, queryset):
         for template in queryset.select_related("account"):
-            self._report(request, templates_service.submit_template(template, resubmit=True))
+            self._report(request, templates_service.submit_template(template, resubmit=True, actor=request.user))
 
     @action(description=_("Delete at the vendor, then here"), permissions=["delete"])
     def delete_at_vendor(self, request, queryset):
@@ -203,7 +203,8 @@ def template_vendor_action(request, model_admin, object_id, operation):
         raise Http404
     if not model_admin.has_change_permission(request, template):
         raise PermissionDenied
-    model_admin._report(request, templates_service.submit_template(template, resubmit=operation == "resubmit"))
+    result = templates_service.submit_template(template, resubmit=operation == "resubmit", actor=request.user)
+    model_admin._report(request, result)
     return HttpResponseRedirect(reverse("admin:campaigns_voicetemplate_change", args=[template.pk]))
 
 

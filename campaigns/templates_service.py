@@ -12,10 +12,13 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from vendors.adapters import NotSupported, VendorError, VendorUnavailable, adapter_class, get_adapter
 from vendors.services import error_summary
+from voiceops import audit
 
 from .models import VoiceTemplate
 
@@ -74,19 +77,22 @@ def _vendor_failure(template: VoiceTemplate, exc: Exception) -> TemplateResult:
     )
 
 
-def submit_template(template: VoiceTemplate, *, resubmit: bool = False) -> TemplateResult:
+def submit_template(template: VoiceTemplate, *, resubmit: bool = False, actor=None) -> TemplateResult:
     """File the template's text with the vendor (AddTemplate) and wait for its review.
 
     ``resubmit`` files it again even when it was filed before (after a rejection or an edit); a
-    previously rejected vendor template is then deleted at the vendor (best effort).
+    previously rejected vendor template is then deleted at the vendor (best effort). ``actor`` (a
+    person or an API key) is named in the audit trail when something changed; a refusal changes nothing.
     """
     if not template.content.strip():
         return TemplateResult(False, _("%(name)s: the template has no text.") % {"name": template.name}, "empty")
     if not vendor_reviews_templates(template):
         if template.review_state != VoiceTemplate.Review.APPROVED:
-            VoiceTemplate.objects.filter(pk=template.pk).update(
-                review_state=VoiceTemplate.Review.APPROVED, review_message=""
-            )
+            with transaction.atomic():
+                VoiceTemplate.objects.filter(pk=template.pk).update(
+                    review_state=VoiceTemplate.Review.APPROVED, review_message=""
+                )
+                audit.record(actor, template, gettext_lazy("Approved (the vendor does not review templates)"))
             template.review_state = VoiceTemplate.Review.APPROVED
         return TemplateResult(
             True, _("%(name)s: this vendor does not review templates; it is ready to use.") % {"name": template.name}
@@ -110,6 +116,11 @@ def submit_template(template: VoiceTemplate, *, resubmit: bool = False) -> Templ
     with transaction.atomic():
         VoiceTemplate.objects.filter(pk=template.pk).update(
             vendor_template_id=new_id, review_state=VoiceTemplate.Review.PENDING, review_message=""
+        )
+        audit.record(
+            actor,
+            template,
+            format_lazy(gettext_lazy("Submitted to the vendor for review (template id {id})"), id=new_id),
         )
     template.vendor_template_id, template.review_state, template.review_message = (
         new_id,
@@ -153,10 +164,15 @@ def delete_template_at_vendor(template: VoiceTemplate) -> TemplateResult:
     return TemplateResult(True, _("%(name)s was deleted (it was not filed with the vendor).") % {"name": name})
 
 
-def create_template(*, account, name: str, content: str) -> VoiceTemplate:
-    """A new template (from the API); usable at once where the vendor does not review templates."""
+def create_template(*, account, name: str, content: str, actor=None) -> VoiceTemplate:
+    """A new template (from the API); usable at once where the vendor does not review templates.
+
+    ``actor`` (a person or an API key) is named in the audit trail; the admin's add page logs its own.
+    """
     template = VoiceTemplate(account=account, name=name, content=content)
     template.full_clean()
-    template.save()
-    after_save(template, created=True, content_changed=True)
+    with transaction.atomic():
+        template.save()
+        after_save(template, created=True, content_changed=True)
+        audit.record(actor, template, gettext_lazy("Voice template created"), flag=audit.ADDITION)
     return template

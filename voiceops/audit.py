@@ -8,20 +8,25 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apikeys.models import ApiKey, KeyLogEntry
 
+__all__ = ["ADDITION", "CHANGE", "DELETION", "HistoryEntry", "actor_label", "history", "record"]
 
-def record(actor, obj, message) -> None:
+
+def record(actor, obj, message, *, flag: int = CHANGE) -> None:
     """Log ``message`` against ``obj`` for ``actor``: a person or an API key (nothing for anonymous
     or system actions).
 
     ``message`` is a lazy translation: the log is shared by everyone, so it is written in the
-    interface's default language (the admin log keeps text, not message ids)."""
+    interface's default language (the admin log keeps text, not message ids). ``flag`` is the admin
+    log's kind of entry (``ADDITION``, ``CHANGE``, ``DELETION``): "Recent actions" shows its icon and
+    links a deleted row nowhere. Log a deletion before the delete: the entry keeps the row's type,
+    id and name once the row is gone (a key's entry too)."""
     if isinstance(actor, ApiKey):
         KeyLogEntry.objects.create(
             api_key=actor,
@@ -34,7 +39,7 @@ def record(actor, obj, message) -> None:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return
     LogEntry.objects.log_actions(
-        actor.pk, [obj], CHANGE, change_message=_in_default_language(message), single_object=True
+        actor.pk, [obj], flag, change_message=_in_default_language(message), single_object=True
     )
 
 

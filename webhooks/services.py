@@ -60,8 +60,11 @@ def create_endpoint(*, name: str, url: str, event_types: list[str], is_active: b
         created_by_key=key,
     )
     secret = endpoint.new_secret()
-    endpoint.save()
-    audit.record(key if key is not None else actor, endpoint, gettext_lazy("Webhook endpoint created"))
+    with transaction.atomic():
+        endpoint.save()
+        audit.record(
+            key if key is not None else actor, endpoint, gettext_lazy("Webhook endpoint created"), flag=audit.ADDITION
+        )
     return endpoint, secret
 
 
@@ -75,20 +78,32 @@ def update_endpoint(endpoint: Endpoint, *, actor=None, **fields) -> Endpoint:
     reactivated = fields.get("is_active") and not endpoint.is_active
     for name, value in fields.items():
         setattr(endpoint, name, value)
-    # Only what the caller changed: "active" read before the beat switched the endpoint off is not
-    # written back by a change of its name.
-    endpoint.save(update_fields=[*fields, "updated_at"])
-    if reactivated:
-        endpoint.clear_failure_record()
-    audit.record(actor, endpoint, gettext_lazy("Webhook endpoint changed"))
+    with transaction.atomic():
+        # Only what the caller changed: "active" read before the beat switched the endpoint off is
+        # not written back by a change of its name.
+        endpoint.save(update_fields=[*fields, "updated_at"])
+        if reactivated:
+            endpoint.clear_failure_record()
+        audit.record(actor, endpoint, gettext_lazy("Webhook endpoint changed"))
     return endpoint
+
+
+def delete_endpoint(endpoint: Endpoint, *, actor=None) -> None:
+    """Delete the endpoint and its deliveries (the API; the admin's delete logs itself).
+
+    Logged first, in the same transaction: the entry keeps the endpoint's name and id once it is gone.
+    """
+    with transaction.atomic():
+        audit.record(actor, endpoint, gettext_lazy("Webhook endpoint deleted"), flag=audit.DELETION)
+        endpoint.delete()
 
 
 def rotate_secret(endpoint: Endpoint, *, actor=None) -> str:
     """A new secret, effective for the next try; returned this once. The one writer of the secret."""
     secret = endpoint.new_secret()
-    endpoint.save(update_fields=[*Endpoint.ROTATED_SECRET_FIELDS, "updated_at"])
-    audit.record(actor, endpoint, gettext_lazy("Webhook signing secret rotated"))
+    with transaction.atomic():
+        endpoint.save(update_fields=[*Endpoint.ROTATED_SECRET_FIELDS, "updated_at"])
+        audit.record(actor, endpoint, gettext_lazy("Webhook signing secret rotated"))
     return secret
 
 
@@ -112,8 +127,11 @@ def failed_deliveries(endpoint: Endpoint):
 
 def resend_failed(endpoint: Endpoint, *, actor=None) -> int:
     """Every failed delivery of the endpoint, again (those waiting for a retry too)."""
-    count = resend(failed_deliveries(endpoint), actor=actor)
-    audit.record(actor, endpoint, format_lazy(gettext_lazy("Resent {count} failed webhook deliveries"), count=count))
+    with transaction.atomic():
+        count = resend(failed_deliveries(endpoint), actor=actor)
+        audit.record(
+            actor, endpoint, format_lazy(gettext_lazy("Resent {count} failed webhook deliveries"), count=count)
+        )
     return count
 
 

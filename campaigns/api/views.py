@@ -197,7 +197,9 @@ class CampaignViewSet(
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        serializer.save(created_by=_actor(self.request), created_by_key=api_key_of(self.request))
+        serializer.instance = services.create_campaign(
+            **serializer.validated_data, user=_actor(self.request), key=api_key_of(self.request)
+        )
 
     def _answer(self, campaign: Campaign) -> Response:
         campaign.refresh_from_db()
@@ -300,7 +302,7 @@ class CampaignViewSet(
             return self._start_file_import(request, campaign)
         body = RecipientListSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        result = services.add_recipients(campaign, body.validated_data["recipients"])
+        result = services.add_recipients(campaign, body.validated_data["recipients"], actor=actor_of(request))
         if result.accepted_nothing:  # a failure, said as one, with the counts and every rejected row
             refusal = error_body("validation_error", "nothing_accepted", result.nothing_accepted_message())
             return Response({**refusal, **import_result_data(result)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
@@ -537,7 +539,9 @@ class VoiceTemplateViewSet(
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        serializer.instance = templates_service.create_template(**serializer.validated_data)
+        serializer.instance = templates_service.create_template(
+            **serializer.validated_data, actor=actor_of(self.request)
+        )
 
     @extend_schema(
         summary="Submit for the vendor's review",
@@ -556,7 +560,9 @@ class VoiceTemplateViewSet(
         template = self.get_object()
         body = TemplateSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        result = templates_service.submit_template(template, resubmit=body.validated_data["resubmit"])
+        result = templates_service.submit_template(
+            template, resubmit=body.validated_data["resubmit"], actor=actor_of(request)
+        )
         if not result.ok:
             raise TemplateRefused(result)
         template.refresh_from_db()

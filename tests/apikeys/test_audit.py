@@ -1,14 +1,17 @@
 """What a system does with an API key is in the audit trail, named by its key, beside what people do."""
 
 import pytest
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import ProtectedError
 
 from apikeys.models import KeyLogEntry
 from apikeys.scopes import MANAGE_CAMPAIGNS
-from campaigns.models import Campaign
+from campaigns.models import Campaign, RecipientImport, VoiceTemplate
+from tests.api.helpers import client_for
 from tests.apikeys.test_api_keys import key_client
-from tests.factories import make_campaign
+from tests.factories import make_account, make_campaign
+from tests.fakes.ihuyi import FakeIhuyi
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +73,111 @@ def test_a_key_that_acted_cannot_be_deleted():
     with pytest.raises(ProtectedError):
         key.delete()
     assert Campaign.objects.get(pk=campaign.pk).state == "running"
+
+
+# ---- creating campaigns and templates, adding recipients
+def test_a_campaign_a_key_creates_and_fills_is_recorded_with_the_key(django_capture_on_commit_callbacks):
+    client, key, _secret = key_client(MANAGE_CAMPAIGNS, name="crm")
+    account = make_account()
+    created = client.post(
+        "/api/campaigns/", {"name": "spring", "account": account.pk, "content": "您好【name】"}, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    campaign = Campaign.objects.get(pk=created.json()["id"])
+    assert campaign.created_by_key == key
+    url = f"/api/campaigns/{campaign.pk}/recipients/"
+    with django_capture_on_commit_callbacks(execute=True):  # the import runs (eager Celery)
+        upload = SimpleUploadedFile("名单.csv", "13800138000,王\n13800138001,李\n".encode())
+        uploaded = client.post(url, {"file": upload}, format="multipart")
+    assert uploaded.status_code == 202, uploaded.json()
+    assert RecipientImport.objects.get().state == RecipientImport.State.DONE
+    listed = client.post(
+        url, {"recipients": [{"mobile": "13900139000", "variables": ["赵"]}, {"mobile": "12"}]}, format="json"
+    )
+    assert listed.json()["accepted"] == 1
+    assert key_trail(campaign) == [
+        ("crm", "Campaign created"),
+        ("crm", "Recipients uploaded: 名单.csv"),  # and nothing more when the import finished
+        ("crm", "Recipients added: 1 of 2 rows"),
+    ]
+    assert not LogEntry.objects.exists()
+
+
+def test_a_list_that_adds_nobody_leaves_no_entry():
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS)
+    campaign = make_campaign()
+    refused = client.post(
+        f"/api/campaigns/{campaign.pk}/recipients/", {"recipients": [{"mobile": "12"}]}, format="json"
+    )
+    assert refused.status_code == 422
+    assert key_trail(campaign) == []
+
+
+def test_a_person_creating_a_campaign_over_the_api_is_in_the_admin_log_as_an_addition():
+    client = client_for("Marketing")
+    created = client.post(
+        "/api/campaigns/", {"name": "spring", "account": make_account().pk, "content": "您好"}, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    entry = LogEntry.objects.get()
+    assert (entry.object_id, entry.action_flag, entry.change_message) == (
+        str(created.json()["id"]),
+        ADDITION,
+        "Campaign created",
+    )
+    assert entry.user.groups.filter(name="Marketing").exists()
+    assert not KeyLogEntry.objects.exists()
+
+
+def test_a_file_uploaded_in_the_admin_is_logged_once_for_the_person(admin_client, admin_user):
+    campaign = make_campaign()
+    upload = SimpleUploadedFile("list.csv", b"13800138000,Wang,SO1\n")
+    response = admin_client.post(f"/admin/campaigns/campaign/{campaign.pk}/upload/", {"file": upload})
+    assert response.status_code == 302
+    trail = LogEntry.objects.filter(object_id=str(campaign.pk)).values_list("user", "change_message")
+    assert list(trail) == [(admin_user.pk, "Recipients uploaded: list.csv")]
+
+
+def test_a_template_a_key_creates_and_submits_is_recorded_with_the_key(start_fake):
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS, name="crm")
+    fake = start_fake(FakeIhuyi("C100", "key-100"))
+    account = make_account("ihuyi", base_url=fake.url, api_id="C100", api_secret="key-100")
+    created = client.post(
+        "/api/templates/", {"account": account.pk, "name": "code", "content": "验证码【变量】"}, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    template = VoiceTemplate.objects.get(pk=created.json()["id"])
+    submitted = client.post(f"/api/templates/{template.pk}/submit/", format="json")
+    assert submitted.status_code == 200, submitted.json()
+    refused = client.post(f"/api/templates/{template.pk}/submit/", format="json")  # already waiting: nothing done
+    assert refused.status_code == 409
+    template.refresh_from_db()
+    assert key_trail(template) == [
+        ("crm", "Voice template created"),
+        ("crm", f"Submitted to the vendor for review (template id {template.vendor_template_id})"),
+    ]
+
+
+def test_a_template_of_a_vendor_without_review_is_created_and_approved_in_one_entry():
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS, name="crm")
+    created = client.post(
+        "/api/templates/", {"account": make_account().pk, "name": "t", "content": "您好"}, format="json"
+    )
+    assert created.json()["review_state"] == "approved"
+    submitted = client.post(f"/api/templates/{created.json()['id']}/submit/", format="json")
+    assert submitted.status_code == 200  # already approved: nothing changed, nothing more logged
+    assert key_trail(VoiceTemplate.objects.get()) == [("crm", "Voice template created")]
+
+
+def test_a_template_submitted_from_the_admin_is_logged_for_the_person(admin_client, admin_user, start_fake):
+    fake = start_fake(FakeIhuyi("C100", "key-100"))
+    account = make_account("ihuyi", base_url=fake.url, api_id="C100", api_secret="key-100")
+    template = VoiceTemplate.objects.create(account=account, name="code", content="验证码【变量】")
+    response = admin_client.post(f"/admin/campaigns/voicetemplate/{template.pk}/vendor/submit/")
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert template.review_state == "pending"
+    trail = LogEntry.objects.filter(object_id=str(template.pk)).values_list("user", "change_message")
+    assert list(trail) == [
+        (admin_user.pk, f"Submitted to the vendor for review (template id {template.vendor_template_id})")
+    ]

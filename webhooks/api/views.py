@@ -69,6 +69,9 @@ class EndpointViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         services.update_endpoint(serializer.instance, actor=actor_of(self.request), **serializer.validated_data)
 
+    def perform_destroy(self, instance):
+        services.delete_endpoint(instance, actor=actor_of(self.request))
+
     @extend_schema(
         summary="Rotate the signing secret",
         description="A new secret signs every try from now on; the answer is the only time it is shown.",
