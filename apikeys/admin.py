@@ -5,6 +5,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.models import APIKey
@@ -68,7 +70,8 @@ class ApiKeyAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
 
     @display(description=_("scopes"))
     def scope_list(self, obj):
-        return ", ".join(obj.scope_labels())
+        """One scope a line: the labels have commas of their own, in either language."""
+        return format_html_join(mark_safe("<br>"), "{}", ((label,) for label in obj.scope_labels()))
 
     @display(description=_("status"), label={"active": "success", "revoked": "danger", "expired": "warning"})
     def status(self, obj):

@@ -48,7 +48,13 @@ class ApiKey(RuntimeStateMixin, AbstractAPIKey):
     )
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta(AbstractAPIKey.Meta):

@@ -705,7 +705,14 @@ class InboundReply(models.Model):
     mobile = models.CharField(_("number"), max_length=20, db_index=True)
     content = models.TextField(_("content"))
     received_at = models.DateTimeField(_("received"), default=timezone.now)
-    event = models.ForeignKey(CallbackEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies")
+    event = models.ForeignKey(
+        CallbackEvent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("callback event"),
+    )
 
     class Meta:
         verbose_name = _("inbound reply")

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from apikeys.models import KeyLogEntry
-from apikeys.scopes import MANAGE_CAMPAIGNS
+from apikeys.scopes import MANAGE_CAMPAIGNS, SEND_CALLS
 from campaigns.models import VoiceTemplate
 from tests.apikeys.test_api_keys import key_client
 from tests.factories import make_account, make_campaign
@@ -86,3 +86,10 @@ def test_a_viewer_who_may_not_see_the_row_gets_its_name_without_a_link(client):
     page = response.content.decode()
     assert "spring sale" in page and f"/admin/campaigns/campaign/{campaign.pk}/change/" not in page
     assert KeyLogEntry.objects.count() == 1
+
+
+def test_the_key_list_shows_one_scope_a_line(admin_client):
+    key_client(SEND_CALLS, MANAGE_CAMPAIGNS, name="crm")
+    html = admin_client.get("/admin/apikeys/apikey/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    # Chinese labels have commas of their own ("管理活动、号码名单和模板"): a line each, no joiner.
+    assert "发起单次呼叫（并查询）<br>管理活动、号码名单和模板" in html
