@@ -6,8 +6,8 @@ and one claim per batch instead of one of each per call. A drain clears the flag
 claim, so a call committed after that publishes a new drain, and one committed before it is seen by
 this drain's claims. The beat's tick is the safety net for a lost wake.
 
-Each batch is claimed queued → submitting in one transaction (``SKIP LOCKED``: concurrent drains
-never take the same row), then checked per account (active, circuit, rate limit; whatever cannot go
+Each batch is claimed queued → submitting by one statement (``database.claim``; ``SKIP LOCKED``:
+concurrent drains never take the same row), then checked per account (active, circuit, rate limit; whatever cannot go
 now is put back, never sent) and per number (the windows again, counting the calls already dialled: one query
 a batch), then sent and recorded by ``dispatch.send_and_record``, as campaign calls are.
 """
@@ -22,7 +22,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,6 +30,7 @@ from vendors.adapters import OutboundCall
 from vendors.models import VendorAccount
 
 from . import frequency
+from .database.claim import claim_due_single_calls
 from .dispatch import UNAVAILABLE_BACKOFF, DispatchSummary, send_and_record
 from .models import CallRecord, SingleCall
 
@@ -125,18 +125,9 @@ def _let_go() -> bool:
 def claim_due(limit: int) -> list[CallRecord]:
     """queued → submitting for up to ``limit`` due attempts; returns only the rows this drain won."""
     now = timezone.now()
-    with transaction.atomic():
-        due = (
-            CallRecord.objects.filter(state=CallRecord.State.QUEUED, campaign__isnull=True)
-            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .order_by("id")
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("id", flat=True)[:limit])
-        if not ids:
-            return []
-        CallRecord.transition(CallRecord.objects.filter(id__in=ids), CallRecord.State.SUBMITTING, submitted_at=now)
+    ids = claim_due_single_calls(limit, now)
+    if not ids:
+        return []
     return list(
         CallRecord.objects.filter(id__in=ids, state=CallRecord.State.SUBMITTING, submitted_at=now)
         .select_related("single_call__template", "single_call__account")

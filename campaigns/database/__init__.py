@@ -9,6 +9,8 @@ looking at the connection itself:
 - ``pg``: the server-side-binding cursor those statements run on;
 - ``single_receipt``: one prepared statement that stores a push and applies its one report
   (fallback: ``single_report`` answers None and the general path runs);
+- ``claim``: due single-call attempts claimed by one ``UPDATE … RETURNING`` (fallback: a
+  transaction that reads and moves them);
 - ``counters_sql``: the triggers that keep ``CallCounter`` (fallback: the selectors count the
   call records themselves).
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns import single_dispatch, tasks
-from campaigns.models import CallRecord, CallRoute
+from campaigns.models import CallRecord, CallRoute, SingleCall
 from tests.calls.helpers import integrator
 from tests.conftest import wait_for
 from tests.factories import make_account
@@ -185,19 +185,26 @@ def test_concurrent_drains_never_send_a_call_twice(start_fake):
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_a_lingering_drain_sends_the_calls_that_come_meanwhile_without_new_tasks(route):
+def test_a_lingering_drain_holds_the_wake_and_sends_the_calls_that_come_meanwhile(route):
     summaries = []
 
     def linger():
         try:
-            summaries.append(single_dispatch.drain(linger_seconds=3))
+            summaries.append(single_dispatch.drain(linger_seconds=2))
         finally:
             connection.close()
 
     thread = threading.Thread(target=linger)
     thread.start()
-    assert wait_for(lambda: cache.get(single_dispatch.WAKE_KEY), timeout=5, interval=0.01)  # idle, holding the flag
-    ids = accept(integrator(), 3)  # each wake finds the flag held: no drain of their own (eager here)
+    assert wait_for(lambda: cache.get(single_dispatch.WAKE_KEY), timeout=5, interval=0.01)  # idle, holding it
+    assert single_dispatch.should_wake() is False  # a call accepted now publishes no drain of its own
+    ids = []
+    for n in range(3):  # calls committed meanwhile (rows only: no wake of their own at all)
+        call = SingleCall.objects.create(
+            product="verify", mobile=f"+86138001380{n:02d}", account=route, variables=["1"]
+        )
+        CallRecord.objects.create(single_call=call, account=route, mobile=call.mobile, custom_id=f"S{call.pk}A1")
+        ids.append(call.pk)
     thread.join()
     assert summaries[0].submitted == 3  # the lingering drain sent them all
     assert {a.state for a in attempts(ids)} == {"submitted"}
