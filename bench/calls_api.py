@@ -10,7 +10,7 @@ it. Three measurements in one run, against the same server:
    ``Idempotency-Key``) as fast as the server takes them: calls accepted/s, p50/p99 accept latency;
 3. POST → vendor: calls posted at a steady 50/s, every request sent twice at once from two
    connections with the same key (a client retrying after a timeout), p50/p99 from the first POST
-   to the vendor receiving the call, dispatched by the task enqueued on commit (no beat runs).
+   to the vendor receiving the call, sent by the drain its commit wakes (no beat runs).
 
 Then it waits for the worker to drain and checks that every accepted call reached the vendor once.
 The load average is printed first and last (the machine is shared). Last line: one JSON object.

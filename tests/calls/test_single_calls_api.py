@@ -286,5 +286,13 @@ def test_filter_refusals_are_translated(client, account):
 def test_a_code_sent_as_a_number_is_refused_not_read_without_its_zeros(client, account):
     response = client.post("/api/calls/", {**VERIFY, "code": 4821}, format="json")
     assert response.status_code == 400
-    assert "string" in field_errors(response, "code")[0]
+    assert field_errors(response, "code") == ["Send this as a string in quotes, not a number."]
+    assert not SingleCall.objects.exists()
+
+
+@pytest.mark.parametrize("code", [True, ["4821"], {"value": "4821"}])
+def test_a_code_that_is_not_text_is_refused_as_such(client, account, code):
+    response = client.post("/api/calls/", {**VERIFY, "code": code}, format="json")
+    assert response.status_code == 400
+    assert field_errors(response, "code") == ["Send this as a string in quotes."]  # not "not a number"
     assert not SingleCall.objects.exists()

@@ -55,9 +55,14 @@ class FixedFieldsMixin:
 class TextOnlyField(serializers.CharField):
     """A CharField that takes only a JSON string: a number would lose its leading zeros (a code "0815")."""
 
-    default_error_messages = {"invalid": _("Send this as a string in quotes, not a number.")}
+    default_error_messages = {
+        "number": _("Send this as a string in quotes, not a number."),
+        "invalid": _("Send this as a string in quotes."),
+    }
 
     def to_internal_value(self, data):
+        if isinstance(data, (int, float)) and not isinstance(data, bool):
+            self.fail("number")
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
