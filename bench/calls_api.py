@@ -44,7 +44,7 @@ BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 SERVER_ENV = {
     "DATABASE_URL": BENCH_DB,
     "CELERY_BROKER_URL": BROKER,
-    "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "rediscache://127.0.0.1:6379/13"),  # shared, as in production
+    "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "rediscache://127.0.0.1:6379/10"),  # shared, as in production
     "CELERY_TASK_ALWAYS_EAGER": "False",
     "CONN_MAX_AGE": "60",
     "DEBUG": "False",

@@ -209,3 +209,12 @@ def test_a_lingering_drain_holds_the_wake_and_sends_the_calls_that_come_meanwhil
     assert summaries[0].submitted == 3  # the lingering drain sent them all
     assert {a.state for a in attempts(ids)} == {"submitted"}
     assert cache.get(single_dispatch.WAKE_KEY) is None  # let go when it ended
+
+
+def test_a_per_call_task_of_an_earlier_release_drains_every_due_call(route, django_capture_on_commit_callbacks):
+    client = integrator()
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = accept(client, 2)
+    first_attempt = attempts(ids)[0].pk
+    assert tasks.send_single_call(first_attempt) == 2  # a message still in the broker after an upgrade
+    assert {a.state for a in attempts(ids)} == {"submitted"}
