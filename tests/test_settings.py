@@ -85,3 +85,13 @@ def test_quiet_hour_defaults_pass_the_system_check_at_any_time_of_day(moment):
     with mock.patch("django.db.models.fields.timezone.now", return_value=at):
         for name in ("quiet_hours_start", "quiet_hours_end"):
             assert [w.id for w in Campaign._meta.get_field(name).check()] == []
+
+
+def test_the_webhook_secret_grace_period_comes_from_the_environment_and_is_bounded():
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.WEBHOOK_SECRET_GRACE_HOURS)"
+    base = {"SECRET_KEY": "x" * 60, "FIELD_ENCRYPTION_KEYS": "a" * 43}
+    default, given = run_django(code, **base), run_django(code, **base, WEBHOOK_SECRET_GRACE_HOURS="1.5")
+    assert (default.returncode, given.returncode) == (0, 0), default.stderr + given.stderr
+    assert (default.stdout.strip(), given.stdout.strip()) == ("24.0", "1.5")
+    refused = run_django(code, **base, WEBHOOK_SECRET_GRACE_HOURS="-1")
+    assert refused.returncode != 0 and "WEBHOOK_SECRET_GRACE_HOURS" in refused.stderr

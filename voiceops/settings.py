@@ -278,7 +278,10 @@ SPECTACULAR_SETTINGS = {
     '**Webhooks.** Events are posted to your endpoints (`/api/webhooks/`) as JSON `{"type", "timestamp", '
     '"data"}`, signed per the Standard Webhooks specification: headers `webhook-id` (the event id, the same '
     "on every retry: de-duplicate by it), `webhook-timestamp` and `webhook-signature`. Verify them with a "
-    "Standard Webhooks library (Python: `standardwebhooks`) and the endpoint's `whsec_…` secret. Types: "
+    "Standard Webhooks library (Python: `standardwebhooks`) and the endpoint's `whsec_…` secret. After the "
+    "secret is rotated, `webhook-signature` carries two signatures, the new secret's and the old one's, until "
+    "the old one expires (`previous_secret_expires_at`): a receiver still holding the old secret verifies "
+    "every delivery meanwhile. Types: "
     "`call.answered`, `call.failed`, `call.expired` (for a single call, `data` is the call as "
     "`GET /api/calls/{id}/` shows it, `data.id` its id and `data.out_id` your reference, with `data.attempt` "
     "the attempt the event is about and `campaign` null; for a campaign's call, `data` is the attempt as the "
@@ -375,5 +378,9 @@ WEBHOOK_RETRY_SCHEDULE = env.list(
 )
 WEBHOOK_DISABLE_AFTER_DAYS = env.float("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+# Hours a rotated-away signing secret keeps signing deliveries beside the new one (0: it stops at once).
+WEBHOOK_SECRET_GRACE_HOURS = env.float("WEBHOOK_SECRET_GRACE_HOURS", default=24.0)
+if not 0 <= WEBHOOK_SECRET_GRACE_HOURS <= 24 * 365:
+    raise ImproperlyConfigured("WEBHOOK_SECRET_GRACE_HOURS must be between 0 and 8760 (a year)")
 # Tests only: names resolved to these addresses instead of asking DNS ({"name": ["192.0.2.1"]}).
 WEBHOOK_HOST_OVERRIDES: dict[str, list[str]] = {}

@@ -1,8 +1,10 @@
 """Admin for webhook endpoints and their deliveries (Operators).
 
 The signing secret is shown once, on the page that follows creating an endpoint or rotating its
-secret, and never stored anywhere but encrypted. Every try of every delivery is visible; failed
-deliveries are resent one by one, a selection at a time, or all of an endpoint's at once.
+secret, and never stored anywhere but encrypted; after a rotation the page says until when the
+replaced secret keeps signing, and so does the endpoint's page (the time, never the secret). Every
+try of every delivery is visible; failed deliveries are resent one by one, a selection at a time,
+or all of an endpoint's at once.
 """
 
 from django import forms
@@ -13,6 +15,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -58,6 +61,7 @@ class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     search_fields = ("name", "url")
     readonly_fields = (
         "secret_hint",
+        "previous_secret_state",
         "failing_since",
         "last_success_at",
         "disabled_at",
@@ -73,11 +77,13 @@ class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
         main = (None, {"fields": ("name", "url", "event_types", "is_active")})
         if obj is None:
             return (main,)
+        previous = ("previous_secret_state",) if obj.previous_secret_valid_until() else ()
         health = (
             _("Deliveries"),
             {
                 "fields": (
                     "secret_hint",
+                    *previous,
                     "deliveries_link",
                     "last_success_at",
                     "failing_since",
@@ -153,6 +159,15 @@ class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
     def secret_hint(self, obj):
         return _("Shown only once, when created or rotated. Use “Rotate secret” above for a new one.")
 
+    @display(description=_("previous secret"))
+    def previous_secret_state(self, obj):
+        until = obj.previous_secret_valid_until()
+        if until is None:
+            return _("none: only the current secret signs deliveries")
+        return _("valid until %(when)s: every delivery is signed with it too, beside the current secret") % {
+            "when": local_time(until)
+        }
+
     @display(description=_("deliveries"))
     def deliveries_link(self, obj):
         url = reverse("admin:webhooks_delivery_changelist") + f"?endpoint__id__exact={obj.pk}"
@@ -185,13 +200,11 @@ class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
                 request,
                 endpoint,
                 _("Rotate the signing secret of %(name)s?") % {"name": endpoint.name},
-                _(
-                    "A new secret signs every delivery from now on; the receiver must be given it before it "
-                    "can verify them again. The new secret is shown once, on the next page."
-                ),
+                rotation_text(),
                 _("Rotate secret"),
             )
         secret = services.rotate_secret(endpoint, actor=request.user)
+        tell_previous_secret(self, request, endpoint)
         return self._secret_page(request, endpoint, secret, created=False)
 
     @action(description=_("Resend failed deliveries"), url_path="resend-failed", permissions=["resend"], icon="send")
@@ -219,6 +232,51 @@ class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
         count = services.resend_failed(endpoint, actor=request.user)
         tell_resent(self, request, **({"sent": count} if endpoint.is_active else {"waiting": count}))
         return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk]))
+
+
+def local_time(moment) -> str:
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def rotation_text() -> str:
+    """What rotating does, said before it is done: how long the current secret keeps working."""
+    hours = services.secret_grace().total_seconds() / 3600
+    if not hours:
+        return _(
+            "A new secret signs every delivery from now on and the current one stops working at once: the "
+            "receiver refuses deliveries until it is given the new one. The new secret is shown once, on the next "
+            "page."
+        )
+    return ngettext(
+        "A new secret signs every delivery from now on. The current one keeps signing them too for "
+        "%(hours)s hour, so the receiver verifies them meanwhile: give it the new secret within that time. "
+        "The new secret is shown once, on the next page.",
+        "A new secret signs every delivery from now on. The current one keeps signing them too for "
+        "%(hours)s hours, so the receiver verifies them meanwhile: give it the new secret within that time. "
+        "The new secret is shown once, on the next page.",
+        1 if hours == 1 else 2,  # 0.5 hours, 1 hour, 24 hours
+    ) % {"hours": f"{hours:g}"}
+
+
+def tell_previous_secret(model_admin, request, endpoint) -> None:
+    """After a rotation: until when the replaced secret keeps working (in local time), or that it does not."""
+    until = endpoint.previous_secret_valid_until()
+    if until is None:
+        model_admin.message_user(
+            request,
+            _("The previous secret no longer works: give the receiving system the new one now."),
+            messages.WARNING,
+        )
+        return
+    model_admin.message_user(
+        request,
+        _(
+            "The previous secret keeps working until %(when)s: until then every delivery is signed with both. "
+            "Give the receiving system the new secret before that time."
+        )
+        % {"when": local_time(until)},
+        messages.WARNING,
+    )
 
 
 def confirm_page(model_admin, request, obj, title, text, button):

@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,7 +30,7 @@ from . import payloads
 from .addresses import AddressRefused, PinnedAddressAdapter
 from .models import Delivery, DeliveryAttempt, Endpoint, Event
 from .rows import update_from_values
-from .signing import signature
+from .signing import signature_header
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +112,15 @@ def _session() -> requests.Session:
     return session
 
 
-def headers_for(event: Event, secret: str, timestamp: int) -> dict[str, str]:
+def headers_for(event: Event, signing_secrets: Sequence[str], timestamp: int) -> dict[str, str]:
+    """The Standard Webhooks headers; ``signing_secrets`` as ``Endpoint.signing_secrets`` gives them
+    (during a rotation's grace period the new secret's signature, then the old one's)."""
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "webhook-id": event.webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(secret, event.webhook_id, timestamp, event.body),
+        "webhook-signature": signature_header(signing_secrets, event.webhook_id, timestamp, event.body),
     }
 
 
@@ -155,10 +158,11 @@ def post(delivery: Delivery, unreachable: Unreachable | None = None) -> TryResul
         return result
     started = time.monotonic()
     try:
+        signed_at = timezone.now()  # which secrets sign is decided now: an expired one never does
         response = _session().post(
             endpoint.url,
             data=event.body.encode("utf-8"),
-            headers=headers_for(event, endpoint.secret, int(time.time())),
+            headers=headers_for(event, endpoint.signing_secrets(signed_at), int(signed_at.timestamp())),
             timeout=(settings.WEBHOOK_CONNECT_TIMEOUT, settings.WEBHOOK_READ_TIMEOUT),
             allow_redirects=False,
             stream=True,
@@ -280,6 +284,7 @@ def load_claimed(ids: list[int]) -> list[Delivery]:
         Delivery.objects.filter(pk__in=ids).only("id", "event_id", "endpoint_id", "state", "tries", "next_attempt_at")
     )
     endpoints = Endpoint.objects.in_bulk({d.endpoint_id for d in deliveries})
+    forget_expired_previous_secrets(endpoints.values())
     events = Event.objects.defer("snapshot").in_bulk({d.event_id for d in deliveries})
     unbuilt = [event for event in events.values() if not event.body]
     snapshots = dict(Event.objects.filter(pk__in=[e.pk for e in unbuilt]).values_list("pk", "snapshot"))
@@ -289,6 +294,23 @@ def load_claimed(ids: list[int]) -> list[Delivery]:
     for d in deliveries:
         d.event, d.endpoint = events[d.event_id], endpoints[d.endpoint_id]
     return deliveries
+
+
+def forget_expired_previous_secrets(endpoints) -> None:
+    """Clear the stored previous secret of these endpoints where its grace period is over.
+
+    Signing never uses it after expiry anyway (``Endpoint.signing_secrets``); this only keeps an
+    unused secret from lying in the table. Conditional: a rotation committed meanwhile set a new
+    previous secret with a later expiry, which this leaves alone. No statement when none expired.
+    """
+    now = timezone.now()
+    expired = [
+        e.pk for e in endpoints if e.previous_secret_expires_at is not None and e.previous_secret_expires_at <= now
+    ]
+    if expired:
+        Endpoint.objects.filter(pk__in=expired, previous_secret_expires_at__lte=now).update(
+            previous_secret=None, previous_secret_expires_at=None
+        )
 
 
 def send_claimed(ids: list[int], pool: ThreadPoolExecutor | None = None) -> list[TryResult]:

@@ -31,10 +31,11 @@ class Endpoint(RuntimeStateMixin, models.Model):
     # bring back the failure clock a success had cleared (and a healthy endpoint gets switched off)
     # or wipe the one a failure had started.
     RUNTIME_STATE_FIELDS = ("failing_since", "last_success_at", "disabled_at", "disabled_reason")
-    # Written only by ``services.rotate_secret``: a stale instance saved after a rotation (an admin
-    # save in the same moment, code holding the endpoint) would sign with the secret just replaced,
-    # and the receiver, given the new one, would refuse every delivery.
-    ROTATED_SECRET_FIELDS = ("secret",)
+    # Written only by ``services.rotate_secret`` (and the expired previous secret cleared by delivery's
+    # conditional UPDATE): a stale instance saved after a rotation (an admin save in the same moment,
+    # code holding the endpoint) would make the replaced secret the current one again, or give an
+    # expired one back its grace period.
+    ROTATED_SECRET_FIELDS = ("secret", "previous_secret", "previous_secret_expires_at")
 
     name = models.CharField(_("name"), max_length=100, help_text=_("Which system this is, e.g. “CRM production”."))
     url = models.URLField(
@@ -44,6 +45,15 @@ class Endpoint(RuntimeStateMixin, models.Model):
     )
     event_types = models.JSONField(_("events"), default=all_event_types)
     secret = EncryptedTextField(_("signing secret"), editable=False)
+    # The secret the last rotation replaced: it signs every delivery beside the current one until
+    # ``previous_secret_expires_at`` (WEBHOOK_SECRET_GRACE_HOURS), so the receiver can be given the new
+    # one without refusing anything meanwhile. Never used after that moment, whether cleared yet or not.
+    # Null when there is none: a nullable column is added in place, where a NOT NULL one would make
+    # SQLite rebuild the table under the webhook triggers that read it.
+    previous_secret = EncryptedTextField(_("previous signing secret"), null=True, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret valid until"), null=True, blank=True, editable=False
+    )
     is_active = models.BooleanField(_("active"), default=True)
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True, editable=False)
@@ -67,6 +77,20 @@ class Endpoint(RuntimeStateMixin, models.Model):
 
     def wants(self, event_type: str) -> bool:
         return event_type in (self.event_types or [])
+
+    def signing_secrets(self, at=None) -> list[str]:
+        """The secrets that sign a delivery made at ``at`` (now): the current one first, then the one
+        it replaced while that is still valid. Decided at signing time, so no beat has to expire it."""
+        if self.previous_secret_valid_until(at) is None:
+            return [self.secret]
+        return [self.secret, self.previous_secret]
+
+    def previous_secret_valid_until(self, at=None):
+        """When the replaced secret stops signing, or None if none signs any more at ``at`` (now)."""
+        expires = self.previous_secret_expires_at
+        if not self.previous_secret or expires is None or expires <= (at or timezone.now()):
+            return None
+        return expires
 
     def new_secret(self) -> str:
         """Give the endpoint a new signing secret and return it, this once.

@@ -98,10 +98,30 @@ def delete_endpoint(endpoint: Endpoint, *, actor=None) -> None:
         endpoint.delete()
 
 
+def secret_grace() -> timedelta:
+    """How long a replaced signing secret keeps signing deliveries beside the new one."""
+    return timedelta(hours=settings.WEBHOOK_SECRET_GRACE_HOURS)
+
+
 def rotate_secret(endpoint: Endpoint, *, actor=None) -> str:
-    """A new secret, effective for the next try; returned this once. The one writer of the secret."""
-    secret = endpoint.new_secret()
+    """A new secret, signing from the next try on; returned this once. The one writer of the secret.
+
+    The secret it replaces keeps signing every delivery beside it for ``secret_grace()``, so the
+    receiver verifies them while it is being given the new one. The row is locked and the secret
+    replaced is the stored one, not the caller's copy: two rotations at once run one after the
+    other, and the first one's secret (which its caller was given) is the second one's previous
+    secret, valid for the grace period, instead of never working at all. ``endpoint`` is given the
+    new values.
+    """
+    grace = secret_grace()
     with transaction.atomic():
+        stored = Endpoint.objects.select_for_update().only("secret").get(pk=endpoint.pk)
+        if grace > timedelta(0):
+            endpoint.previous_secret = stored.secret
+            endpoint.previous_secret_expires_at = timezone.now() + grace
+        else:
+            endpoint.previous_secret, endpoint.previous_secret_expires_at = None, None
+        secret = endpoint.new_secret()
         endpoint.save(update_fields=[*Endpoint.ROTATED_SECRET_FIELDS, "updated_at"])
         audit.record(actor, endpoint, gettext_lazy("Webhook signing secret rotated"))
     return secret

@@ -323,7 +323,7 @@ def test_the_docs_tell_a_developer_how_to_receive_and_verify_webhooks(schema):
     from webhooks.models import Event
 
     text = schema["info"]["description"]
-    signed = headers_for(Event(uid=uuid.uuid4(), body="{}"), "whsec_" + "A" * 44, 1)
+    signed = headers_for(Event(uid=uuid.uuid4(), body="{}"), ["whsec_" + "A" * 44], 1)
     assert {name for name in signed if name.startswith("webhook-")} <= {n for n in signed if f"`{n}`" in text}
     assert all(f"`{event_type}`" in text for event_type in EVENT_TYPES)
     assert "standardwebhooks" in text and "Standard Webhooks" in text and "whsec_" in text

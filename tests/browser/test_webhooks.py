@@ -83,3 +83,32 @@ def test_operator_adds_an_endpoint_sees_the_secret_once_and_resends_failed_deliv
     assert delivery.deliver_due() == 2
     assert set(Delivery.objects.values_list("state", flat=True)) == {"delivered"}
     assert sum(r.verified for r in hook.received) == 6 and all(r.verified for r in hook.received)
+
+
+def test_operator_rotates_the_secret_and_the_old_one_keeps_working_until_the_time_shown(web, make_user, hook):
+    """In Chinese: the confirm page says for how long, the secret page until when, the endpoint page too;
+    a receiver still holding the old secret verifies the next delivery."""
+    from webhooks import services
+
+    endpoint, old = services.create_endpoint(name="CRM", url=hook.url, event_types=["call.answered"])
+    hook.secret, hook.statuses = old, []
+    make_user("olivia", "Operators")
+    tab = web("olivia", language="zh-hans")
+    page = tab.page
+    tab.go(f"/admin/webhooks/endpoint/{endpoint.pk}/change/")
+    page.click("text=轮换密钥")
+    page.wait_for_load_state("networkidle")
+    assert "24 小时" in page.content()
+    page.click("button[name=confirm]")
+    page.wait_for_selector("#webhook-secret")
+    tab.shot("webhooks-secret-rotated")
+    new = page.inner_text("#webhook-secret").strip()
+    saved = Endpoint.objects.get()
+    assert new == saved.secret != old and saved.previous_secret == old
+    assert "原密钥在" in page.content() and "之前仍然有效" in page.content()
+    tab.go(f"/admin/webhooks/endpoint/{endpoint.pk}/change/", shot="webhooks-previous-secret-valid-until")
+    assert "有效期至" in page.content() and old not in page.content() and new not in page.content()
+
+    answered_calls(1)
+    assert delivery.deliver_due() == 1
+    assert hook.received[0].verified, hook.received[0].error  # with the old secret, by the library

@@ -1,7 +1,9 @@
 """The operator's resend buttons say what will really happen: at once, or only once the endpoint is on."""
 
+from datetime import timedelta
+
 import pytest
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 
 from tests.webhooks.test_delivery import answered_call, make_due
 from webhooks import delivery
@@ -84,3 +86,55 @@ def test_the_resend_messages_are_translated(ops, failed):
         f"/admin/webhooks/endpoint/{failed.pk}/resend-failed/", HTTP_ACCEPT_LANGUAGE="zh-hans", follow=True
     )
     assert "已停用" in said(response)[0]
+
+
+def local(moment) -> str:
+    with translation.override("en"):
+        return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def test_rotating_in_the_admin_says_until_when_the_old_secret_keeps_working(ops, receiver, endpoint_for):
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    url = f"/admin/webhooks/endpoint/{endpoint.pk}/rotate-secret/"
+    asked = ops.get(url).content.decode()
+    assert "The current one keeps signing them too for 24 hours" in asked
+    page = ops.get(f"/admin/webhooks/endpoint/{endpoint.pk}/change/").content.decode()
+    assert "valid until" not in page  # no previous secret yet
+    response = ops.post(url)
+    new = response.context["secret"]
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.secret == new and saved.previous_secret == hook.secret
+    when = local(saved.previous_secret_expires_at)
+    assert said(response) == [
+        f"The previous secret keeps working until {when}: until then every delivery is signed with both. "
+        "Give the receiving system the new secret before that time."
+    ]
+    page = ops.get(f"/admin/webhooks/endpoint/{endpoint.pk}/change/").content.decode()
+    assert f"valid until {when}" in page
+    assert new not in page and hook.secret not in page  # the time, never a secret
+    Endpoint.objects.filter(pk=endpoint.pk).update(previous_secret_expires_at=timezone.now() - timedelta(seconds=1))
+    assert "valid until" not in ops.get(f"/admin/webhooks/endpoint/{endpoint.pk}/change/").content.decode()
+
+
+def test_the_rotation_texts_are_translated(ops, receiver, endpoint_for):
+    endpoint = endpoint_for(receiver())
+    url = f"/admin/webhooks/endpoint/{endpoint.pk}/rotate-secret/"
+    asked = ops.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "24 小时" in asked
+    response = ops.post(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    with translation.override("zh-hans"):
+        when = formats.date_format(timezone.localtime(saved.previous_secret_expires_at), "DATETIME_FORMAT")
+    (message,) = said(response)
+    assert when in message and "原密钥" in message
+    page = ops.get(f"/admin/webhooks/endpoint/{endpoint.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f"有效期至 {when}" in page
+
+
+def test_without_a_grace_period_the_admin_says_the_old_secret_stops_at_once(ops, receiver, endpoint_for, settings):
+    settings.WEBHOOK_SECRET_GRACE_HOURS = 0
+    endpoint = endpoint_for(receiver())
+    url = f"/admin/webhooks/endpoint/{endpoint.pk}/rotate-secret/"
+    assert "the current one stops working at once" in ops.get(url).content.decode()
+    assert said(ops.post(url)) == ["The previous secret no longer works: give the receiving system the new one now."]

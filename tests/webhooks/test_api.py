@@ -1,12 +1,19 @@
 """``/api/webhooks/`` with an API key: the secret is in the create and rotate answers only."""
 
+import threading
+import time
+from datetime import datetime, timedelta
+
 import pytest
+from django.db import connection, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
 from apikeys.scopes import MANAGE_CAMPAIGNS, MANAGE_WEBHOOKS, READ_STATISTICS, SEND_CALLS
 from tests.api.helpers import client_for, field_errors
+from tests.webhooks.test_delivery import answered_call, verifies
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db
@@ -87,11 +94,99 @@ def test_the_secret_is_stored_encrypted(operator, receiver):
     assert stored.startswith("v1:") and data["secret"] not in stored
 
 
-def test_rotate_answers_a_new_secret(operator, receiver):
+def test_rotate_answers_a_new_secret_and_until_when_the_old_one_works(operator, receiver):
     data = create(operator, receiver()).json()
+    assert data["previous_secret_expires_at"] is None
     rotated = operator.post(f"/api/webhooks/{data['id']}/rotate-secret/").json()
     assert rotated["secret"].startswith("whsec_") and rotated["secret"] != data["secret"]
-    assert Endpoint.objects.get(pk=data["id"]).secret == rotated["secret"]
+    endpoint = Endpoint.objects.get(pk=data["id"])
+    assert endpoint.secret == rotated["secret"] and endpoint.previous_secret == data["secret"]
+    until = rotated["previous_secret_expires_at"]
+    assert until.endswith("+08:00") and datetime.fromisoformat(until) == endpoint.previous_secret_expires_at
+    assert datetime.fromisoformat(until) - timezone.now() > timedelta(hours=23)  # WEBHOOK_SECRET_GRACE_HOURS
+    shown = timezone.localtime(endpoint.previous_secret_expires_at).isoformat(timespec="seconds")
+    assert rotated["previous_secret_note"].startswith(f"The previous secret keeps working until {shown}")
+    in_chinese = operator.post(f"/api/webhooks/{data['id']}/rotate-secret/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert "原密钥" in in_chinese["previous_secret_note"] and "+08:00" in in_chinese["previous_secret_note"]
+
+
+def test_the_endpoint_shows_until_when_the_previous_secret_works_never_the_secret(operator, receiver):
+    data = create(operator, receiver()).json()
+    rotated = operator.post(f"/api/webhooks/{data['id']}/rotate-secret/").json()
+    shown = operator.get(f"/api/webhooks/{data['id']}/").json()
+    listed = operator.get("/api/webhooks/").json()["results"][0]
+    assert shown["previous_secret_expires_at"] == listed["previous_secret_expires_at"]
+    assert shown["previous_secret_expires_at"] == rotated["previous_secret_expires_at"]
+    assert not {"secret", "previous_secret", "previous_secret_note"} & (set(shown) | set(listed))
+    assert data["secret"] not in str(shown) + str(listed) and rotated["secret"] not in str(shown) + str(listed)
+    Endpoint.objects.filter(pk=data["id"]).update(previous_secret_expires_at=timezone.now() - timedelta(seconds=1))
+    assert operator.get(f"/api/webhooks/{data['id']}/").json()["previous_secret_expires_at"] is None  # expired
+    sent_back = operator.put(
+        f"/api/webhooks/{data['id']}/",
+        {**shown, "previous_secret_expires_at": "2099-01-01T00:00:00+08:00"},
+        format="json",
+    )
+    assert sent_back.status_code == 200  # read-only: tolerated, not written
+    assert Endpoint.objects.get(pk=data["id"]).previous_secret_valid_until() is None
+
+
+def test_without_a_grace_period_the_rotate_answer_says_the_old_secret_stopped(operator, receiver, settings):
+    settings.WEBHOOK_SECRET_GRACE_HOURS = 0
+    data = create(operator, receiver()).json()
+    rotated = operator.post(f"/api/webhooks/{data['id']}/rotate-secret/").json()
+    assert rotated["previous_secret_expires_at"] is None
+    assert rotated["previous_secret_note"].startswith("The previous secret no longer works")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_rotations_at_once_both_succeed_and_both_secrets_verify(receiver):
+    """Two systems rotate at the same moment: they take turns on the row, so the first one's secret is the
+    second one's previous secret and keeps working for the grace period, instead of never working at all."""
+    from webhooks import delivery
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL row locks make the second rotation wait for the first")
+    hook = receiver()
+    data = create(key_client(MANAGE_WEBHOOKS), hook).json()
+    url = f"/api/webhooks/{data['id']}/rotate-secret/"
+    clients = [key_client(MANAGE_WEBHOOKS) for _ in range(2)]
+    answers = []
+
+    def rotate(client):
+        try:
+            answers.append(client.post(url))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rotate, args=(client,)) for client in clients]
+    with transaction.atomic():
+        Endpoint.objects.select_for_update().get(pk=data["id"])  # hold the row until both are waiting for it
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while waiting_for_a_lock() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [a.status_code for a in answers] == [200, 200], [a.content for a in answers]
+    secrets = [a.json()["secret"] for a in answers]
+    assert len(set(secrets)) == 2 and data["secret"] not in secrets
+    endpoint = Endpoint.objects.get(pk=data["id"])
+    assert {endpoint.previous_secret, endpoint.secret} == set(secrets)
+    answered_call()
+    assert delivery.deliver_due() == 1
+    (got,) = hook.received
+    for secret in secrets:
+        assert verifies(secret, got)
+    assert not verifies(data["secret"], got)
+
+
+def waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
 
 
 def test_update_and_delete(operator, receiver):

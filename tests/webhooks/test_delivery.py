@@ -2,18 +2,19 @@
 at least once, retried with growing backoff, every try kept, failing endpoints switched off."""
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from campaigns.models import CallRecord
 from tests.factories import make_campaign
 from voiceops import crypto
-from webhooks import delivery, services
+from webhooks import delivery, services, signing
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint
 
 pytestmark = pytest.mark.django_db
@@ -56,27 +57,126 @@ def test_a_delivery_is_signed_so_the_standardwebhooks_library_verifies_it(receiv
 
 
 def test_a_wrong_secret_fails_the_librarys_check(receiver, endpoint_for):
-    """The receiver's check can fail: a secret other than the endpoint's is refused."""
+    """The receiver's check can fail: a secret that was never the endpoint's is refused."""
     hook = receiver()
-    endpoint = endpoint_for(hook)
-    services.rotate_secret(endpoint)  # the receiver still holds the old secret
+    endpoint_for(hook)
+    hook.secret = signing.new_secret()
     answered_call()
     delivery.deliver_due()
     assert not hook.received[0].verified and "signature" in hook.received[0].error.lower()
 
 
+def verifies(secret: str, received) -> bool:
+    """Does the ``standardwebhooks`` library, given this secret, accept the delivery as received?"""
+    try:
+        Webhook(secret).verify(received.body, received.headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def expire_previous_secret(endpoint) -> None:
+    """The grace period is over: the clock moved in the database, not mocked."""
+    Endpoint.objects.filter(pk=endpoint.pk).update(previous_secret_expires_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_after_a_rotation_the_old_secret_verifies_until_its_grace_period_ends(receiver, endpoint_for):
+    hook = receiver()  # the receiver is not updated yet: it holds the old secret
+    endpoint = endpoint_for(hook)
+    old = hook.secret
+    new = services.rotate_secret(endpoint)
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.secret == new and saved.previous_secret == old
+    grace_ends = saved.previous_secret_expires_at - timezone.now()
+    assert timedelta(hours=23, minutes=59) < grace_ends <= timedelta(hours=24)  # WEBHOOK_SECRET_GRACE_HOURS
+
+    answered_call()
+    assert delivery.deliver_due() == 1
+    (during,) = hook.received
+    assert during.verified, during.error  # the old secret, by the library
+    assert verifies(new, during) and not verifies(signing.new_secret(), during)
+    stamp = datetime.fromtimestamp(int(during.headers["webhook-timestamp"]), UTC)
+    body, message_id = during.body.decode(), during.headers["webhook-id"]
+    assert during.headers["webhook-signature"].split(" ") == [  # the new secret's signature first
+        Webhook(new).sign(message_id, stamp, body),
+        Webhook(old).sign(message_id, stamp, body),
+    ]
+
+    expire_previous_secret(endpoint)
+    answered_call()
+    assert delivery.deliver_due() == 1
+    after = hook.received[1]
+    assert not after.verified and "signature" in after.error.lower()  # the old secret no longer works
+    assert verifies(new, after) and len(after.headers["webhook-signature"].split(" ")) == 1
+    cleared = Endpoint.objects.get(pk=endpoint.pk)  # and is no longer kept
+    assert (cleared.previous_secret, cleared.previous_secret_expires_at, cleared.secret) == (None, None, new)
+
+
+def test_an_expired_previous_secret_never_signs_even_while_still_stored(receiver, endpoint_for):
+    """Which secrets sign is decided when signing: one whose expiry has passed is not used, cleared or not."""
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    old = hook.secret
+    new = services.rotate_secret(endpoint)
+    expire_previous_secret(endpoint)
+    answered_call()
+    pending = Delivery.objects.select_related("event", "endpoint").get()
+    assert pending.endpoint.previous_secret == old  # still stored: nothing has cleared it
+    delivery.ensure_bodies([pending.event])
+    assert delivery.post(pending).ok
+    (got,) = hook.received
+    assert not got.verified and verifies(new, got)
+
+
+def test_without_a_grace_period_the_old_secret_stops_at_once(receiver, endpoint_for, settings):
+    settings.WEBHOOK_SECRET_GRACE_HOURS = 0
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    new = services.rotate_secret(endpoint)
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert (saved.previous_secret, saved.previous_secret_expires_at) == (None, None)
+    answered_call()
+    delivery.deliver_due()
+    (got,) = hook.received
+    assert not got.verified and verifies(new, got)
+
+
+def test_two_rotations_in_a_row_leave_the_last_two_secrets_verifying(receiver, endpoint_for):
+    """Each from a copy of the endpoint read before both (two operators, two API calls): none is lost."""
+    hook = receiver()
+    endpoint = endpoint_for(hook)
+    original = hook.secret
+    first_copy, second_copy = Endpoint.objects.get(pk=endpoint.pk), Endpoint.objects.get(pk=endpoint.pk)
+    first = services.rotate_secret(first_copy)
+    second = services.rotate_secret(second_copy)
+    answered_call()
+    assert delivery.deliver_due() == 1
+    (got,) = hook.received
+    assert verifies(first, got) and verifies(second, got)  # the caller given the first one is not left out
+    assert not verifies(original, got)  # two rotations ago
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert (saved.secret, saved.previous_secret) == (second, first)
+
+
 def test_rotating_the_encryption_key_keeps_endpoints_signing_with_their_secret(receiver, endpoint_for, settings):
-    """``rotate_secrets`` re-encrypts signing secrets too: with the old key gone, deliveries still sign."""
+    """``rotate_secrets`` re-encrypts signing secrets too, the previous one as well: with the old key gone,
+    deliveries still sign with both."""
     hook = receiver()
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
-    endpoint = endpoint_for(hook)  # its secret is encrypted with the old key
+    endpoint = endpoint_for(hook)  # its secrets are encrypted with the old key
+    previous = hook.secret
+    hook.secret = services.rotate_secret(endpoint)
     settings.FIELD_ENCRYPTION_KEYS = [crypto.generate_key(), old_key]
-    call_command("rotate_secrets", stdout=StringIO())
+    out = StringIO()
+    call_command("rotate_secrets", stdout=out)
+    assert "Re-encrypted 2 of 2" in out.getvalue()
     settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # the old key is gone
-    assert Endpoint.objects.get(pk=endpoint.pk).secret == hook.secret
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert (saved.secret, saved.previous_secret) == (hook.secret, previous)
     answered_call()
     assert delivery.deliver_due() == 1
     assert hook.received[0].verified, hook.received[0].error
+    assert verifies(previous, hook.received[0])
 
 
 def test_failures_are_retried_with_growing_gaps_and_the_event_id_stays_the_same(receiver, endpoint_for):

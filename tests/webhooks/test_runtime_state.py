@@ -117,6 +117,54 @@ def test_a_stale_endpoint_saved_after_a_rotation_keeps_the_new_secret(receiver, 
     assert saved.name == "renamed" and saved.secret == secret
 
 
+def test_a_stale_endpoint_saved_after_a_second_rotation_keeps_its_previous_secret(receiver, endpoint_for):
+    """Read between two rotations, saved after both: the first rotation's secret (some receiver holds it)
+    stays the previous one, with its own grace period, instead of the secret before it coming back."""
+    endpoint = endpoint_for(receiver())
+    original = Endpoint.objects.get(pk=endpoint.pk).secret
+    first = services.rotate_secret(endpoint)
+    Endpoint.objects.filter(pk=endpoint.pk).update(previous_secret_expires_at=timezone.now() + timedelta(hours=1))
+    stale = Endpoint.objects.get(pk=endpoint.pk)  # previous secret: the original one, for an hour more
+    assert stale.previous_secret == original
+    second = services.rotate_secret(Endpoint.objects.get(pk=endpoint.pk))
+    rotated = Endpoint.objects.get(pk=endpoint.pk)
+    stale.name = "renamed"
+    stale.save()
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert saved.name == "renamed"
+    assert (saved.secret, saved.previous_secret) == (second, first)
+    assert saved.previous_secret_expires_at == rotated.previous_secret_expires_at
+    assert saved.previous_secret_expires_at > stale.previous_secret_expires_at + timedelta(hours=20)
+
+
+def test_a_rotation_changes_the_secrets_and_nothing_else(receiver, endpoint_for, admin_user):
+    endpoint = endpoint_for(receiver(), name="ERP", event_types=["call.failed", "balance.low"])
+    a_day_ago = timezone.now() - timedelta(days=1)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        is_active=False,
+        failing_since=a_day_ago,
+        last_success_at=a_day_ago - timedelta(hours=1),
+        disabled_at=a_day_ago,
+        disabled_reason="switched off",
+        created_by=admin_user,
+    )
+    rotated_fields = {*Endpoint.ROTATED_SECRET_FIELDS, "updated_at"}
+
+    def the_rest():
+        row = Endpoint.objects.filter(pk=endpoint.pk).values().get()
+        return {name: value for name, value in row.items() if name not in rotated_fields}
+
+    before = the_rest()
+    old_secret = Endpoint.objects.get(pk=endpoint.pk).secret
+    stale = Endpoint.objects.get(pk=endpoint.pk)
+    stale.name = "changed in memory, never saved"  # what the caller holds is not written
+    new_secret = services.rotate_secret(stale, actor=admin_user)
+    assert the_rest() == before
+    saved = Endpoint.objects.get(pk=endpoint.pk)
+    assert (saved.secret, saved.previous_secret) == (new_secret, old_secret) and saved.previous_secret_expires_at
+    assert {"secret", "previous_secret", "previous_secret_expires_at"} <= set(Endpoint.ROTATED_SECRET_FIELDS)
+
+
 def test_an_admin_rename_racing_the_switch_off_leaves_the_endpoint_off(
     receiver, endpoint_for, admin_client, monkeypatch
 ):

@@ -13,7 +13,7 @@ from idempotency.services import idempotent
 
 from .. import services
 from ..models import Endpoint
-from .serializers import EndpointSerializer, EndpointWithSecretSerializer, ResentSerializer
+from .serializers import EndpointSerializer, EndpointWithSecretSerializer, ResentSerializer, RotatedSecretSerializer
 
 
 class EndpointFilter(StrictFilterSet):
@@ -62,9 +62,9 @@ class EndpointViewSet(viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        endpoint, secret = services.create_endpoint(**body.validated_data, actor=request.user, key=api_key_of(request))
-        data = EndpointWithSecretSerializer({**EndpointSerializer(endpoint).data, "secret": secret}).data
-        return Response(data, status=status.HTTP_201_CREATED)
+        endpoint, _secret = services.create_endpoint(**body.validated_data, actor=request.user, key=api_key_of(request))
+        # ``endpoint.secret`` is the one just made: these answers are the only ones that show it.
+        return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
         services.update_endpoint(serializer.instance, actor=actor_of(self.request), **serializer.validated_data)
@@ -74,15 +74,19 @@ class EndpointViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="Rotate the signing secret",
-        description="A new secret signs every try from now on; the answer is the only time it is shown.",
+        description="A new secret signs every try from now on; the answer is the only time it is shown. The "
+        "secret it replaces keeps signing every delivery beside it (`webhook-signature` then carries both "
+        "signatures, the new one first) until `previous_secret_expires_at` (`WEBHOOK_SECRET_GRACE_HOURS`, 24 "
+        "hours by default): give the receiving system the new secret before then. Two rotations in a row leave "
+        "the last two secrets working.",
         request=None,
-        responses={200: EndpointWithSecretSerializer},
+        responses={200: RotatedSecretSerializer},
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         endpoint = self.get_object()
-        secret = services.rotate_secret(endpoint, actor=actor_of(request))
-        return Response(EndpointWithSecretSerializer({**EndpointSerializer(endpoint).data, "secret": secret}).data)
+        services.rotate_secret(endpoint, actor=actor_of(request))  # gives ``endpoint`` the new secret
+        return Response(RotatedSecretSerializer(endpoint).data)
 
     @extend_schema(
         summary="Resend the failed deliveries",
