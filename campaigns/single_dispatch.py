@@ -32,7 +32,7 @@ from vendors.models import VendorAccount
 from . import frequency
 from .database.claim import claim_due_single_calls
 from .dispatch import UNAVAILABLE_BACKOFF, DispatchSummary, send_and_record
-from .models import CallRecord, SingleCall
+from .models import CallRecord
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +224,6 @@ def _put_back(calls: list[CallRecord], not_before, message: str, summary: Dispat
 
 
 def _outbound(calls: list[CallRecord]) -> list[OutboundCall]:
-    return [_single_outbound(c.single_call, c) for c in calls]
-
-
-def _single_outbound(single: SingleCall, call: CallRecord) -> OutboundCall:
-    return OutboundCall(call.custom_id, call.mobile, single.outbound_text(), list(single.variables))
+    return [
+        OutboundCall(c.custom_id, c.mobile, c.single_call.outbound_text(), list(c.single_call.variables)) for c in calls
+    ]

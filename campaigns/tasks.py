@@ -77,17 +77,18 @@ def import_recipients_file(import_id: int) -> None:
 def send_due_single_calls() -> int:
     """Send the due single calls now (no acks_late, no retry: a redelivery finds them claimed)."""
     linger = 0.0 if send_due_single_calls.request.is_eager else single_dispatch.LINGER_SECONDS
-    summary = single_dispatch.drain(linger_seconds=linger)
-    if summary.more_due:  # its time is up: a fresh task goes on, so no worker is held for long
-        send_due_single_calls.delay()
-    return summary.submitted
+    return _drain(linger)
 
 
 @shared_task(name="campaigns.dispatch.send_single_call", ignore_result=True)
 def send_single_call(call_id: int) -> int:
     """The per-call task of earlier releases, for messages still in the broker: a drain that does
     not linger, so a backlog of them passes at once."""
-    summary = single_dispatch.drain()
-    if summary.more_due:
+    return _drain(linger=0.0)
+
+
+def _drain(linger: float) -> int:
+    summary = single_dispatch.drain(linger_seconds=linger)
+    if summary.more_due:  # its time is up: a fresh task goes on, so no worker is held for long
         send_due_single_calls.delay()
     return summary.submitted
