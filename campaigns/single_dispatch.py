@@ -2,9 +2,10 @@
 
 Accepting a call wakes a drain when its transaction commits (``should_wake``): a task is published
 only if no drain is already pending (a flag in the shared cache), so a burst of calls costs one task
-and one claim per batch instead of one of each per call. A drain clears the flag before its first
-claim, so a call committed after that publishes a new drain, and one committed before it is seen by
-this drain's claims. The beat's tick is the safety net for a lost wake.
+and one claim per batch instead of one of each per call. The drain holds the flag while it runs and
+claims once more after letting go of it, so a call committed while the flag was held is seen by one of
+its claims, and one committed after publishes a new drain. The beat's tick is the safety net for a
+lost wake.
 
 Each batch is claimed queued → submitting by one statement (``database.claim``; ``SKIP LOCKED``:
 concurrent drains never take the same row), then checked per account (active, circuit, rate limit; whatever cannot go
@@ -15,7 +16,9 @@ a batch), then sent and recorded by ``dispatch.send_and_record``, as campaign ca
 from __future__ import annotations
 
 import logging
+import math
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +46,7 @@ POLL_SECONDS = 0.02  # how often a lingering drain looks
 MAX_TOKEN_WAIT = 2.0  # seconds a batch waits for its account's rate limit before calls go back
 WAKE_KEY = "campaigns.single_calls.drain_pending"
 WAKE_SECONDS = 5  # a wake whose task was lost frees itself after this
+LEASE_SECONDS = 2  # a running drain renews the flag for this long (plus its linger) before each send
 # The web wakes a drain for each call it commits; the beat picks up those still queued after this.
 GRACE = timedelta(seconds=10)
 TICK_BATCH = 1000
@@ -79,44 +83,71 @@ def due_ids(now=None) -> list[int]:
 def drain(budget_seconds: float = DRAIN_SECONDS, linger_seconds: float = 0.0) -> DrainSummary:
     """Claim and send due single calls, a batch at a time, until none is due or the budget is spent.
 
-    With ``linger_seconds`` an idle drain keeps looking that long (every ``POLL_SECONDS``) before it
-    ends, holding the wake flag meanwhile: a steady stream of calls is then sent by one task, not a
-    task per call. The flag is let go during a send (a call arriving then wakes a drain of its own)
-    and before the drain ends, after which it claims once more: a caller that saw the flag held
-    committed before it was let go, so that last claim sees its call.
+    The drain holds the wake flag (marked with its own token) while it runs, so calls committed
+    meanwhile publish no drain of their own: it claims them itself, in bigger batches. Before each
+    send it renews the flag for ``LEASE_SECONDS`` (and the linger) only: a send held up by a slow
+    vendor lets a new drain start for the calls behind it. When a newer drain has taken the flag this
+    one ends, so a steady stream of calls is sent by one drain, not by every drain it ever woke.
+    With ``linger_seconds`` an idle drain keeps looking that long (every ``POLL_SECONDS``). It lets go
+    of the flag before it ends and then claims once more: a caller that saw the flag held committed
+    before it was let go, so that last claim sees its call.
     """
-    _let_go()  # the waker's flag: from now on a committed call publishes a drain of its own
+    token = uuid.uuid4().hex
+    lease = LEASE_SECONDS + math.ceil(linger_seconds)  # a send, and the idle looking after it
+    _hold(token, lease)  # the waker's flag (or, from the beat or a hand-over, a new one) is now this drain's
+    holding = True
     summary = DrainSummary()
     now = time.monotonic()
     deadline, idle_until = now + budget_seconds, now + linger_seconds
-    holding = False
     while True:
+        if holding and _taken_over(token):
+            return summary  # the newer drain claims whatever this one would have
         calls = claim_due(BATCH)
         if calls:
             if holding:
-                holding = _let_go()
+                _hold(token, lease)
             send_batch(calls, summary)
             idle_until = time.monotonic() + linger_seconds
         elif time.monotonic() >= idle_until:
             if not holding:
                 return summary
-            holding = _let_go()
+            holding = _let_go(token)
             continue  # one more claim after letting go
         else:
-            if not holding and not should_wake():
-                return summary  # another drain was woken meanwhile: it goes on
+            if not holding:
+                if not should_wake():
+                    return summary  # another drain was woken meanwhile: it goes on
+                _hold(token, lease)
             holding = True
             time.sleep(POLL_SECONDS)
         if time.monotonic() >= deadline:
             if holding:
-                _let_go()
+                _let_go(token)
             summary.more_due = True  # a fresh task goes on (it ends at once if nothing is due)
             return summary
 
 
-def _let_go() -> bool:
+def _hold(token: str, seconds: int) -> None:
     try:
-        cache.delete(WAKE_KEY)
+        cache.set(WAKE_KEY, token, seconds)
+    except Exception:  # no shared cache: every accepted call publishes a drain (should_wake), none is missed
+        logger.warning("single-call wake flag not set", exc_info=True)
+
+
+def _taken_over(token: str) -> bool:
+    """True if another drain has since marked the flag as its own (a web wake's plain 1 is not one)."""
+    try:
+        holder = cache.get(WAKE_KEY)
+    except Exception:
+        return False
+    return isinstance(holder, str) and holder != token
+
+
+def _let_go(token: str | None = None) -> bool:
+    """Clear the flag, unless ``token`` is given and another drain holds it now."""
+    try:
+        if token is None or not _taken_over(token):
+            cache.delete(WAKE_KEY)
     except Exception:
         logger.warning("single-call wake flag not cleared; new calls wait for the next drain", exc_info=True)
     return False

@@ -40,7 +40,7 @@ def route():
     return account
 
 
-def test_a_burst_of_calls_wakes_one_drain_until_it_starts(route, django_capture_on_commit_callbacks):
+def test_a_burst_of_calls_wakes_one_drain_until_it_ends(route, django_capture_on_commit_callbacks):
     client = integrator()
     with django_capture_on_commit_callbacks(execute=False) as wakes:
         ids = accept(client, 3)
@@ -49,7 +49,32 @@ def test_a_burst_of_calls_wakes_one_drain_until_it_starts(route, django_capture_
     summary = single_dispatch.drain()
     assert summary.submitted == 3 and not summary.more_due
     assert {a.state for a in attempts(ids)} == {"submitted"}
-    assert single_dispatch.should_wake() is True  # a call committed after the drain began wakes another
+    assert single_dispatch.should_wake() is True  # a call committed after the drain ended wakes another
+
+
+def test_a_call_accepted_while_a_drain_sends_is_sent_by_that_drain(
+    route, django_capture_on_commit_callbacks, monkeypatch
+):
+    client = integrator()
+    with django_capture_on_commit_callbacks(execute=False):
+        first = accept(client, 1)
+    single_dispatch.should_wake()  # as the web does before publishing the drain
+    seen, later = [], []
+    send_batch = single_dispatch.send_batch
+
+    def send_while_a_call_comes(calls, summary):
+        if not later:
+            seen.append(single_dispatch.should_wake())  # what the web asks on that call's commit
+            with django_capture_on_commit_callbacks(execute=False):
+                later.extend(accept(client, 1, start=1))
+        send_batch(calls, summary)
+
+    monkeypatch.setattr(single_dispatch, "send_batch", send_while_a_call_comes)
+    summary = single_dispatch.drain()
+    assert seen == [False]  # the drain held the flag during its send: the new call published nothing
+    assert summary.submitted == 2  # the same drain claimed it after the send
+    assert {a.state for a in attempts(first + later)} == {"submitted"}
+    assert cache.get(single_dispatch.WAKE_KEY) is None
 
 
 def test_a_drain_sends_every_due_call_once_by_account_and_product(django_capture_on_commit_callbacks):
@@ -209,6 +234,27 @@ def test_a_lingering_drain_holds_the_wake_and_sends_the_calls_that_come_meanwhil
     assert summaries[0].submitted == 3  # the lingering drain sent them all
     assert {a.state for a in attempts(ids)} == {"submitted"}
     assert cache.get(single_dispatch.WAKE_KEY) is None  # let go when it ended
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_lingering_drain_ends_when_a_newer_drain_takes_the_flag(route):
+    summaries = []
+
+    def linger():
+        try:
+            summaries.append(single_dispatch.drain(linger_seconds=30))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=linger)
+    thread.start()
+    assert wait_for(lambda: isinstance(cache.get(single_dispatch.WAKE_KEY), str), timeout=5, interval=0.01)
+    cache.set(single_dispatch.WAKE_KEY, "a-newer-drain", 30)  # as a drain started by the beat does
+    thread.join(timeout=5)
+    assert not thread.is_alive()  # it did not linger on beside the newer one
+    assert summaries[0].submitted == 0 and not summaries[0].more_due
+    assert cache.get(single_dispatch.WAKE_KEY) == "a-newer-drain"  # and left the newer drain's flag alone
 
 
 def test_a_per_call_task_of_an_earlier_release_drains_every_due_call(route, django_capture_on_commit_callbacks):
