@@ -6,7 +6,6 @@ Django permissions, API keys by the scopes each view names in ``required_scopes`
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -19,7 +18,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -29,7 +28,7 @@ from apikeys.scopes import MANAGE_CAMPAIGNS, READ_STATISTICS, SEND_CALLS
 from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
-from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body
+from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body, not_found_detail
 from voiceops.api.parsers import JSONParser
 
 from .. import selectors, services, single_calls, templates_service
@@ -375,7 +374,8 @@ class CampaignCallsView(generics.ListAPIView):
         return CallRecord.objects.filter(campaign_id=self.kwargs["id"])
 
     def list(self, request, *args, **kwargs):
-        get_object_or_404(Campaign.objects.only("pk"), pk=self.kwargs["id"])
+        if not Campaign.objects.filter(pk=self.kwargs["id"]).exists():
+            raise NotFound(not_found_detail(self, model=Campaign, lookup="id"))
         return super().list(request, *args, **kwargs)
 
 

@@ -105,3 +105,23 @@ def test_a_body_nested_too_deeply_is_a_json_400_not_a_crash(db, path):
     assert "nested too deeply" in error_text(response)
     chinese = client.post(path, "[" * 100_000, content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "嵌套层数过深" in error_text(chinese)
+
+
+@pytest.mark.parametrize(
+    ("path", "english", "chinese"),
+    [
+        ("/api/campaigns/999999/", "campaign", "活动"),
+        ("/api/campaigns/999999/calls/", "campaign", "活动"),
+        ("/api/calls/999999/", "single call", "单次呼叫"),
+        ("/api/imports/999999/", "recipient import", "导入"),
+        ("/api/vendor-accounts/999999/", "vendor account", "供应商账户"),
+        ("/api/templates/999999/", "voice template", "模板"),
+        ("/api/webhooks/999999/", "webhook endpoint", "Webhook"),
+    ],
+)
+def test_a_missing_object_is_named_with_its_id_in_the_callers_language(operator, path, english, chinese):
+    response = operator.get(path, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404 and errors(response)[0]["code"] == "not_found"
+    assert english in error_text(response).lower() and "999999" in error_text(response)
+    chinese_text = error_text(operator.get(path, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+    assert chinese in chinese_text and "999999" in chinese_text

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +55,8 @@ class ApiExceptionHandler(ExceptionHandler):
             return exceptions.ValidationError(serializers.as_serializer_error(exc))
         if isinstance(exc, RequestDataTooBig):
             return PayloadTooLarge()
+        if isinstance(exc, Http404):  # Django's "No Campaign matches the given query." is English and says no id
+            return exceptions.NotFound(not_found_detail(self.context.get("view")))
         if isinstance(exc, exceptions.NotAuthenticated) and exc.detail.code == "not_authenticated":
             exc.detail = exceptions.ErrorDetail(how_to_authenticate(self.context.get("request")), exc.detail.code)
         return super().convert_known_exceptions(exc)
@@ -63,6 +65,21 @@ class ApiExceptionHandler(ExceptionHandler):
         if not isinstance(exc, exceptions.APIException):
             return exceptions.APIException(gettext("Something went wrong on the server; the error has been logged."))
         return exc
+
+
+def not_found_detail(view, model=None, lookup: str | None = None) -> str:
+    """What a detail URL did not find, by the view's model and the id in the URL (a client that
+    stored a wrong id, or a key that may not see the object, learns which object was meant)."""
+    kwargs = getattr(view, "kwargs", None) or {}
+    lookup = lookup or getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
+    queryset = getattr(view, "queryset", None)
+    model = model or getattr(queryset, "model", None)
+    if model is not None and lookup in kwargs:
+        return gettext("There is no %(object)s with id %(id)s, or it is not one you may see.") % {
+            "object": model._meta.verbose_name,
+            "id": kwargs[lookup],
+        }
+    return gettext("Not found: the object does not exist, or it is not one you may see.")
 
 
 def how_to_authenticate(request) -> str:
