@@ -334,10 +334,11 @@ def retry_failed(campaign: Campaign, *, actor=None) -> int:
         id=Subquery(last),
         state__in=CallRecord.FAILED_STATES,
     )
-    count = sum(1 for call in failed.iterator() if queue_next_attempt(call, delay_minutes=0, force=True))
-    audit.record(actor, campaign, format_lazy(gettext_lazy("Retry failed calls ({count})"), count=count))
-    if count and campaign.state == Campaign.State.COMPLETED:  # reopened: it has calls to make again
-        _move(campaign, Campaign.State.RUNNING, completed_at=None)
+    with transaction.atomic():  # the new attempts, the reopening and the audit entry: all or none
+        count = sum(1 for call in failed.iterator() if queue_next_attempt(call, delay_minutes=0, force=True))
+        audit.record(actor, campaign, format_lazy(gettext_lazy("Retry failed calls ({count})"), count=count))
+        if count and campaign.state == Campaign.State.COMPLETED:  # reopened: it has calls to make again
+            _move(campaign, Campaign.State.RUNNING, completed_at=None)
     return count
 
 

@@ -181,3 +181,36 @@ def test_a_template_submitted_from_the_admin_is_logged_for_the_person(admin_clie
     assert list(trail) == [
         (admin_user.pk, f"Submitted to the vendor for review (template id {template.vendor_template_id})")
     ]
+
+
+def test_a_retry_that_fails_halfway_leaves_neither_new_attempts_nor_an_entry(monkeypatch):
+    from campaigns import services
+    from campaigns.models import CallRecord
+
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS, name="crm")
+    campaign = make_campaign(recipients=2)
+    for recipient in campaign.recipients.all():  # each called once, and failed
+        CallRecord.objects.create(
+            campaign=campaign,
+            recipient=recipient,
+            attempt=1,
+            mobile=recipient.mobile,
+            custom_id=f"R{recipient.pk}A1",
+            state="failed",
+            outcome="no_answer",
+        )
+    Campaign.objects.filter(pk=campaign.pk).update(state="completed")
+
+    def reopening_fails(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "_move", reopening_fails)
+    client.raise_request_exception = False
+    response = client.post(f"/api/campaigns/{campaign.pk}/retry-failed/", format="json")
+    assert response.status_code == 500
+    assert CallRecord.objects.filter(campaign=campaign).count() == 2  # no second attempt left behind
+    assert key_trail(campaign) == []  # and no entry claiming a retry that did not happen
+    monkeypatch.undo()
+    assert client.post(f"/api/campaigns/{campaign.pk}/retry-failed/", format="json").status_code == 200
+    assert key_trail(campaign) == [("crm", "Retry failed calls (2)")]
+    assert CallRecord.objects.filter(campaign=campaign).count() == 4
