@@ -1,5 +1,7 @@
-"""The field that says which API key made a row: one definition for every model that records it."""
+"""The fields that say who made a row (a person, or the API key of a system): one definition each
+for every model that records it."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -19,4 +21,18 @@ def created_by_key_field(**options) -> models.ForeignKey:
         related_name="+",
         verbose_name=_("created by API key"),
         **options,
+    )
+
+
+def created_by_field() -> models.ForeignKey:
+    """The person who made the row (in the admin, or over the API with a session); kept empty when
+    that user is deleted, the audit log still names them."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
     )

@@ -6,7 +6,6 @@ and checks it in constant time; this model adds what an operator needs to run ke
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -16,6 +15,7 @@ from rest_framework_api_key.models import AbstractAPIKey
 
 from voiceops.runtime_state import RuntimeStateMixin
 
+from .fields import created_by_field
 from .scopes import SCOPE_LABELS
 
 # last_used_at is written at most this often per key, so a busy integration costs one UPDATE a minute.
@@ -47,15 +47,7 @@ class ApiKey(RuntimeStateMixin, AbstractAPIKey):
         help_text=_("What requests with this key may do; a key without scopes can do nothing."),
     )
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("created by"),
-    )
+    created_by = created_by_field()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")

@@ -3,13 +3,12 @@
 import re
 from datetime import time, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apikeys.fields import created_by_key_field
+from apikeys.fields import created_by_field, created_by_key_field
 from vendors.adapters.base import DEFAULT_RETRYABLE_OUTCOMES, OUTCOMES, PRODUCTS
 from vendors.models import VendorAccount
 from voiceops.bounds import MAX_CALLS_PER_SECOND, MAX_DELAY_MINUTES, at_least, at_most, check_bounds
@@ -256,15 +255,7 @@ class Campaign(StateMachine, RuntimeStateMixin, models.Model):
         ],
         help_text=_("A call with no receipt this long after it was sent is marked expired."),
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("created by"),
-    )
+    created_by = created_by_field()
     # A campaign created over the API has no person: the key says which system made it.
     created_by_key = created_by_key_field()
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -436,15 +427,7 @@ class SingleCall(models.Model):
     variables = models.JSONField(_("variables"), default=list, blank=True)
     content = models.TextField(_("content"), blank=True)
     credential = models.CharField(_("placed by"), max_length=100, blank=True, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("created by"),
-    )
+    created_by = created_by_field()
     # The key that placed the call (as on Campaign). No index: single-call inserts are the hot path,
     # and only deleting a key (which the admin does not offer) would look rows up by it.
     created_by_key = created_by_key_field(db_index=False)
@@ -792,15 +775,7 @@ class RecipientImport(models.Model):
     blocked = models.PositiveIntegerField(_("blocked"), default=0)
     rejected_rows = models.JSONField(_("rejected rows"), default=list, blank=True)
     error = models.TextField(_("error"), blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("created by"),
-    )
+    created_by = created_by_field()
     # The key of the system that uploaded the file over the API (as on Campaign), kept with PROTECT.
     created_by_key = created_by_key_field()
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)

@@ -18,7 +18,7 @@ def make_account(vendor="simulator", **fields) -> VendorAccount:
 
 
 def make_campaign(
-    recipients=0, account=None, content="【name】您好，订单【order】已发货。", variables=None, **fields
+    recipients=0, account=None, content="【name】您好，订单【order】已发货。", variables=None, name="c", **fields
 ) -> Campaign:
     """A campaign allowed to call around the clock (tests run at any hour)."""
     fields.setdefault("quiet_hours_start", time(0))
@@ -26,7 +26,7 @@ def make_campaign(
     fields.setdefault("rate_limit_per_second", 1000)
     account = account or make_account()
     template = VoiceTemplate.objects.create(account=account, name="t", content=content, review_state="approved")
-    campaign = Campaign.objects.create(name="c", account=account, template=template, **fields)
+    campaign = Campaign.objects.create(name=name, account=account, template=template, **fields)
     if recipients:
         variables = variables or (lambda i: ["王", f"SO{i}"])
         add_recipients(campaign, [{"mobile": f"1380013{i:04d}", "variables": variables(i)} for i in range(recipients)])

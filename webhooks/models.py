@@ -7,12 +7,11 @@ deliveries table is the outbox, and the beat (``webhooks.delivery``) sends what 
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apikeys.fields import created_by_key_field
+from apikeys.fields import created_by_field, created_by_key_field
 from vendors.fields import EncryptedTextField
 from voiceops.runtime_state import RuntimeStateMixin
 
@@ -59,9 +58,7 @@ class Endpoint(RuntimeStateMixin, models.Model):
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True, editable=False)
     disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True, editable=False)
     disabled_reason = models.TextField(_("why disabled"), blank=True, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
-    )
+    created_by = created_by_field()
     # The key of the system that added the endpoint over the API (as on Campaign), kept with PROTECT.
     created_by_key = created_by_key_field()
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -13,13 +13,6 @@ from voiceops import audit
 pytestmark = pytest.mark.django_db
 
 
-def named_campaign(name, **fields):
-    campaign = make_campaign(**fields)
-    campaign.name = name
-    campaign.save(update_fields=["name"])
-    return campaign
-
-
 def key_page(client, key, **headers):
     response = client.get(f"/admin/apikeys/apikey/{key.pk}/change/", **headers)
     assert response.status_code == 200
@@ -28,7 +21,7 @@ def key_page(client, key, **headers):
 
 def test_the_page_lists_the_keys_actions_newest_first_linking_rows_that_exist(admin_client):
     client, key, _secret = key_client(MANAGE_CAMPAIGNS, name="crm")
-    campaign = named_campaign("spring sale", recipients=1)
+    campaign = make_campaign(name="spring sale", recipients=1)
     gone = VoiceTemplate.objects.create(account=make_account(), name="old notice", content="您好")
     audit.record(key, gone, "Voice template created")
     gone_pk = gone.pk
@@ -76,7 +69,7 @@ def test_the_latest_fifty_are_shown_with_the_count_of_all(admin_client):
 
 def test_a_viewer_who_may_not_see_the_row_gets_its_name_without_a_link(client):
     _key_client, key, _secret = key_client(MANAGE_CAMPAIGNS)
-    campaign = named_campaign("spring sale")
+    campaign = make_campaign(name="spring sale")
     audit.record(key, campaign, "Launched")
     viewer = User.objects.create_user("auditor", password="pw-auditor-123", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_apikey", content_type__app_label="apikeys"))

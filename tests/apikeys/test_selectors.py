@@ -12,13 +12,6 @@ from voiceops import audit
 pytestmark = pytest.mark.django_db
 
 
-def named_campaign(name, **fields):
-    campaign = make_campaign(**fields)
-    campaign.name = name
-    campaign.save(update_fields=["name"])
-    return campaign
-
-
 def test_newest_first_bounded_and_counted():
     _client, key, _secret = key_client(MANAGE_CAMPAIGNS)
     _other_client, other, _other_secret = key_client(MANAGE_CAMPAIGNS, name="other")
@@ -34,7 +27,7 @@ def test_newest_first_bounded_and_counted():
 
 def test_rows_that_are_gone_are_named_as_they_were():
     _client, key, _secret = key_client(MANAGE_CAMPAIGNS)
-    campaign = named_campaign("kept")
+    campaign = make_campaign(name="kept")
     template = VoiceTemplate.objects.create(account=make_account(), name="gone", content="您好")
     audit.record(key, template, "Voice template created")
     audit.record(key, campaign, "Launched")

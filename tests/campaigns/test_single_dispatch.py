@@ -208,19 +208,25 @@ def test_concurrent_drains_never_send_a_call_twice(start_fake):
     assert len(sent) == len(set(sent)) == 80  # each number reached the vendor once
 
 
-@pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True)
-def test_a_lingering_drain_holds_the_wake_and_sends_the_calls_that_come_meanwhile(route):
+def lingering_drain(seconds: float) -> tuple[threading.Thread, list]:
+    """A drain lingering ``seconds`` in a thread of its own, as on a worker; its summary lands in the list."""
     summaries = []
 
     def linger():
         try:
-            summaries.append(single_dispatch.drain(linger_seconds=2))
+            summaries.append(single_dispatch.drain(linger_seconds=seconds))
         finally:
             connection.close()
 
     thread = threading.Thread(target=linger)
     thread.start()
+    return thread, summaries
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_lingering_drain_holds_the_wake_and_sends_the_calls_that_come_meanwhile(route):
+    thread, summaries = lingering_drain(seconds=2)
     assert wait_for(lambda: cache.get(single_dispatch.WAKE_KEY), timeout=5, interval=0.01)  # idle, holding it
     assert single_dispatch.should_wake() is False  # a call accepted now publishes no drain of its own
     ids = []
@@ -239,16 +245,7 @@ def test_a_lingering_drain_holds_the_wake_and_sends_the_calls_that_come_meanwhil
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_lingering_drain_ends_when_a_newer_drain_takes_the_flag(route):
-    summaries = []
-
-    def linger():
-        try:
-            summaries.append(single_dispatch.drain(linger_seconds=30))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=linger)
-    thread.start()
+    thread, summaries = lingering_drain(seconds=30)
     assert wait_for(lambda: isinstance(cache.get(single_dispatch.WAKE_KEY), str), timeout=5, interval=0.01)
     cache.set(single_dispatch.WAKE_KEY, "a-newer-drain", 30)  # as a drain started by the beat does
     thread.join(timeout=5)
