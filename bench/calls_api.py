@@ -13,6 +13,9 @@ it. Three measurements in one run, against the same server:
    to the vendor receiving the call, sent by the drain its commit wakes (no beat runs).
 
 Then it waits for the worker to drain and checks that every accepted call reached the vendor once.
+For the floor and the acceptance it also prints the CPU one request cost the web workers, the dispatch
+worker, PostgreSQL and the benchmark process (fake vendor, load generator), and the ceiling that sets:
+the machine's cores divided by the CPU of one accepted call.
 The load average is printed first and last (the machine is shared). Last line: one JSON object.
 Usage: python bench/calls_api.py [calls for acceptance] [seconds at 50/s]
 """
@@ -34,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 # A database and Redis db of this benchmark's own: other benchmarks may run at the same time.
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voiceops_bench_calls")
 
+from _cpu import per_request_ms, snapshot  # noqa: E402
 from _django import BENCH_DB, ROOT, setup  # noqa: E402
 
 ACCEPT_CALLS = int(sys.argv[1]) if len(sys.argv) > 1 else 6_000
@@ -225,8 +229,11 @@ def main() -> None:
         run_load(port, token, bare[:400])  # warm up both web workers
         bare_s, bare_results = run_load(port, token, bare)
         bare_rate = len(bare_results) / bare_s
+        cpu_of = {"web": server.pid, "worker": worker.pid}, {"postgres": "postgres"}
         floor = [("/bench/accept-floor/", verify_body("13700000000", "floor"), None)] * 6000
+        cpu_before = snapshot(*cpu_of)
         floor_s, floor_results = run_load(port, token, floor)
+        floor_cpu = per_request_ms(cpu_before, snapshot(*cpu_of), len(floor_results))
         assert all(status == 201 for status, _ms in floor_results), Counter(s for s, _ms in floor_results)
         floor_rate = len(floor_results) / floor_s
 
@@ -246,8 +253,10 @@ def main() -> None:
 
         # 3. acceptance as fast as the server takes it (each call a new number and its own key)
         calls = [("/api/calls/", verify_body(f"1390{n:07d}", f"load-{n}"), f"load-{n}") for n in range(ACCEPT_CALLS)]
+        cpu_before = snapshot(*cpu_of)
         accept_s, accept_results = run_load(port, token, calls)
         accepted = sum(1 for status, _ms in accept_results if status == 201)
+        accept_cpu = per_request_ms(cpu_before, snapshot(*cpu_of), accepted)
         accept_ms = [ms for _status, ms in accept_results]
 
         expected = SingleCall.objects.count()
@@ -283,6 +292,14 @@ def main() -> None:
         f"p50 {pct(to_vendor, 50):.1f} ms, p99 {pct(to_vendor, 99):.1f} ms, {len(to_vendor)}/{len(posted)} arrived"
     )
     print(f"calls created:    {created:,}; dialled {len(dialled):,}; twice {dialled_twice}; states {dict(states)}")
+    ceiling = None
+    if accept_cpu and floor_cpu:
+        cores = os.cpu_count() or 1
+        ceiling = round(cores * 1000 / sum(accept_cpu.values()))
+        print(f"CPU per floor request (ms):   {floor_cpu}")
+        print(f"CPU per accepted call (ms):   {accept_cpu} (while the worker sends them)")
+        total = sum(accept_cpu.values())
+        print(f"CPU ceiling:      {cores} cores / {total:.1f} ms a call = {ceiling}/s accepted at most, any load")
     print(
         json.dumps(
             {
@@ -296,6 +313,9 @@ def main() -> None:
                 "accepted_to_bare": round(accepted / accept_s / bare_rate, 3),
                 "accept_floor_per_s": round(floor_rate),
                 "accepted_to_floor": round(accepted / accept_s / floor_rate, 3),
+                "cpu_ms_per_accepted_call": accept_cpu,
+                "cpu_ms_per_floor_request": floor_cpu,
+                "cpu_ceiling_accepted_per_s": ceiling,
                 "dialled_twice": dialled_twice,
                 "not_dialled": not_dialled,
                 "load_before": round(load_before[0], 2),
