@@ -34,7 +34,7 @@ run: env
 	  --scheduler django_celery_beat.schedulers:DatabaseScheduler -l warning & \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload & \
 	  $(PY) scripts/greet.py $(PORT) "$$(echo "$$login" | tail -n 1)"; \
-	  wait; }
+	  wait -n; echo "VoiceOps stopped: the worker or the web server exited (its error is above)." >&2; exit 1; }
 
 # Run again on SQLite (what `make run` uses): the fallbacks of campaigns/database.
 SQLITE_TESTS := tests/campaigns/test_flow.py tests/campaigns/test_stats.py tests/test_demo.py tests/callbacks tests/reporting
