@@ -322,6 +322,10 @@ class Campaign(StateMachine, RuntimeStateMixin, models.Model):
                 }
             )
 
+    def action_moves(self, action: str, new_state: str) -> bool:
+        """Whether ``action`` may move this campaign from its state to ``new_state``."""
+        return new_state in self.ACTIONS[action].get(self.state, ())
+
     def allowed_actions(self) -> set[str]:
         """The actions this campaign's state allows (the admin shows a button for each)."""
         return {name for name, moves in self.ACTIONS.items() if self.state in moves}

@@ -214,8 +214,10 @@ def discard_upload(job: RecipientImport) -> None:
 
 
 # ---- lifecycle
-def _move(campaign: Campaign, to: str, **fields) -> bool:
-    return campaign.can_become(to) and campaign.move_to(to, **fields)
+def _move(campaign: Campaign, action: str, to: str, **fields) -> bool:
+    """Move by ``action``'s own moves: the union of every action's moves would let a launch reopen a
+    completed campaign, because a retry of its failed calls may."""
+    return campaign.action_moves(action, to) and campaign.move_to(to, **fields)
 
 
 def check_ready(campaign: Campaign) -> None:
@@ -253,7 +255,7 @@ def launch(campaign: Campaign, at=None, *, actor=None) -> Campaign:
         return _reschedule(campaign, at, actor=actor)
     target = Campaign.State.SCHEDULED if at else Campaign.State.RUNNING
     with transaction.atomic():
-        if not _move(campaign, target, scheduled_at=at or now, launched_at=now):
+        if not _move(campaign, "launch", target, scheduled_at=at or now, launched_at=now):
             raise CampaignError(
                 _("A campaign that is %(state)s cannot be launched.") % {"state": campaign.get_state_display()}
             )
@@ -286,7 +288,7 @@ def _local(moment) -> str:
 
 def pause(campaign: Campaign, *, actor=None) -> Campaign:
     with transaction.atomic():
-        if not _move(campaign, Campaign.State.PAUSED):
+        if not _move(campaign, "pause", Campaign.State.PAUSED):
             raise CampaignError(
                 _("Only a scheduled or running campaign can be paused (it is %(state)s).")
                 % {"state": campaign.get_state_display()}
@@ -302,7 +304,7 @@ def resume(campaign: Campaign, *, actor=None) -> Campaign:
         else Campaign.State.RUNNING
     )
     with transaction.atomic():
-        if campaign.state != Campaign.State.PAUSED or not _move(campaign, target):
+        if campaign.state != Campaign.State.PAUSED or not _move(campaign, "resume", target):
             raise CampaignError(
                 _("Only a paused campaign can be resumed (it is %(state)s).") % {"state": campaign.get_state_display()}
             )
@@ -313,7 +315,7 @@ def resume(campaign: Campaign, *, actor=None) -> Campaign:
 def cancel(campaign: Campaign, *, actor=None) -> int:
     """Cancel the campaign and every call not yet handed to the vendor; returns calls cancelled."""
     with transaction.atomic():
-        if not _move(campaign, Campaign.State.CANCELLED, completed_at=timezone.now()):
+        if not _move(campaign, "cancel", Campaign.State.CANCELLED, completed_at=timezone.now()):
             raise CampaignError(
                 _("A campaign that is %(state)s cannot be cancelled.") % {"state": campaign.get_state_display()}
             )
@@ -338,7 +340,7 @@ def retry_failed(campaign: Campaign, *, actor=None) -> int:
         count = sum(1 for call in failed.iterator() if queue_next_attempt(call, delay_minutes=0, force=True))
         audit.record(actor, campaign, format_lazy(gettext_lazy("Retry failed calls ({count})"), count=count))
         if count and campaign.state == Campaign.State.COMPLETED:  # reopened: it has calls to make again
-            _move(campaign, Campaign.State.RUNNING, completed_at=None)
+            _move(campaign, "retry_failed", Campaign.State.RUNNING, completed_at=None)
     return count
 
 

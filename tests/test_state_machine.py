@@ -96,3 +96,23 @@ def test_retry_failed_reopens_a_completed_campaign_through_the_table(call):
     Campaign.objects.filter(pk=campaign.pk).update(state="cancelled")
     campaign.refresh_from_db()
     assert not campaign.can_become("running")
+
+
+@pytest.mark.parametrize("finished", ["completed", "cancelled"])
+def test_a_finished_campaign_cannot_be_launched_again(finished, db):
+    """Each action moves by its own moves: a retry of failed calls may reopen a completed campaign,
+    a launch may not (it would overwrite when it ran and announce its completion a second time)."""
+    from apikeys.scopes import MANAGE_CAMPAIGNS
+    from campaigns.models import Campaign
+    from tests.apikeys.test_api_keys import key_client
+    from tests.factories import make_campaign
+
+    campaign = make_campaign(recipients=1)
+    Campaign.objects.filter(pk=campaign.pk).update(state=finished)
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS)
+    for body in ({}, {"at": "2099-01-01T09:00:00+08:00"}):
+        response = client.post(f"/api/campaigns/{campaign.pk}/launch/", body, format="json")
+        assert response.status_code == 409, response.json()
+    campaign.refresh_from_db()
+    assert campaign.state == finished and campaign.launched_at is None
+    assert not CallRecord.objects.filter(campaign=campaign).exists()
