@@ -112,6 +112,10 @@ def check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AddressRefused(_("enter an https:// address"))
+    if parts.username is not None or parts.password is not None:  # it would be shown and logged with the URL
+        raise AddressRefused(
+            _("leave the user name and password out of the address; a receiver checks the signature instead")
+        )
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:

@@ -100,7 +100,7 @@ def call_event_data(call: CallRecord, row: dict, singles: dict[int, dict] | None
     if singles is None:
         singles = single_calls_as_of([call])
     single = singles[call.pk]
-    return {**single, "out_id": single["out_id"] or None, "campaign": None, "attempt": row}
+    return {**single, "campaign": None, "attempt": row}  # out_id as GET shows it ("" when none was given)
 
 
 def single_calls_as_of(calls: list[CallRecord]) -> dict[int, dict]:

@@ -119,6 +119,16 @@ class StrictFilterSet(django_filters.FilterSet):
         return type(base.__name__, (base,), {"clean": clean})
 
 
+class ExactTextFilter(django_filters.CharFilter):
+    """Exactly this text, the empty one too: ``?out_id=`` finds the calls placed without a reference,
+    not every call (a caller whose reference came out empty would take someone else's call)."""
+
+    def filter(self, qs, value):
+        if self.field_name not in getattr(self.parent, "data", {}):
+            return qs  # not asked for
+        return qs.filter(**{self.field_name: value or ""})
+
+
 class CallRecordFilter(StrictFilterSet):
     state = django_filters.ChoiceFilter(choices=CallRecord.State.choices)
     outcome = django_filters.ChoiceFilter(choices=OUTCOME_CHOICES)
@@ -175,7 +185,7 @@ class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class SingleCallFilter(StrictFilterSet):
-    out_id = django_filters.CharFilter(help_text="Your own reference, exactly")
+    out_id = ExactTextFilter(help_text="Your own reference, exactly (empty: the calls placed without one)")
     state = django_filters.ChoiceFilter(choices=CallRecord.State.choices, help_text="Of the latest attempt")
     outcome = django_filters.ChoiceFilter(choices=OUTCOME_CHOICES, help_text="Of the latest attempt")
     mobile = PhoneFilter(help_text="Any spelling: 13800138000, +86 138-0013-8000, …; a text that is no number is a 400")

@@ -76,6 +76,14 @@ def test_a_verify_call_is_accepted_dispatched_at_once_and_reported(client, accou
     assert client.get("/api/calls/", {"mobile": "13800138000"}).json()["results"][0]["id"] == body["id"]
 
 
+def test_an_empty_out_id_finds_the_calls_placed_without_one_not_every_call(client, account):
+    given = client.post("/api/calls/", VERIFY, format="json").json()
+    without = client.post("/api/calls/", {**VERIFY, "mobile": "13800138001", "out_id": ""}, format="json").json()
+    listed = client.get("/api/calls/?out_id=").json()["results"]
+    assert [c["id"] for c in listed] == [without["id"]]  # never the call whose reference is order-77
+    assert {c["id"] for c in client.get("/api/calls/").json()["results"]} == {given["id"], without["id"]}
+
+
 def test_single_calls_are_in_no_campaign_statistics(client, account, django_capture_on_commit_callbacks):
     campaign = make_campaign(recipients=3, account=account)
     services.launch(campaign)

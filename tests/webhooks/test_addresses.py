@@ -42,6 +42,8 @@ def production(settings):
         ("http://hooks.example.test/hook", "HTTPS"),
         ("ftp://hooks.example.test/hook", "https://"),
         ("https://no-such-host.invalid/hook", "resolved"),
+        ("https://user:secret@hooks.example.test/hook", "password"),
+        ("https://token@hooks.example.test/hook", "password"),
     ],
 )
 def test_internal_and_plain_http_addresses_are_refused_when_saved(production, url, reason):
@@ -53,6 +55,14 @@ def test_a_name_is_refused_if_any_of_its_addresses_is_internal(production):
     production.WEBHOOK_HOST_OVERRIDES = {"mixed.example.test": [PUBLIC, "10.0.0.1"]}
     with pytest.raises(AddressRefused, match=r"mixed\.example\.test is refused: 10\.0\.0\.1 is a private"):
         check_url("https://mixed.example.test/hook")
+
+
+@pytest.mark.django_db
+def test_a_password_in_the_address_is_refused_even_on_loopback_in_debug(settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
+    with pytest.raises(ValidationError) as refused:
+        services.create_endpoint(name="x", url="http://user:pass@127.0.0.1:8931/hook", event_types=["call.answered"])
+    assert "password" in refused.value.message_dict["url"][0]
 
 
 def test_a_public_https_address_is_accepted(production):
