@@ -7,6 +7,7 @@ be taken back.
 from celery import shared_task
 
 from vendors.models import VendorAccount
+from voiceops import worker_health
 
 from . import dispatch, lifecycle, services, single_dispatch
 from .receipts import events as receipt_events
@@ -16,6 +17,7 @@ from .receipts import pulls
 @shared_task(name="campaigns.dispatch.tick", ignore_result=True)
 def tick() -> int:
     """Beat, every few seconds: start due campaigns, hand each one with due calls to a dispatcher."""
+    worker_health.note_tick()
     services.start_due_campaigns()
     due = dispatch.due_campaign_ids()
     for campaign_id in due:

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from campaigns.exports import csv_response
+from voiceops import worker_health
 
 from .forms import Period
 from .selectors.dashboard import (
@@ -127,6 +128,8 @@ def finance_export(request):
 def admin_dashboard(request, context):
     user = request.user
     data: dict = {"finance_url": context.get("finance_nav_url")}  # admin_globals decided who may see it
+    if user.has_perm("campaigns.view_campaign") or user.has_perm("campaigns.view_callrecord"):
+        data["worker_silence"] = worker_health.silence()
     if user.has_perm("campaigns.view_campaign"):
         data["running"] = running_campaigns()
         data["running_count"] = running_count()
