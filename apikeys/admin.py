@@ -2,7 +2,9 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import quote
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
@@ -15,7 +17,7 @@ from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
 from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged
 
-from . import selectors
+from . import selectors, services
 from .models import ApiKey
 from .scopes import SCOPE_CHOICES
 
@@ -121,9 +123,20 @@ class ApiKeyAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
 
     @action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked=False).update(revoked=True)
+        """Asks first, listing the keys and when each was last used: a revoked key cannot come back."""
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Revoke these API keys?"),
+                "opts": self.model._meta,
+                "keys": queryset.order_by("name"),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/apikeys/apikey/revoke_confirmation.html", context)
+        count = services.revoke(queryset, actor=request.user)
         self.message_user(
             request,
             ngettext("%(count)d key was revoked.", "%(count)d keys were revoked.", count) % {"count": count},
             messages.SUCCESS,
         )
+        return None

@@ -254,12 +254,18 @@ def test_a_key_needs_a_scope_and_a_future_expiry(operator_admin):
 def test_an_operator_revokes_keys_and_they_stop_working_at_once(operator_admin):
     client, key, _secret = key_client(MANAGE_CAMPAIGNS)
     assert client.get("/api/campaigns/").status_code == 200
-    response = operator_admin.post(
-        "/admin/apikeys/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True
-    )
+    chosen = {"action": "revoke", "_selected_action": [key.pk]}
+    asked = operator_admin.post("/admin/apikeys/apikey/", chosen, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert asked.status_code == 200 and "vo-revoke-confirmation" in asked.content.decode()
+    assert key.name in asked.content.decode() and "吊销" in asked.content.decode()
+    assert not ApiKey.objects.get(pk=key.pk).revoked  # nothing happens before the operator confirms
+    assert client.get("/api/campaigns/").status_code == 200
+    response = operator_admin.post("/admin/apikeys/apikey/", {**chosen, "post": "yes"}, follow=True)
     assert response.status_code == 200
     assert ApiKey.objects.get(pk=key.pk).revoked
     assert client.get("/api/campaigns/").status_code == 401
+    history = operator_admin.get(f"/admin/apikeys/apikey/{key.pk}/history/").content.decode()
+    assert "Revoked" in history or "已吊销" in history  # who revoked it, and when
 
 
 def test_the_admin_says_which_key_or_person_created_a_campaign(operator_admin):
