@@ -103,8 +103,17 @@ class ApiKeyAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
                 "rows": [{"entry": entry, "url": self._object_url(request, entry)} for entry in key_log.entries],
                 "shown": len(key_log.entries),
                 "total": key_log.total,
+                "calls_url": self._calls_url(request, obj),
             }
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _calls_url(self, request, key) -> str | None:
+        """The single calls this key placed (the calls list filtered by it), for a viewer who may see calls;
+        they are not audit entries, there may be millions."""
+        if not request.user.has_perm("campaigns.view_singlecall"):
+            return None
+        url = reverse("admin:campaigns_singlecall_changelist", current_app=self.admin_site.name)
+        return f"{url}?created_by_key__id__exact={key.pk}"
 
     def _object_url(self, request, entry) -> str | None:
         """The change page of the row the key acted on, if the row still exists and this viewer may open it."""

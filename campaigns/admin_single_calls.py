@@ -74,6 +74,7 @@ class SingleCallAdmin(ModelAdmin):
         LatestStateFilter,
         ("product", ChoicesDropdownFilter),
         ("account", RelatedDropdownFilter),
+        ("created_by_key", RelatedDropdownFilter),  # which integrating system placed them
         ("created_at", LocalDateRangeFilter),
     )
     list_filter_submit = True

@@ -86,3 +86,20 @@ def test_the_key_list_shows_one_scope_a_line(admin_client):
     html = admin_client.get("/admin/apikeys/apikey/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     # Chinese labels have commas of their own ("管理活动、号码名单和模板"): a line each, no joiner.
     assert "发起单次呼叫（并查询）<br>管理活动、号码名单和模板" in html
+
+
+def test_the_page_links_the_single_calls_the_key_placed(admin_client):
+    from campaigns.models import CallRoute
+    from tests.calls.helpers import integrator
+
+    CallRoute.objects.create(product="verify", account=make_account())
+    client, key, _secret = key_client(SEND_CALLS, name="order service")
+    other = integrator()
+    for api, mobile in ((client, "13800138000"), (other, "13800138001")):
+        body = {"mobile": mobile, "product": "verify", "code": "1234"}
+        assert api.post("/api/calls/", body, format="json").status_code == 201
+    page = key_page(admin_client, key).content.decode()
+    link = page.split('id="vo-key-calls" href="')[1].split('"')[0].replace("&amp;", "&")
+    listing = admin_client.get(link)
+    assert listing.status_code == 200
+    assert [call.mobile for call in listing.context["cl"].result_list] == ["+8613800138000"]  # not the other key's
