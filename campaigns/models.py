@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apikeys.fields import created_by_field, created_by_key_field
+from vendors.adapters import VENDOR_CHOICES
 from vendors.adapters.base import DEFAULT_RETRYABLE_OUTCOMES, OUTCOMES, PRODUCTS
 from vendors.models import VendorAccount
 from voiceops.bounds import MAX_CALLS_PER_SECOND, MAX_DELAY_MINUTES, at_least, at_most, check_bounds
@@ -649,7 +650,7 @@ class CallbackEvent(models.Model):
         FAILED = "failed", _("Failed to apply")
         REFUSED = "refused", _("Refused")
 
-    vendor = models.CharField(_("vendor"), max_length=20)
+    vendor = models.CharField(_("vendor"), max_length=20, choices=VENDOR_CHOICES)  # shown by name, not code
     account = models.ForeignKey(
         VendorAccount,
         on_delete=models.SET_NULL,
