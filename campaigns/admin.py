@@ -34,6 +34,7 @@ from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged, creator_label
 
 from . import admin_views, exports, templates_service
+from .imports import VariableRule, variable_texts
 from .models import (
     OUTCOME_CHOICES,
     OUTCOME_LABELS,
@@ -323,8 +324,51 @@ class CampaignAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class RecipientForm(forms.ModelForm):
+    """The variables box takes what an import or the API would: the campaign's rule
+    (``imports.VariableRule``), so a recipient is never dialled with a message filled wrong."""
+
+    class Meta:
+        model = Recipient
+        fields = ("variables",)
+        error_messages = {
+            "variables": {"invalid": _('This is not valid JSON. Write a list in quotes, e.g. ["王先生", "SO1"].')}
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "variables" in self.fields and self.instance.campaign_id:
+            names = self.instance.campaign.variable_names
+            self.fields["variables"].help_text = _(
+                "A JSON list of %(count)d text(s), in the template's order: %(names)s. Example: %(example)s"
+            ) % {"count": len(names), "names": "、".join(names) or "—", "example": _example(len(names))}
+
+    def clean_variables(self):
+        variables = variable_texts(self.cleaned_data.get("variables"))
+        campaign = self.instance.campaign
+        if variables is None:
+            raise forms.ValidationError(
+                _("Write the variables as a JSON list of texts in the template's order, e.g. %(example)s."),
+                code="invalid",
+                params={"example": _example(len(campaign.variable_names))},
+            )
+        variables, reason = VariableRule(campaign).check(variables)
+        if reason:
+            raise forms.ValidationError(
+                _("The campaign's message %(reason)s. Write them as a JSON list in that order, e.g. %(example)s."),
+                code="invalid",
+                params={"reason": reason, "example": _example(len(campaign.variable_names))},
+            )
+        return variables
+
+
+def _example(count: int) -> str:
+    return "[" + ", ".join(['"…"'] * count) + "]"
+
+
 @admin.register(Recipient)
 class RecipientAdmin(ModelAdmin):
+    form = RecipientForm
     list_display = ("mobile", "campaign", "variables", "line")
     list_filter = (("campaign", AutocompleteSelectFilter),)
     list_filter_submit = True

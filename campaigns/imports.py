@@ -120,6 +120,40 @@ def _content_limit(campaign: Campaign) -> int | None:
     return adapter_class(campaign.account.vendor).max_content_length
 
 
+def variable_texts(value) -> list[str] | None:
+    """A recipient's variables as texts from a JSON value (numbers are spelled as sent), or None
+    when it is not a list of texts and numbers: an object or a nested list would be played as garbage."""
+    if value is None:
+        return []
+    texts = (str, int, float)
+    if not isinstance(value, list) or not all(isinstance(v, texts) and not isinstance(v, bool) for v in value):
+        return None
+    return [str(v) for v in value]
+
+
+class VariableRule:
+    """What a campaign's recipient variables must be, wherever a recipient is written (file, API,
+    admin): one rule, so a recipient the import would refuse cannot be typed in and dialled wrong."""
+
+    def __init__(self, campaign: Campaign):
+        self.names = campaign.variable_names
+        self.expected = len(self.names)
+        self.limit = _content_limit(campaign)
+        self.fixed_length = len(campaign.message_text.replace("【", "").replace("】", "")) - sum(map(len, self.names))
+
+    def check(self, variables: list[str]) -> tuple[list[str], str | None]:
+        """The variables as stored (the template's first ones, stripped), and why they are refused or None."""
+        variables = [v.strip() for v in variables[: self.expected]]
+        if len(variables) < self.expected or not all(variables):
+            return variables, _("needs %(n)d variable(s): %(names)s") % {
+                "n": self.expected,
+                "names": "、".join(self.names),
+            }
+        if self.limit and self.fixed_length + sum(map(len, variables)) > self.limit:
+            return variables, _("message longer than the vendor's %(limit)d characters") % {"limit": self.limit}
+        return variables, None
+
+
 def import_rows(
     campaign: Campaign,
     rows: Iterable[tuple[int, str, list[str]]],
@@ -128,11 +162,8 @@ def import_rows(
 ) -> ImportResult:
     """Validate and store ``(line, mobile text, variables)`` rows for a campaign, all or nothing."""
     result = ImportResult()
-    expected = len(campaign.variable_names)
-    limit = _content_limit(campaign)
-    fixed_length = len(campaign.message_text.replace("【", "").replace("】", "")) - sum(
-        len(v) for v in campaign.variable_names
-    )
+    rule = VariableRule(campaign)
+    expected = rule.expected
     with transaction.atomic():
         Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         seen = set(
@@ -170,21 +201,9 @@ def import_rows(
                 except InvalidNumber as exc:
                     result.reject(line, text or "", str(exc), "invalid")
                     continue
-                variables = [v.strip() for v in variables]
-                if len(variables) < expected or not all(variables):
-                    reason = _("needs %(n)d variable(s): %(names)s") % {
-                        "n": expected,
-                        "names": "、".join(campaign.variable_names),
-                    }
+                variables, reason = rule.check(variables)
+                if reason:
                     result.reject(line, text, reason, "invalid")
-                    continue
-                if limit and fixed_length + sum(len(v) for v in variables) > limit:
-                    result.reject(
-                        line,
-                        text,
-                        _("message longer than the vendor's %(limit)d characters") % {"limit": limit},
-                        "invalid",
-                    )
                     continue
                 if mobile in seen:
                     result.reject(line, text, _("duplicate number"), "duplicates")

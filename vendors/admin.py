@@ -8,14 +8,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextareaWidget
 
-from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged
+from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged, local_time
 
 from . import callback_setup, services
 from .adapters import ADAPTERS, adapter_class
@@ -209,7 +209,7 @@ class VendorAccountAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
 
     @display(description=_("circuit open until"))
     def circuit_open_until_display(self, obj):
-        return obj.circuit_open_until if obj.circuit_is_open else self.get_empty_value_display()
+        return local_time(obj.circuit_open_until) if obj.circuit_is_open else self.get_empty_value_display()
 
     @display(description=_("balance"))
     def latest_balance_display(self, obj):
@@ -246,11 +246,7 @@ class VendorAccountAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
                     _("New callback URL of “%(name)s”: paste it in the vendor's console now.") % {"name": account.name},
                     callback_setup.callback_url(account, request=request),
                     _("The old URL keeps working until %(when)s; after that the vendor's pushes to it are refused.")
-                    % {
-                        "when": formats.date_format(
-                            timezone.localtime(account.previous_token_valid_until), "DATETIME_FORMAT"
-                        )
-                    },
+                    % {"when": local_time(account.previous_token_valid_until)},
                 ),
                 messages.WARNING,
             )

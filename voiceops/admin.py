@@ -29,7 +29,7 @@ from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from . import login_throttle
-from .admin_base import ModelAdmin
+from .admin_base import ModelAdmin, local_time
 from .library_i18n import role_label
 from .periodic import system_task
 
@@ -234,7 +234,7 @@ class LoginAttemptAdmin(ModelAdmin):
 
     @display(description=_("last attempt"), ordering="attempt_time")
     def last_attempt(self, obj):
-        return obj.attempt_time
+        return local_time(obj.attempt_time)
 
     @display(description=_("locked out"), boolean=True)
     def locked(self, obj):

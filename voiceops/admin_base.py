@@ -14,6 +14,7 @@ from django import forms
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import PAGE_VAR
+from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
 
@@ -62,6 +63,17 @@ class ModelAdmin(UnfoldModelAdmin):
             pagination_required=paginator.count > HISTORY_PAGE,
         )
         return response
+
+
+def local_time(moment) -> str:
+    """A moment as the admin shows every time: local, in the reader's date format ("—" for none).
+
+    A display method must return this, not the datetime: a change page's read-only field prints a
+    method's value with ``str()``, which is UTC with microseconds (the list localizes, the form does not).
+    """
+    if moment is None:
+        return "—"
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 class WritesWhatTheOperatorChanged:

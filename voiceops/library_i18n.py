@@ -47,9 +47,13 @@ def install() -> None:
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
     from django.apps import apps
     from django.contrib.auth.models import Group, Permission
+    from django.core.validators import ProhibitNullCharactersValidator
     from django_celery_beat.models import PeriodicTask
 
     apps.get_app_config("axes").verbose_name = _("Login protection")
+    # Django's sentence says "null", which its zh_Hans catalogue renders as "empty string" (不允许是用空字符串):
+    # every form and API field that refuses a NUL says which character, in either language.
+    ProhibitNullCharactersValidator.message = _("Text may not contain the NUL character (\\0).")
     Permission.__str__ = permission_label
     Group.__str__ = lambda group: role_label(group.name)
     PeriodicTask.__str__ = _periodic_task_str

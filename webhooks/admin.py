@@ -15,14 +15,13 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
-from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged, creator_label
+from voiceops.admin_base import ModelAdmin, WritesWhatTheOperatorChanged, creator_label, local_time
 
 from . import services
 from .events import EVENT_TYPE_CHOICES, EVENT_TYPES
@@ -234,10 +233,6 @@ class EndpointAdmin(WritesWhatTheOperatorChanged, ModelAdmin):
         return HttpResponseRedirect(reverse("admin:webhooks_endpoint_change", args=[endpoint.pk]))
 
 
-def local_time(moment) -> str:
-    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-
-
 def rotation_text() -> str:
     """What rotating does, said before it is done: how long the current secret keeps working."""
     hours = services.secret_grace().total_seconds() / 3600
@@ -402,7 +397,7 @@ class DeliveryAdmin(ModelAdmin):
 
     @display(description=_("next try"), ordering="next_attempt_at")
     def next_try(self, obj):
-        return obj.next_attempt_at if obj.state == Delivery.State.PENDING else "—"
+        return local_time(obj.next_attempt_at) if obj.state == Delivery.State.PENDING else "—"
 
     @display(description=_("body"))
     def payload(self, obj):

@@ -23,6 +23,7 @@ from vendors.adapters import NotSupported, adapter_class
 from vendors.models import VendorAccount
 from voiceops.api.serializers import FixedFieldsMixin, RefuseUnknownFields, TextOnlyField
 
+from ..imports import variable_texts
 from ..models import (
     OUTCOME_CHOICES,
     PRODUCT_CHOICES,
@@ -371,12 +372,10 @@ def _read_row(item) -> tuple[str | None, dict | None]:
     mobile = item.get("mobile", "")  # a row without a number is reported as rejected, with its line
     if not _scalar(mobile, (str, int)):
         return gettext("“mobile” must be a string or a whole number"), None
-    variables = item.get("variables")
+    variables = variable_texts(item.get("variables"))
     if variables is None:
-        variables = []
-    if not isinstance(variables, list) or not all(_scalar(v) for v in variables):
         return gettext("“variables” must be a list of strings"), None
-    return None, {"mobile": str(mobile), "variables": [str(v) for v in variables]}
+    return None, {"mobile": str(mobile), "variables": variables}
 
 
 class RecipientListSerializer(RefuseUnknownFields, serializers.Serializer):

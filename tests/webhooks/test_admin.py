@@ -138,3 +138,19 @@ def test_without_a_grace_period_the_admin_says_the_old_secret_stops_at_once(ops,
     url = f"/admin/webhooks/endpoint/{endpoint.pk}/rotate-secret/"
     assert "the current one stops working at once" in ops.get(url).content.decode()
     assert said(ops.post(url)) == ["The previous secret no longer works: give the receiving system the new one now."]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_pending_delivery_shows_its_next_try_in_local_time(admin_client, receiver, endpoint_for, language):
+    endpoint_for(receiver())
+    answered_call()
+    (pending,) = Delivery.objects.filter(state="pending")
+    moment = timezone.now().replace(microsecond=593647) + timedelta(hours=2)
+    Delivery.objects.filter(pk=pending.pk).update(next_attempt_at=moment)
+    page = admin_client.get(
+        f"/admin/webhooks/delivery/{pending.pk}/change/", HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+    with translation.override(language):
+        shown = formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+    assert shown in page
+    assert "+00:00" not in page and "593647" not in page

@@ -8,6 +8,9 @@ from collections.abc import Mapping
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.fields import empty
+from rest_framework.settings import api_settings
 
 
 class RefuseUnknownFields:
@@ -19,11 +22,26 @@ class RefuseUnknownFields:
     (``additionalProperties: false``, ``voiceops.api.schema``).
     """
 
+    def run_validation(self, data=empty):
+        """A body that is no object (``null``, a list, a string) is told which object to send: DRF
+        says "No data provided" or "Expected a dictionary, but got list" (a Python type name)."""
+        if data is not empty and not isinstance(data, Mapping):
+            code = "null" if data is None else "invalid"
+            message = gettext("Send a JSON object with the fields %(fields)s, not %(got)s.") % {
+                "fields": self._accepted(),
+                "got": json_kind(data),
+            }
+            raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [ErrorDetail(message, code)]})
+        return super().run_validation(data)
+
+    def _accepted(self) -> str:
+        return ", ".join(name for name, field in self.fields.items() if not field.read_only)
+
     def to_internal_value(self, data):
         unknown = [name for name in data if name not in self.fields] if isinstance(data, Mapping) else []
         if not unknown:
             return super().to_internal_value(data)
-        accepted = ", ".join(name for name, field in self.fields.items() if not field.read_only)
+        accepted = self._accepted()
         message = gettext("Unknown field; this request takes: %(fields)s.") % {"fields": accepted}
         errors = {}
         try:  # what else is wrong is said at once too (a misspelt required field is also missing)
@@ -31,6 +49,21 @@ class RefuseUnknownFields:
         except serializers.ValidationError as exc:
             errors = dict(exc.detail) if isinstance(exc.detail, Mapping) else {}
         raise serializers.ValidationError({**errors, **{str(name): [message] for name in unknown}})
+
+
+def json_kind(value) -> str:
+    """What a JSON value is, in words (not Python's ``list``/``str``/``NoneType``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return gettext("true or false")
+    if isinstance(value, (int, float)):
+        return gettext("a number")
+    if isinstance(value, str):
+        return gettext("a string")
+    if isinstance(value, (list, tuple)):
+        return gettext("a list")
+    return gettext("an object")
 
 
 class FixedFieldsMixin:
