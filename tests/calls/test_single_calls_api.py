@@ -5,7 +5,7 @@ import pytest
 from campaigns import services, tasks
 from campaigns.models import CallCounter, CallRecord, CallRoute, SingleCall, VoiceTemplate
 from campaigns.selectors import campaign_stats
-from tests.api.helpers import errors, field_errors
+from tests.api.helpers import error_text, errors, field_errors
 from tests.calls.helpers import integrator
 from tests.factories import make_account, make_campaign, run_until_done
 
@@ -303,4 +303,12 @@ def test_a_code_that_is_not_text_is_refused_as_such(client, account, code):
     response = client.post("/api/calls/", {**VERIFY, "code": code}, format="json")
     assert response.status_code == 400
     assert field_errors(response, "code") == ["Send this as a string in quotes."]  # not "not a number"
+    assert not SingleCall.objects.exists()
+
+
+def test_a_body_over_the_limit_is_a_413_that_gives_no_advice_about_recipient_files(client, account, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    response = client.post("/api/calls/", {**VERIFY, "content": "x" * 1_100_000}, format="json")
+    assert response.status_code == 413 and errors(response)[0]["code"] == "payload_too_large"
+    assert "1 MB" in error_text(response) and "CSV" not in error_text(response)
     assert not SingleCall.objects.exists()

@@ -10,6 +10,7 @@ wrong path, a missing trailing slash) and Django's own 400/403/500 answers get i
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
@@ -37,6 +38,17 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+def payload_too_large(request) -> PayloadTooLarge:
+    """Only a recipient list is worth sending as a file instead; any other body is simply too large."""
+    path = getattr(request, "path_info", "") or ""
+    if path.rstrip("/").endswith("/recipients"):
+        return PayloadTooLarge()
+    return PayloadTooLarge(
+        gettext("The request body is larger than this API accepts (%(size)s MB); send a smaller one.")
+        % {"size": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024):g}"}
+    )
+
+
 class TooManyRequests(exceptions.APIException):
     """A limit refused the request: the code names the limit, the detail when it frees, ``Retry-After`` in seconds."""
 
@@ -54,7 +66,7 @@ class ApiExceptionHandler(ExceptionHandler):
         if isinstance(exc, DjangoValidationError):
             return exceptions.ValidationError(serializers.as_serializer_error(exc))
         if isinstance(exc, RequestDataTooBig):
-            return PayloadTooLarge()
+            return payload_too_large(self.context.get("request"))
         if isinstance(exc, Http404):  # Django's "No Campaign matches the given query." is English and says no id
             return exceptions.NotFound(not_found_detail(self.context.get("view")))
         if isinstance(exc, exceptions.NotAuthenticated) and exc.detail.code == "not_authenticated":
