@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from rest_framework.permissions import DjangoModelPermissions
 
+from voiceops.api.dispatch import handles_method
+
 from .models import ApiKey
 
 
@@ -59,6 +61,12 @@ class ScopedModelPermissions(DjangoModelPermissions):
 
     def has_permission(self, request, view):
         key = api_key_of(request)
+        if (key is not None or request.user.is_authenticated) and (
+            request.method == "OPTIONS" or not handles_method(request, view)
+        ):
+            # dispatch answers: 405, or for OPTIONS DRF's metadata, which lists only the methods
+            # the caller may use; never a 403 about an operation the view does not have
+            return True
         if key is not None:
             scopes = required_scopes(view)
             if scopes and key.has_scope(*scopes):

@@ -246,7 +246,11 @@ REST_FRAMEWORK = {
         "apikeys.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["apikeys.permissions.ScopedModelPermissions"],
+    # Every view keeps RefuseUnknownQuery when it names its own permissions (tests/api/test_filters.py).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "apikeys.permissions.ScopedModelPermissions",
+        "voiceops.api.filters.RefuseUnknownQuery",
+    ],
     "DEFAULT_PARSER_CLASSES": ["voiceops.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "voiceops.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["voiceops.api.filters.StrictFilterBackend"],

@@ -29,6 +29,7 @@ from idempotency.schema import IDEMPOTENCY_KEY, IDEMPOTENCY_RESPONSES
 from idempotency.services import idempotent
 from vendors.models import VendorAccount
 from voiceops.api.errors import Conflict, ErrorSerializer, TooManyRequests, error_body, not_found_detail
+from voiceops.api.filters import RefuseUnknownQuery
 from voiceops.api.parsers import JSONParser
 
 from .. import selectors, services, single_calls, templates_service
@@ -480,7 +481,7 @@ class VendorAccountViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = ID
     queryset = VendorAccount.objects.with_latest_balance()
     serializer_class = VendorAccountSerializer
-    permission_classes = [AccountReaders]
+    permission_classes = [AccountReaders, RefuseUnknownQuery]
     filterset_class = VendorAccountFilter
     required_scopes = (MANAGE_CAMPAIGNS, SEND_CALLS)
 

@@ -33,7 +33,10 @@ CSV = "手机号,name,order\n" + "".join(f"1380013{i:04d},客户{i},SO{i}\n" for
 def generated_client(live_server, tmp_path, settings):
     """Generate the client from the live schema, import it, and forget it afterwards."""
     settings.API_DOCS_PUBLIC = True  # the schema read anonymously, as a public deployment serves it
-    response = requests.get(f"{live_server.url}/api/schema/", params={"format": "json"}, timeout=30)
+    # Read in Chinese, the default: the generated names must be the English ones all the same.
+    response = requests.get(
+        f"{live_server.url}/api/schema/", params={"format": "json"}, headers={"Accept-Language": "zh-hans"}, timeout=30
+    )
     assert response.status_code == 200
     (tmp_path / "schema.json").write_bytes(response.content)
     (tmp_path / "config.yml").write_text(f"package_name_override: {PACKAGE}\npost_hooks: []\n")
@@ -57,9 +60,12 @@ def generated_client(live_server, tmp_path, settings):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Warning" not in done.stdout + done.stderr
+    generated = [str(module.relative_to(tmp_path)) for module in (tmp_path / PACKAGE).rglob("*.py")]
+    assert [name for name in generated if not name.isascii()] == []  # not calls_list_业务类型.py
     sys.path.insert(0, str(tmp_path))
     try:
         package = importlib.import_module(PACKAGE)
+        assert [name for name in dir(importlib.import_module(f"{PACKAGE}.models")) if not name.isascii()] == []
         for module in (tmp_path / PACKAGE).rglob("*.py"):  # every generated module imports
             dotted = ".".join(module.relative_to(tmp_path).with_suffix("").parts)
             importlib.import_module(dotted.removesuffix(".__init__"))

@@ -151,6 +151,42 @@ def test_names_and_enum_values_are_english_whatever_the_language(db):
     assert "已接听" in chinese["components"]["schemas"]["OutcomeEnum"]["description"]
 
 
+def _titles(node, where: str = "") -> set[tuple[str, str]]:
+    """Every ``title`` in the schema, by where it is (generators name inline enums and models by it)."""
+    found = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "title" and isinstance(value, str):
+                found.add((where, value))
+            found |= _titles(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found |= _titles(value, f"{where}/{index}")
+    return found
+
+
+def _parameters(schema: dict) -> set[tuple[str, str, str]]:
+    return {
+        (o["operationId"], p["in"], p["name"])
+        for item in schema["paths"].values()
+        for o in item.values()
+        for p in o.get("parameters", ())
+    }
+
+
+def test_titles_and_parameters_a_generator_names_things_by_are_english_whatever_the_language(db):
+    """openapi-python-client named the calls list's state filter ``CallsList状态`` from a Chinese title."""
+    english, chinese = _schema_in("en"), _schema_in("zh-hans")
+    assert _titles(english["paths"]) and _titles(english["components"])
+    assert _titles(english) == _titles(chinese)
+    assert all(title.isascii() for _where, title in _titles(chinese))
+    assert _parameters(english) == _parameters(chinese)
+    assert all(name.isascii() for _op, _in, name in _parameters(chinese))
+    state = next(p for p in chinese["paths"]["/api/calls/"]["get"]["parameters"] if p["name"] == "state")
+    assert "title" not in state["schema"]  # "State" is only the name again: the generator says CallsListState
+    assert "已接听" in state["description"]  # descriptions still follow the language
+
+
 def test_request_bodies_have_their_own_components_without_read_only_fields(schema):
     components = schema["components"]["schemas"]
     request = components["CampaignRequest"]

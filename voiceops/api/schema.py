@@ -6,6 +6,9 @@
   generic example of a status ("Throttled" for 429) is left out where the operation gives its own.
 - Docstrings are notes for engineers and stay out of the schema: descriptions come only from
   ``extend_schema``/``extend_schema_serializer`` and field ``help_text``.
+- Names are English whatever the caller's language: a field's ``title`` (its label) is what client
+  generators name inline enums and models by (openapi-python-client: ``CallsListState``), so it is
+  always the English label; descriptions follow the request's language.
 - Every POST that creates something (201) links to the operations on what it created (OpenAPI
   links), so clients and schemathesis' stateful tests can follow them.
 """
@@ -14,8 +17,9 @@ from __future__ import annotations
 
 import re
 
+from django.utils import translation
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import get_override
+from drf_spectacular.plumbing import get_override, is_trivial_string_variation
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from rest_framework import serializers
 
@@ -89,6 +93,17 @@ class AutoSchema(StandardizedErrorsAutoSchema):
         if direction == "response" and optional and "required" in schema:
             schema["required"] = [name for name in schema["required"] if name not in optional]
         return schema
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        if "title" in meta:  # generators make identifiers of titles: the English label, not the caller's
+            with translation.override("en"):
+                title = str(field.label)
+            if is_trivial_string_variation(title, field.field_name):
+                del meta["title"]
+            else:
+                meta["title"] = title
+        return meta
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
