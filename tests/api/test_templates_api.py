@@ -129,3 +129,21 @@ def test_a_user_who_may_only_view_templates_cannot_submit(db):
     template = VoiceTemplate.objects.create(account=make_account(), name="t", content="x")
     assert client.get("/api/templates/").status_code == 200
     assert client.post(f"/api/templates/{template.pk}/submit/", format="json").status_code == 403
+
+
+def test_a_template_body_with_a_number_for_its_name_or_a_fraction_for_its_account_is_refused():
+    """What schemathesis found: ``{"name": -296710, "account": 1.9}`` made a template named "-296710" on account 1."""
+    from apikeys.scopes import MANAGE_CAMPAIGNS
+    from tests.apikeys.test_api_keys import key_client
+
+    account = make_account()
+    client, _key, _secret = key_client(MANAGE_CAMPAIGNS)
+    for body, field in (
+        ({"name": -296710, "account": account.pk, "content": "您好"}, "name"),
+        ({"name": "t", "account": account.pk + 0.9, "content": "您好"}, "account"),
+        ({"name": "t", "account": str(account.pk), "content": "您好"}, "account"),
+        ({"name": "t", "account": True, "content": "您好"}, "account"),
+    ):
+        response = client.post("/api/templates/", body, format="json")
+        assert response.status_code == 400 and field_errors(response, field), (body, response.json())
+    assert not VoiceTemplate.objects.exists()

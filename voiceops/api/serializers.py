@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -14,7 +15,9 @@ from rest_framework.settings import api_settings
 
 
 class RefuseUnknownFields:
-    """A body field the serializer does not know is refused by name, not ignored.
+    """A body field the serializer does not know is refused by name, not ignored; on a model
+    serializer, text columns take only JSON strings and related ids only JSON integers, as the schema
+    says (``-296710`` is not a name, ``1.9`` is not account 1).
 
     A misspelt ``outId`` would otherwise place the call without the caller's reference, and a
     field from a newer client would seem to work. Fields the answer shows (read-only) are
@@ -36,6 +39,16 @@ class RefuseUnknownFields:
 
     def _accepted(self) -> str:
         return ", ".join(name for name, field in self.fields.items() if not field.read_only)
+
+    @property
+    def serializer_field_mapping(self):
+        mapping = dict(serializers.ModelSerializer.serializer_field_mapping)
+        mapping.update({models.CharField: TextOnlyField, models.TextField: TextOnlyField})
+        return mapping
+
+    @property
+    def serializer_related_field(self):
+        return IdOnlyField
 
     def to_internal_value(self, data):
         unknown = [name for name in data if name not in self.fields] if isinstance(data, Mapping) else []
@@ -98,4 +111,16 @@ class TextOnlyField(serializers.CharField):
             self.fail("number")
         if not isinstance(data, str):
             self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdOnlyField(serializers.PrimaryKeyRelatedField):
+    """A related object's id as a JSON integer: not ``1.9`` (which the database would read as 1),
+    not ``"1"`` and not ``true``."""
+
+    default_error_messages = {"not_an_id": _("Send the id as a whole number, without quotes.")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_an_id")
         return super().to_internal_value(data)
