@@ -14,6 +14,34 @@ from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
 
+class TextOnlyField(serializers.CharField):
+    """A CharField that takes only a JSON string: a number would lose its leading zeros (a code "0815")."""
+
+    default_error_messages = {
+        "number": _("Send this as a string in quotes, not a number."),
+        "invalid": _("Send this as a string in quotes."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, (int, float)) and not isinstance(data, bool):
+            self.fail("number")
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdOnlyField(serializers.PrimaryKeyRelatedField):
+    """A related object's id as a JSON integer: not ``1.9`` (which the database would read as 1),
+    not ``"1"`` and not ``true``."""
+
+    default_error_messages = {"not_an_id": _("Send the id as a whole number, without quotes.")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_an_id")
+        return super().to_internal_value(data)
+
+
 class RefuseUnknownFields:
     """A body field the serializer does not know is refused by name, not ignored; on a model
     serializer, text columns take only JSON strings and related ids only JSON integers, as the schema
@@ -40,15 +68,13 @@ class RefuseUnknownFields:
     def _accepted(self) -> str:
         return ", ".join(name for name, field in self.fields.items() if not field.read_only)
 
-    @property
-    def serializer_field_mapping(self):
-        mapping = dict(serializers.ModelSerializer.serializer_field_mapping)
-        mapping.update({models.CharField: TextOnlyField, models.TextField: TextOnlyField})
-        return mapping
-
-    @property
-    def serializer_related_field(self):
-        return IdOnlyField
+    # used by ModelSerializer when it builds a model's fields (ignored by a plain Serializer)
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: TextOnlyField,
+        models.TextField: TextOnlyField,
+    }
+    serializer_related_field = IdOnlyField
 
     def to_internal_value(self, data):
         unknown = [name for name in data if name not in self.fields] if isinstance(data, Mapping) else []
@@ -96,31 +122,3 @@ class FixedFieldsMixin:
             built = super().get_fields()
             cls._fixed_fields = built
         return copy.deepcopy(built)
-
-
-class TextOnlyField(serializers.CharField):
-    """A CharField that takes only a JSON string: a number would lose its leading zeros (a code "0815")."""
-
-    default_error_messages = {
-        "number": _("Send this as a string in quotes, not a number."),
-        "invalid": _("Send this as a string in quotes."),
-    }
-
-    def to_internal_value(self, data):
-        if isinstance(data, (int, float)) and not isinstance(data, bool):
-            self.fail("number")
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class IdOnlyField(serializers.PrimaryKeyRelatedField):
-    """A related object's id as a JSON integer: not ``1.9`` (which the database would read as 1),
-    not ``"1"`` and not ``true``."""
-
-    default_error_messages = {"not_an_id": _("Send the id as a whole number, without quotes.")}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("not_an_id")
-        return super().to_internal_value(data)
